@@ -1,0 +1,50 @@
+"""Install speechbrain-m4t-adapters: ``pip install -e .``"""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+version_ns: dict = {}
+exec((HERE / "speechbrain_m4t_adapters" / "version.py").read_text(), version_ns)
+
+setup(
+    name="speechbrain-m4t-adapters",
+    version=version_ns["__version__"],
+    description=(
+        "Parameter-efficient adaptation of SeamlessM4T (v1/v2) for low-resource ASR, "
+        "as a SpeechBrain plugin"
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8")
+    if (HERE / "README.md").exists()
+    else "",
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["speechbrain_m4t_adapters", "speechbrain_m4t_adapters.*"]),
+    package_data={"speechbrain_m4t_adapters": ["resources/*", "resources/**/*"]},
+    include_package_data=True,
+    install_requires=[
+        "speechbrain>=1.1",
+        "torch>=2.3,<2.15",
+        "torchaudio>=2.3,<2.12",
+        "transformers>=5.0,<6",
+        "hyperpyyaml>=1.2",
+        "jiwer>=3.0",
+        "sentencepiece>=0.2",
+        "safetensors>=0.4",
+        "soundfile>=0.12",
+        "numpy>=1.24",
+        "tqdm>=4.60",
+        "matplotlib>=3.7",
+    ],
+    extras_require={
+        "lora-peft": ["peft>=0.13"],
+        "dev": ["pytest>=8", "ruff>=0.6"],
+    },
+    entry_points={
+        "console_scripts": [
+            "m4t-adapters=speechbrain_m4t_adapters.cli:main",
+        ]
+    },
+)

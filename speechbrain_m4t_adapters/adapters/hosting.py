@@ -1,0 +1,130 @@
+"""Attach adapters to existing modules without changing their parameter names.
+
+A module that receives adapters is "hosted": its class is swapped for a
+subclass whose ``forward`` runs the original computation (or, for a
+fine-tuning set, a trainable copy of the module), then every active adapter in
+order. The adapters live in a ``ModuleDict`` called ``sb_adapters`` on the host,
+keyed by set name, so base checkpoint keys stay exactly as in Hugging Face.
+
+For Hugging Face ``GradientCheckpointingLayer`` hosts (Conformer, decoder and
+text-encoder layers) the subclass is re-wrapped by transformers, so activation
+checkpointing recomputes the adapters together with the layer.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+ADAPTERS_ATTR = "sb_adapters"
+_HOST_CLASSES: dict[type, type] = {}
+
+
+def _float_dtype(module: nn.Module) -> torch.dtype | None:
+    for p in module.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    return None
+
+
+def _cast(obj: Any, dtype: torch.dtype) -> Any:
+    """Cast floating tensors inside (nested) args to ``dtype``."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(dtype) if obj.is_floating_point() else obj
+    if isinstance(obj, tuple):
+        return tuple(_cast(o, dtype) for o in obj)
+    if isinstance(obj, list):
+        return [_cast(o, dtype) for o in obj]
+    if isinstance(obj, dict):
+        return obj.__class__({k: _cast(v, dtype) for k, v in obj.items()})
+    return obj
+
+
+def _first_tensor(args: tuple, kwargs: dict) -> torch.Tensor | None:
+    for value in list(args) + list(kwargs.values()):
+        if isinstance(value, torch.Tensor):
+            return value
+    return None
+
+
+def _apply_post(adapter: nn.Module, out: Any, layer_input: torch.Tensor | None) -> Any:
+    # transformers 5 layers return tensors; older ones returned tuples.
+    if isinstance(out, tuple):
+        return (adapter(out[0], layer_input),) + out[1:]
+    return adapter(out, layer_input)
+
+
+def _host_forward(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
+    base_forward = type(self)._sb_base_class.forward
+    layer_input = _first_tensor(args, kwargs)
+    if self._sb_replacement is not None:
+        replacement = getattr(self, ADAPTERS_ATTR)[self._sb_replacement]
+        dtype = _float_dtype(replacement)
+        if layer_input is not None and dtype is not None and layer_input.is_floating_point() and dtype != layer_input.dtype:
+            out = _cast(replacement(*_cast(args, dtype), **_cast(kwargs, dtype)), layer_input.dtype)
+        else:
+            out = replacement(*args, **kwargs)
+    else:
+        out = base_forward(self, *args, **kwargs)
+    adapters = getattr(self, ADAPTERS_ATTR)
+    for name in self._sb_post:
+        out = _apply_post(adapters[name], out, layer_input)
+    return out
+
+
+def host_class(base_cls: type) -> type:
+    """The hosting subclass of ``base_cls`` (created once and cached)."""
+    if getattr(base_cls, "_sb_base_class", None) is not None:
+        return base_cls
+    if base_cls not in _HOST_CLASSES:
+        _HOST_CLASSES[base_cls] = type(
+            f"{base_cls.__name__}WithAdapters",
+            (base_cls,),
+            {"forward": _host_forward, "_sb_base_class": base_cls, "__module__": __name__},
+        )
+    return _HOST_CLASSES[base_cls]
+
+
+def is_host(module: nn.Module) -> bool:
+    """Whether ``module`` has been turned into an adapter host."""
+    return getattr(type(module), "_sb_base_class", None) is not None
+
+
+def ensure_host(module: nn.Module) -> nn.ModuleDict:
+    """Turn ``module`` into a host (idempotent) and return its adapter dict."""
+    if not is_host(module):
+        module.__class__ = host_class(type(module))
+        module.add_module(ADAPTERS_ATTR, nn.ModuleDict())
+        module._sb_post = []
+        module._sb_replacement = None
+    return getattr(module, ADAPTERS_ATTR)
+
+
+def release_host(module: nn.Module) -> None:
+    """Give ``module`` its original class back once it holds no adapter."""
+    if is_host(module) and len(getattr(module, ADAPTERS_ATTR)) == 0:
+        module.__class__ = type(module)._sb_base_class
+        delattr(module, ADAPTERS_ATTR)
+        del module._sb_post, module._sb_replacement
+
+
+def plain_copy(module: nn.Module) -> nn.Module:
+    """Deep copy of ``module`` with every adapter host inside it stripped.
+
+    Nested adapter dicts are not copied at all (the memo maps them to empty
+    dicts), so copying a component with large adapters costs nothing extra.
+    """
+    memo: dict[int, Any] = {}
+    for sub in module.modules():
+        if is_host(sub):
+            memo[id(getattr(sub, ADAPTERS_ATTR))] = nn.ModuleDict()
+    clone = copy.deepcopy(module, memo)
+    for sub in list(clone.modules()):
+        if is_host(sub):
+            sub.__class__ = type(sub)._sb_base_class
+            delattr(sub, ADAPTERS_ATTR)
+            del sub._sb_post, sub._sb_replacement
+    return clone

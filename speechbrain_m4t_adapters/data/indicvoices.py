@@ -1,0 +1,293 @@
+"""Preparation of AI4Bharat IndicVoices (the corpus used in the paper).
+
+Supported layouts (``layout="auto"`` picks per file, see below):
+
+1. **Raw per-recording JSON** (the download from ai4bharat.iitm.ac.in,
+   ``<Language>/v1/<split>/<uuid>.json`` next to ``<uuid>.wav``). Each JSON
+   object has a ``verbatim`` list of segments ``{"start": s, "end": s,
+   "text": str, ...}`` (seconds) and usually a parallel ``normalized`` list.
+   One manifest row per segment: ID ``<uuid>_chunk_<k>`` (k = 1-based
+   segment index, the naming used by AI4Bharat's chunking script),
+   ``wav`` = the recording, plus ``start``/``stop`` columns. The audio is the
+   first existing file among ``<uuid>.{wav,flac,mp3,ogg}``.
+2. **JSON-lines manifests** (NeMo style; the output of AI4Bharat's
+   ``TGZ/create_indicvoices.py`` chunking, i.e. ``transcripts/*.json`` or
+   ``manifests/<split>_<lang>_indicvoices.json``). One object per line with
+   ``audio_filepath`` and ``text`` (optionally ``verbatim``, ``normalized``,
+   ``lang``, ``duration``). One row per line; ID = audio file name without
+   extension. Relative paths are resolved against the manifest's folder; a
+   path that does not exist (e.g. absolute paths from another machine) is
+   looked up by file name in the manifest's folder, ``audios/`` next to it
+   and ``../audios/``.
+3. **Flat segments**: a folder of segment audio files plus
+   ``transcripts.tsv`` (``ID<TAB>text``, no header); audio is
+   ``<ID>.<ext>`` in the folder or in its ``audio``/``audios``/``wav``
+   sub-folder.
+
+``data_folder`` may be a directory or a single ``.json``/``.jsonl`` (layout
+2) or ``.tsv`` (layout 3) file. In a directory, every ``*.json``/``*.jsonl``
+file below it is classified by content: a JSON object with a ``verbatim``
+list is layout 1, otherwise it is read as JSON lines (layout 2); if there is
+no JSON file, ``transcripts.tsv`` (layout 3) is used. Unparseable files and
+malformed segments are reported as ``bad_row``.
+
+The Hugging Face parquet release (``ai4bharat/IndicVoices``, audio bytes in
+parquet) is not read directly: export it to layout 2 or 3 first.
+
+Text: ``text_field`` selects ``verbatim`` (default) or ``normalized``
+(layout 1; for layout 2 the field if present, else ``text``). With
+``remove_tags=True``, bracketed annotation tags such as ``[noise]`` are
+removed; everything else is kept verbatim (evaluation applies its own
+normalisation).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from .audio import PathLike
+from .languages import lookup_language, to_iso639_3
+from .manifest import SkipReport
+from .prepare import Candidate, finalize, read_rows, reuse_existing
+
+logger = logging.getLogger(__name__)
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
+_TAG = re.compile(r"\[[^\]]*\]")
+
+
+def _infer_language(path: Path) -> str | None:
+    """Language from the nearest folder named after one (``Odia``, ``bengali``)."""
+    for part in reversed(path.parts):
+        iso = lookup_language(part)
+        if iso:
+            return iso
+    return None
+
+
+def _text(value: object, remove_tags: bool) -> str:
+    text = value if isinstance(value, str) else ""
+    return _TAG.sub(" ", text) if remove_tags else text
+
+
+def _find_audio(stem_path: Path, folders: tuple[Path, ...] = ()) -> Path:
+    """First existing ``<stem>.<ext>`` in the given folders (default: its own)."""
+    folders = folders or (stem_path.parent,)
+    for folder in folders:
+        for ext in AUDIO_EXTENSIONS:
+            path = folder / (stem_path.name + ext)
+            if path.is_file():
+                return path
+    return folders[0] / (stem_path.name + AUDIO_EXTENSIONS[0])
+
+
+def _recording_candidates(
+    json_path: Path, obj: dict, text_field: str, remove_tags: bool
+) -> Iterator[Candidate]:
+    """Layout 1: one candidate per segment of a recording."""
+    audio = _find_audio(json_path.with_suffix(""))
+    segments = obj.get("verbatim")
+    texts = obj.get(text_field, segments) if text_field != "verbatim" else segments
+    lang = obj.get("lang") or obj.get("language")
+    if not isinstance(texts, list) or len(texts) != len(segments):
+        yield Candidate(
+            json_path.stem,
+            None,
+            None,
+            str(json_path),
+            error=f"'{text_field}' list missing or not parallel to 'verbatim'",
+        )
+        return
+    for k, (seg, txt) in enumerate(zip(segments, texts), start=1):
+        origin = f"{json_path}:segment {k}"
+        utt = f"{json_path.stem}_chunk_{k}"
+        try:
+            start, stop = float(seg["start"]), float(seg["end"])
+        except (KeyError, TypeError, ValueError):
+            yield Candidate(
+                utt, None, None, origin, error="segment without numeric start/end"
+            )
+            continue
+        text = _text(txt.get("text") if isinstance(txt, dict) else None, remove_tags)
+        # Negative starts occur in the raw data; clamp like AI4Bharat's script.
+        yield Candidate(
+            utt,
+            audio,
+            text,
+            origin,
+            start=max(start, 0.0),
+            stop=stop,
+            language=lang if isinstance(lang, str) else None,
+        )
+
+
+def _jsonl_candidates(
+    path: Path, lines: list[str], text_field: str, remove_tags: bool
+) -> Iterator[Candidate]:
+    """Layout 2: one candidate per JSON line."""
+    for n, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        origin = f"{path}:{n}"
+        try:
+            obj = json.loads(raw)
+            audio = Path(obj["audio_filepath"])
+        except (ValueError, KeyError, TypeError):
+            yield Candidate(
+                f"{path.name}:{n}",
+                None,
+                None,
+                origin,
+                error="not a JSON object with 'audio_filepath'",
+            )
+            continue
+        if not audio.is_absolute():
+            audio = path.parent / audio
+        if not audio.is_file():
+            folders = (
+                path.parent,
+                path.parent / "audios",
+                path.parent.parent / "audios",
+            )
+            found = [f / audio.name for f in folders if (f / audio.name).is_file()]
+            audio = found[0] if found else audio
+        text = obj.get(text_field, obj.get("text"))
+        lang = obj.get("lang")
+        yield Candidate(
+            audio.stem,
+            audio,
+            _text(text, remove_tags),
+            origin,
+            language=lang if isinstance(lang, str) else None,
+        )
+
+
+def _json_file_candidates(
+    path: Path, text_field: str, remove_tags: bool
+) -> Iterator[Candidate]:
+    content = path.read_text(encoding="utf-8")
+    try:
+        obj = json.loads(content)
+    except ValueError:
+        obj = None
+    if isinstance(obj, dict) and isinstance(obj.get("verbatim"), list):
+        yield from _recording_candidates(path, obj, text_field, remove_tags)
+    else:
+        yield from _jsonl_candidates(
+            path, content.splitlines(), text_field, remove_tags
+        )
+
+
+def _flat_candidates(listing: Path, remove_tags: bool) -> Iterator[Candidate]:
+    """Layout 3: ``ID<TAB>text`` next to the segment audio files."""
+    folder = listing.parent
+    folders = (folder, folder / "audio", folder / "audios", folder / "wav")
+    for line, row in read_rows(listing, "\t"):
+        origin = f"{listing}:{line}"
+        if len(row) != 2 or not row[0].strip():
+            yield Candidate(
+                row[0] if row else "",
+                None,
+                None,
+                origin,
+                error="expected 'ID<TAB>text'",
+            )
+            continue
+        utt = row[0].strip()
+        yield Candidate(
+            utt, _find_audio(Path(utt), folders), _text(row[1], remove_tags), origin
+        )
+
+
+def prepare_indicvoices(
+    data_folder: PathLike,
+    save_csv: PathLike,
+    language: str | None = None,
+    split: str | None = None,
+    text_field: str = "verbatim",
+    remove_tags: bool = True,
+    min_duration: float = 0.0,
+    max_duration: float | None = None,
+    hours: float | None = None,
+    seed: int = 1234,
+    overwrite: bool = False,
+    verify_decode: bool = False,
+) -> SkipReport:
+    """Prepare IndicVoices data in one of the layouts in the module docstring.
+
+    Arguments
+    ---------
+    data_folder : path-like
+        Folder (searched recursively) or a single ``.json``/``.jsonl``/``.tsv``.
+    save_csv : path-like
+        Output manifest (adds ``start``/``stop`` columns for layout 1).
+    language : str, optional
+        Language label; by default taken from the ``lang`` fields or from a
+        folder named after the language (``Odia``, ``maithili``, ...).
+    split : str, optional
+        Only use JSON files with a folder of this name in their path
+        relative to ``data_folder`` (e.g. ``train``, ``valid``).
+    text_field : str
+        ``"verbatim"`` or ``"normalized"``.
+    remove_tags : bool
+        Remove ``[...]`` annotation tags from transcripts.
+    min_duration, max_duration, hours, seed, overwrite, verify_decode
+        See :mod:`speechbrain_m4t_adapters.data.prepare`.
+
+    Returns
+    -------
+    SkipReport
+    """
+    if text_field not in ("verbatim", "normalized"):
+        raise ValueError(
+            f"text_field must be 'verbatim' or 'normalized', got {text_field!r}"
+        )
+    root = Path(data_folder)
+    name = f"indicvoices/{language or root.name}" + (f"/{split}" if split else "")
+    reused = reuse_existing(save_csv, overwrite, name)
+    if reused:
+        return reused
+
+    def candidates() -> Iterator[Candidate]:
+        if root.is_file():
+            if root.suffix.lower() == ".tsv":
+                yield from _flat_candidates(root, remove_tags)
+            else:
+                yield from _json_file_candidates(root, text_field, remove_tags)
+            return
+        json_files = sorted(p for ext in ("*.json", "*.jsonl") for p in root.rglob(ext))
+        if split:
+            json_files = [
+                p for p in json_files if split in p.relative_to(root).parts[:-1]
+            ]
+        if json_files:
+            for path in json_files:
+                fallback = language or _infer_language(path.relative_to(root.parent))
+                for cand in _json_file_candidates(path, text_field, remove_tags):
+                    cand.language = cand.language or fallback
+                    yield cand
+        elif (root / "transcripts.tsv").is_file():
+            yield from _flat_candidates(root / "transcripts.tsv", remove_tags)
+        else:
+            raise FileNotFoundError(
+                f"no IndicVoices JSON or transcripts.tsv under {root}"
+            )
+
+    if language is None:
+        language = _infer_language(root.resolve()) if not root.is_file() else None
+    iso = to_iso639_3(language) if language else None
+    return finalize(
+        candidates(),
+        save_csv,
+        SkipReport(name),
+        iso,
+        min_duration,
+        max_duration,
+        hours,
+        seed,
+        verify_decode,
+    )

@@ -1,0 +1,277 @@
+"""Text corpora for text-only adaptation (``source -> target`` pairs).
+
+The *target* is always the language being adapted (e.g. Odia); the source is
+the other side of the pair (e.g. English). Each builder writes a text-pair
+manifest (``ID,src_lang,tgt_lang,source,target``, see
+:mod:`speechbrain_m4t_adapters.data.manifest`), returns a
+:class:`~speechbrain_m4t_adapters.data.manifest.SkipReport` and writes
+``<manifest stem>.skipped.tsv``. Pairs with an empty side (after stripping
+whitespace) are skipped as ``empty_source`` / ``empty_target``.
+
+Text is otherwise kept verbatim: only the line terminator (``\\n`` or
+``\\r\\n``) is removed, so upstream quirks such as the CSV-style quoting in
+some FLORES ``ben_Beng`` lines are preserved.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from .audio import PathLike
+from .languages import to_iso639_3
+from .manifest import SkipReport, TextPair, read_asr_manifest, write_text_manifest
+from .prepare import read_rows
+
+logger = logging.getLogger(__name__)
+
+
+class AlignmentError(ValueError):
+    """Two files that must be aligned line by line have different lengths."""
+
+
+def _read_lines(path: PathLike) -> list[str]:
+    with open(path, encoding="utf-8", newline="") as f:
+        return [line.rstrip("\r\n") for line in f]
+
+
+def _emit(
+    pairs: Iterable[tuple[str, str, str, str]],
+    src_lang: str,
+    tgt_lang: str,
+    save_csv: PathLike,
+    report: SkipReport,
+) -> SkipReport:
+    """Filter ``(id, source, target, origin)`` tuples, write manifest + skips."""
+    rows = []
+    for pid, source, target, origin in pairs:
+        if not source.strip():
+            report.skip(pid, "empty_source", origin)
+        elif not target.strip():
+            report.skip(pid, "empty_target", origin)
+        else:
+            rows.append(TextPair(pid, src_lang, tgt_lang, source, target))
+            report.keep()
+    write_text_manifest(rows, save_csv)
+    report.finish(save_csv)
+    return report
+
+
+def reuse_existing(save_csv: PathLike, overwrite: bool, name: str) -> SkipReport | None:
+    if overwrite or not Path(save_csv).is_file():
+        return None
+    logger.info("%s: %s exists, skipping (overwrite=False)", name, save_csv)
+    return SkipReport(name, reused=True)
+
+
+def translated_transcript_pairs(
+    asr_manifest: PathLike,
+    translations_file: PathLike,
+    save_csv: PathLike,
+    src_lang: str = "eng",
+    overwrite: bool = False,
+) -> SkipReport:
+    """Build the paper's "translated transcript" pairs.
+
+    The transcript of each ASR manifest row is the TARGET (language from the
+    manifest's ``language`` column); its translation is the SOURCE.
+
+    Arguments
+    ---------
+    asr_manifest : path-like
+        ASR manifest CSV (see :func:`~.manifest.read_asr_manifest`).
+    translations_file : path-like
+        TSV without header, ``ID<TAB>translation``. Malformed lines are
+        reported as ``bad_row``; manifest ids without a translation as
+        ``missing_translation``. Translations of unknown ids are ignored (their
+        number is logged).
+    save_csv : path-like
+        Output text-pair manifest; pair IDs are the manifest IDs.
+    src_lang : str
+        Language of the translations.
+    overwrite : bool
+        Rebuild even if ``save_csv`` exists.
+
+    Returns
+    -------
+    SkipReport
+    """
+    name = f"translated_transcripts/{Path(asr_manifest).stem}"
+    reused = reuse_existing(save_csv, overwrite, name)
+    if reused:
+        return reused
+    report = SkipReport(name)
+    translations: dict[str, tuple[str, str]] = {}
+    for line, row in read_rows(Path(translations_file), "\t"):
+        origin = f"{translations_file}:{line}"
+        if len(row) != 2 or not row[0].strip():
+            report.skip(
+                row[0] if row else "",
+                "bad_row",
+                origin,
+                "expected 'ID<TAB>translation'",
+            )
+            continue
+        translations[row[0].strip()] = (row[1], origin)
+    entries = read_asr_manifest(asr_manifest)
+    pairs = []
+    for n, entry in enumerate(entries, start=2):
+        if entry.id not in translations:
+            report.skip(entry.id, "missing_translation", f"{asr_manifest}:{n}")
+            continue
+        source, origin = translations[entry.id]
+        pairs.append((entry.id, source, entry.transcript, origin))
+    unused = len(set(translations) - {e.id for e in entries})
+    if unused:
+        logger.info("%s: %d translations have no manifest row", name, unused)
+    tgt_langs = {e.language for e in entries}
+    if len(tgt_langs) > 1:
+        raise ValueError(f"{asr_manifest}: mixed languages {sorted(tgt_langs)}")
+    tgt = tgt_langs.pop() if tgt_langs else ""
+    return _emit(pairs, to_iso639_3(src_lang), tgt, save_csv, report)
+
+
+def flores_pairs(
+    flores_dir: PathLike,
+    save_csv: PathLike,
+    src: str = "eng_Latn",
+    tgt: str = "ory_Orya",
+    splits: Sequence[str] = ("dev",),
+    overwrite: bool = False,
+) -> SkipReport:
+    """Build pairs from FLORES-200 files ``<flores_dir>/<split>/<lang>.<split>``.
+
+    Arguments
+    ---------
+    flores_dir : path-like
+        Folder with ``dev/`` and/or ``devtest/``.
+    save_csv : path-like
+        Output text-pair manifest; IDs are ``flores_<split>_<line:04d>``
+        (1-based line numbers).
+    src, tgt : str
+        FLORES-200 codes (``eng_Latn``, ``ory_Orya``, ``ben_Beng``,
+        ``mai_Deva``, ``hin_Deva``); stored as ISO 639-3 codes.
+    splits : sequence of str
+        Splits to concatenate, in order.
+    overwrite : bool
+        Rebuild even if ``save_csv`` exists.
+
+    Returns
+    -------
+    SkipReport
+
+    Raises
+    ------
+    AlignmentError
+        If the two files of a split differ in line count.
+    """
+    name = f"flores/{src}-{tgt}"
+    reused = reuse_existing(save_csv, overwrite, name)
+    if reused:
+        return reused
+    root = Path(flores_dir)
+    pairs = []
+    for split in splits:
+        src_path = root / split / f"{src}.{split}"
+        tgt_path = root / split / f"{tgt}.{split}"
+        for n, (s, t) in enumerate(_aligned(src_path, tgt_path), start=1):
+            pairs.append((f"flores_{split}_{n:04d}", s, t, f"{tgt_path}:{n}"))
+    return _emit(pairs, to_iso639_3(src), to_iso639_3(tgt), save_csv, SkipReport(name))
+
+
+def _aligned(src_file: PathLike, tgt_file: PathLike) -> list[tuple[str, str]]:
+    src_lines, tgt_lines = _read_lines(src_file), _read_lines(tgt_file)
+    if len(src_lines) != len(tgt_lines):
+        raise AlignmentError(
+            f"line counts differ: {src_file} has {len(src_lines)} lines, "
+            f"{tgt_file} has {len(tgt_lines)}"
+        )
+    return list(zip(src_lines, tgt_lines))
+
+
+def aligned_file_pairs(
+    src_file: PathLike,
+    tgt_file: PathLike,
+    save_csv: PathLike,
+    src_lang: str,
+    tgt_lang: str,
+    overwrite: bool = False,
+) -> SkipReport:
+    """Build pairs from two line-aligned text files.
+
+    Arguments
+    ---------
+    src_file, tgt_file : path-like
+        UTF-8 files with one sentence per line, same number of lines.
+    save_csv : path-like
+        Output text-pair manifest; IDs are ``<tgt_file stem>_<line:06d>``.
+    src_lang, tgt_lang : str
+        Language labels (stored as ISO 639-3).
+    overwrite : bool
+        Rebuild even if ``save_csv`` exists.
+
+    Returns
+    -------
+    SkipReport
+
+    Raises
+    ------
+    AlignmentError
+        Naming both files and their line counts if they differ.
+    """
+    name = f"aligned/{Path(tgt_file).name}"
+    reused = reuse_existing(save_csv, overwrite, name)
+    if reused:
+        return reused
+    stem = Path(tgt_file).stem
+    pairs = [
+        (f"{stem}_{n:06d}", s, t, f"{tgt_file}:{n}")
+        for n, (s, t) in enumerate(_aligned(src_file, tgt_file), start=1)
+    ]
+    return _emit(
+        pairs, to_iso639_3(src_lang), to_iso639_3(tgt_lang), save_csv, SkipReport(name)
+    )
+
+
+def parallel_tsv_pairs(
+    tsv_file: PathLike,
+    save_csv: PathLike,
+    src_lang: str,
+    tgt_lang: str,
+    overwrite: bool = False,
+) -> SkipReport:
+    """Build pairs from a parallel TSV, ``source<TAB>target`` per line, no header.
+
+    Quotes are kept verbatim. Lines without exactly one tab are ``bad_row``.
+    IDs are ``<file stem>_<line:06d>``.
+
+    Arguments
+    ---------
+    tsv_file : path-like
+        The parallel TSV.
+    save_csv : path-like
+        Output text-pair manifest.
+    src_lang, tgt_lang : str
+        Language labels (stored as ISO 639-3).
+    overwrite : bool
+        Rebuild even if ``save_csv`` exists.
+
+    Returns
+    -------
+    SkipReport
+    """
+    name = f"parallel/{Path(tsv_file).name}"
+    reused = reuse_existing(save_csv, overwrite, name)
+    if reused:
+        return reused
+    report = SkipReport(name)
+    stem = Path(tsv_file).stem
+    pairs = []
+    for line, row in read_rows(Path(tsv_file), "\t", skip_blank=False):
+        pid, origin = f"{stem}_{line:06d}", f"{tsv_file}:{line}"
+        if len(row) != 2:
+            report.skip(pid, "bad_row", origin, f"expected 2 fields, got {len(row)}")
+            continue
+        pairs.append((pid, row[0], row[1], origin))
+    return _emit(pairs, to_iso639_3(src_lang), to_iso639_3(tgt_lang), save_csv, report)

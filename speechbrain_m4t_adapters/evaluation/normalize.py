@@ -1,0 +1,76 @@
+"""Text normalisation applied to references and hypotheses before scoring.
+
+:func:`normalize_text` applies, in this order:
+
+1. **Unicode NFC.** Indic text can encode the same syllable with different
+   code-point sequences (e.g. Bengali ো as U+09CB or as U+09C7 U+09BE); NFC
+   makes them compare equal.
+2. **Remove invisible joiners/markers**: U+200B ZERO WIDTH SPACE, U+200C ZERO
+   WIDTH NON-JOINER, U+200D ZERO WIDTH JOINER, U+2060 WORD JOINER, U+FEFF
+   (BOM / zero width no-break space), U+00AD SOFT HYPHEN and the directional
+   marks U+200E/U+200F. ZWJ/ZWNJ only select a glyph form (e.g. Bengali
+   র‍্য ya-phala, half forms in Devanagari); they are used inconsistently by
+   transcribers and by models, and they are invisible, so counting them
+   would penalise differences nobody can see. They are deleted, not turned
+   into spaces, so words are not split.
+3. **Punctuation to space**: every character whose Unicode category starts
+   with ``P`` (ASCII punctuation, quotes, dashes, the Devanagari danda ``।``
+   U+0964 and double danda ``॥`` U+0965, which Bengali, Odia and Maithili
+   also use) becomes a space, so ``"a,b"`` gives two words as written. Combining
+   marks (categories ``Mn``/``Mc``: vowel signs, virama, nukta,
+   anusvara, chandrabindu) are never touched, so Indic words survive
+   unchanged. Symbols (``S*``, e.g. ``₹``, ``%``) and digits are kept.
+4. **Lowercase** with ``str.lower()``, which only affects cased scripts
+   (Latin in code-mixed text); Indic scripts have no case.
+5. **Whitespace**: runs of whitespace become one space; ends are stripped.
+
+The same rules apply to every language; ``lang`` is accepted so that callers
+can pass it already, for language-specific rules later.
+
+Example
+-------
+>>> normalize_text("ଆମେ ଭଲ ଅଛୁ। Hello, World!")
+'ଆମେ ଭଲ ଅଛୁ hello world'
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+#: Code points deleted in step 2.
+INVISIBLE_CHARS = (
+    "\u200b",  # zero width space
+    "\u200c",  # zero width non-joiner
+    "\u200d",  # zero width joiner
+    "\u2060",  # word joiner
+    "\ufeff",  # zero width no-break space / BOM
+    "\u00ad",  # soft hyphen
+    "\u200e",  # left-to-right mark
+    "\u200f",  # right-to-left mark
+)
+_DELETE = {ord(c): None for c in INVISIBLE_CHARS}
+
+
+def normalize_text(text: str, lang: str | None = None) -> str:
+    """Normalise a transcript for WER/CER scoring (rules in module docstring).
+
+    Arguments
+    ---------
+    text : str
+        Reference or hypothesis.
+    lang : str, optional
+        ISO 639-3 code; currently the rules are language-independent.
+
+    Returns
+    -------
+    str
+        Normalised text.
+
+    Example
+    -------
+    >>> normalize_text("মাছ\\u200c খায়॥  ")
+    'মাছ খায়'
+    """
+    text = unicodedata.normalize("NFC", text).translate(_DELETE)
+    chars = [" " if unicodedata.category(c).startswith("P") else c for c in text]
+    return " ".join("".join(chars).lower().split())

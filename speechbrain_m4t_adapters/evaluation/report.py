@@ -1,0 +1,218 @@
+"""Paper-style comparison table and bar chart from experiment summaries.
+
+The markdown table has one row per (test set, language) and one column per
+experiment. Cells read ``WER / CER`` in percent; the best value of the
+chosen ``metric`` in each row is bold. Below them come the mean over test
+sets (only for experiments that have all of them), trainable parameters
+(count and share of the total) and training time. The PNG is a grouped bar
+chart of the chosen metric per test set, one bar per experiment.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from .summary import SUMMARY_FILENAME, read_summary
+
+
+def collect_summaries(paths: Iterable[str | Path]) -> list[dict]:
+    """Read summaries from files and directories (searched recursively).
+
+    Arguments
+    ---------
+    paths : iterable of path-like
+        ``summary.json`` files or folders containing them.
+
+    Returns
+    -------
+    list of dict
+        Validated summaries, each with ``_path`` added; experiments with the
+        same name get ``#2``, ``#3`` ... suffixes so columns stay distinct.
+    """
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found = sorted(p.rglob(SUMMARY_FILENAME))
+            if not found:
+                raise FileNotFoundError(f"no {SUMMARY_FILENAME} under {p}")
+            files.extend(found)
+        else:
+            files.append(p)
+    summaries, seen = [], {}
+    for f in dict.fromkeys(files):  # keep order, drop duplicates
+        data = dict(read_summary(f), _path=str(f))
+        name = data["experiment"]
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            data["experiment"] = f"{name}#{seen[name]}"
+        summaries.append(data)
+    if not summaries:
+        raise ValueError("no summaries given")
+    return summaries
+
+
+def _fmt_params(n: int, total: int) -> str:
+    share = f" ({100 * n / total:.2f}%)" if total else ""
+    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}{share}"
+    return f"{n}{share}"
+
+
+def _fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.2f} h"
+
+
+def _rows(summaries: list[dict]) -> list[tuple[str, str]]:
+    keys = {
+        (name, m["language"]) for s in summaries for name, m in s["test_sets"].items()
+    }
+    return sorted(keys, key=lambda k: (k[1], k[0]))
+
+
+def build_table(summaries: list[dict], metric: str = "wer") -> str:
+    """Markdown table (see module docstring) from validated summaries."""
+    experiments = [s["experiment"] for s in summaries]
+    other = "cer" if metric == "wer" else "wer"
+    first, second = ("WER", "CER") if metric == "wer" else ("CER", "WER")
+    lines = [
+        f"Cells: {first} / {second} (%), lower is better; best {first} per row in bold.",
+        "",
+        "| Test set (lang) | " + " | ".join(experiments) + " |",
+        "|---|" + "---|" * len(experiments),
+    ]
+    for name, lang in _rows(summaries):
+        values = [
+            s["test_sets"].get(name)
+            if s["test_sets"].get(name, {}).get("language") == lang
+            else None
+            for s in summaries
+        ]
+        best = min((v[metric] for v in values if v), default=None)
+        cells = []
+        for v in values:
+            if v is None:
+                cells.append("–")
+                continue
+            cell = f"{v[metric]:.2f} / {v[other]:.2f}"
+            cells.append(
+                f"**{cell}**" if v[metric] == best and len(summaries) > 1 else cell
+            )
+        lines.append(f"| {name} ({lang}) | " + " | ".join(cells) + " |")
+    row_keys = _rows(summaries)
+    means = []
+    for s in summaries:
+        vals = [
+            s["test_sets"][n][metric]
+            for n, lang in row_keys
+            if n in s["test_sets"] and s["test_sets"][n]["language"] == lang
+        ]
+        means.append(
+            f"{sum(vals) / len(vals):.2f}" if len(vals) == len(row_keys) else "–"
+        )
+    lines.append(f"| *Mean {first}* | " + " | ".join(means) + " |")
+    lines.append(
+        "| *Trainable params* | "
+        + " | ".join(
+            _fmt_params(s["trainable_params"], s["total_params"]) for s in summaries
+        )
+        + " |"
+    )
+    lines.append(
+        "| *Train time* | "
+        + " | ".join(_fmt_time(s["train_time_s"]) for s in summaries)
+        + " |"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def plot_bars(summaries: list[dict], out_png: str | Path, metric: str = "wer") -> Path:
+    """Grouped bar chart of ``metric`` per test set, one bar per experiment."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: never needs a display
+    import matplotlib.pyplot as plt
+
+    rows = _rows(summaries)
+    n = len(summaries)
+    width = 0.8 / n
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(rows) * max(1, n / 2)), 4.5))
+    for i, s in enumerate(summaries):
+        heights = []
+        for name, lang in rows:
+            m = s["test_sets"].get(name)
+            heights.append(m[metric] if m and m["language"] == lang else math.nan)
+        xs = [j + (i - (n - 1) / 2) * width for j in range(len(rows))]
+        bars = ax.bar(xs, heights, width, label=s["experiment"])
+        ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
+    ax.set_xticks(range(len(rows)), [f"{name}\n({lang})" for name, lang in rows])
+    ax.set_ylabel(f"{metric.upper()} (%)")
+    ax.set_title(f"{metric.upper()} per test set (lower is better)")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)
+    return out_png
+
+
+def build_report(
+    summary_paths_or_dirs: Iterable[str | Path] | str | Path,
+    out_markdown: str | Path,
+    out_png: str | Path,
+    metric: str = "wer",
+) -> str:
+    """Collect summaries, write the markdown table and the bar chart.
+
+    Arguments
+    ---------
+    summary_paths_or_dirs : path-like or iterable of path-like
+        ``summary.json`` files and/or folders searched recursively.
+    out_markdown : path-like
+        Markdown file to write (table plus list of sources).
+    out_png : path-like
+        PNG bar chart to write.
+    metric : str
+        ``"wer"`` or ``"cer"``: bolded, averaged and plotted metric.
+
+    Returns
+    -------
+    str
+        The markdown table.
+    """
+    if metric not in ("wer", "cer"):
+        raise ValueError(f"metric must be 'wer' or 'cer', got {metric!r}")
+    if isinstance(summary_paths_or_dirs, (str, Path)):
+        summary_paths_or_dirs = [summary_paths_or_dirs]
+    summaries = collect_summaries(summary_paths_or_dirs)
+    table = build_table(summaries, metric)
+    sources = "\n".join(
+        f"- `{s['experiment']}`: {s['model_source']}, package {s.get('package_version', '?')}, "
+        f"{s.get('created', '?')} (`{s['_path']}`)"
+        for s in summaries
+    )
+    out_markdown = Path(out_markdown)
+    out_markdown.parent.mkdir(parents=True, exist_ok=True)
+    # Link relative to the markdown file so the folder can be moved as a whole.
+    png_link = Path(
+        os.path.relpath(Path(out_png).resolve(), out_markdown.parent.resolve())
+    )
+    out_markdown.write_text(
+        f"# Results\n\n{table}\n![{metric.upper()} per test set]({png_link})\n\n"
+        f"## Sources\n\n{sources}\n",
+        encoding="utf-8",
+    )
+    plot_bars(summaries, out_png, metric)
+    return table

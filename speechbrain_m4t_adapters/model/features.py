@@ -1,0 +1,156 @@
+"""Batched SeamlessM4T filter-bank features on tensors.
+
+SeamlessM4T's speech encoder consumes Kaldi-style 80-bin log-mel filter banks,
+normalised per utterance and per mel bin, with two consecutive 10 ms frames
+stacked into one 160-dim, 20 ms vector. Hugging Face's
+``SeamlessM4TFeatureExtractor`` computes them one utterance at a time in numpy;
+this module computes the same features for a whole padded batch in torch, on
+any device, so feature extraction can live inside ``compute_forward`` or in
+DataLoader workers.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+SAMPLE_RATE = 16000
+FRAME_LENGTH = 400  # 25 ms
+HOP_LENGTH = 160  # 10 ms
+FFT_LENGTH = 512
+PREEMPHASIS = 0.97
+MEL_FLOOR = 1.192092955078125e-07  # float32 epsilon, as Kaldi and HF use
+NORM_EPS = 1e-7
+
+
+def _povey_window(length: int) -> torch.Tensor:
+    """Kaldi's "povey" window: a Hann window raised to the power 0.85."""
+    n = torch.arange(length, dtype=torch.float64)
+    hann = 0.5 - 0.5 * torch.cos(2 * torch.pi * n / (length - 1))
+    return hann.pow(0.85).float()
+
+
+def _kaldi_mel_filters(num_mel_bins: int) -> torch.Tensor:
+    """Mel filter matrix of shape (FFT_LENGTH // 2 + 1, num_mel_bins).
+
+    Triangles are built in the Kaldi mel space (``1127 ln(1 + f / 700)``)
+    between 20 Hz and the Nyquist frequency, as SeamlessM4T was trained with.
+    """
+    num_freqs = FFT_LENGTH // 2 + 1
+    fft_freqs = torch.linspace(0, SAMPLE_RATE // 2, num_freqs, dtype=torch.float64)
+
+    def to_mel(hz: torch.Tensor) -> torch.Tensor:
+        return 1127.0 * torch.log1p(hz / 700.0)
+
+    mel_min = to_mel(torch.tensor(20.0, dtype=torch.float64))
+    mel_max = to_mel(torch.tensor(SAMPLE_RATE / 2, dtype=torch.float64))
+    mel_points = torch.linspace(mel_min, mel_max, num_mel_bins + 2, dtype=torch.float64)
+    fft_mels = to_mel(fft_freqs).unsqueeze(1)  # (num_freqs, 1)
+    lower, centre, upper = mel_points[:-2], mel_points[1:-1], mel_points[2:]
+    rising = (fft_mels - lower) / (centre - lower)
+    falling = (upper - fft_mels) / (upper - centre)
+    return torch.clamp(torch.minimum(rising, falling), min=0.0).float()
+
+
+class SeamlessM4TFbank(nn.Module):
+    """Batched SeamlessM4T input features (no gradient flows through them).
+
+    Arguments
+    ---------
+    num_mel_bins : int
+        Mel bins per 10 ms frame (80 for every SeamlessM4T checkpoint).
+    stride : int
+        Number of consecutive frames stacked into one encoder input vector.
+
+    Example
+    -------
+    >>> fbank = SeamlessM4TFbank()
+    >>> wavs = torch.randn(2, 16000)
+    >>> feats, mask = fbank(wavs, torch.tensor([1.0, 0.5]))
+    >>> feats.shape, mask.shape, mask.sum(1).tolist()
+    (torch.Size([2, 49, 160]), torch.Size([2, 49]), [49, 24])
+    """
+
+    def __init__(self, num_mel_bins: int = 80, stride: int = 2) -> None:
+        super().__init__()
+        self.num_mel_bins = num_mel_bins
+        self.stride = stride
+        self.register_buffer("window", _povey_window(FRAME_LENGTH), persistent=False)
+        self.register_buffer("mel_filters", _kaldi_mel_filters(num_mel_bins), persistent=False)
+
+    @torch.no_grad()
+    def forward(
+        self,
+        wavs: torch.Tensor,
+        wav_lens: torch.Tensor | None = None,
+        sample_rate: int = SAMPLE_RATE,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Compute features for a padded batch of 16 kHz waveforms.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            (B, T) mono waveforms in [-1, 1], right-padded. A (T,) tensor is
+            treated as a batch of one.
+        wav_lens : torch.Tensor, optional
+            (B,) lengths relative to T (SpeechBrain's convention, in (0, 1]).
+            None means every waveform spans the whole T.
+        sample_rate : int
+            Must be 16000; resample first otherwise.
+
+        Returns
+        -------
+        features : torch.Tensor
+            (B, F, num_mel_bins * stride) float32, zero on padded frames.
+        attention_mask : torch.Tensor
+            (B, F) long, 1 on valid stacked frames.
+        """
+        if sample_rate != SAMPLE_RATE:
+            raise ValueError(
+                f"SeamlessM4T needs 16 kHz audio, got {sample_rate} Hz; resample first "
+                "(speechbrain_m4t_adapters.data.audio.load_audio does this)."
+            )
+        if wavs.dim() == 1:
+            wavs = wavs.unsqueeze(0)
+        if wavs.dim() != 2:
+            raise ValueError(f"wavs must be (batch, time) mono audio, got shape {tuple(wavs.shape)}")
+        batch, total = wavs.shape
+        if wav_lens is None:
+            lengths = torch.full((batch,), total, device=wavs.device)
+        else:
+            lengths = torch.round(wav_lens.to(wavs.device).float() * total).long()
+        if int(lengths.min()) < FRAME_LENGTH:
+            raise ValueError(
+                f"audio shorter than one 25 ms frame ({FRAME_LENGTH} samples): lengths "
+                f"{lengths.tolist()}"
+            )
+
+        # Kaldi works on 16-bit integer scale; float64 up to the log keeps the
+        # features within ~1e-4 of the reference extractor (float32: ~1e-3).
+        frames = (wavs.double() * 32768.0).unfold(-1, FRAME_LENGTH, HOP_LENGTH)  # (B, F, 400)
+        frames = frames - frames.mean(dim=-1, keepdim=True)  # DC offset removal per frame
+        frames = torch.cat(
+            [frames[..., :1] * (1 - PREEMPHASIS), frames[..., 1:] - PREEMPHASIS * frames[..., :-1]],
+            dim=-1,
+        )
+        frames = frames * self.window.double()
+        power = torch.fft.rfft(frames, n=FFT_LENGTH).abs().pow(2)  # (B, F, 257)
+        logmel = torch.clamp(power @ self.mel_filters.double(), min=MEL_FLOOR).log().float()
+
+        num_frames = 1 + torch.div(lengths - FRAME_LENGTH, HOP_LENGTH, rounding_mode="floor")
+        frame_ids = torch.arange(logmel.shape[1], device=wavs.device)
+        valid = (frame_ids.unsqueeze(0) < num_frames.unsqueeze(1)).unsqueeze(-1)  # (B, F, 1)
+        count = num_frames.view(-1, 1, 1).float()
+        mean = (logmel * valid).sum(1, keepdim=True) / count
+        # Unbiased variance (ddof=1), as the reference extractor uses.
+        var = ((logmel - mean).pow(2) * valid).sum(1, keepdim=True) / (count - 1).clamp(min=1)
+        feats = ((logmel - mean) / torch.sqrt(var + NORM_EPS)) * valid
+
+        padded_frames = -(-feats.shape[1] // self.stride) * self.stride
+        feats = nn.functional.pad(feats, (0, 0, 0, padded_frames - feats.shape[1]))
+        frame_mask = frame_ids.new_zeros(batch, padded_frames)
+        frame_mask[:, : valid.shape[1]] = valid.squeeze(-1).long()
+        feats = feats.reshape(batch, padded_frames // self.stride, self.num_mel_bins * self.stride)
+        # A stacked frame is valid when its last 10 ms frame is (the reference convention).
+        attention_mask = frame_mask[:, self.stride - 1 :: self.stride]
+        return feats, attention_mask

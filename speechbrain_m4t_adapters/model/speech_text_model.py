@@ -1,0 +1,79 @@
+"""SeamlessM4T without its speech-output towers.
+
+The full ``SeamlessM4T(v2)Model`` checkpoint holds a speech encoder, a text
+encoder, ONE text decoder shared by both, the LM head, and the speech-output
+parts (text-to-unit model and vocoder). ASR adaptation needs everything but the
+last two, so these subclasses build the same attribute tree minus
+``t2u_model``/``vocoder``: ``from_pretrained`` of the full hub checkpoint then
+fills every kept tensor and never materialises the ~300M unused parameters.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+from transformers import SeamlessM4TConfig, SeamlessM4TModel, SeamlessM4Tv2Config, SeamlessM4Tv2Model
+from transformers.models.seamless_m4t import modeling_seamless_m4t as m4t_v1
+from transformers.models.seamless_m4t_v2 import modeling_seamless_m4t_v2 as m4t_v2
+
+_SPEECH_OUTPUT_KEYS = [r"^t2u_model\.", r"^vocoder\."]
+
+
+def _build_towers(model: nn.Module, config, modeling) -> None:
+    """Create the shared embedding, encoders, decoder and LM head on ``model``."""
+    prefix = "SeamlessM4Tv2" if modeling is m4t_v2 else "SeamlessM4T"
+    model.shared = nn.Embedding(config.vocab_size, config.hidden_size, config.pad_token_id)
+    model.text_encoder = getattr(modeling, f"{prefix}Encoder")(config)
+    model.speech_encoder = getattr(modeling, f"{prefix}SpeechEncoder")(config)
+    model.text_decoder = getattr(modeling, f"{prefix}Decoder")(config)
+    model.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+    model.t2u_model = None
+    model.vocoder = None
+    model.current_modality = "speech"
+    model.main_input_name = "input_features"
+
+
+class SeamlessM4Tv2SpeechTextModel(SeamlessM4Tv2Model):
+    """SeamlessM4T v2 speech encoder + text encoder + shared decoder + LM head.
+
+    Example
+    -------
+    >>> from speechbrain_m4t_adapters.tiny import tiny_config
+    >>> model = SeamlessM4Tv2SpeechTextModel(tiny_config("v2", vocab_size=40))
+    >>> model.t2u_model is None and model.vocoder is None
+    True
+    >>> model.lm_head.weight is model.shared.weight
+    True
+    """
+
+    _keys_to_ignore_on_load_unexpected = _SPEECH_OUTPUT_KEYS
+
+    def __init__(self, config: SeamlessM4Tv2Config) -> None:
+        # Skip SeamlessM4Tv2Model.__init__, which would build the T2U model and vocoder.
+        m4t_v2.SeamlessM4Tv2PreTrainedModel.__init__(self, config)
+        _build_towers(self, config, m4t_v2)
+        self.post_init()
+
+
+class SeamlessM4TSpeechTextModel(SeamlessM4TModel):
+    """SeamlessM4T v1 speech encoder + text encoder + shared decoder + LM head.
+
+    Example
+    -------
+    >>> from speechbrain_m4t_adapters.tiny import tiny_config
+    >>> model = SeamlessM4TSpeechTextModel(tiny_config("v1", vocab_size=40))
+    >>> sorted(name for name, _ in model.named_children())
+    ['lm_head', 'shared', 'speech_encoder', 'text_decoder', 'text_encoder']
+    """
+
+    _keys_to_ignore_on_load_unexpected = _SPEECH_OUTPUT_KEYS
+
+    def __init__(self, config: SeamlessM4TConfig) -> None:
+        m4t_v1.SeamlessM4TPreTrainedModel.__init__(self, config)
+        _build_towers(self, config, m4t_v1)
+        self.post_init()
+
+
+MODEL_CLASSES = {
+    "seamless_m4t_v2": SeamlessM4Tv2SpeechTextModel,
+    "seamless_m4t": SeamlessM4TSpeechTextModel,
+}
