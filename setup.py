@@ -12,8 +12,7 @@ setup(
     name="speechbrain-m4t-adapters",
     version=version_ns["__version__"],
     description=(
-        "Parameter-efficient adaptation of SeamlessM4T (v1/v2) for low-resource ASR, "
-        "as a SpeechBrain plugin"
+        "Parameter-efficient adaptation of SeamlessM4T (v1/v2) for low-resource ASR, as a SpeechBrain plugin"
     ),
     long_description=(HERE / "README.md").read_text(encoding="utf-8")
     if (HERE / "README.md").exists()

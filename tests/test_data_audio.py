@@ -13,7 +13,7 @@ REAL = Path(__file__).parent / "fixtures" / "real" / "respin"
 
 
 def test_real_respin_wav_loads_as_16k_mono():
-    wav = sorted((REAL / "bn" / "wav").glob("*.wav"))[0]
+    wav = min((REAL / "bn" / "wav").glob("*.wav"))
     duration, sr, channels = audio_info(wav)
     audio = load_audio(wav)
     assert (sr, channels) == (16000, 1)

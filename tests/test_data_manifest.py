@@ -26,8 +26,13 @@ def test_asr_round_trip_and_header(tmp_path):
     path = tmp_path / "m.csv"
     rows = [
         AsrEntry("u1", 3.42, "/data/u1.wav", "ory", TRICKY),
-        {"ID": "u2", "duration": 1.0, "wav": "/d/u2.wav", "language": "mai",
-         "transcript": "मैथिली"},
+        {
+            "ID": "u2",
+            "duration": 1.0,
+            "wav": "/d/u2.wav",
+            "language": "mai",
+            "transcript": "मैथिली",
+        },
     ]
     assert write_asr_manifest(rows, path) == 2
     assert path.read_text(encoding="utf-8").splitlines()[0] == ",".join(ASR_HEADER)
@@ -40,8 +45,10 @@ def test_asr_round_trip_and_header(tmp_path):
 def test_segment_columns_only_when_needed(tmp_path):
     path = tmp_path / "seg.csv"
     write_asr_manifest(
-        [AsrEntry("a", 1.5, "/r.wav", "ory", "x", start=2.0, stop=3.5),
-         AsrEntry("b", 4.0, "/s.wav", "ory", "y")],
+        [
+            AsrEntry("a", 1.5, "/r.wav", "ory", "x", start=2.0, stop=3.5),
+            AsrEntry("b", 4.0, "/s.wav", "ory", "y"),
+        ],
         path,
     )
     assert path.read_text().splitlines()[0] == ",".join(ASR_HEADER + ["start", "stop"])

@@ -63,7 +63,12 @@ def _host_forward(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
     if self._sb_replacement is not None:
         replacement = getattr(self, ADAPTERS_ATTR)[self._sb_replacement]
         dtype = _float_dtype(replacement)
-        if layer_input is not None and dtype is not None and layer_input.is_floating_point() and dtype != layer_input.dtype:
+        if (
+            layer_input is not None
+            and dtype is not None
+            and layer_input.is_floating_point()
+            and dtype != layer_input.dtype
+        ):
             out = _cast(replacement(*_cast(args, dtype), **_cast(kwargs, dtype)), layer_input.dtype)
         else:
             out = replacement(*args, **kwargs)

@@ -131,9 +131,7 @@ def load_audio(
         sr = int(info.samplerate)
         first = 0 if start is None else max(0, round(start * sr))
         last = None if stop is None else round(stop * sr)
-        data, sr = sf.read(
-            str(path), start=first, stop=last, dtype="float32", always_2d=True
-        )
+        data, sr = sf.read(str(path), start=first, stop=last, dtype="float32", always_2d=True)
     except Exception as exc:
         raise AudioError(path, CORRUPT, f"cannot decode ({exc})") from exc
     if data.shape[0] == 0:

@@ -108,9 +108,7 @@ def _recording_candidates(
         try:
             start, stop = float(seg["start"]), float(seg["end"])
         except (KeyError, TypeError, ValueError):
-            yield Candidate(
-                utt, None, None, origin, error="segment without numeric start/end"
-            )
+            yield Candidate(utt, None, None, origin, error="segment without numeric start/end")
             continue
         text = _text(txt.get("text") if isinstance(txt, dict) else None, remove_tags)
         # Negative starts occur in the raw data; clamp like AI4Bharat's script.
@@ -166,9 +164,7 @@ def _jsonl_candidates(
         )
 
 
-def _json_file_candidates(
-    path: Path, text_field: str, remove_tags: bool
-) -> Iterator[Candidate]:
+def _json_file_candidates(path: Path, text_field: str, remove_tags: bool) -> Iterator[Candidate]:
     content = path.read_text(encoding="utf-8")
     try:
         obj = json.loads(content)
@@ -177,9 +173,7 @@ def _json_file_candidates(
     if isinstance(obj, dict) and isinstance(obj.get("verbatim"), list):
         yield from _recording_candidates(path, obj, text_field, remove_tags)
     else:
-        yield from _jsonl_candidates(
-            path, content.splitlines(), text_field, remove_tags
-        )
+        yield from _jsonl_candidates(path, content.splitlines(), text_field, remove_tags)
 
 
 def _flat_candidates(listing: Path, remove_tags: bool) -> Iterator[Candidate]:
@@ -198,9 +192,7 @@ def _flat_candidates(listing: Path, remove_tags: bool) -> Iterator[Candidate]:
             )
             continue
         utt = row[0].strip()
-        yield Candidate(
-            utt, _find_audio(Path(utt), folders), _text(row[1], remove_tags), origin
-        )
+        yield Candidate(utt, _find_audio(Path(utt), folders), _text(row[1], remove_tags), origin)
 
 
 def prepare_indicvoices(
@@ -243,9 +235,7 @@ def prepare_indicvoices(
     SkipReport
     """
     if text_field not in ("verbatim", "normalized"):
-        raise ValueError(
-            f"text_field must be 'verbatim' or 'normalized', got {text_field!r}"
-        )
+        raise ValueError(f"text_field must be 'verbatim' or 'normalized', got {text_field!r}")
     root = Path(data_folder)
     name = f"indicvoices/{language or root.name}" + (f"/{split}" if split else "")
     reused = reuse_existing(save_csv, overwrite, name)
@@ -261,9 +251,7 @@ def prepare_indicvoices(
             return
         json_files = sorted(p for ext in ("*.json", "*.jsonl") for p in root.rglob(ext))
         if split:
-            json_files = [
-                p for p in json_files if split in p.relative_to(root).parts[:-1]
-            ]
+            json_files = [p for p in json_files if split in p.relative_to(root).parts[:-1]]
         if json_files:
             for path in json_files:
                 fallback = language or _infer_language(path.relative_to(root.parent))
@@ -273,9 +261,7 @@ def prepare_indicvoices(
         elif (root / "transcripts.tsv").is_file():
             yield from _flat_candidates(root / "transcripts.tsv", remove_tags)
         else:
-            raise FileNotFoundError(
-                f"no IndicVoices JSON or transcripts.tsv under {root}"
-            )
+            raise FileNotFoundError(f"no IndicVoices JSON or transcripts.tsv under {root}")
 
     if language is None:
         language = _infer_language(root.resolve()) if not root.is_file() else None

@@ -165,19 +165,14 @@ def _read_csv(path: PathLike, expected: list[str], optional: list[str]):
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None or header[: len(expected)] != expected:
-            raise ManifestError(
-                f"{path}:1: bad header {header!r}, expected {','.join(expected)}"
-            )
+            raise ManifestError(f"{path}:1: bad header {header!r}, expected {','.join(expected)}")
         extra = header[len(expected) :]
         if any(col not in optional for col in extra):
             raise ManifestError(f"{path}:1: unexpected columns {extra!r}")
         start_line = reader.line_num + 1
         for row in reader:
             if len(row) != len(header):
-                raise ManifestError(
-                    f"{path}:{start_line}: expected {len(header)} fields, "
-                    f"got {len(row)}"
-                )
+                raise ManifestError(f"{path}:{start_line}: expected {len(header)} fields, got {len(row)}")
             yield start_line, dict(zip(header, row))
             start_line = reader.line_num + 1
 
@@ -248,9 +243,7 @@ def write_text_manifest(rows: Iterable[TextPair | Mapping], path: PathLike) -> i
         for row in rows:
             if not isinstance(row, TextPair):
                 row = TextPair(*(str(row[k]) for k in TEXT_HEADER))
-            writer.writerow(
-                [row.id, row.src_lang, row.tgt_lang, row.source, row.target]
-            )
+            writer.writerow([row.id, row.src_lang, row.tgt_lang, row.source, row.target])
             count += 1
     return count
 
@@ -322,14 +315,10 @@ class SkipReport:
         """Count ``n`` entries as kept."""
         self.kept += n
 
-    def skip(
-        self, item_id: str, reason: str, origin: str = "", detail: str = ""
-    ) -> None:
+    def skip(self, item_id: str, reason: str, origin: str = "", detail: str = "") -> None:
         """Record a skipped entry; ``reason`` must be one of ``SKIP_REASONS``."""
         if reason not in SKIP_REASONS:
-            raise ValueError(
-                f"unknown skip reason {reason!r}; use one of {SKIP_REASONS}"
-            )
+            raise ValueError(f"unknown skip reason {reason!r}; use one of {SKIP_REASONS}")
         self.items.append(SkippedItem(str(item_id), reason, str(origin), str(detail)))
 
     @property

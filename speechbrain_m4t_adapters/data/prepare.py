@@ -131,11 +131,7 @@ def validate(
         if cand.start is not None or cand.stop is not None:
             start = cand.start or 0.0
             stop = file_duration if cand.stop is None else cand.stop
-            if (
-                start < 0
-                or stop <= start
-                or stop > file_duration + SEGMENT_END_TOLERANCE
-            ):
+            if start < 0 or stop <= start or stop > file_duration + SEGMENT_END_TOLERANCE:
                 detail = f"segment [{start}, {stop}] s of a {file_duration:.3f} s file"
                 report.skip(cand.id, "bad_row", cand.origin, detail)
                 continue
@@ -149,9 +145,7 @@ def validate(
             report.skip(cand.id, "too_short", cand.origin, f"{duration:.3f} s")
             continue
         if max_duration is not None and duration > max_duration:
-            report.skip(
-                cand.id, "too_long", cand.origin, f"{duration:.3f} s > {max_duration} s"
-            )
+            report.skip(cand.id, "too_long", cand.origin, f"{duration:.3f} s > {max_duration} s")
             continue
         lang = language or cand.language
         if not lang:
@@ -164,9 +158,7 @@ def validate(
     return kept
 
 
-def select_hours(
-    rows: Sequence[AsrEntry], hours: float, seed: int = 1234
-) -> list[AsrEntry]:
+def select_hours(rows: Sequence[AsrEntry], hours: float, seed: int = 1234) -> list[AsrEntry]:
     """Draw a random subset of at most ``hours`` of audio, deterministically.
 
     Rows are visited in a seeded random order and added while they fit in
@@ -217,9 +209,7 @@ def finalize(
     verify_decode: bool = False,
 ) -> SkipReport:
     """Validate candidates, optionally subsample, write manifest + skip list."""
-    rows = validate(
-        candidates, language, report, min_duration, max_duration, verify_decode
-    )
+    rows = validate(candidates, language, report, min_duration, max_duration, verify_decode)
     if hours is not None:
         total = len(rows)
         rows = select_hours(rows, hours, seed)
@@ -338,9 +328,7 @@ def prepare_respin(
             continue
         utt = row[0].strip()
         listed.add(utt)
-        candidates.append(
-            Candidate(utt, audio_dir / f"{utt}.{audio_format}", row[1], origin)
-        )
+        candidates.append(Candidate(utt, audio_dir / f"{utt}.{audio_format}", row[1], origin))
     report = SkipReport(name)
     for extra in sorted(audio_dir.glob(f"*.{audio_format}")):
         if extra.stem not in listed:
@@ -641,9 +629,7 @@ def prepare_generic(
             wav = listing.parent / wav
         utt = row[idx[id_column]].strip() if id_column else wav.stem
         lang = row[idx[language_column]] if language_column else None
-        candidates.append(
-            Candidate(utt, wav, row[idx[text_column]], origin, language=lang)
-        )
+        candidates.append(Candidate(utt, wav, row[idx[text_column]], origin, language=lang))
     return finalize(
         candidates,
         save_csv,

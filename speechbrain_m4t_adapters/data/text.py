@@ -184,8 +184,7 @@ def _aligned(src_file: PathLike, tgt_file: PathLike) -> list[tuple[str, str]]:
     src_lines, tgt_lines = _read_lines(src_file), _read_lines(tgt_file)
     if len(src_lines) != len(tgt_lines):
         raise AlignmentError(
-            f"line counts differ: {src_file} has {len(src_lines)} lines, "
-            f"{tgt_file} has {len(tgt_lines)}"
+            f"line counts differ: {src_file} has {len(src_lines)} lines, {tgt_file} has {len(tgt_lines)}"
         )
     return list(zip(src_lines, tgt_lines))
 
@@ -229,9 +228,7 @@ def aligned_file_pairs(
         (f"{stem}_{n:06d}", s, t, f"{tgt_file}:{n}")
         for n, (s, t) in enumerate(_aligned(src_file, tgt_file), start=1)
     ]
-    return _emit(
-        pairs, to_iso639_3(src_lang), to_iso639_3(tgt_lang), save_csv, SkipReport(name)
-    )
+    return _emit(pairs, to_iso639_3(src_lang), to_iso639_3(tgt_lang), save_csv, SkipReport(name))
 
 
 def parallel_tsv_pairs(

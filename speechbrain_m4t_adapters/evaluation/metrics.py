@@ -35,9 +35,7 @@ def _error_stats(
     lang: str | None,
 ) -> tuple[ErrorRateStats, ErrorRateStats]:
     if not (len(ids) == len(refs) == len(hyps)):
-        raise ValueError(
-            f"ids, refs and hyps differ in length: {len(ids)}, {len(refs)}, {len(hyps)}"
-        )
+        raise ValueError(f"ids, refs and hyps differ in length: {len(ids)}, {len(refs)}, {len(hyps)}")
     if len(set(ids)) != len(ids):
         raise ValueError("ids must be unique")
     prep = (lambda t: normalize_text(t, lang)) if normalize else (lambda t: t)
@@ -134,9 +132,7 @@ def write_alignments(
         ``(wer_file, cer_file)``.
     """
     path = Path(path)
-    cer_file = (
-        Path(cer_path) if cer_path else path.with_name(f"{path.stem}_cer{path.suffix}")
-    )
+    cer_file = Path(cer_path) if cer_path else path.with_name(f"{path.stem}_cer{path.suffix}")
     wer, cer = _error_stats(ids, refs, hyps, normalize, lang)
     for stats, out in ((wer, path), (cer, cer_file)):
         out.parent.mkdir(parents=True, exist_ok=True)

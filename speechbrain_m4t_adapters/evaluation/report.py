@@ -74,9 +74,7 @@ def _fmt_time(seconds: float | None) -> str:
 
 
 def _rows(summaries: list[dict]) -> list[tuple[str, str]]:
-    keys = {
-        (name, m["language"]) for s in summaries for name, m in s["test_sets"].items()
-    }
+    keys = {(name, m["language"]) for s in summaries for name, m in s["test_sets"].items()}
     return sorted(keys, key=lambda k: (k[1], k[0]))
 
 
@@ -93,21 +91,19 @@ def build_table(summaries: list[dict], metric: str = "wer") -> str:
     ]
     for name, lang in _rows(summaries):
         values = [
-            s["test_sets"].get(name)
-            if s["test_sets"].get(name, {}).get("language") == lang
-            else None
+            s["test_sets"].get(name) if s["test_sets"].get(name, {}).get("language") == lang else None
             for s in summaries
         ]
-        best = min((v[metric] for v in values if v), default=None)
+        scored = [v[metric] for v in values if v]
+        # Bold only marks a winner when there is a comparison to win.
+        best = min(scored) if len(scored) > 1 else None
         cells = []
         for v in values:
             if v is None:
                 cells.append("–")
                 continue
             cell = f"{v[metric]:.2f} / {v[other]:.2f}"
-            cells.append(
-                f"**{cell}**" if v[metric] == best and len(summaries) > 1 else cell
-            )
+            cells.append(f"**{cell}**" if v[metric] == best else cell)
         lines.append(f"| {name} ({lang}) | " + " | ".join(cells) + " |")
     row_keys = _rows(summaries)
     means = []
@@ -117,22 +113,14 @@ def build_table(summaries: list[dict], metric: str = "wer") -> str:
             for n, lang in row_keys
             if n in s["test_sets"] and s["test_sets"][n]["language"] == lang
         ]
-        means.append(
-            f"{sum(vals) / len(vals):.2f}" if len(vals) == len(row_keys) else "–"
-        )
+        means.append(f"{sum(vals) / len(vals):.2f}" if len(vals) == len(row_keys) else "–")
     lines.append(f"| *Mean {first}* | " + " | ".join(means) + " |")
     lines.append(
         "| *Trainable params* | "
-        + " | ".join(
-            _fmt_params(s["trainable_params"], s["total_params"]) for s in summaries
-        )
+        + " | ".join(_fmt_params(s["trainable_params"], s["total_params"]) for s in summaries)
         + " |"
     )
-    lines.append(
-        "| *Train time* | "
-        + " | ".join(_fmt_time(s["train_time_s"]) for s in summaries)
-        + " |"
-    )
+    lines.append("| *Train time* | " + " | ".join(_fmt_time(s["train_time_s"]) for s in summaries) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -206,12 +194,9 @@ def build_report(
     out_markdown = Path(out_markdown)
     out_markdown.parent.mkdir(parents=True, exist_ok=True)
     # Link relative to the markdown file so the folder can be moved as a whole.
-    png_link = Path(
-        os.path.relpath(Path(out_png).resolve(), out_markdown.parent.resolve())
-    )
+    png_link = Path(os.path.relpath(Path(out_png).resolve(), out_markdown.parent.resolve()))
     out_markdown.write_text(
-        f"# Results\n\n{table}\n![{metric.upper()} per test set]({png_link})\n\n"
-        f"## Sources\n\n{sources}\n",
+        f"# Results\n\n{table}\n![{metric.upper()} per test set]({png_link})\n\n## Sources\n\n{sources}\n",
         encoding="utf-8",
     )
     plot_bars(summaries, out_png, metric)

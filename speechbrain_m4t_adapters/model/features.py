@@ -121,8 +121,7 @@ class SeamlessM4TFbank(nn.Module):
             lengths = torch.round(wav_lens.to(wavs.device).float() * total).long()
         if int(lengths.min()) < FRAME_LENGTH:
             raise ValueError(
-                f"audio shorter than one 25 ms frame ({FRAME_LENGTH} samples): lengths "
-                f"{lengths.tolist()}"
+                f"audio shorter than one 25 ms frame ({FRAME_LENGTH} samples): lengths {lengths.tolist()}"
             )
 
         # Kaldi works on 16-bit integer scale; float64 up to the log keeps the

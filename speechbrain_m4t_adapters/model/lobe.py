@@ -35,7 +35,7 @@ from transformers import AutoConfig, AutoTokenizer, GenerationMixin
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput
 
-from ..adapters import AdapterConfig, AdapterSets, LAYER_STACKS, load_adapters, save_adapters
+from ..adapters import LAYER_STACKS, AdapterConfig, AdapterSets, load_adapters, save_adapters
 from ..adapters.io import base_fingerprint, load_checkpoint_state, save_checkpoint_state
 from ..adapters.sets import ADAPTERS_ATTR, base_parameters
 from .features import SeamlessM4TFbank
@@ -44,8 +44,14 @@ from .speech_text_model import MODEL_CLASSES
 
 logger = logging.getLogger(__name__)
 
-DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-          "float16": torch.float16, "fp16": torch.float16}
+DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
 CHECKPOINTABLE_STACKS = ("speech_encoder", "text_decoder", "text_encoder")
 
 
@@ -111,7 +117,7 @@ class SeamlessM4T(nn.Module):
     >>> from speechbrain_m4t_adapters.tiny import build_tiny_model
     >>> from speechbrain_m4t_adapters.adapters import BottleneckConfig
     >>> import tempfile
-    >>> folder = build_tiny_model(tempfile.mkdtemp(), "v2", vocab_size=200)
+    >>> folder = build_tiny_model(tempfile.mkdtemp(), "v2", vocab_size=400)
     >>> m4t = SeamlessM4T(folder, adapters={"enc": BottleneckConfig(bottleneck=8)})
     >>> wavs = torch.randn(2, 16000)
     >>> hidden, mask = m4t(wavs, torch.tensor([1.0, 0.7]))
@@ -160,7 +166,11 @@ class SeamlessM4T(nn.Module):
         for key in ("speech_encoder_layerdrop", "encoder_layerdrop", "decoder_layerdrop"):
             setattr(config, key, layerdrop)
         self.model = MODEL_CLASSES[config.model_type].from_pretrained(
-            self.source, config=config, dtype=self.dtype, attn_implementation=attn_implementation, **hub_kwargs
+            self.source,
+            config=config,
+            dtype=self.dtype,
+            attn_implementation=attn_implementation,
+            **hub_kwargs,
         )
         self.tokenizer = AutoTokenizer.from_pretrained(self.source, **hub_kwargs)
         self.languages = LanguageMap(
@@ -254,7 +264,10 @@ class SeamlessM4T(nn.Module):
         with torch.set_grad_enabled(conformer_grad):
             hidden = encoder.feature_projection(features.to(self.dtype))
             hidden = encoder.encoder(hidden, attention_mask=attention_mask)
-        top_grad = grad and (conformer_grad or _requires_grad(encoder.intermediate_ffn, encoder.adapter, encoder.inner_layer_norm))
+        top_grad = grad and (
+            conformer_grad
+            or _requires_grad(encoder.intermediate_ffn, encoder.adapter, encoder.inner_layer_norm)
+        )
         mask = attention_mask
         with torch.set_grad_enabled(top_grad):
             hidden = hidden + 0.5 * encoder.intermediate_ffn(hidden)
@@ -468,7 +481,11 @@ class SeamlessM4T(nn.Module):
         return save_adapters(self.adapters, folder, names=names, base_model=self.source, extra=extra or None)
 
     def load_adapters(
-        self, folder: str | Path, names: Sequence[str] | None = None, activate: bool = True, trainable: bool = False
+        self,
+        folder: str | Path,
+        names: Sequence[str] | None = None,
+        activate: bool = True,
+        trainable: bool = False,
     ) -> list[str]:
         """Attach adapter sets saved with :meth:`save_adapters`."""
         return load_adapters(self.adapters, folder, names=names, activate=activate, trainable=trainable)
