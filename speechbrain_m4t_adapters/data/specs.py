@@ -1,0 +1,82 @@
+"""Prepare datasets described in YAML: ``{corpus: <name>, <arguments of its preparer>}``.
+
+Recipes describe each dataset as a mapping whose ``corpus`` (ASR) or
+``kind`` (text pairs) picks the preparation function; every other key is an
+argument of that function (see its docstring)::
+
+    datasets:
+        train: {corpus: indicvoices, data_folder: /data/IndicVoices/odia/train, language: ory, hours: 5}
+    text_corpus: {kind: flores, flores_dir: /data/flores200, src: eng_Latn, tgt: ory_Orya}
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from .indicvoices import prepare_indicvoices
+from .manifest import SkipReport
+from .prepare import prepare_common_voice, prepare_fleurs, prepare_generic, prepare_respin
+from .text import aligned_file_pairs, flores_pairs, parallel_tsv_pairs, translated_transcript_pairs
+
+ASR_CORPORA: dict[str, Callable[..., SkipReport]] = {
+    "indicvoices": prepare_indicvoices,
+    "respin": prepare_respin,
+    "fleurs": prepare_fleurs,
+    "common_voice": prepare_common_voice,
+    "generic": prepare_generic,
+}
+TEXT_KINDS: dict[str, Callable[..., SkipReport]] = {
+    "translated_transcripts": translated_transcript_pairs,
+    "flores": flores_pairs,
+    "parallel_tsv": parallel_tsv_pairs,
+    "aligned_files": aligned_file_pairs,
+}
+
+
+def _call(
+    table: dict[str, Callable[..., SkipReport]],
+    selector: str,
+    spec: Mapping,
+    save_csv: str | Path,
+    what: str,
+    defaults: Mapping | None = None,
+) -> SkipReport:
+    spec = dict(spec)
+    name = spec.pop(selector, None)
+    if name not in table:
+        raise ValueError(f"{what}: {selector} {name!r} is not one of {sorted(table)}")
+    func = table[name]
+    accepted = set(inspect.signature(func).parameters)
+    unknown = sorted(set(spec) - accepted)
+    if unknown:
+        raise ValueError(
+            f"{what}: {sorted(unknown)} are not arguments of {func.__name__}; "
+            f"it takes {sorted(accepted - {'save_csv'})}"
+        )
+    kwargs = {k: v for k, v in (defaults or {}).items() if k in accepted and v is not None}
+    kwargs.update(spec)
+    return func(save_csv=str(save_csv), **kwargs)
+
+
+def prepare_asr_spec(spec: Mapping, save_csv: str | Path, what: str = "dataset", **defaults) -> SkipReport:
+    """Write the ASR manifest ``save_csv`` for ``spec`` (``corpus`` + preparer arguments).
+
+    ``defaults`` (e.g. ``max_duration``, ``seed``) fill arguments the spec does not set.
+
+    Example
+    -------
+    >>> prepare_asr_spec({"corpus": "nope"}, "x.csv")
+    Traceback (most recent call last):
+    ...
+    ValueError: dataset: corpus 'nope' is not one of ['common_voice', 'fleurs', 'generic', 'indicvoices', 'respin']
+    """
+    return _call(ASR_CORPORA, "corpus", spec, save_csv, what, defaults)
+
+
+def prepare_text_spec(
+    spec: Mapping, save_csv: str | Path, what: str = "text corpus", **defaults
+) -> SkipReport:
+    """Write the text-pair manifest ``save_csv`` for ``spec`` (``kind`` + builder arguments)."""
+    return _call(TEXT_KINDS, "kind", spec, save_csv, what, defaults)

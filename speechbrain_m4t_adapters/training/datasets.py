@@ -1,0 +1,174 @@
+"""SpeechBrain datasets and loaders for speech (ASR) and text-pair batches.
+
+Speech items provide ``sig`` (16 kHz mono audio) and text items provide
+``source`` (text-encoder ids); both provide ``target`` (``[__lang__,
+tokens..., </s>]``), ``language`` and ``transcript``, so one Brain serves both.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import torch
+from speechbrain.dataio.batch import PaddedBatch
+from speechbrain.dataio.dataset import DynamicItemDataset
+from speechbrain.utils.data_pipeline import provides, takes
+from torch.utils.data import ConcatDataset, DataLoader, Sampler
+
+from ..data.audio import load_audio
+from ..data.manifest import read_asr_manifest, read_text_manifest
+from ..model.lobe import SeamlessM4T
+
+ASR_KEYS = ["id", "sig", "target", "language", "transcript", "duration"]
+TEXT_KEYS = ["id", "source", "target", "language", "transcript"]
+
+
+def asr_dataset(csv: str | Path, m4t: SeamlessM4T, sorting: str = "ascending") -> DynamicItemDataset:
+    """Speech dataset from an ASR manifest (``ID,duration,wav,language,transcript[,start,stop]``).
+
+    Arguments
+    ---------
+    csv : str or Path
+        Manifest written by :mod:`speechbrain_m4t_adapters.data`.
+    m4t : SeamlessM4T
+        Provides the tokenizer and the language ids.
+    sorting : str
+        ``ascending``/``descending`` by duration (less padding) or ``random``/``none``.
+    """
+    data = {
+        e.id: {
+            "duration": e.duration,
+            "wav": e.wav,
+            "start": e.start,
+            "stop": e.stop,
+            "language": m4t.languages.normalize(e.language),
+            "transcript": e.transcript,
+        }
+        for e in read_asr_manifest(csv)
+    }
+
+    @takes("wav", "start", "stop")
+    @provides("sig")
+    def audio(wav, start, stop):
+        return load_audio(wav, start=start, stop=stop)
+
+    @takes("transcript", "language")
+    @provides("target")
+    def target(text, lang):
+        return torch.LongTensor(m4t.target_ids(text, lang))
+
+    dataset = DynamicItemDataset(data, dynamic_items=[audio, target], output_keys=ASR_KEYS)
+    return _sorted(dataset, sorting)
+
+
+def text_dataset(csv: str | Path, m4t: SeamlessM4T, sorting: str = "random") -> DynamicItemDataset:
+    """Text-pair dataset from a text manifest (``ID,src_lang,tgt_lang,source,target``)."""
+    data = {
+        p.id: {
+            "source_text": p.source,
+            "src_lang": m4t.languages.normalize(p.src_lang),
+            "language": m4t.languages.normalize(p.tgt_lang),
+            "transcript": p.target,
+            "duration": float(len(p.target)),  # sort key: target length in characters
+        }
+        for p in read_text_manifest(csv)
+    }
+
+    @takes("source_text", "src_lang")
+    @provides("source")
+    def source(text, lang):
+        return torch.LongTensor(m4t.source_ids(text, lang))
+
+    @takes("transcript", "language")
+    @provides("target")
+    def target(text, lang):
+        return torch.LongTensor(m4t.target_ids(text, lang))
+
+    dataset = DynamicItemDataset(data, dynamic_items=[source, target], output_keys=TEXT_KEYS)
+    return _sorted(dataset, sorting)
+
+
+def _sorted(dataset: DynamicItemDataset, sorting: str) -> DynamicItemDataset:
+    if sorting == "ascending":
+        return dataset.filtered_sorted(sort_key="duration")
+    if sorting == "descending":
+        return dataset.filtered_sorted(sort_key="duration", reverse=True)
+    if sorting in ("random", "none"):
+        return dataset
+    raise ValueError(f"sorting must be ascending, descending, random or none; got {sorting!r}")
+
+
+class InterleavedBatchSampler(Sampler[list[int]]):
+    """Homogeneous batches from several datasets, interleaved in random order.
+
+    Used to mix speech and text batches in one run: indices refer to a
+    ``ConcatDataset`` of the datasets, and each batch comes from one of them,
+    so every batch is either all speech or all text.
+
+    Arguments
+    ---------
+    sizes : list of int
+        Length of each dataset.
+    batch_sizes : list of int
+        Batch size for each dataset.
+    shuffle : bool
+        Shuffle items and the batch order (seeded by ``seed`` + epoch).
+    seed : int
+        Base seed.
+
+    Example
+    -------
+    >>> sampler = InterleavedBatchSampler([5, 3], [2, 3], shuffle=False)
+    >>> sorted(map(tuple, sampler))
+    [(0, 1), (2, 3), (4,), (5, 6, 7)]
+    """
+
+    def __init__(self, sizes: Sequence[int], batch_sizes: Sequence[int], shuffle: bool = True, seed: int = 0):
+        self.sizes = list(sizes)
+        self.batch_sizes = list(batch_sizes)
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Reshuffle differently each epoch (SpeechBrain calls this)."""
+        self.epoch = epoch
+
+    def _batches(self) -> list[list[int]]:
+        rng = random.Random(self.seed + self.epoch)
+        batches = []
+        offset = 0
+        for size, batch_size in zip(self.sizes, self.batch_sizes):
+            order = list(range(offset, offset + size))
+            if self.shuffle:
+                rng.shuffle(order)
+            batches += [order[i : i + batch_size] for i in range(0, size, batch_size)]
+            offset += size
+        if self.shuffle:
+            rng.shuffle(batches)
+        return batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self._batches())
+
+    def __len__(self) -> int:
+        return sum(-(-s // b) for s, b in zip(self.sizes, self.batch_sizes))
+
+
+def mixed_loader(
+    speech: DynamicItemDataset,
+    text: DynamicItemDataset,
+    speech_batch_size: int,
+    text_batch_size: int,
+    seed: int = 0,
+    num_workers: int = 0,
+) -> DataLoader:
+    """A loader yielding speech batches and text batches, interleaved at random."""
+    sampler = InterleavedBatchSampler(
+        [len(speech), len(text)], [speech_batch_size, text_batch_size], seed=seed
+    )
+    return DataLoader(
+        ConcatDataset([speech, text]), batch_sampler=sampler, collate_fn=PaddedBatch, num_workers=num_workers
+    )

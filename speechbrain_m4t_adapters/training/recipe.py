@@ -1,0 +1,157 @@
+"""Run an experiment from its YAML: prepare -> train -> checkpoint -> evaluate -> summary.
+
+Every recipe's ``train.py`` is a call to :func:`run_experiment`; what differs
+between experiments lives in YAML only.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import speechbrain as sb
+from speechbrain.dataio.sampler import DynamicBatchSampler
+from speechbrain.utils.distributed import run_on_main
+
+from ..data.specs import prepare_asr_spec, prepare_text_spec
+from ..evaluation.summary import write_summary
+from ..tiny import build_tiny_model
+from .brain import AdapterBrain
+from .datasets import asr_dataset, mixed_loader, text_dataset
+from .hparams import load_experiment
+
+logger = logging.getLogger(__name__)
+MODES = ("asr", "text", "mixed")
+
+
+def _prepare(hparams: dict) -> dict[str, Path]:
+    """Write every manifest the experiment needs; returns name -> CSV path."""
+    folder = Path(hparams["manifest_folder"])
+    folder.mkdir(parents=True, exist_ok=True)
+    defaults = {
+        "max_duration": hparams.get("max_duration"),
+        "min_duration": hparams.get("min_duration"),
+        "seed": hparams.get("seed"),
+    }
+    csvs = {}
+    mode = hparams["mode"]
+    wanted = {}
+    if mode in ("asr", "mixed"):
+        wanted.update({k: v for k, v in hparams["datasets"].items() if k in ("train", "valid")})
+    for name, spec in (hparams.get("test_sets") or {}).items():
+        wanted[f"test_{name}"] = spec
+    for key, spec in wanted.items():
+        csvs[key] = folder / f"{key}.csv"
+        run_on_main(prepare_asr_spec, args=[spec, csvs[key]], kwargs={"what": key, **defaults})
+    if mode in ("text", "mixed"):
+        for key in ("train", "valid"):
+            spec = (hparams.get("text_corpus") or {}).get(key)
+            if spec is None:
+                raise ValueError(f"mode {mode!r} needs text_corpus: {{{key}: ...}} in the hyperparameters")
+            csvs[f"text_{key}"] = folder / f"text_{key}.csv"
+            run_on_main(prepare_text_spec, args=[spec, csvs[f"text_{key}"]], kwargs={"what": f"text_{key}"})
+    return csvs
+
+
+def _train_loader(hparams: dict, m4t, csvs: dict[str, Path]):
+    mode = hparams["mode"]
+    sorting = hparams.get("sorting", "ascending")
+    kwargs = dict(hparams["train_dataloader_opts"])
+    if mode == "text":
+        train = text_dataset(csvs["text_train"], m4t, sorting)
+    else:
+        train = asr_dataset(csvs["train"], m4t, sorting)
+    if mode == "mixed":
+        text = text_dataset(csvs["text_train"], m4t, "random")
+        return mixed_loader(
+            train, text, kwargs.get("batch_size", 1), hparams["text_batch_size"], seed=hparams["seed"]
+        ), {}
+    if sorting == "random":
+        kwargs["shuffle"] = True
+    if hparams.get("dynamic_batching"):
+        kwargs = {"batch_sampler": DynamicBatchSampler(train, **hparams["dynamic_batch_sampler"])}
+    return train, kwargs
+
+
+def run_experiment(argv: Sequence[str] | None = None) -> dict:
+    """Run the experiment described by ``argv`` (``hparams.yaml --key=value ...``).
+
+    Returns the summary written to ``<output_folder>/summary.json``.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    hparams, merged_text = load_experiment(hparams_file, overrides)
+    if hparams["mode"] not in MODES:
+        raise ValueError(f"{hparams_file}: mode must be one of {MODES}, got {hparams['mode']!r}")
+    sb.create_experiment_directory(experiment_directory=hparams["output_folder"])
+    Path(hparams["output_folder"], "hyperparams.yaml").write_text(merged_text, encoding="utf-8")
+
+    tiny_version = hparams.get("tiny_model_version")
+    if tiny_version and not Path(hparams["model_source"], "config.json").exists():
+        run_on_main(build_tiny_model, args=[hparams["model_source"], tiny_version])
+
+    csvs = _prepare(hparams)
+    m4t = hparams["m4t"]()
+    checkpointer = hparams["checkpointer"]
+    checkpointer.add_recoverable("m4t", m4t)
+    brain = AdapterBrain(
+        modules={"m4t": m4t},
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=checkpointer,
+    )
+    if hparams["mode"] == "text":
+        valid = text_dataset(csvs["text_valid"], m4t, "ascending")
+    else:
+        valid = asr_dataset(csvs["valid"], m4t, "ascending")
+
+    trainable = sum(p.numel() for p in m4t.trainable_parameters())
+    if hparams["number_of_epochs"] > 0 and trainable > 0:
+        train, train_kwargs = _train_loader(hparams, m4t, csvs)
+        if not train_kwargs and not isinstance(train, sb.dataio.dataset.DynamicItemDataset):
+            brain.train_loader = train
+        brain.fit(
+            hparams["epoch_counter"],
+            train,
+            valid,
+            train_loader_kwargs=train_kwargs or hparams["train_dataloader_opts"],
+            valid_loader_kwargs=hparams["valid_dataloader_opts"],
+        )
+    else:
+        logger.info(
+            "nothing to train (%d epochs, %d trainable parameters): evaluating only",
+            hparams["number_of_epochs"],
+            trainable,
+        )
+
+    test_sets = {
+        name: asr_dataset(csvs[f"test_{name}"], m4t, "ascending") for name in (hparams.get("test_sets") or {})
+    }
+    results = brain.evaluate_test_sets(test_sets, hparams["test_dataloader_opts"])
+    report = m4t.parameter_report()
+    summary = {}
+    if sb.utils.distributed.if_main_process():
+        if m4t.adapters.sets:
+            m4t.save_adapters(
+                Path(hparams["output_folder"]) / "adapters",
+                language=hparams["language"],
+                experiment=hparams["experiment_name"],
+            )
+        summary = write_summary(
+            Path(hparams["output_folder"]) / "summary.json",
+            experiment=hparams["experiment_name"],
+            test_sets=results,
+            model_source=str(hparams["model_source"]),
+            trainable_params=report["trainable_parameters"],
+            total_params=report["base_parameters"],
+            train_time_s=hparams["train_clock"].seconds if trainable else None,
+            extra={
+                "mode": hparams["mode"],
+                "adapter_sets": report["adapter_sets"],
+                "language": hparams["language"],
+            },
+        )
+    return summary
