@@ -94,11 +94,18 @@ def train_tokenizer(
 
 
 def tiny_config(
-    version: str = "v2", vocab_size: int = 1024, hidden_size: int = 32, layers: int = 2
+    version: str = "v2",
+    vocab_size: int = 1024,
+    hidden_size: int = 32,
+    layers: int = 2,
+    initializer_range: float = 0.25,
 ) -> SeamlessM4TConfig | SeamlessM4Tv2Config:
     """Config of a tiny SeamlessM4T (v1 or v2) with every tower present.
 
-    Dropout and LayerDrop are 0 so tests are deterministic.
+    Dropout and LayerDrop are 0 so tests are deterministic. The weight
+    initialisation is wider than the real configs' 0.02: with a width of 32
+    and tied embeddings of std 0.02 the logits could never leave the
+    uniform distribution, so nothing (adapters included) could learn.
 
     Example
     -------
@@ -110,6 +117,7 @@ def tiny_config(
     common = dict(
         vocab_size=vocab_size,
         hidden_size=hidden_size,
+        initializer_range=initializer_range,
         max_position_embeddings=512,
         encoder_layers=layers,
         encoder_ffn_dim=2 * hidden_size,

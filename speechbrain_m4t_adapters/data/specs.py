@@ -67,10 +67,10 @@ def prepare_asr_spec(spec: Mapping, save_csv: str | Path, what: str = "dataset",
 
     Example
     -------
-    >>> prepare_asr_spec({"corpus": "nope"}, "x.csv")
+    >>> prepare_asr_spec({"corpus": "nope"}, "x.csv", what="train")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: dataset: corpus 'nope' is not one of ['common_voice', 'fleurs', 'generic', 'indicvoices', 'respin']
+    ValueError: train: corpus 'nope' is not one of ['common_voice', 'fleurs', ...]
     """
     return _call(ASR_CORPORA, "corpus", spec, save_csv, what, defaults)
 

@@ -29,6 +29,7 @@ SMOKE_HPARAMS = REPO_ROOT / "hparams" / "smoke.yaml"
 def _yaml() -> ruamel.yaml.YAML:
     yaml = ruamel.yaml.YAML()
     yaml.preserve_quotes = True
+    yaml.width = 100_000  # never wrap: a wrapped "!ref <...>" flow value no longer resolves
     return yaml
 
 

@@ -1,0 +1,195 @@
+"""Training engine: end to end per mode on real shipped data, resume, learning, text-only path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import speechbrain as sb
+import torch
+from conftest import REAL
+
+from speechbrain_m4t_adapters import SeamlessM4T
+from speechbrain_m4t_adapters.adapters import BottleneckConfig
+from speechbrain_m4t_adapters.data import prepare_respin
+from speechbrain_m4t_adapters.data.specs import prepare_asr_spec, prepare_text_spec
+from speechbrain_m4t_adapters.training import AdapterBrain, InterleavedBatchSampler, asr_dataset, text_dataset
+from speechbrain_m4t_adapters.training.hparams import experiment_tree, load_experiment
+from speechbrain_m4t_adapters.training.recipe import run_experiment
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPES = REPO / "recipes"
+
+
+def smoke_args(yaml: Path, output_root: Path, model: Path, *extra: str) -> list[str]:
+    return [
+        str(yaml),
+        "--smoke=True",
+        f"--output_root={output_root}",
+        f"--model_source={model}",
+        "--tiny_model_version=null",
+        *extra,
+    ]
+
+
+def read_log_epochs(output_folder: Path) -> list[int]:
+    lines = (output_folder / "train_log.txt").read_text().splitlines()
+    return [int(line.split("epoch: ")[1].split(",")[0]) for line in lines if line.startswith("epoch:")]
+
+
+@pytest.mark.parametrize(
+    "experiment,mode",
+    [
+        ("Bengali/hparams/encoder_adapters.yaml", "asr"),
+        ("Odia/hparams/text_only.yaml", "text"),
+        ("Maithili/hparams/mixed_decoder_adapters.yaml", "mixed"),
+    ],
+)
+def test_end_to_end_per_mode_and_resume(experiment, mode, tmp_path, tiny_v1):
+    args = smoke_args(RECIPES / experiment, tmp_path, tiny_v1)
+    run_experiment(args)
+    hparams, _ = load_experiment(args[0], "\n".join(a[2:].replace("=", ": ", 1) for a in args[1:]))
+    folder = Path(hparams["output_folder"])
+    assert hparams["mode"] == mode
+    written = json.loads((folder / "summary.json").read_text())
+    assert set(written["test_sets"]) == {"bengali", "maithili"}
+    for name, lang in (("bengali", "ben"), ("maithili", "mai")):
+        result = written["test_sets"][name]
+        assert result["language"] == lang and result["num_utterances"] == 6
+        assert 0.0 <= result["cer"] and 0.0 <= result["wer"]
+        assert (folder / "test" / name / "wer.txt").read_text().count("\n") > 6
+    assert written["trainable_params"] > 0 and written["train_time_s"] > 0
+    assert (folder / "adapters" / "adapters.safetensors").is_file()
+    checkpoints = list((folder / "save").glob("CKPT+*"))
+    assert len(checkpoints) == 1 and (checkpoints[0] / "m4t.ckpt").is_file()
+    assert read_log_epochs(folder) == [1]
+
+    # A second run with more epochs resumes from the checkpoint instead of starting again.
+    run_experiment(args + ["--number_of_epochs=2"])
+    assert read_log_epochs(folder) == [1, 2]
+
+
+def test_baseline_evaluates_without_training(tmp_path, tiny_v1):
+    run_experiment(smoke_args(RECIPES / "Odia/hparams/baseline.yaml", tmp_path, tiny_v1))
+    summary = json.loads((tmp_path / "odia_baseline" / "1986" / "summary.json").read_text())
+    assert summary["trainable_params"] == 0 and summary["train_time_s"] is None
+    assert set(summary["test_sets"]) == {"bengali", "maithili"}
+    assert not (tmp_path / "odia_baseline" / "1986" / "save").exists() or not list(
+        (tmp_path / "odia_baseline" / "1986" / "save").glob("CKPT+*")
+    )
+
+
+def test_cross_lingual_pivot_loads_bengali_adapters(tmp_path, tiny_v1):
+    run_experiment(smoke_args(RECIPES / "Bengali/hparams/length_adaptor.yaml", tmp_path, tiny_v1))
+    bengali = tmp_path / "bengali_length_adaptor" / "1986" / "adapters"
+    run_experiment(smoke_args(RECIPES / "Odia/hparams/bengali_pivot_length_adaptor.yaml", tmp_path, tiny_v1))
+    pivot = json.loads((tmp_path / "odia_bengali_pivot_length_adaptor" / "1986" / "summary.json").read_text())
+    assert pivot["trainable_params"] == 0
+    assert [s["name"] for s in pivot["extra"]["adapter_sets"]] == ["length_adaptor"]
+    assert pivot["extra"]["adapter_sets"][0]["active"] is True
+    assert json.loads((bengali / "adapters.json").read_text())["language"] == "ben"
+
+
+def test_text_mode_never_runs_the_speech_encoder(tmp_path, tiny_v2):
+    m4t = SeamlessM4T(tiny_v2, adapters={"dec": BottleneckConfig(bottleneck=16, placement=["text_decoder"])})
+    calls = []
+    m4t.model.speech_encoder.register_forward_pre_hook(lambda *a: calls.append(1))
+    csv = tmp_path / "pairs.csv"
+    prepare_text_spec(
+        {"kind": "flores", "flores_dir": REAL / "flores200", "src": "eng_Latn", "tgt": "ory_Orya"}, csv
+    )
+    data = text_dataset(csv, m4t)
+    hparams = {
+        "label_smoothing": 0.0,
+        "loss_on_language_token": True,
+        "checkpoint_metric": "loss",
+        "output_folder": str(tmp_path),
+        "train_logger": sb.utils.train_logger.FileTrainLogger(tmp_path / "log.txt"),
+        "valid_search": {"num_beams": 1, "max_new_tokens": 4},
+        "test_search": {"num_beams": 1, "max_new_tokens": 4},
+    }
+    brain = AdapterBrain(
+        modules={"m4t": m4t},
+        opt_class=lambda p: torch.optim.AdamW(p, lr=1e-2),
+        hparams=hparams,
+        run_opts={"device": "cpu"},
+    )
+    brain.fit(
+        range(1), data, data, train_loader_kwargs={"batch_size": 32}, valid_loader_kwargs={"batch_size": 64}
+    )
+    assert calls == []
+    assert brain.train_stats["loss"] > 0
+
+
+def test_adapter_training_on_real_utterances_halves_the_loss(tiny_v2, tmp_path):
+    """Gradients reach the adapters and the data pipeline is right: the loss on 6 real clips falls by half."""
+    torch.manual_seed(0)
+    m4t = SeamlessM4T(
+        tiny_v2,
+        adapters={
+            "enc": BottleneckConfig(bottleneck=64, placement=["speech_encoder"]),
+            "dec": BottleneckConfig(bottleneck=64, placement=["text_decoder"]),
+        },
+    )
+    csv = tmp_path / "bn.csv"
+    prepare_respin(REAL / "respin", "bn", csv)
+    dataset = asr_dataset(csv, m4t)
+    batch = sb.dataio.batch.PaddedBatch([dataset[i] for i in range(len(dataset))])
+    brain = AdapterBrain(
+        modules={"m4t": m4t},
+        opt_class=lambda p: torch.optim.AdamW(p, lr=2e-2),
+        hparams={"label_smoothing": 0.0, "loss_on_language_token": False},
+        run_opts={"device": "cpu"},
+    )
+    brain.init_optimizers()
+    m4t.train()
+    losses = []
+    for _ in range(60):
+        brain.optimizer.zero_grad()
+        loss = brain.compute_objectives(brain.compute_forward(batch, sb.Stage.TRAIN), batch, sb.Stage.TRAIN)
+        loss.backward()
+        brain.optimizer.step()
+        losses.append(loss.item())
+    print(f"learning test: loss {losses[0]:.3f} -> {losses[-1]:.3f}")
+    assert losses[-1] <= 0.5 * losses[0]
+
+
+def test_experiment_chains_replace_whole_entries(tmp_path):
+    (tmp_path / "root.yaml").write_text("a: 1\nnested: {x: 1, y: 2}\nname: root\n")
+    (tmp_path / "mid.yaml").write_text("base_hparams: root.yaml\nnested: {x: 5}\nname: mid\n")
+    (tmp_path / "leaf.yaml").write_text("base_hparams: mid.yaml\nname: leaf\n")
+    tree = experiment_tree(tmp_path / "leaf.yaml", "a: 7")
+    assert tree["a"] == 7 and dict(tree["nested"]) == {"x": 5} and tree["name"] == "leaf"
+    (tmp_path / "loop.yaml").write_text("base_hparams: loop.yaml\n")
+    with pytest.raises(ValueError, match="loops back"):
+        experiment_tree(tmp_path / "loop.yaml")
+    with pytest.raises(FileNotFoundError, match="nothere.yaml"):
+        experiment_tree(tmp_path / "nothere.yaml")
+
+
+def test_every_recipe_yaml_resolves_with_smoke(tmp_path):
+    files = sorted(RECIPES.glob("*/hparams/*.yaml"))
+    assert len(files) >= 60
+    for path in files:
+        hparams, _ = load_experiment(path, f"smoke: True\noutput_root: {tmp_path}")
+        assert hparams["mode"] in ("asr", "text", "mixed"), path
+        assert callable(hparams["m4t"]), path
+        real, _ = load_experiment(path, "data_folder: /data")
+        assert str(real["model_source"]) == "facebook/hf-seamless-m4t-medium", path
+        assert real["test_sets"], path
+
+
+def test_interleaved_batches_are_homogeneous_and_cover_everything():
+    sampler = InterleavedBatchSampler([7, 5], [3, 2], shuffle=True, seed=3)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 3 + 3
+    assert sorted(i for b in batches for i in b) == list(range(12))
+    assert all(all(i < 7 for i in b) or all(i >= 7 for i in b) for b in batches)
+    sampler.set_epoch(1)
+    assert list(sampler) != batches
+
+
+def test_dataset_spec_errors_name_the_problem(tmp_path):
+    with pytest.raises(ValueError, match="train: \\['folder'\\] are not arguments of prepare_respin"):
+        prepare_asr_spec({"corpus": "respin", "folder": "x", "lang": "bn"}, tmp_path / "x.csv", what="train")
