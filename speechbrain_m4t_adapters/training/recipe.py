@@ -82,6 +82,7 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    sb.utils.distributed.ddp_init_group(run_opts)  # no-op unless launched with torchrun
     hparams, merged_text = load_experiment(hparams_file, overrides)
     if hparams["mode"] not in MODES:
         raise ValueError(f"{hparams_file}: mode must be one of {MODES}, got {hparams['mode']!r}")
