@@ -1,0 +1,69 @@
+"""Parameter counts of the paper's adapter sets on the real-size configs (no download).
+
+Builds SeamlessM4T v1 medium (the paper's model) and v2-large from their config
+classes on the meta device, attaches each experiment's adapter sets and prints
+trainable parameters and their share of the model (speech encoder + text
+encoder + shared decoder + embeddings; no speech-output towers).
+
+    python benchmarks/param_counts.py
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import SeamlessM4TConfig, SeamlessM4Tv2Config
+
+from speechbrain_m4t_adapters.adapters import AdapterSets, BottleneckConfig, FinetuneConfig, base_parameters
+from speechbrain_m4t_adapters.model import SeamlessM4TSpeechTextModel, SeamlessM4Tv2SpeechTextModel
+
+MEDIUM = SeamlessM4TConfig(
+    vocab_size=256206,
+    hidden_size=1024,
+    encoder_layers=12,
+    decoder_layers=12,
+    speech_encoder_layers=12,
+    encoder_ffn_dim=4096,
+    decoder_ffn_dim=4096,
+    speech_encoder_intermediate_size=4096,
+)
+EXPERIMENTS = {
+    "length adaptor": {"la": FinetuneConfig(components=["length_adaptor"])},
+    "encoder adapters D2=256": {"enc": BottleneckConfig(bottleneck=256, placement=["speech_encoder"])},
+    "encoder adapters D2=2048": {"enc": BottleneckConfig(bottleneck=2048, placement=["speech_encoder"])},
+    "decoder adapters D2=256": {"dec": BottleneckConfig(bottleneck=256, placement=["text_decoder"])},
+    "length adaptor + encoder D2=256": {
+        "la": FinetuneConfig(components=["length_adaptor"]),
+        "enc": BottleneckConfig(bottleneck=256, placement=["speech_encoder"]),
+    },
+}
+
+
+def main() -> None:
+    for title, model_cls, config in (
+        ("SeamlessM4T v1 medium (facebook/hf-seamless-m4t-medium)", SeamlessM4TSpeechTextModel, MEDIUM),
+        (
+            "SeamlessM4T v2 large (facebook/seamless-m4t-v2-large)",
+            SeamlessM4Tv2SpeechTextModel,
+            SeamlessM4Tv2Config(),
+        ),
+    ):
+        with torch.device("meta"):
+            model = model_cls(config)
+        total = sum(p.numel() for _, p in base_parameters(model))
+        print(f"\n{title}: {total:,} parameters")
+        for component in ("speech_encoder", "speech_encoder.adapter", "text_encoder", "text_decoder"):
+            count = sum(p.numel() for n, p in base_parameters(model) if n.startswith(component + "."))
+            print(f"  {component:28s} {count:>14,}")
+        print(f"  {'experiment':34s} {'trainable':>12s} {'% of model':>10s}")
+        for name, sets in EXPERIMENTS.items():
+            adapters = AdapterSets(model, hidden_size=config.hidden_size)
+            for set_name, set_config in sets.items():
+                adapters.add(set_name, set_config)
+            trainable = sum(adapters.num_parameters(n) for n in adapters.sets)
+            print(f"  {name:34s} {trainable:>12,} {100 * trainable / total:>9.2f}%")
+            for set_name in list(adapters.sets):
+                adapters.remove(set_name)
+
+
+if __name__ == "__main__":
+    main()
