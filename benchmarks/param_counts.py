@@ -11,21 +11,11 @@ encoder + shared decoder + embeddings; no speech-output towers).
 from __future__ import annotations
 
 import torch
-from transformers import SeamlessM4TConfig, SeamlessM4Tv2Config
 
 from speechbrain_m4t_adapters.adapters import AdapterSets, BottleneckConfig, FinetuneConfig, base_parameters
 from speechbrain_m4t_adapters.model import SeamlessM4TSpeechTextModel, SeamlessM4Tv2SpeechTextModel
+from speechbrain_m4t_adapters.model.reference_configs import reference_config
 
-MEDIUM = SeamlessM4TConfig(
-    vocab_size=256206,
-    hidden_size=1024,
-    encoder_layers=12,
-    decoder_layers=12,
-    speech_encoder_layers=12,
-    encoder_ffn_dim=4096,
-    decoder_ffn_dim=4096,
-    speech_encoder_intermediate_size=4096,
-)
 EXPERIMENTS = {
     "length adaptor": {"la": FinetuneConfig(components=["length_adaptor"])},
     "encoder adapters D2=256": {"enc": BottleneckConfig(bottleneck=256, placement=["speech_encoder"])},
@@ -40,11 +30,15 @@ EXPERIMENTS = {
 
 def main() -> None:
     for title, model_cls, config in (
-        ("SeamlessM4T v1 medium (facebook/hf-seamless-m4t-medium)", SeamlessM4TSpeechTextModel, MEDIUM),
+        (
+            "SeamlessM4T v1 medium (facebook/hf-seamless-m4t-medium)",
+            SeamlessM4TSpeechTextModel,
+            reference_config("v1-medium"),
+        ),
         (
             "SeamlessM4T v2 large (facebook/seamless-m4t-v2-large)",
             SeamlessM4Tv2SpeechTextModel,
-            SeamlessM4Tv2Config(),
+            reference_config("v2-large"),
         ),
     ):
         with torch.device("meta"):

@@ -6,7 +6,6 @@ import pytest
 import torch
 from conftest import pad_batch
 from safetensors.torch import load_file
-from transformers import SeamlessM4TConfig, SeamlessM4Tv2Config
 
 from speechbrain_m4t_adapters import SeamlessM4T
 from speechbrain_m4t_adapters.adapters import (
@@ -19,6 +18,7 @@ from speechbrain_m4t_adapters.adapters import (
     base_parameters,
 )
 from speechbrain_m4t_adapters.model import SeamlessM4TSpeechTextModel, SeamlessM4Tv2SpeechTextModel
+from speechbrain_m4t_adapters.model.reference_configs import reference_config
 
 ALL_KINDS = {
     "enc": BottleneckConfig(bottleneck=8, placement=["speech_encoder"]),
@@ -297,21 +297,9 @@ def _meta_counts(model_cls, config, bottleneck):
     return model, sets
 
 
-MEDIUM = dict(
-    vocab_size=256206,
-    hidden_size=1024,
-    encoder_layers=12,
-    decoder_layers=12,
-    speech_encoder_layers=12,
-    encoder_ffn_dim=4096,
-    decoder_ffn_dim=4096,
-    speech_encoder_intermediate_size=4096,
-)
-
-
 @pytest.mark.parametrize("bottleneck,expected", [(256, 6_331_392), (2048, 50_393_088)])
 def test_paper_adapter_sizes_on_real_medium_config(bottleneck, expected):
-    model, sets = _meta_counts(SeamlessM4TSpeechTextModel, SeamlessM4TConfig(**MEDIUM), bottleneck)
+    model, sets = _meta_counts(SeamlessM4TSpeechTextModel, reference_config("v1-medium"), bottleneck)
     per_layer = BottleneckAdapter.num_parameters(1024, bottleneck)
     assert per_layer == 2 * 1024 * bottleneck + bottleneck + 3 * 1024
     assert sets.num_parameters("enc") == 12 * per_layer == expected
@@ -324,7 +312,7 @@ def test_paper_adapter_sizes_on_real_medium_config(bottleneck, expected):
 
 
 def test_adapter_sizes_on_v2_large_config():
-    model, sets = _meta_counts(SeamlessM4Tv2SpeechTextModel, SeamlessM4Tv2Config(), 256)
+    model, sets = _meta_counts(SeamlessM4Tv2SpeechTextModel, reference_config("v2-large"), 256)
     assert sets.num_parameters("enc") == 24 * BottleneckAdapter.num_parameters(1024, 256) == 12_662_784
     assert sets.num_parameters("la") == 46_156_800
     assert sum(p.numel() for _, p in base_parameters(model)) == 2_005_578_560

@@ -25,6 +25,17 @@ ASR_KEYS = ["id", "sig", "target", "language", "transcript", "duration"]
 TEXT_KEYS = ["id", "source", "target", "language", "transcript"]
 
 
+def _target_item(m4t: SeamlessM4T):
+    """Pipeline item: transcript + language -> label ids ``[__lang__, tokens..., </s>]``."""
+
+    @takes("transcript", "language")
+    @provides("target")
+    def target(text, lang):
+        return torch.LongTensor(m4t.target_ids(text, lang))
+
+    return target
+
+
 def asr_dataset(csv: str | Path, m4t: SeamlessM4T, sorting: str = "ascending") -> DynamicItemDataset:
     """Speech dataset from an ASR manifest (``ID,duration,wav,language,transcript[,start,stop]``).
 
@@ -54,12 +65,7 @@ def asr_dataset(csv: str | Path, m4t: SeamlessM4T, sorting: str = "ascending") -
     def audio(wav, start, stop):
         return load_audio(wav, start=start, stop=stop)
 
-    @takes("transcript", "language")
-    @provides("target")
-    def target(text, lang):
-        return torch.LongTensor(m4t.target_ids(text, lang))
-
-    dataset = DynamicItemDataset(data, dynamic_items=[audio, target], output_keys=ASR_KEYS)
+    dataset = DynamicItemDataset(data, dynamic_items=[audio, _target_item(m4t)], output_keys=ASR_KEYS)
     return _sorted(dataset, sorting)
 
 
@@ -81,12 +87,7 @@ def text_dataset(csv: str | Path, m4t: SeamlessM4T, sorting: str = "random") -> 
     def source(text, lang):
         return torch.LongTensor(m4t.source_ids(text, lang))
 
-    @takes("transcript", "language")
-    @provides("target")
-    def target(text, lang):
-        return torch.LongTensor(m4t.target_ids(text, lang))
-
-    dataset = DynamicItemDataset(data, dynamic_items=[source, target], output_keys=TEXT_KEYS)
+    dataset = DynamicItemDataset(data, dynamic_items=[source, _target_item(m4t)], output_keys=TEXT_KEYS)
     return _sorted(dataset, sorting)
 
 
