@@ -316,3 +316,23 @@ def test_adapter_sizes_on_v2_large_config():
     assert sets.num_parameters("enc") == 24 * BottleneckAdapter.num_parameters(1024, 256) == 12_662_784
     assert sets.num_parameters("la") == 46_156_800
     assert sum(p.numel() for _, p in base_parameters(model)) == 2_005_578_560
+
+
+@pytest.mark.parametrize("component", ["speech_encoder", "text_decoder", "conformer"])
+def test_finetuning_whole_components_trains_the_copy(component, tiny_v2, real_clips):
+    lobe = SeamlessM4T(tiny_v2, dtype="bfloat16", adapters={"ft": FinetuneConfig(components=[component])})
+    data = asr_batch(lobe, real_clips[:2])
+    with torch.no_grad():
+        before = asr_loss(lobe, *data)[1]
+        lobe.adapters.deactivate("ft")
+        bare = asr_loss(lobe, *data)[1]
+        lobe.adapters.activate("ft")
+    assert torch.allclose(before.float(), bare.float(), atol=0.1)  # a copy in fp32 of a bf16 base
+    lobe.train()
+    loss, _ = asr_loss(lobe, *data)
+    loss.backward()
+    copy_params = list(lobe.adapters.parameters("ft"))
+    assert copy_params and all(p.dtype == torch.float32 for p in copy_params)
+    with_grad = [p for p in copy_params if p.grad is not None and p.grad.abs().sum() > 0]
+    assert len(with_grad) > len(copy_params) // 2
+    assert all(p.grad is None for _, p in base_parameters(lobe.model))

@@ -39,7 +39,11 @@ def _cast(obj: Any, dtype: torch.dtype) -> Any:
     if isinstance(obj, list):
         return [_cast(o, dtype) for o in obj]
     if isinstance(obj, dict):
-        return obj.__class__({k: _cast(v, dtype) for k, v in obj.items()})
+        # ModelOutput and plain dicts: update values in place on a shallow copy.
+        clone = copy.copy(obj)
+        for key, value in obj.items():
+            clone[key] = _cast(value, dtype)
+        return clone
     return obj
 
 
@@ -57,24 +61,37 @@ def _apply_post(adapter: nn.Module, out: Any, layer_input: torch.Tensor | None) 
     return adapter(out, layer_input)
 
 
+def _first_float(args: tuple, kwargs: dict) -> torch.Tensor | None:
+    for value in list(args) + list(kwargs.values()):
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            return value
+    return None
+
+
+def _base_dtype(host: nn.Module) -> torch.dtype | None:
+    for name, p in host.named_parameters():
+        if not name.startswith(ADAPTERS_ATTR + ".") and p.is_floating_point():
+            return p.dtype
+    return None
+
+
+def _call_replacement(host: nn.Module, replacement: nn.Module, args: tuple, kwargs: dict) -> Any:
+    """Run the trained copy in its own dtype and hand back the surrounding dtype."""
+    dtype = _float_dtype(replacement)
+    reference = _first_float(args, kwargs)
+    outer = reference.dtype if reference is not None else _base_dtype(host)
+    if dtype is None or outer is None or dtype == outer:
+        return replacement(*args, **kwargs)
+    return _cast(replacement(*_cast(args, dtype), **_cast(kwargs, dtype)), outer)
+
+
 def _host_forward(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
-    base_forward = type(self)._sb_base_class.forward
-    layer_input = _first_tensor(args, kwargs)
     if self._sb_replacement is not None:
-        replacement = getattr(self, ADAPTERS_ATTR)[self._sb_replacement]
-        dtype = _float_dtype(replacement)
-        if (
-            layer_input is not None
-            and dtype is not None
-            and layer_input.is_floating_point()
-            and dtype != layer_input.dtype
-        ):
-            out = _cast(replacement(*_cast(args, dtype), **_cast(kwargs, dtype)), layer_input.dtype)
-        else:
-            out = replacement(*args, **kwargs)
+        out = _call_replacement(self, getattr(self, ADAPTERS_ATTR)[self._sb_replacement], args, kwargs)
     else:
-        out = base_forward(self, *args, **kwargs)
+        out = type(self)._sb_base_class.forward(self, *args, **kwargs)
     adapters = getattr(self, ADAPTERS_ATTR)
+    layer_input = _first_tensor(args, kwargs)
     for name in self._sb_post:
         out = _apply_post(adapters[name], out, layer_input)
     return out
@@ -114,6 +131,17 @@ def release_host(module: nn.Module) -> None:
         module.__class__ = type(module)._sb_base_class
         delattr(module, ADAPTERS_ATTR)
         del module._sb_post, module._sb_replacement
+
+
+def active_module(module: nn.Module) -> nn.Module:
+    """The module that really computes ``module``'s output: its active trained copy, if any.
+
+    Code that calls a module's sub-modules directly (instead of its
+    ``forward``) must go through this so fine-tuning sets are honoured.
+    """
+    if is_host(module) and module._sb_replacement is not None:
+        return getattr(module, ADAPTERS_ATTR)[module._sb_replacement]
+    return module
 
 
 def plain_copy(module: nn.Module) -> nn.Module:

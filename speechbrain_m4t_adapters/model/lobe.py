@@ -36,6 +36,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput
 
 from ..adapters import LAYER_STACKS, AdapterConfig, AdapterSets, load_adapters, save_adapters
+from ..adapters.hosting import active_module
 from ..adapters.io import base_fingerprint, load_checkpoint_state, save_checkpoint_state
 from ..adapters.sets import ADAPTERS_ATTR, base_parameters
 from .features import SeamlessM4TFbank
@@ -257,12 +258,14 @@ class SeamlessM4T(nn.Module):
         mask : torch.Tensor
             (B, F') long.
         """
-        encoder = self.model.speech_encoder
+        # A fine-tuning set may replace the whole speech encoder by its trained copy.
+        encoder = active_module(self.model.speech_encoder)
+        dtype = next(encoder.parameters()).dtype
         grad = torch.is_grad_enabled()
         # Stages below the lowest trainable module keep no activations.
         conformer_grad = grad and _requires_grad(encoder.feature_projection, encoder.encoder)
         with torch.set_grad_enabled(conformer_grad):
-            hidden = encoder.feature_projection(features.to(self.dtype))
+            hidden = encoder.feature_projection(features.to(dtype))
             hidden = encoder.encoder(hidden, attention_mask=attention_mask)
         top_grad = grad and (
             conformer_grad
@@ -277,7 +280,7 @@ class SeamlessM4T(nn.Module):
                 positions = torch.arange(hidden.shape[1], device=hidden.device)
                 mask = (positions.unsqueeze(0) < lengths.to(hidden.device).unsqueeze(1)).long()
             hidden = encoder.inner_layer_norm(hidden)
-        return hidden, mask
+        return hidden.to(self.dtype), mask
 
     def forward(
         self, wavs: torch.Tensor, wav_lens: torch.Tensor | None = None
