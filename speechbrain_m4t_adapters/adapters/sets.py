@@ -329,15 +329,6 @@ class AdapterSets:
             for name, s in self.sets.items()
         ]
 
-    def has_trainable_under(self, prefix: str) -> bool:
-        """Whether an active trainable set lives at or under module path ``prefix``."""
-        return any(
-            path == prefix or path.startswith(prefix + ".")
-            for n in self.active
-            if self.sets[n].trainable
-            for path in self.sets[n].targets
-        )
-
 
 def base_parameters(model: nn.Module) -> Iterator[tuple[str, nn.Parameter]]:
     """Named parameters of the base model, excluding every adapter."""
