@@ -21,7 +21,9 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["speechbrain_m4t_adapters", "speechbrain_m4t_adapters.*"]),
-    package_data={"speechbrain_m4t_adapters": ["resources/*", "resources/**/*"]},
+    package_data={
+        "speechbrain_m4t_adapters": ["resources/*", "inference/hparams/*.yaml"],
+    },
     include_package_data=True,
     install_requires=[
         "speechbrain>=1.1",

@@ -19,7 +19,8 @@ m4t = SeamlessM4T(folder, adapters={"encoder": BottleneckConfig(bottleneck=64, p
 print(m4t.parameter_report()["adapter_sets"])
 
 wav, rate = sf.read(
-    "tests/fixtures/real/respin/bn/wav/IISc_RESPIN_bn_D1_20102_721101_F_AGRI_202149_20833864.wav", dtype="float32"
+    "tests/fixtures/real/respin/bn/wav/IISc_RESPIN_bn_D1_20102_721101_F_AGRI_202149_20833864.wav",
+    dtype="float32",
 )
 text = "যে কোন পুকুর বা নদীতে চিংড়ি চাষ করা হতিছে"
 wavs = torch.from_numpy(wav).unsqueeze(0)

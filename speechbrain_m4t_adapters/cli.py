@@ -6,8 +6,10 @@ Run ``m4t-adapters --help`` or ``m4t-adapters <command> --help``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 Handler = Callable[[argparse.Namespace], int]
 ArgumentAdder = Callable[[argparse.ArgumentParser], None]
@@ -51,6 +53,201 @@ def build_tiny(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------ shared options
+def _model_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", required=True, help="SeamlessM4T hub id or local checkpoint folder")
+    group.add_argument(
+        "--adapters",
+        action="append",
+        default=[],
+        metavar="[NAME=]FOLDER",
+        help="saved adapter folder (repeatable); the first is the default, and folders saved with a "
+        "language are used for that language",
+    )
+    group.add_argument(
+        "--lang", default=None, help="output language, ISO 639-3 (default: from adapters/rows)"
+    )
+    group.add_argument("--beam-size", type=int, default=1, help="beam width (1 = greedy)")
+    group.add_argument("--batch-size", type=int, default=8, help="chunks per forward pass")
+    group.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available)")
+    group.add_argument(
+        "--max-chunk-seconds",
+        type=float,
+        default=30.0,
+        help="cut longer audio at pauses into chunks of at most this length (0: never cut)",
+    )
+    group.add_argument("--max-new-tokens", type=int, default=None, help="token limit per chunk")
+    group.add_argument("--dtype", default="float32", help="base weights: float32, bfloat16, float16")
+    group.add_argument("--hf-cache", default=None, help="Hugging Face cache folder for hub downloads")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument(
+        "--fail-on-error",
+        action="store_true",
+        help="exit with status 1 if any input fails (default: only if all fail)",
+    )
+
+
+def _load_asr(args: argparse.Namespace):
+    from transformers.utils import logging as hf_logging
+
+    from .inference import M4TAdaptedASR
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    folders: dict[str, str] | list[str] = [a for a in args.adapters if "=" not in a]
+    if any("=" in a for a in args.adapters):
+        # NAME=FOLDER pairs name the profiles; plain folders keep their folder name.
+        folders = dict(a.split("=", 1) if "=" in a else (None, a) for a in args.adapters)
+        if None in folders:
+            raise ValueError("--adapters: name every folder (NAME=FOLDER) or none of them")
+    asr = M4TAdaptedASR.from_model(
+        args.model,
+        adapter_folders=folders,
+        device=args.device,
+        dtype=args.dtype,
+        save_path=args.hf_cache,
+        num_beams=args.beam_size,
+        max_new_tokens=args.max_new_tokens,
+        max_chunk_seconds=args.max_chunk_seconds or None,
+        batch_size=args.batch_size,
+    )
+    if args.lang is not None:
+        args.lang = asr.m4t.languages.normalize(args.lang)
+    return asr
+
+
+def _exit_status(results, args: argparse.Namespace) -> int:
+    from .inference import failure_report
+
+    report = failure_report(results)
+    if report:
+        print(report, file=sys.stderr)
+    failed = sum(1 for r in results if not r.ok)
+    if failed and (failed == len(results) or args.fail_on_error):
+        return 1
+    return 0
+
+
+# ---------------------------------------------------------------- transcribe
+def _transcribe_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "inputs", nargs="+", help="audio files, folders (searched recursively) and/or .csv ASR manifests"
+    )
+    parser.add_argument("--output", default=None, help="write a TSV (ID, wav, language, transcript) here")
+    _model_arguments(parser)
+
+
+@command("transcribe", "transcribe audio files, folders or manifests", _transcribe_arguments)
+def transcribe(args: argparse.Namespace) -> int:
+    import csv
+
+    from .inference import collect_inputs
+    from .inference.inputs import unique_ids
+
+    inputs = unique_ids(collect_inputs(args.inputs))
+    asr = _load_asr(args)
+    results = asr.transcribe_files(inputs, lang=args.lang, progress=not args.no_progress)
+    ok = [r for r in results if r.ok]
+    if args.output:
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f, delimiter="\t", lineterminator="\n")
+            writer.writerow(["ID", "wav", "language", "transcript"])
+            writer.writerows([r.id, r.path, r.lang, " ".join(r.text.split())] for r in ok)
+        print(f"wrote {len(ok)} transcript(s) to {out}", file=sys.stderr)
+    else:
+        for r in ok:
+            print(f"{r.id}\t{' '.join(r.text.split())}")
+    return _exit_status(results, args)
+
+
+# ------------------------------------------------------------------ evaluate
+def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("manifest", help="ASR manifest CSV (ID,duration,wav,language,transcript)")
+    parser.add_argument("--output-dir", required=True, help="folder for summary.json, alignments, hypotheses")
+    parser.add_argument("--name", default=None, help="test set name (default: manifest file stem)")
+    parser.add_argument("--experiment", default=None, help="experiment name in the summary")
+    _model_arguments(parser)
+
+
+@command(
+    "evaluate", "transcribe a manifest and score WER/CER (summary.json + alignments)", _evaluate_arguments
+)
+def evaluate(args: argparse.Namespace) -> int:
+    from .data.manifest import read_asr_manifest
+    from .inference import evaluate_manifest
+
+    read_asr_manifest(args.manifest)  # fail on a bad manifest before loading the model
+    asr = _load_asr(args)
+    try:
+        summary = evaluate_manifest(
+            asr,
+            args.manifest,
+            args.output_dir,
+            name=args.name,
+            experiment=args.experiment,
+            lang=args.lang,
+            progress=not args.no_progress,
+        )
+    except RuntimeError as error:  # every row failed: nothing to score
+        print(error, file=sys.stderr)
+        return 1
+    for name, m in summary["test_sets"].items():
+        print(
+            f"{name} ({m['language']}): WER {m['wer']:.2f}  CER {m['cer']:.2f}  "
+            f"({m['num_utterances']} scored, {m['failed']} failed)"
+        )
+    print(f"wrote {Path(args.output_dir) / 'summary.json'}", file=sys.stderr)
+    failed = summary["extra"]["failed"]
+    if failed:
+        print(f"{len(failed)} row(s) failed:", file=sys.stderr)
+        for utt, reason in failed.items():
+            print(f"  {utt}: {reason}", file=sys.stderr)
+    return 1 if failed and args.fail_on_error else 0
+
+
+# ------------------------------------------------------------------- inspect
+def _inspect_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folders", nargs="+", help="adapter folders (adapters.json + adapters.safetensors)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument("--modules", action="store_true", help="list every host module")
+
+
+@command("inspect", "show an adapter folder's sets, placements, sizes and base model", _inspect_arguments)
+def inspect(args: argparse.Namespace) -> int:
+    import json
+
+    from .inference.inspection import describe_adapters, format_description
+
+    infos = [describe_adapters(folder) for folder in args.folders]
+    if args.json:
+        print(json.dumps(infos if len(infos) > 1 else infos[0], indent=2, ensure_ascii=False))
+    else:
+        print("\n\n".join(format_description(info, args.modules) for info in infos))
+    return 0
+
+
+# -------------------------------------------------------------------- report
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", help="summary.json files or experiment folders (searched)")
+    parser.add_argument("--output", default="results.md", help="markdown table to write")
+    parser.add_argument("--png", default=None, help="bar chart to write (default: --output with .png)")
+    parser.add_argument("--metric", choices=["wer", "cer"], default="wer", help="metric to bold and plot")
+
+
+@command("report", "collect experiment summaries into a markdown table and a bar chart", _report_arguments)
+def report(args: argparse.Namespace) -> int:
+    from .evaluation.report import build_report
+
+    png = args.png or str(Path(args.output).with_suffix(".png"))
+    table = build_report(args.paths, args.output, png, metric=args.metric)
+    print(table)
+    print(f"wrote {args.output} and {png}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every registered sub-command."""
     parser = argparse.ArgumentParser(
@@ -65,9 +262,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``m4t-adapters`` console script."""
+    """Entry point of the ``m4t-adapters`` console script.
+
+    Returns 0 on success, 1 when inputs failed (see ``--fail-on-error``) and
+    2 on a usage or setup error (bad path, unknown language, adapters for
+    another base...), which is printed as one line without a traceback.
+    """
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"m4t-adapters {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

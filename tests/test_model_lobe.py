@@ -80,11 +80,18 @@ def test_features_refuse_other_rates_and_short_audio():
 @pytest.mark.parametrize("version", ["v2", "v1"])
 def test_speech_encoding_matches_hf_and_shapes(version, tiny_dirs, real_clips, lobe_v2, lobe_v1):
     lobe = lobe_v2 if version == "v2" else lobe_v1
+    for wave, _, _ in real_clips[:3]:  # unpadded: exactly transformers' speech encoder
+        feats, mask = lobe.extract_features(wave.unsqueeze(0))
+        valid = int(mask.sum())  # an odd 10 ms frame count leaves one masked stacked frame: drop it
+        feats, mask = feats[:, :valid], mask[:, :valid]
+        hidden, _ = lobe.encode_speech(feats, mask)
+        reference = lobe.model.speech_encoder(input_features=feats, attention_mask=mask).last_hidden_state
+        assert torch.allclose(hidden, reference, atol=1e-6)
+    # Padded batch: shapes and masks (values: see test_padding_invariance; transformers
+    # itself lets padding leak through the length adaptor, which the lobe masks).
     batch, lens = pad_batch([c[0] for c in real_clips[:2]])
     feats, mask = lobe.extract_features(batch, lens)
     hidden, enc_mask = lobe.encode_speech(feats, mask)
-    reference = lobe.model.speech_encoder(input_features=feats, attention_mask=mask).last_hidden_state
-    assert torch.allclose(hidden, reference, atol=1e-6)
     assert hidden.shape[1] == feats.shape[1] // 8 + 1
     assert enc_mask.sum(1).tolist() == [int(n) // 8 + 1 for n in mask.sum(1)]
     conformer, conformer_mask = lobe.encode_speech(feats, mask, length_adaptor=False)
@@ -179,7 +186,10 @@ def test_generate_v1_text_only_languages(lang, lobe_v1, real_clips):
 @pytest.mark.parametrize("version", ["v2", "v1"])
 def test_padding_invariance(version, lobe_v2, lobe_v1, real_clips):
     lobe = lobe_v2 if version == "v2" else lobe_v1
-    waves = [c[0] for c in real_clips[:3]]
+    waves = [c[0] for c in real_clips]
+    # Both cases of the length adaptor's last window: it ends inside the padding or not.
+    frames = [int(lobe.extract_features(w.unsqueeze(0))[1].sum()) for w in waves]
+    assert {f % 8 < 4 for f in frames} == {True, False}
     batch, lens = pad_batch(waves)
     hidden, mask = lobe(batch, lens)
     batched_text = lobe.generate(hidden, mask, "ben", max_new_tokens=6)
@@ -187,7 +197,7 @@ def test_padding_invariance(version, lobe_v2, lobe_v1, real_clips):
         alone, alone_mask = lobe(wave.unsqueeze(0))
         valid = int(alone_mask.sum())
         assert int(mask[i].sum()) == valid
-        assert torch.allclose(hidden[i, :valid], alone[0, :valid], atol=1e-4)
+        assert torch.allclose(hidden[i, :valid], alone[0, :valid], atol=1e-5), (i, frames[i] % 8)
         assert lobe.generate(alone, alone_mask, "ben", max_new_tokens=6)[0] == batched_text[i]
 
 

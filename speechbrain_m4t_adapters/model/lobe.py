@@ -64,6 +64,32 @@ def _as_dtype(dtype: str | torch.dtype) -> torch.dtype:
     return DTYPES[dtype]
 
 
+class _FrameMask:
+    """The (B, F) speech mask of the batch being encoded, read by the padding hooks."""
+
+    mask: torch.Tensor | None = None
+
+
+def _zero_padding_hook(holder: _FrameMask):
+    """Forward hook zeroing padded frames of a length-adaptor LayerNorm output.
+
+    transformers' length adaptor convolves LayerNorm(hidden) with a stride-8
+    kernel that reaches 4 frames past an utterance's end; in a padded batch it
+    would read LayerNorm(padding) (= its bias, not 0) where a lone utterance
+    reads the convolution's zero padding, so batched outputs would depend on
+    the batch. A closure (not a bound method) so deep copies of the module
+    share it instead of copying the lobe.
+    """
+
+    def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+        mask = holder.mask
+        if mask is None or output.shape[:2] != mask.shape:
+            return output
+        return output * mask.unsqueeze(-1).to(output.dtype)
+
+    return hook
+
+
 def _requires_grad(*modules: nn.Module | None) -> bool:
     return any(p.requires_grad for m in modules if m is not None for p in m.parameters())
 
@@ -178,6 +204,11 @@ class SeamlessM4T(nn.Module):
             getattr(self.model.generation_config, "text_decoder_lang_to_code_id", None) or {}
         )
         self.fbank = SeamlessM4TFbank()
+        self._frame_mask = _FrameMask()
+        if self.model.speech_encoder.adapter is not None:
+            for layer in self.model.speech_encoder.adapter.layers:
+                for norm in (layer.residual_layer_norm, layer.self_attn_layer_norm):
+                    norm.register_forward_hook(_zero_padding_hook(self._frame_mask))
         self.fingerprint = base_fingerprint(self.model)
         if freeze:
             for p in self.model.parameters():
@@ -275,7 +306,11 @@ class SeamlessM4T(nn.Module):
         with torch.set_grad_enabled(top_grad):
             hidden = hidden + 0.5 * encoder.intermediate_ffn(hidden)
             if length_adaptor and encoder.adapter is not None:
-                hidden = encoder.adapter(hidden, attention_mask=attention_mask)
+                self._frame_mask.mask = attention_mask
+                try:
+                    hidden = encoder.adapter(hidden, attention_mask=attention_mask)
+                finally:
+                    self._frame_mask.mask = None
                 lengths = self.model._compute_sub_sample_lengths_from_attention_mask(attention_mask).long()
                 positions = torch.arange(hidden.shape[1], device=hidden.device)
                 mask = (positions.unsqueeze(0) < lengths.to(hidden.device).unsqueeze(1)).long()

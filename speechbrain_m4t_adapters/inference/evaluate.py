@@ -1,0 +1,134 @@
+"""Transcribe an ASR manifest and score it like the recipes do.
+
+Writes into ``output_dir``:
+
+* ``hyp_<name>.tsv``: ``ID, language, reference, hypothesis, error`` per row;
+* ``wer_<test set>.txt`` and ``wer_<test set>_cer.txt``: SpeechBrain-style
+  alignments (:func:`~speechbrain_m4t_adapters.evaluation.metrics.write_alignments`);
+* ``summary.json`` (:func:`~speechbrain_m4t_adapters.evaluation.summary.write_summary`).
+
+A manifest in one language is one test set called ``name``; a multilingual
+one gives one test set per language, ``<name>_<lang>``. Rows whose audio
+fails are left out of the scores and counted as ``failed`` in the metrics.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..adapters.sets import base_parameters
+from ..data.manifest import read_asr_manifest
+from ..evaluation.metrics import compute_error_rates, write_alignments
+from ..evaluation.summary import SUMMARY_FILENAME, write_summary
+from .asr import AdapterSelection, M4TAdaptedASR
+from .inputs import AudioInput
+from .results import Transcription, failure_report
+
+
+def write_hypotheses(path: str | os.PathLike, results: Sequence[Transcription]) -> Path:
+    """Write ``ID, language, reference, hypothesis, error`` as TSV (one line per row)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, delimiter="\t", lineterminator="\n")
+        writer.writerow(["ID", "language", "reference", "hypothesis", "error"])
+        for r in results:
+            row = [r.id, r.lang or "", r.reference or "", r.text or "", r.error or ""]
+            writer.writerow([" ".join(str(v).split()) for v in row])
+    return path
+
+
+def evaluate_manifest(
+    asr: M4TAdaptedASR,
+    manifest: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    name: str | None = None,
+    experiment: str | None = None,
+    lang: str | None = None,
+    adapters: AdapterSelection = None,
+    progress: bool = False,
+    extra: dict[str, Any] | None = None,
+    **transcribe_kwargs: Any,
+) -> dict:
+    """Transcribe every row of ``manifest``, compute WER/CER, write the files above.
+
+    Arguments
+    ---------
+    asr : M4TAdaptedASR
+        The loaded model.
+    manifest : path-like
+        ASR manifest CSV (``ID,duration,wav,language,transcript[,start,stop]``).
+    output_dir : path-like
+        Folder for the outputs (created).
+    name : str, optional
+        Test set name (default: the manifest's stem).
+    experiment : str, optional
+        Experiment name in the summary (default: the active adapter profiles, or ``base``).
+    lang : str, optional
+        Decode every row into this language instead of its own.
+    adapters : str or list of str, optional
+        Adapter profiles to use (default: per language, see :class:`M4TAdaptedASR`).
+    progress : bool
+        tqdm progress bar on stderr.
+    extra : dict, optional
+        Added to the summary's ``extra``.
+    **transcribe_kwargs
+        ``batch_size``, ``num_beams``, ``max_new_tokens``, ``max_chunk_seconds``.
+
+    Returns
+    -------
+    dict
+        The summary written; ``extra.failed`` lists the failed rows.
+
+    Raises
+    ------
+    RuntimeError
+        If every row failed (nothing to score); the message lists why.
+    """
+    manifest = Path(manifest)
+    name = name or manifest.stem
+    output_dir = Path(output_dir)
+    inputs = [AudioInput.from_entry(e) for e in read_asr_manifest(manifest)]
+    results = asr.transcribe_files(
+        inputs, lang=lang, adapters=adapters, progress=progress, **transcribe_kwargs
+    )
+    write_hypotheses(output_dir / f"hyp_{name}.tsv", results)
+    scored = [r for r in results if r.ok]
+    if not scored:
+        raise RuntimeError(f"{manifest}: nothing to score\n{failure_report(results)}")
+    languages = sorted({r.lang for r in scored})
+    test_sets = {}
+    for code in languages:
+        set_name = name if len(languages) == 1 else f"{name}_{code}"
+        rows = [r for r in scored if r.lang == code]
+        args = ([r.id for r in rows], [r.reference or "" for r in rows], [r.text or "" for r in rows])
+        metrics = compute_error_rates(*args, normalize=True, lang=code)
+        write_alignments(output_dir / f"wer_{set_name}.txt", *args, normalize=True, lang=code)
+        failed = sum(1 for r in results if not r.ok and (r.lang or code) == code)
+        test_sets[set_name] = {"language": code, **metrics, "failed": failed}
+    used_sets = sorted({s for r in scored for s in r.adapters})
+    adapter_params = sum(asr.m4t.adapters.num_parameters(s) for s in used_sets)
+    base_params = sum(p.numel() for _, p in base_parameters(asr.m4t.model))
+    profiles = [p.name for p in asr.adapter_profiles.values() if set(p.sets) & set(used_sets)]
+    details = {
+        "manifest": str(manifest),
+        "adapter_profiles": {p: asr.adapter_profiles[p].folder for p in profiles},
+        "adapter_sets": used_sets,
+        "num_beams": transcribe_kwargs.get("num_beams") or asr.num_beams,
+        "failed": {r.id: r.error for r in results if not r.ok},
+        **(extra or {}),
+    }
+    return write_summary(
+        output_dir / SUMMARY_FILENAME,
+        experiment or "+".join(profiles) or "base",
+        test_sets,
+        model_source=asr.m4t.source,
+        trainable_params=adapter_params,
+        total_params=base_params + adapter_params,
+        train_time_s=None,
+        extra=details,
+    )

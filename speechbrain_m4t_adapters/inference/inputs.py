@@ -1,0 +1,122 @@
+"""What to transcribe: audio files, folders of them, or ASR manifests.
+
+Every input becomes an :class:`AudioInput` (id, file, optional segment,
+optional language), so batch transcription, the command line and
+evaluation treat a wav path and a manifest row alike.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..data.manifest import AsrEntry, read_asr_manifest
+
+#: File suffixes collected from folders (what soundfile/libsndfile decodes).
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif")
+
+
+@dataclass
+class AudioInput:
+    """One recording (or a segment of one) to transcribe.
+
+    Arguments
+    ---------
+    id : str
+        Identifier used in outputs.
+    path : str
+        Audio file.
+    lang : str, optional
+        Spoken language (ISO 639-3), if known.
+    start, stop : float, optional
+        Segment within ``path`` in seconds (``None``: file start / end).
+    reference : str, optional
+        Reference transcript (from a manifest), for scoring.
+    """
+
+    id: str
+    path: str
+    lang: str | None = None
+    start: float | None = None
+    stop: float | None = None
+    reference: str | None = None
+
+    @classmethod
+    def from_entry(cls, entry: AsrEntry) -> AudioInput:
+        """Build from a manifest row (keeps its language, segment and transcript)."""
+        return cls(entry.id, entry.wav, entry.language or None, entry.start, entry.stop, entry.transcript)
+
+
+InputLike = str | os.PathLike | AudioInput | AsrEntry
+
+
+def as_input(item: InputLike) -> AudioInput:
+    """Turn a path, :class:`AudioInput` or manifest row into an :class:`AudioInput`.
+
+    Example
+    -------
+    >>> as_input("clips/u1.wav")
+    AudioInput(id='u1', path='clips/u1.wav', lang=None, start=None, stop=None, reference=None)
+    """
+    if isinstance(item, AudioInput):
+        return item
+    if isinstance(item, AsrEntry):
+        return AudioInput.from_entry(item)
+    return AudioInput(Path(item).stem, str(item))
+
+
+def collect_inputs(sources: Sequence[str | os.PathLike]) -> list[AudioInput]:
+    """Expand files, folders (searched recursively) and ``.csv`` manifests.
+
+    A folder contributes every file with a suffix in :data:`AUDIO_SUFFIXES`,
+    sorted, with ids relative to the folder (without suffix). A ``.csv`` is
+    read as an ASR manifest (see :mod:`speechbrain_m4t_adapters.data.manifest`).
+    Any other path is taken as an audio file, even if it does not exist: it
+    then fails at transcription with a message naming it.
+
+    Arguments
+    ---------
+    sources : sequence of path-like
+        Files, folders and manifests, in the order wanted.
+
+    Returns
+    -------
+    list of AudioInput
+
+    Raises
+    ------
+    FileNotFoundError
+        If a folder holds no audio file.
+    speechbrain_m4t_adapters.data.manifest.ManifestError
+        If a manifest is malformed.
+    """
+    inputs: list[AudioInput] = []
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            if not found:
+                raise FileNotFoundError(f"{path}: folder holds no audio file ({', '.join(AUDIO_SUFFIXES)})")
+            inputs.extend(AudioInput(p.relative_to(path).with_suffix("").as_posix(), str(p)) for p in found)
+        elif path.suffix.lower() == ".csv":
+            inputs.extend(AudioInput.from_entry(e) for e in read_asr_manifest(path))
+        else:
+            inputs.append(as_input(path))
+    return inputs
+
+
+def unique_ids(inputs: Iterable[AudioInput]) -> list[AudioInput]:
+    """Make ids unique by appending ``#2``, ``#3``... to repeats (files of the same name)."""
+    seen: dict[str, int] = {}
+    result = []
+    for item in inputs:
+        count = seen.get(item.id, 0) + 1
+        seen[item.id] = count
+        if count > 1:
+            item = AudioInput(
+                f"{item.id}#{count}", item.path, item.lang, item.start, item.stop, item.reference
+            )
+        result.append(item)
+    return result

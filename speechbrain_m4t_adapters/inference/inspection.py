@@ -1,0 +1,116 @@
+"""Describe a saved adapter folder from its metadata alone (no model load)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..adapters.io import METADATA_NAME, WEIGHTS_NAME, read_metadata
+
+#: Metadata keys shown in the header rather than as extra fields.
+_KNOWN = {
+    "format_version",
+    "package",
+    "package_version",
+    "base_model",
+    "model_type",
+    "base_fingerprint",
+    "sets",
+}
+
+
+def describe_adapters(folder: str | os.PathLike) -> dict[str, Any]:
+    """Summary of ``adapters.json`` plus the weight file's size.
+
+    Arguments
+    ---------
+    folder : path-like
+        A folder written by ``SeamlessM4T.save_adapters``.
+
+    Returns
+    -------
+    dict
+        ``folder``, ``base_model``, ``model_type``, ``base_fingerprint``,
+        ``package_version``, ``format_version``, ``weights_bytes`` (None if
+        the file is missing), ``total_parameters``, ``sets`` (name ->
+        ``kind``, ``num_parameters``, ``num_modules``, ``modules``, ``config``)
+        and ``extra`` (other metadata, e.g. ``language``).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        Missing or invalid metadata (the message names the file).
+    """
+    folder = Path(folder)
+    metadata = read_metadata(folder)
+    weights = folder / WEIGHTS_NAME
+    sets = {}
+    for name, info in metadata["sets"].items():
+        config = dict(info.get("config", {}))
+        sets[name] = {
+            "kind": config.pop("kind", "?"),
+            "num_parameters": int(info.get("num_parameters", 0)),
+            "num_modules": len(info.get("modules", [])),
+            "modules": list(info.get("modules", [])),
+            "config": config,
+        }
+    return {
+        "folder": str(folder),
+        "base_model": metadata.get("base_model") or "?",
+        "model_type": metadata.get("model_type") or "?",
+        "base_fingerprint": metadata["base_fingerprint"],
+        "package_version": metadata.get("package_version", "?"),
+        "format_version": metadata["format_version"],
+        "weights_bytes": weights.stat().st_size if weights.is_file() else None,
+        "total_parameters": sum(s["num_parameters"] for s in sets.values()),
+        "sets": sets,
+        "extra": {k: v for k, v in metadata.items() if k not in _KNOWN},
+    }
+
+
+def _fmt_count(n: int) -> str:
+    return f"{n:,}".replace(",", " ")
+
+
+def format_description(info: dict[str, Any], show_modules: bool = False) -> str:
+    """Human-readable text of :func:`describe_adapters`' result."""
+    size = "MISSING" if info["weights_bytes"] is None else f"{info['weights_bytes'] / 1e6:.2f} MB"
+    lines = [
+        f"{info['folder']}",
+        f"  base model:       {info['base_model']} ({info['model_type']})",
+        f"  base fingerprint: {info['base_fingerprint']}",
+        f"  saved by:         speechbrain-m4t-adapters {info['package_version']} "
+        f"(format {info['format_version']})",
+        f"  weights:          {WEIGHTS_NAME}, {size}",
+        f"  parameters:       {_fmt_count(info['total_parameters'])} in {len(info['sets'])} set(s)",
+    ]
+    for key, value in info["extra"].items():
+        lines.append(f"  {key + ':':<18}{value}")
+    for name, s in info["sets"].items():
+        lines.append(f"  set {name!r}: {s['kind']}, {_fmt_count(s['num_parameters'])} parameters")
+        for key, value in s["config"].items():
+            lines.append(f"      {key}: {value}")
+        hosts = s["modules"] if show_modules else _compress(s["modules"])
+        lines.append(f"      modules ({s['num_modules']}): {', '.join(hosts)}")
+    if info["weights_bytes"] is None:
+        lines.append(f"  WARNING: {Path(info['folder']) / WEIGHTS_NAME} is missing; {METADATA_NAME} alone")
+    return "\n".join(lines)
+
+
+def _compress(paths: list[str]) -> list[str]:
+    """``a.layers.0, a.layers.1`` -> ``a.layers.{0,1}``: placements at a glance.
+
+    Example
+    -------
+    >>> _compress(["text_decoder.layers.0", "text_decoder.layers.1", "speech_encoder.adapter"])
+    ['text_decoder.layers.{0,1}', 'speech_encoder.adapter']
+    """
+    groups: dict[str, list[str]] = {}
+    for path in paths:
+        head, _, tail = path.rpartition(".")
+        key = head if tail.isdigit() else path
+        groups.setdefault(key, [])
+        if tail.isdigit():
+            groups[key].append(tail)
+    return [f"{k}.{{{','.join(v)}}}" if v else k for k, v in groups.items()]

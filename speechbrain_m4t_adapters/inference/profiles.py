@@ -1,0 +1,217 @@
+"""Saved adapter folders attached side by side to one base model.
+
+At inference a *profile* is one folder written by
+:meth:`~speechbrain_m4t_adapters.SeamlessM4T.save_adapters` (e.g. the Odia
+adapters, the Bengali adapters), loaded under a name. All profiles stay
+attached to the same base; switching between them only flips which sets run,
+so the base is never reloaded. A profile may carry a language (the
+``language`` field of its metadata, written by
+``save_adapters(folder, language="ory")``), which lets a transcription call
+pick the right adapters from its language alone.
+
+Sets are attached as ``<profile>-<set>``, so two folders that both hold a set
+called ``encoder`` can coexist.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..adapters import AdapterConfig, AdapterMismatchError, read_metadata
+from ..adapters.io import METADATA_NAME, WEIGHTS_NAME
+from ..model.lobe import SeamlessM4T
+
+#: Values of ``adapters=`` that mean "the base model alone".
+NO_ADAPTERS = ("none", "base")
+
+
+@dataclass
+class AdapterProfile:
+    """One loaded adapter folder.
+
+    Arguments
+    ---------
+    name : str
+        Profile name (default: the folder's name).
+    folder : str
+        The folder it was loaded from.
+    sets : list of str
+        Names of its sets as attached to the model (``<name>-<saved name>``).
+    language : str, optional
+        Language the adapters were trained for (metadata ``language``).
+    metadata : dict
+        The folder's ``adapters.json``.
+    """
+
+    name: str
+    folder: str
+    sets: list[str]
+    language: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_\-]+", "_", text).strip("_") or "adapters"
+
+
+class AdapterProfiles:
+    """Load, select and drop adapter profiles on a :class:`SeamlessM4T`.
+
+    Arguments
+    ---------
+    m4t : SeamlessM4T
+        The base model (its ``adapters`` receive the sets).
+    """
+
+    def __init__(self, m4t: SeamlessM4T) -> None:
+        self.m4t = m4t
+        self.profiles: dict[str, AdapterProfile] = {}
+
+    # ------------------------------------------------------------- loading
+    def load(self, folder: str | Path, name: str | None = None, activate: bool = False) -> AdapterProfile:
+        """Attach every set saved in ``folder`` as profile ``name``.
+
+        Raises
+        ------
+        FileNotFoundError
+            No ``adapters.json`` / ``adapters.safetensors`` in ``folder``.
+        AdapterMismatchError
+            The adapters were saved for a base with another architecture.
+        ValueError
+            Unreadable files, an unknown ``language``, or a name in use.
+        """
+        folder = Path(folder)
+        metadata = read_metadata(folder)
+        if name is None:
+            name = self._free_name(_safe_name(folder.resolve().name))
+        elif not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
+            raise ValueError(f"adapter profile name {name!r}: use letters, digits, '_' or '-'")
+        elif name in self.profiles:
+            raise ValueError(
+                f"adapter profile {name!r} is already loaded (from {self.profiles[name].folder})"
+            )
+        if metadata["base_fingerprint"] != self.m4t.fingerprint:
+            raise AdapterMismatchError(
+                f"{folder / METADATA_NAME}: these adapters were saved for base model "
+                f"{metadata.get('base_model') or '?'} ({metadata.get('model_type')}, architecture "
+                f"fingerprint {metadata['base_fingerprint']}), but the loaded base {self.m4t.source} "
+                f"({self.m4t.version}) has fingerprint {self.m4t.fingerprint}; "
+                "use the base model they were trained on"
+            )
+        language = metadata.get("language")
+        if language is not None:
+            try:
+                language = self.m4t.languages.normalize(language)
+            except ValueError as error:
+                raise ValueError(f"{folder / METADATA_NAME}: field 'language': {error}") from error
+        tensors = self._read_weights(folder)
+        attached: list[str] = []
+        try:
+            for saved_name, info in metadata["sets"].items():
+                set_name = f"{name}-{saved_name}"
+                self.m4t.adapters.add(
+                    set_name, AdapterConfig.from_dict(info["config"]), activate=False, trainable=False
+                )
+                attached.append(set_name)
+                prefix = f"{saved_name}/"
+                state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+                self.m4t.adapters.load_state_dict(set_name, state)
+        except Exception as error:
+            for set_name in attached:
+                self.m4t.adapters.remove(set_name)
+            raise ValueError(f"{folder}: cannot attach adapters ({error})") from error
+        # New modules start in train mode; inference needs dropout off.
+        self.m4t.eval()
+        profile = AdapterProfile(name, str(folder), attached, language, metadata)
+        self.profiles[name] = profile
+        if activate:
+            self.m4t.adapters.set_active(attached)
+        return profile
+
+    def _free_name(self, base: str) -> str:
+        name, i = base, 1
+        while name in self.profiles:
+            i += 1
+            name = f"{base}_{i}"
+        return name
+
+    @staticmethod
+    def _read_weights(folder: Path) -> dict:
+        from safetensors.torch import load_file
+
+        path = folder / WEIGHTS_NAME
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: adapter weights are missing")
+        try:
+            return load_file(str(path), device="cpu")
+        except Exception as error:  # safetensors raises several types for bad files
+            raise ValueError(f"{path}: cannot read adapter weights ({error})") from error
+
+    def unload(self, name: str) -> None:
+        """Detach profile ``name`` and free its weights."""
+        profile = self._get(name)
+        for set_name in profile.sets:
+            self.m4t.adapters.remove(set_name)
+        del self.profiles[name]
+
+    # ----------------------------------------------------------- selection
+    def _get(self, name: str) -> AdapterProfile:
+        if name not in self.profiles:
+            raise KeyError(f"no adapter profile {name!r}; loaded: {sorted(self.profiles) or 'none'}")
+        return self.profiles[name]
+
+    def resolve(self, names: str | Sequence[str] | None) -> list[str]:
+        """Profile names and/or attached set names -> attached set names, in order.
+
+        ``None``, ``[]``, ``"none"`` and ``"base"`` give ``[]`` (the base alone).
+        """
+        if names is None or (isinstance(names, str) and names.lower() in NO_ADAPTERS):
+            return []
+        if isinstance(names, str):
+            names = [n for n in names.split(",") if n.strip()]
+        result: list[str] = []
+        for name in names:
+            name = name.strip()
+            if name in self.profiles:
+                result.extend(self.profiles[name].sets)
+            elif name in self.m4t.adapters.sets:
+                result.append(name)
+            else:
+                raise KeyError(
+                    f"unknown adapters {name!r}; loaded profiles: {sorted(self.profiles) or 'none'}, "
+                    f"attached sets: {sorted(self.m4t.adapters.sets) or 'none'}"
+                )
+        return list(dict.fromkeys(result))
+
+    def for_language(self, lang: str) -> list[str]:
+        """Set names of every profile trained for ``lang`` (load order)."""
+        return [s for p in self.profiles.values() if p.language == lang for s in p.sets]
+
+    def active_profiles(self) -> list[AdapterProfile]:
+        """Profiles whose sets are all active."""
+        active = set(self.m4t.adapters.active)
+        return [p for p in self.profiles.values() if p.sets and set(p.sets) <= active]
+
+    def languages_of(self, set_names: Iterable[str]) -> list[str]:
+        """Languages of the profiles owning ``set_names`` (first seen first)."""
+        owners = {s: p for p in self.profiles.values() for s in p.sets}
+        langs = [owners[s].language for s in set_names if s in owners and owners[s].language]
+        return list(dict.fromkeys(langs))
+
+    @contextmanager
+    def using(self, set_names: Sequence[str] | None):
+        """Run a block with exactly ``set_names`` active (``None``: leave as is), then restore."""
+        if set_names is None:
+            yield
+            return
+        previous = list(self.m4t.adapters.active)
+        self.m4t.adapters.set_active(set_names)
+        try:
+            yield
+        finally:
+            self.m4t.adapters.set_active(previous)
