@@ -34,6 +34,7 @@ def _prepare(hparams: dict) -> dict[str, Path]:
         "max_duration": hparams.get("max_duration"),
         "min_duration": hparams.get("min_duration"),
         "seed": hparams.get("seed"),
+        "verify_decode": hparams.get("verify_audio"),
     }
     csvs = {}
     mode = hparams["mode"]
