@@ -33,6 +33,7 @@ setup(
         "hyperpyyaml>=1.2",
         "jiwer>=3.0",
         "sentencepiece>=0.2",
+        "protobuf>=4",  # converting a hub sentencepiece.bpe.model into the fast tokenizer
         "safetensors>=0.4",
         "soundfile>=0.12",
         "numpy>=1.24",
