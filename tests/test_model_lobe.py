@@ -217,3 +217,12 @@ def test_greedy_equals_single_beam_and_beam_runs(lobe_v2, real_clips):
     beam = lobe_v2.transcribe(batch, lens, "ben", num_beams=3, max_new_tokens=6)
     assert len(greedy) == len(beam) == 2
     assert np.all([isinstance(t, str) for t in beam])
+
+
+def test_features_ignore_autocast(real_clips):
+    fbank = SeamlessM4TFbank()
+    wave = real_clips[0][0].unsqueeze(0)
+    plain, _ = fbank(wave)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed, _ = fbank(wave)
+    assert mixed.dtype == torch.float32 and torch.equal(mixed, plain)

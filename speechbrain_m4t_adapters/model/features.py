@@ -78,7 +78,6 @@ class SeamlessM4TFbank(nn.Module):
         self.register_buffer("window", _povey_window(FRAME_LENGTH), persistent=False)
         self.register_buffer("mel_filters", _kaldi_mel_filters(num_mel_bins), persistent=False)
 
-    @torch.no_grad()
     def forward(
         self,
         wavs: torch.Tensor,
@@ -110,6 +109,14 @@ class SeamlessM4TFbank(nn.Module):
                 f"SeamlessM4T needs 16 kHz audio, got {sample_rate} Hz; resample first "
                 "(speechbrain_m4t_adapters.data.audio.load_audio does this)."
             )
+        # Features are constants for training, and mixed precision would lose the
+        # accuracy the float64 path keeps: no autograd, no autocast.
+        with torch.no_grad(), torch.autocast(device_type=wavs.device.type, enabled=False):
+            return self._compute(wavs, wav_lens)
+
+    def _compute(
+        self, wavs: torch.Tensor, wav_lens: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if wavs.dim() == 1:
             wavs = wavs.unsqueeze(0)
         if wavs.dim() != 2:
