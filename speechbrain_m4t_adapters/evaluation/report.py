@@ -146,12 +146,13 @@ def plot_bars(summaries: list[dict], out_png: str | Path, metric: str = "wer") -
     ax.set_xticks(range(len(rows)), [f"{name}\n({lang})" for name, lang in rows])
     ax.set_ylabel(f"{metric.upper()} (%)")
     ax.set_title(f"{metric.upper()} per test set (lower is better)")
-    ax.legend(fontsize=8)
+    # Below the axes: bars of high WERs would hide an in-plot legend.
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=min(n, 3), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=120)
+    fig.savefig(out_png, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return out_png
 
