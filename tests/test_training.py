@@ -193,3 +193,20 @@ def test_interleaved_batches_are_homogeneous_and_cover_everything():
 def test_dataset_spec_errors_name_the_problem(tmp_path):
     with pytest.raises(ValueError, match="train: \\['folder'\\] are not arguments of prepare_respin"):
         prepare_asr_spec({"corpus": "respin", "folder": "x", "lang": "bn"}, tmp_path / "x.csv", what="train")
+
+
+def test_torchrun_ddp_two_processes(tmp_path, tiny_v1):
+    """Two CPU processes (gloo): training, checkpointing and full-test-set evaluation on rank 0."""
+    import os
+    import subprocess
+    import sys
+
+    args = smoke_args(RECIPES / "Bengali/hparams/encoder_adapters.yaml", tmp_path, tiny_v1)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29731"]
+    command += [str(RECIPES / "Bengali/train.py"), *args, "--distributed_backend=gloo"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((tmp_path / "bengali_encoder_adapters" / "1986" / "summary.json").read_text())
+    assert summary["test_sets"]["bengali"]["num_utterances"] == 6  # not a per-rank shard
+    assert read_log_epochs(tmp_path / "bengali_encoder_adapters" / "1986") == [1]
