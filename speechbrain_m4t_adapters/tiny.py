@@ -16,6 +16,7 @@ Command line::
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def train_tokenizer(
     corpus: str | Path = BUNDLED_CORPUS,
     vocab_size: int = 1000,
     languages: tuple[str, ...] = TINY_LANGUAGES,
+    sentencepiece_path: str | Path | None = None,
 ) -> SeamlessM4TTokenizer:
     """Train a SentencePiece BPE model and wrap it as a ``SeamlessM4TTokenizer``.
 
@@ -54,6 +56,9 @@ def train_tokenizer(
         SentencePiece vocabulary size (before language tokens).
     languages : tuple of str
         ISO 639-3 codes that get a ``__code__`` token.
+    sentencepiece_path : str or Path, optional
+        Also keep the SentencePiece model there (hub checkpoints ship it as
+        ``sentencepiece.bpe.model``).
 
     Returns
     -------
@@ -77,6 +82,8 @@ def train_tokenizer(
             minloglevel=2,
         )
         processor = spm.SentencePieceProcessor(model_file=prefix + ".model")
+        if sentencepiece_path is not None:
+            shutil.copyfile(prefix + ".model", sentencepiece_path)
     vocab = {token: i for i, token in enumerate(SPECIAL_TOKENS)}
     scores = {}
     for piece_id in range(3, processor.get_piece_size()):  # skip spm's unk/bos/eos
@@ -213,7 +220,12 @@ def build_tiny_model(
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer = train_tokenizer(corpus, vocab_size=vocab_size, languages=languages)
+    tokenizer = train_tokenizer(
+        corpus,
+        vocab_size=vocab_size,
+        languages=languages,
+        sentencepiece_path=output_dir / "sentencepiece.bpe.model",
+    )
     config = tiny_config(version, vocab_size=len(tokenizer), hidden_size=hidden_size, layers=layers)
     torch.manual_seed(seed)
     model_cls = SeamlessM4Tv2Model if version == "v2" else SeamlessM4TModel

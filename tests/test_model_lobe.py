@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import pad_batch
+from conftest import REAL, pad_batch
 from transformers import GenerationMixin, SeamlessM4TFeatureExtractor
 
 from speechbrain_m4t_adapters import SeamlessM4T, SeamlessM4TFbank
@@ -226,3 +226,28 @@ def test_features_ignore_autocast(real_clips):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         mixed, _ = fbank(wave)
     assert mixed.dtype == torch.float32 and torch.equal(mixed, plain)
+
+
+def test_tiny_tokenizer_equals_the_official_sentencepiece_conversion(tiny_v2, lobe_v2, tmp_path):
+    """A hub-style folder (sentencepiece.bpe.model + config) tokenizes exactly like the tiny model."""
+    import json
+    import shutil
+
+    from transformers import SeamlessM4TTokenizer
+
+    from speechbrain_m4t_adapters.tiny import TINY_LANGUAGES
+
+    shutil.copy(tiny_v2 / "sentencepiece.bpe.model", tmp_path / "sentencepiece.bpe.model")
+    (tmp_path / "tokenizer_config.json").write_text(
+        json.dumps({"additional_special_tokens": [f"__{c}__" for c in TINY_LANGUAGES], "src_lang": "eng"})
+    )
+    official = SeamlessM4TTokenizer.from_pretrained(tmp_path)  # converts with protobuf, as for hub repos
+    lines = []
+    for lang in ("ory_Orya", "ben_Beng", "mai_Deva", "eng_Latn"):
+        lines += (
+            (REAL / "flores200" / "devtest" / f"{lang}.devtest").read_text(encoding="utf-8").splitlines()[:20]
+        )
+    ours = lobe_v2.tokenizer(lines, add_special_tokens=False)["input_ids"]
+    assert official(lines, add_special_tokens=False)["input_ids"] == ours
+    for code in TINY_LANGUAGES:
+        assert official.convert_tokens_to_ids(f"__{code}__") == lobe_v2.languages.id(code)
