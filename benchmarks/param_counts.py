@@ -21,6 +21,8 @@ EXPERIMENTS = {
     "encoder adapters D2=256": {"enc": BottleneckConfig(bottleneck=256, placement=["speech_encoder"])},
     "encoder adapters D2=2048": {"enc": BottleneckConfig(bottleneck=2048, placement=["speech_encoder"])},
     "decoder adapters D2=256": {"dec": BottleneckConfig(bottleneck=256, placement=["text_decoder"])},
+    "full fine-tuning: text decoder": {"dec_ft": FinetuneConfig(components=["text_decoder"])},
+    "full fine-tuning: speech encoder": {"enc_ft": FinetuneConfig(components=["speech_encoder"])},
     "length adaptor + encoder D2=256": {
         "la": FinetuneConfig(components=["length_adaptor"]),
         "enc": BottleneckConfig(bottleneck=256, placement=["speech_encoder"]),

@@ -336,3 +336,16 @@ def test_finetuning_whole_components_trains_the_copy(component, tiny_v2, real_cl
     with_grad = [p for p in copy_params if p.grad is not None and p.grad.abs().sum() > 0]
     assert len(with_grad) > len(copy_params) // 2
     assert all(p.grad is None for _, p in base_parameters(lobe.model))
+
+
+def test_finetune_text_decoder_leaves_tied_embeddings_alone(tiny_v2):
+    lobe = SeamlessM4T(tiny_v2, adapters={"ft": FinetuneConfig(components=["text_decoder"])})
+    expected = sum(
+        p.numel()
+        for n, p in base_parameters(lobe.model)
+        if n.startswith(("text_decoder.layers.", "text_decoder.layer_norm."))
+    )
+    assert lobe.adapters.num_parameters("ft") == expected
+    assert not lobe.model.shared.weight.requires_grad
+    with pytest.raises(ValueError, match="tied to 'shared.weight'"):
+        lobe.adapters.add("whole", FinetuneConfig(components=["text_decoder.embed_tokens"]))

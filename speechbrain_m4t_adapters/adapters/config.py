@@ -29,13 +29,15 @@ LAYER_STACKS = {
     "length_adaptor": "speech_encoder.adapter.layers",
 }
 
-# Component name -> module path, for sets that train a whole component outright.
+# Component name -> module paths, for sets that train a component outright ("*": every
+# layer of that list). The text stacks exclude their token embeddings, which are tied to
+# the LM head and shared by both stacks: those stay frozen and shared.
 COMPONENTS = {
-    "length_adaptor": "speech_encoder.adapter",
-    "speech_encoder": "speech_encoder",
-    "text_encoder": "text_encoder",
-    "text_decoder": "text_decoder",
-    "conformer": "speech_encoder.encoder",
+    "length_adaptor": ["speech_encoder.adapter"],
+    "speech_encoder": ["speech_encoder"],
+    "conformer": ["speech_encoder.encoder"],
+    "text_encoder": ["text_encoder.layers.*", "text_encoder.layer_norm"],
+    "text_decoder": ["text_decoder.layers.*", "text_decoder.layer_norm"],
 }
 
 LayerSelection = str | int | list[int]
@@ -174,7 +176,9 @@ class FinetuneConfig(AdapterConfig):
     ---------
     components : list of str
         Names from ``COMPONENTS`` (``length_adaptor``, ``speech_encoder``,
-        ``conformer``, ``text_encoder``, ``text_decoder``) or full module paths.
+        ``conformer``, ``text_encoder``, ``text_decoder``) or full module paths
+        (``text_decoder.layers.*`` = every decoder layer). A module whose weights
+        are tied to weights outside it (token embeddings) cannot be copied.
 
     Example
     -------

@@ -166,8 +166,10 @@ class AdapterSets:
         if isinstance(config, FinetuneConfig):
             modules = {}
             for component in config.components:
-                path = COMPONENTS.get(component, component)
-                modules[path] = plain_copy(self._get(path, f"component {component!r}"))
+                for path in self._expand(COMPONENTS.get(component, [component]), f"component {component!r}"):
+                    module = self._get(path, f"component {component!r}")
+                    self._check_untied(path, module)
+                    modules[path] = plain_copy(module)
             return modules
         raise TypeError(f"unsupported adapter config {type(config).__name__}")
 
@@ -179,6 +181,26 @@ class AdapterSets:
         if module is None:
             raise ValueError(f"{what}: module {path!r} is disabled in this model's config")
         return module
+
+    def _expand(self, patterns: list[str], what: str) -> list[str]:
+        """``a.b.*`` -> ``a.b.0``, ``a.b.1``, ... for every element of the list ``a.b``."""
+        paths = []
+        for pattern in patterns:
+            if pattern.endswith(".*"):
+                stack = self._get(pattern[:-2], what)
+                paths += [f"{pattern[:-2]}.{i}" for i in range(len(stack))]
+            else:
+                paths.append(pattern)
+        return paths
+
+    def _check_untied(self, path: str, module: nn.Module) -> None:
+        inside = {id(p) for p in module.parameters()}
+        for name, p in self.model.named_parameters(remove_duplicate=False):
+            if id(p) in inside and not name.startswith(path + "."):
+                raise ValueError(
+                    f"cannot fine-tune a copy of {path!r}: its weights are tied to {name!r} outside it; "
+                    "name its untied sub-modules instead (e.g. 'text_decoder' = its layers and final norm)"
+                )
 
     def _base_modules(self) -> Iterator[tuple[str, nn.Module]]:
         for name, module in self.model.named_modules():
