@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.data_pipeline import provides, takes
@@ -118,20 +119,37 @@ class InterleavedBatchSampler(Sampler[list[int]]):
         Shuffle items and the batch order (seeded by ``seed`` + epoch).
     seed : int
         Base seed.
+    rank, world_size : int, optional
+        DDP shard of the batches (default: from ``torch.distributed`` if initialised).
 
     Example
     -------
     >>> sampler = InterleavedBatchSampler([5, 3], [2, 3], shuffle=False)
     >>> sorted(map(tuple, sampler))
     [(0, 1), (2, 3), (4,), (5, 6, 7)]
+    >>> list(InterleavedBatchSampler([5, 3], [2, 3], shuffle=False, rank=1, world_size=3))
+    [[2, 3], [0, 1]]
     """
 
-    def __init__(self, sizes: Sequence[int], batch_sizes: Sequence[int], shuffle: bool = True, seed: int = 0):
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        batch_sizes: Sequence[int],
+        shuffle: bool = True,
+        seed: int = 0,
+        rank: int | None = None,
+        world_size: int | None = None,
+    ):
         self.sizes = list(sizes)
         self.batch_sizes = list(batch_sizes)
         self.shuffle = shuffle
         self.seed = seed
         self.epoch = 0
+        distributed = dist.is_available() and dist.is_initialized()
+        self.rank = rank if rank is not None else (dist.get_rank() if distributed else 0)
+        self.world_size = (
+            world_size if world_size is not None else (dist.get_world_size() if distributed else 1)
+        )
 
     def set_epoch(self, epoch: int) -> None:
         """Reshuffle differently each epoch (SpeechBrain calls this)."""
@@ -149,13 +167,18 @@ class InterleavedBatchSampler(Sampler[list[int]]):
             offset += size
         if self.shuffle:
             rng.shuffle(batches)
-        return batches
+        # DDP: every rank takes the same number of batches (gradients are averaged
+        # each step), repeating the first ones if they do not divide evenly.
+        per_rank = -(-len(batches) // self.world_size)
+        batches += batches[: per_rank * self.world_size - len(batches)]
+        return batches[self.rank :: self.world_size]
 
     def __iter__(self) -> Iterator[list[int]]:
         return iter(self._batches())
 
     def __len__(self) -> int:
-        return sum(-(-s // b) for s, b in zip(self.sizes, self.batch_sizes))
+        total = sum(-(-s // b) for s, b in zip(self.sizes, self.batch_sizes))
+        return -(-total // self.world_size)
 
 
 def mixed_loader(
