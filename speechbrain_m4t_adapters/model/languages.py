@@ -55,3 +55,30 @@ class LanguageMap:
 
     def __contains__(self, code: object) -> bool:
         return isinstance(code, str) and code.strip("_") in self.lang_to_id
+
+
+class TextIds:
+    """Text -> ``[__lang__, tokens..., </s>]``: decoder labels and text-encoder inputs.
+
+    Small and picklable (tokenizer + language map), so data-loading workers
+    get this instead of the whole model.
+
+    Arguments
+    ---------
+    tokenizer : transformers tokenizer
+        The checkpoint's ``SeamlessM4TTokenizer``.
+    languages : LanguageMap
+        Codes and their token ids.
+    eos_id : int
+        ``</s>``.
+    """
+
+    def __init__(self, tokenizer, languages: LanguageMap, eos_id: int) -> None:
+        self.tokenizer = tokenizer
+        self.languages = languages
+        self.eos_id = eos_id
+
+    def __call__(self, text: str, lang: str) -> list[int]:
+        """Ids of ``text`` in language ``lang`` (unknown codes raise ``ValueError``)."""
+        tokens = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return [self.languages.id(lang), *tokens, self.eos_id]

@@ -40,7 +40,7 @@ from ..adapters.hosting import active_module
 from ..adapters.io import base_fingerprint, load_checkpoint_state, save_checkpoint_state
 from ..adapters.sets import ADAPTERS_ATTR, base_parameters
 from .features import SeamlessM4TFbank
-from .languages import LanguageMap
+from .languages import LanguageMap, TextIds
 from .speech_text_model import MODEL_CLASSES
 
 logger = logging.getLogger(__name__)
@@ -203,6 +203,7 @@ class SeamlessM4T(nn.Module):
         self.languages = LanguageMap(
             getattr(self.model.generation_config, "text_decoder_lang_to_code_id", None) or {}
         )
+        self.text_ids = TextIds(self.tokenizer, self.languages, self.eos_id)
         self.fbank = SeamlessM4TFbank()
         self._frame_mask = _FrameMask()
         if self.model.speech_encoder.adapter is not None:
@@ -367,8 +368,7 @@ class SeamlessM4T(nn.Module):
 
     def target_ids(self, text: str, lang: str) -> list[int]:
         """Label sequence ``[__lang__, tokens..., </s>]`` for one transcript."""
-        tokens = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        return [self.languages.id(lang), *tokens, self.eos_id]
+        return self.text_ids(text, lang)
 
     def source_ids(self, text: str, lang: str) -> list[int]:
         """Text-encoder input ``[__lang__, tokens..., </s>]`` for one source sentence."""

@@ -28,11 +28,12 @@ TEXT_KEYS = ["id", "source", "target", "language", "transcript"]
 
 def _target_item(m4t: SeamlessM4T):
     """Pipeline item: transcript + language -> label ids ``[__lang__, tokens..., </s>]``."""
+    text_ids = m4t.text_ids  # not the model: workers only need the tokenizer
 
     @takes("transcript", "language")
     @provides("target")
     def target(text, lang):
-        return torch.LongTensor(m4t.target_ids(text, lang))
+        return torch.LongTensor(text_ids(text, lang))
 
     return target
 
@@ -83,10 +84,12 @@ def text_dataset(csv: str | Path, m4t: SeamlessM4T, sorting: str = "random") -> 
         for p in read_text_manifest(csv)
     }
 
+    text_ids = m4t.text_ids
+
     @takes("source_text", "src_lang")
     @provides("source")
     def source(text, lang):
-        return torch.LongTensor(m4t.source_ids(text, lang))
+        return torch.LongTensor(text_ids(text, lang))
 
     dataset = DynamicItemDataset(data, dynamic_items=[source, _target_item(m4t)], output_keys=TEXT_KEYS)
     return _sorted(dataset, sorting)
