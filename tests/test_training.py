@@ -210,3 +210,35 @@ def test_torchrun_ddp_two_processes(tmp_path, tiny_v1):
     summary = json.loads((tmp_path / "bengali_encoder_adapters" / "1986" / "summary.json").read_text())
     assert summary["test_sets"]["bengali"]["num_utterances"] == 6  # not a per-rank shard
     assert read_log_epochs(tmp_path / "bengali_encoder_adapters" / "1986") == [1]
+
+
+def test_text_only_on_translated_transcripts_prepares_the_speech_manifest(tmp_path, tiny_v1):
+    """The paper's text-only data: each training transcript as target, its translation as source."""
+    rows = (REAL / "respin/bn/transcripts.tsv").read_text(encoding="utf-8").splitlines()
+    translations = tmp_path / "translations.tsv"
+    translations.write_text(
+        "".join(f"{r.split(chr(9))[0]}\ttranslation number {i}\n" for i, r in enumerate(rows))
+    )
+    manifests = tmp_path / "manifests" / "ben" / "1986"
+    corpus = (
+        f"{{train: {{kind: translated_transcripts, asr_manifest: {manifests}/train.csv, "
+        f"translations_file: {translations}}}, valid: {{kind: flores, flores_dir: {REAL}/flores200, "
+        "src: eng_Latn, tgt: ben_Beng, splits: [devtest]}}"
+    )
+    args = smoke_args(
+        RECIPES / "Bengali/hparams/text_only.yaml", tmp_path, tiny_v1, f"--text_corpus={corpus}"
+    )
+    run_experiment(args)
+    from speechbrain_m4t_adapters.data import read_text_manifest
+
+    pairs = read_text_manifest(manifests / "text_train.csv")
+    transcripts = dict(r.split("\t", 1) for r in rows)
+    assert len(pairs) == len(rows) == 6
+    assert all(p.target == transcripts[p.id] and p.source.startswith("translation number") for p in pairs)
+    assert all(p.src_lang == "eng" and p.tgt_lang == "ben" for p in pairs)
+    summary = json.loads((tmp_path / "bengali_text_only" / "1986" / "summary.json").read_text())
+    assert summary["extra"]["mode"] == "text" and summary["test_sets"]["bengali"]["num_utterances"] == 6
+    # A second experiment of the language reuses the manifests made from the same spec.
+    stamp = (manifests / "train.csv").stat().st_mtime_ns
+    run_experiment(smoke_args(RECIPES / "Bengali/hparams/encoder_adapters.yaml", tmp_path, tiny_v1))
+    assert (manifests / "train.csv").stat().st_mtime_ns == stamp

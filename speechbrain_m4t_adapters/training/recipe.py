@@ -6,6 +6,7 @@ between experiments lives in YAML only.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -26,6 +27,19 @@ logger = logging.getLogger(__name__)
 MODES = ("asr", "text", "mixed")
 
 
+def _prepare_cached(prepare, spec: dict, csv: Path, what: str, defaults: dict) -> None:
+    """Prepare ``csv`` unless it exists from the very same spec (manifests are shared).
+
+    The spec is stored next to the manifest; a different spec (other hours,
+    duration limits, corpus path, ...) prepares it again instead of reusing it.
+    """
+    record = csv.with_suffix(".spec.json")
+    fingerprint = json.dumps({"spec": spec, "defaults": defaults}, sort_keys=True, default=str)
+    fresh = csv.exists() and record.exists() and record.read_text(encoding="utf-8") == fingerprint
+    prepare(spec, csv, what=what, overwrite=not fresh, **defaults)
+    record.write_text(fingerprint, encoding="utf-8")
+
+
 def _prepare(hparams: dict) -> dict[str, Path]:
     """Write every manifest the experiment needs; returns name -> CSV path."""
     folder = Path(hparams["manifest_folder"])
@@ -36,23 +50,30 @@ def _prepare(hparams: dict) -> dict[str, Path]:
         "seed": hparams.get("seed"),
         "verify_decode": hparams.get("verify_audio"),
     }
-    csvs = {}
     mode = hparams["mode"]
+    text_specs = hparams.get("text_corpus") or {}
+    referenced = json.dumps(dict(text_specs), default=str)
     wanted = {}
-    if mode in ("asr", "mixed"):
-        wanted.update({k: v for k, v in hparams["datasets"].items() if k in ("train", "valid")})
+    for key, spec in (hparams.get("datasets") or {}).items():
+        # Speech sets: train/valid for speech training, and any a text corpus is built from
+        # (e.g. the transcripts of the 5-hour subset for translated-transcript pairs).
+        if (mode != "text" and key in ("train", "valid")) or str(folder / f"{key}.csv") in referenced:
+            wanted[key] = spec
     for name, spec in (hparams.get("test_sets") or {}).items():
         wanted[f"test_{name}"] = spec
+    csvs = {}
     for key, spec in wanted.items():
         csvs[key] = folder / f"{key}.csv"
-        run_on_main(prepare_asr_spec, args=[spec, csvs[key]], kwargs={"what": key, **defaults})
+        run_on_main(_prepare_cached, args=[prepare_asr_spec, dict(spec), csvs[key], key, defaults])
     if mode in ("text", "mixed"):
         for key in ("train", "valid"):
-            spec = (hparams.get("text_corpus") or {}).get(key)
-            if spec is None:
+            if key not in text_specs:
                 raise ValueError(f"mode {mode!r} needs text_corpus: {{{key}: ...}} in the hyperparameters")
             csvs[f"text_{key}"] = folder / f"text_{key}.csv"
-            run_on_main(prepare_text_spec, args=[spec, csvs[f"text_{key}"]], kwargs={"what": f"text_{key}"})
+            run_on_main(
+                _prepare_cached,
+                args=[prepare_text_spec, dict(text_specs[key]), csvs[f"text_{key}"], f"text_{key}", {}],
+            )
     return csvs
 
 
