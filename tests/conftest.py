@@ -52,8 +52,6 @@ def real_clips() -> list[tuple[torch.Tensor, str, str]]:
 
 def pad_batch(waves: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad waveforms; return (B, T) and SpeechBrain relative lengths."""
-    length = max(w.shape[0] for w in waves)
-    batch = torch.zeros(len(waves), length)
-    for i, w in enumerate(waves):
-        batch[i, : w.shape[0]] = w
-    return batch, torch.tensor([w.shape[0] / length for w in waves])
+    from speechbrain_m4t_adapters.inference.asr import pad_waveforms
+
+    return pad_waveforms(waves)

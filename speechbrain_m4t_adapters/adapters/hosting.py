@@ -47,9 +47,9 @@ def _cast(obj: Any, dtype: torch.dtype) -> Any:
     return obj
 
 
-def _first_tensor(args: tuple, kwargs: dict) -> torch.Tensor | None:
+def _first_tensor(args: tuple, kwargs: dict, floating: bool = False) -> torch.Tensor | None:
     for value in list(args) + list(kwargs.values()):
-        if isinstance(value, torch.Tensor):
+        if isinstance(value, torch.Tensor) and (value.is_floating_point() or not floating):
             return value
     return None
 
@@ -59,13 +59,6 @@ def _apply_post(adapter: nn.Module, out: Any, layer_input: torch.Tensor | None) 
     if isinstance(out, tuple):
         return (adapter(out[0], layer_input),) + out[1:]
     return adapter(out, layer_input)
-
-
-def _first_float(args: tuple, kwargs: dict) -> torch.Tensor | None:
-    for value in list(args) + list(kwargs.values()):
-        if isinstance(value, torch.Tensor) and value.is_floating_point():
-            return value
-    return None
 
 
 def _base_dtype(host: nn.Module) -> torch.dtype | None:
@@ -78,7 +71,7 @@ def _base_dtype(host: nn.Module) -> torch.dtype | None:
 def _call_replacement(host: nn.Module, replacement: nn.Module, args: tuple, kwargs: dict) -> Any:
     """Run the trained copy in its own dtype and hand back the surrounding dtype."""
     dtype = _float_dtype(replacement)
-    reference = _first_float(args, kwargs)
+    reference = _first_tensor(args, kwargs, floating=True)
     outer = reference.dtype if reference is not None else _base_dtype(host)
     if dtype is None or outer is None or dtype == outer:
         return replacement(*args, **kwargs)
@@ -125,12 +118,16 @@ def ensure_host(module: nn.Module) -> nn.ModuleDict:
     return getattr(module, ADAPTERS_ATTR)
 
 
+def _unhost(module: nn.Module) -> None:
+    module.__class__ = type(module)._sb_base_class
+    delattr(module, ADAPTERS_ATTR)
+    del module._sb_post, module._sb_replacement
+
+
 def release_host(module: nn.Module) -> None:
     """Give ``module`` its original class back once it holds no adapter."""
     if is_host(module) and len(getattr(module, ADAPTERS_ATTR)) == 0:
-        module.__class__ = type(module)._sb_base_class
-        delattr(module, ADAPTERS_ATTR)
-        del module._sb_post, module._sb_replacement
+        _unhost(module)
 
 
 def active_module(module: nn.Module) -> nn.Module:
@@ -157,7 +154,5 @@ def plain_copy(module: nn.Module) -> nn.Module:
     clone = copy.deepcopy(module, memo)
     for sub in list(clone.modules()):
         if is_host(sub):
-            sub.__class__ = type(sub)._sb_base_class
-            delattr(sub, ADAPTERS_ATTR)
-            del sub._sb_post, sub._sb_replacement
+            _unhost(sub)
     return clone

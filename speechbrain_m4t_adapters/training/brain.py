@@ -182,6 +182,7 @@ class AdapterBrain(sb.Brain):
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Log, anneal, checkpoint (VALID) or write the test outputs (TEST)."""
         stats = {"loss": stage_loss}
+        errors = {}
         if self.results["ids"]:
             errors = compute_error_rates(self.results["ids"], self.results["refs"], self.results["hyps"])
             stats.update(WER=errors["wer"], CER=errors["cer"])
@@ -210,7 +211,6 @@ class AdapterBrain(sb.Brain):
         name = self.current_test_set
         folder = Path(self.hparams.output_folder) / "test" / name
         folder.mkdir(parents=True, exist_ok=True)
-        errors = compute_error_rates(self.results["ids"], self.results["refs"], self.results["hyps"])
         write_alignments(
             folder / "wer.txt",
             self.results["ids"],
@@ -230,7 +230,7 @@ class AdapterBrain(sb.Brain):
         }
         self.hparams.train_logger.log_stats(
             stats_meta={"test set": name, "epochs trained": self.hparams.epoch_counter.current},
-            test_stats={"loss": stage_loss, "WER": errors["wer"], "CER": errors["cer"]},
+            test_stats=stats,
         )
 
     def evaluate_test_sets(self, test_sets: dict, loader_kwargs: dict) -> dict:

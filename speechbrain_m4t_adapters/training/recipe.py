@@ -15,6 +15,7 @@ from pathlib import Path
 import speechbrain as sb
 from speechbrain.dataio.sampler import DynamicBatchSampler
 from speechbrain.utils.distributed import run_on_main
+from torch.utils.data import DataLoader
 
 from ..data.specs import prepare_asr_spec, prepare_text_spec
 from ..evaluation.summary import write_summary
@@ -93,7 +94,10 @@ def _train_loader(hparams: dict, m4t, csvs: dict[str, Path]):
     if sorting == "random":
         kwargs["shuffle"] = True
     if hparams.get("dynamic_batching"):
-        kwargs = {"batch_sampler": DynamicBatchSampler(train, **hparams["dynamic_batch_sampler"])}
+        kwargs = {
+            "batch_sampler": DynamicBatchSampler(train, **hparams["dynamic_batch_sampler"]),
+            "num_workers": kwargs.get("num_workers", 0),
+        }
     return train, kwargs
 
 
@@ -134,13 +138,13 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
     trainable = sum(p.numel() for p in m4t.trainable_parameters())
     if hparams["number_of_epochs"] > 0 and trainable > 0:
         train, train_kwargs = _train_loader(hparams, m4t, csvs)
-        if not train_kwargs and not isinstance(train, sb.dataio.dataset.DynamicItemDataset):
+        if isinstance(train, DataLoader):  # mixed mode: the Brain reseeds its sampler per epoch
             brain.train_loader = train
         brain.fit(
             hparams["epoch_counter"],
             train,
             valid,
-            train_loader_kwargs=train_kwargs or hparams["train_dataloader_opts"],
+            train_loader_kwargs=train_kwargs,
             valid_loader_kwargs=hparams["valid_dataloader_opts"],
         )
     else:
