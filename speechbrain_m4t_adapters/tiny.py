@@ -227,9 +227,12 @@ def build_tiny_model(
         sentencepiece_path=output_dir / "sentencepiece.bpe.model",
     )
     config = tiny_config(version, vocab_size=len(tokenizer), hidden_size=hidden_size, layers=layers)
-    torch.manual_seed(seed)
     model_cls = SeamlessM4Tv2Model if version == "v2" else SeamlessM4TModel
-    model = model_cls(config)
+    # A private RNG stream: building the model (on DDP rank 0 only) must not shift the
+    # caller's global RNG, or the ranks' adapters would start from different weights.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = model_cls(config)
     lang_ids = {code: tokenizer.convert_tokens_to_ids(f"__{code}__") for code in languages}
     generation = model.generation_config
     generation.text_decoder_lang_to_code_id = lang_ids

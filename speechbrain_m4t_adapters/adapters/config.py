@@ -34,7 +34,14 @@ LAYER_STACKS = {
 # the LM head and shared by both stacks: those stay frozen and shared.
 COMPONENTS = {
     "length_adaptor": ["speech_encoder.adapter"],
-    "speech_encoder": ["speech_encoder"],
+    # The paper's "speech encoder" (311M on v1 medium): everything before the length adaptor
+    # and after it, but NOT the length adaptor (46M), which is its own component.
+    "speech_encoder": [
+        "speech_encoder.feature_projection",
+        "speech_encoder.encoder",
+        "speech_encoder.intermediate_ffn",
+        "speech_encoder.inner_layer_norm",
+    ],
     "conformer": ["speech_encoder.encoder"],
     "text_encoder": ["text_encoder.layers.*", "text_encoder.layer_norm"],
     "text_decoder": ["text_decoder.layers.*", "text_decoder.layer_norm"],
@@ -45,9 +52,21 @@ LayerSelection = str | int | list[int]
 
 @dataclass
 class AdapterConfig:
-    """Fields common to every adapter kind."""
+    """Fields common to every adapter kind.
+
+    Arguments
+    ---------
+    lr : float, optional
+        Learning rate of this set's parameters (default: the optimiser's).
+    weight_decay : float, optional
+        Weight decay of this set's matrices (default: the optimiser's);
+        norms and biases never get any.
+    """
 
     kind: ClassVar[str] = ""
+    # Keyword-only, so the kinds' own fields keep their positions.
+    lr: float | None = field(default=None, kw_only=True)
+    weight_decay: float | None = field(default=None, kw_only=True)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict including the ``kind`` discriminator."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,44 @@ def read_metadata(folder: str | Path) -> dict[str, Any]:
     return metadata
 
 
+def parse_folder_entry(entry: str | Path | Mapping[str, Any]) -> tuple[Path, dict[str, Any]]:
+    """One ``pretrained_adapters`` entry -> (folder, options of :func:`load_adapters`).
+
+    An entry is a folder, or a mapping ``{folder: ..., rename: {old: new}, prefix: ..., sets: [...]}``
+    (YAML's way to load two folders that both hold a set of the same name).
+
+    Example
+    -------
+    >>> parse_folder_entry({"folder": "a", "rename": {"encoder": "bn_encoder"}})
+    (PosixPath('a'), {'rename': {'encoder': 'bn_encoder'}})
+    """
+    if isinstance(entry, (str, Path)):
+        return Path(entry), {}
+    if not isinstance(entry, Mapping) or "folder" not in entry:
+        raise ValueError(
+            f"pretrained adapters entry {entry!r}: give a folder, or a mapping with 'folder' "
+            "(and optionally 'rename: {old: new}', 'prefix', 'sets')"
+        )
+    unknown = sorted(set(entry) - {"folder", "rename", "prefix", "sets"})
+    if unknown:
+        raise ValueError(f"pretrained adapters entry {dict(entry)}: unknown key(s) {unknown}")
+    options = {k: (dict(v) if k == "rename" else v) for k, v in entry.items() if k != "folder"}
+    if "sets" in options:
+        options["names"] = list(options.pop("sets"))
+    return Path(entry["folder"]), options
+
+
+def read_weights(folder: str | Path) -> dict[str, torch.Tensor]:
+    """Read ``adapters.safetensors`` of a saved folder, with a clear error when unreadable."""
+    path = Path(folder) / WEIGHTS_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: adapter weights are missing")
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as error:  # safetensors raises several types for bad files
+        raise ValueError(f"{path}: cannot read adapter weights ({error})") from error
+
+
 def load_adapters(
     sets: AdapterSets,
     folder: str | Path,
@@ -139,12 +178,17 @@ def load_adapters(
     activate: bool = True,
     trainable: bool = False,
     check_fingerprint: bool = True,
+    rename: Mapping[str, str] | None = None,
+    prefix: str = "",
+    base_description: str | None = None,
 ) -> list[str]:
     """Attach sets saved in ``folder`` to the model managed by ``sets``.
 
-    A set of the same name that is already attached with an equal config
-    receives the weights in place (this is how training resumes); a
-    different config is an error.
+    The one loader of adapter folders: training (``pretrained_adapters``) and
+    inference profiles both call it. A set whose name is already attached is
+    an error naming both folders (never a silent overwrite): load it under
+    another name with ``rename`` or ``prefix``. Either every set attaches or
+    none does.
 
     Arguments
     ---------
@@ -153,51 +197,73 @@ def load_adapters(
     folder : str or Path
         A folder written by :func:`save_adapters`.
     names : list of str, optional
-        Which sets to load; default all in the folder.
+        Which saved sets to load; default all in the folder.
     activate : bool
         Activate the loaded sets (in file order).
     trainable : bool
         Mark them trainable (default frozen, for inference or stacking).
     check_fingerprint : bool
         Refuse adapters saved for another base architecture.
+    rename : dict, optional
+        Saved name -> attached name.
+    prefix : str
+        Prepended to every saved name not in ``rename``.
+    base_description : str, optional
+        How to name the loaded base in a mismatch error.
 
     Returns
     -------
-    The names loaded.
+    The attached names, in file order.
     """
+    folder = Path(folder)
     metadata = read_metadata(folder)
     if check_fingerprint:
         expected = base_fingerprint(sets.model)
         if metadata["base_fingerprint"] != expected:
             raise AdapterMismatchError(
-                f"{Path(folder) / METADATA_NAME}: adapters were saved for base model "
+                f"{folder / METADATA_NAME}: adapters were saved for base model "
                 f"{metadata.get('base_model') or '?'} ({metadata.get('model_type')}, fingerprint "
-                f"{metadata['base_fingerprint']}), but this model's architecture has fingerprint "
-                f"{expected}; load them onto the base they were trained on"
+                f"{metadata['base_fingerprint']}), but the loaded base {base_description or ''} has "
+                f"architecture fingerprint {expected}; load them onto the base they were trained on"
             )
+    if not isinstance(metadata["sets"], dict):
+        raise ValueError(f"{folder / METADATA_NAME}: field 'sets' must be a mapping of set name -> info")
     available = list(metadata["sets"])
     names = available if names is None else list(names)
     missing = [n for n in names if n not in metadata["sets"]]
     if missing:
         raise KeyError(f"{folder}: no adapter set(s) {missing}; it holds {available}")
-    tensors = load_file(str(Path(folder) / WEIGHTS_NAME))
-    for name in names:
-        config = AdapterConfig.from_dict(metadata["sets"][name]["config"])
-        if name in sets.sets:
-            if sets.sets[name].config != config:
-                raise ValueError(
-                    f"{folder}: set {name!r} is already attached with another config "
-                    f"({sets.sets[name].config} vs {config}); remove it first"
-                )
-        else:
-            sets.add(name, config, activate=False, trainable=trainable)
-        prefix = f"{name}/"
-        state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-        sets.load_state_dict(name, state)
-        sets.set_trainable(name, trainable)
+    rename = dict(rename or {})
+    unknown = sorted(set(rename) - set(names))
+    if unknown:
+        raise KeyError(f"{folder}: rename names set(s) {unknown} that are not loaded; it holds {available}")
+    targets = {name: rename.get(name, prefix + name) for name in names}
+    for name, target in targets.items():
+        if target in sets.sets:
+            earlier = sets.sets[target].source or "this experiment's own adapters"
+            raise ValueError(
+                f"adapter set {target!r} from {folder} is already attached (from {earlier}); "
+                f"load it under another name, e.g. in YAML: pretrained_adapters: "
+                f"[{{folder: {folder}, rename: {{{name}: <new name>}}}}]"
+            )
+    tensors = read_weights(folder)
+    attached: list[str] = []
+    try:
+        for name, target in targets.items():
+            config = AdapterConfig.from_dict(metadata["sets"][name]["config"])
+            sets.add(target, config, activate=False, trainable=trainable)
+            sets.sets[target].source = str(folder)
+            attached.append(target)
+            prefix_key = f"{name}/"
+            state = {k[len(prefix_key) :]: v for k, v in tensors.items() if k.startswith(prefix_key)}
+            sets.load_state_dict(target, state)
+    except Exception as error:
+        for target in attached:
+            sets.remove(target)
+        raise ValueError(f"{folder}: cannot attach adapters ({error})") from error
     if activate:
-        sets.activate(*names)
-    return names
+        sets.activate(*attached)
+    return attached
 
 
 def save_checkpoint_state(sets: AdapterSets, path: str | Path) -> None:

@@ -70,6 +70,7 @@ class AdapterSet:
     config: AdapterConfig
     targets: list[str] = field(default_factory=list)
     trainable: bool = True
+    source: str | None = None  # folder it was loaded from (None: created here)
 
 
 class AdapterSets:

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..adapters import AdapterConfig, AdapterMismatchError, read_metadata
-from ..adapters.io import METADATA_NAME, WEIGHTS_NAME
+from ..adapters import read_metadata
+from ..adapters.io import METADATA_NAME
 from ..model.lobe import SeamlessM4T
 
 #: Values of ``adapters=`` that mean "the base model alone".
@@ -95,36 +95,15 @@ class AdapterProfiles:
             raise ValueError(
                 f"adapter profile {name!r} is already loaded (from {self.profiles[name].folder})"
             )
-        if metadata["base_fingerprint"] != self.m4t.fingerprint:
-            raise AdapterMismatchError(
-                f"{folder / METADATA_NAME}: these adapters were saved for base model "
-                f"{metadata.get('base_model') or '?'} ({metadata.get('model_type')}, architecture "
-                f"fingerprint {metadata['base_fingerprint']}), but the loaded base {self.m4t.source} "
-                f"({self.m4t.version}) has fingerprint {self.m4t.fingerprint}; "
-                "use the base model they were trained on"
-            )
         language = metadata.get("language")
         if language is not None:
             try:
                 language = self.m4t.languages.normalize(language)
             except ValueError as error:
                 raise ValueError(f"{folder / METADATA_NAME}: field 'language': {error}") from error
-        tensors = self._read_weights(folder)
-        attached: list[str] = []
-        try:
-            for saved_name, info in metadata["sets"].items():
-                set_name = f"{name}-{saved_name}"
-                self.m4t.adapters.add(
-                    set_name, AdapterConfig.from_dict(info["config"]), activate=False, trainable=False
-                )
-                attached.append(set_name)
-                prefix = f"{saved_name}/"
-                state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-                self.m4t.adapters.load_state_dict(set_name, state)
-        except Exception as error:
-            for set_name in attached:
-                self.m4t.adapters.remove(set_name)
-            raise ValueError(f"{folder}: cannot attach adapters ({error})") from error
+        # The one loader of adapter folders (training uses it too); sets are attached as
+        # <profile>-<set> so two folders holding a set of the same name coexist.
+        attached = self.m4t.load_adapters(folder, activate=False, trainable=False, prefix=f"{name}-")
         # New modules start in train mode; inference needs dropout off.
         self.m4t.eval()
         profile = AdapterProfile(name, str(folder), attached, language, metadata)
@@ -139,18 +118,6 @@ class AdapterProfiles:
             i += 1
             name = f"{base}_{i}"
         return name
-
-    @staticmethod
-    def _read_weights(folder: Path) -> dict:
-        from safetensors.torch import load_file
-
-        path = folder / WEIGHTS_NAME
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: adapter weights are missing")
-        try:
-            return load_file(str(path), device="cpu")
-        except Exception as error:  # safetensors raises several types for bad files
-            raise ValueError(f"{path}: cannot read adapter weights ({error})") from error
 
     def unload(self, name: str) -> None:
         """Detach profile ``name`` and free its weights."""

@@ -37,7 +37,7 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from ..adapters import LAYER_STACKS, AdapterConfig, AdapterSets, load_adapters, save_adapters
 from ..adapters.hosting import active_module
-from ..adapters.io import base_fingerprint, load_checkpoint_state, save_checkpoint_state
+from ..adapters.io import base_fingerprint, load_checkpoint_state, parse_folder_entry, save_checkpoint_state
 from ..adapters.sets import ADAPTERS_ATTR, base_parameters
 from .features import SeamlessM4TFbank
 from .languages import LanguageMap, TextIds
@@ -129,9 +129,11 @@ class SeamlessM4T(nn.Module):
     adapters : dict, optional
         Set name -> :class:`~speechbrain_m4t_adapters.adapters.AdapterConfig`
         of new sets to attach (trainable, active).
-    pretrained_adapters : list of str, optional
+    pretrained_adapters : list, optional
         Folders written by :meth:`save_adapters`; their sets are attached and
-        activated before ``adapters`` (e.g. text-trained decoder adapters).
+        activated before ``adapters`` (e.g. text-trained decoder adapters). An
+        entry may be ``{folder: ..., rename: {saved: new}}`` (or ``prefix``,
+        ``sets``) to load two folders holding sets of the same name.
     train_pretrained_adapters : bool
         Keep training the pretrained sets (default: frozen).
     revision : str, optional
@@ -215,9 +217,16 @@ class SeamlessM4T(nn.Module):
             for p in self.model.parameters():
                 p.requires_grad_(False)
         self.adapters = AdapterSets(self.model, config.hidden_size, dtype=_as_dtype(adapter_dtype))
-        for folder in pretrained_adapters or []:
-            self.load_adapters(folder, trainable=train_pretrained_adapters)
+        for entry in pretrained_adapters or []:
+            folder, options = parse_folder_entry(entry)
+            self.load_adapters(folder, trainable=train_pretrained_adapters, **options)
         for name, adapter_config in (adapters or {}).items():
+            if name in self.adapters.sets:
+                raise ValueError(
+                    f"new adapter set {name!r} has the name of a set loaded from "
+                    f"{self.adapters.sets[name].source}; rename one (pretrained_adapters entry "
+                    f"{{folder: ..., rename: {{{name}: <new name>}}}})"
+                )
             self.adapters.add(name, adapter_config, activate=True, trainable=True)
         self.set_activation_checkpointing(activation_checkpointing)
         self.train(self.training)
@@ -319,11 +328,47 @@ class SeamlessM4T(nn.Module):
         return hidden.to(self.dtype), mask
 
     def forward(
-        self, wavs: torch.Tensor, wav_lens: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Encode a padded batch of 16 kHz audio: (B, T) -> (B, F', d), (B, F')."""
-        features, mask = self.extract_features(wavs.to(self.device), wav_lens)
-        return self.encode_speech(features, mask)
+        self,
+        wavs: torch.Tensor | None = None,
+        wav_lens: torch.Tensor | None = None,
+        decoder_input_ids: torch.Tensor | None = None,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, ...]:
+        """Encode speech (or text) and, given decoder inputs, teacher-force the decoder.
+
+        Everything a training step computes runs inside this one call, so that
+        a ``DistributedDataParallel`` wrapper sees it all (gradients of
+        decoder adapters are synchronised even on text batches).
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            (B, T) 16 kHz audio (speech input).
+        wav_lens : torch.Tensor, optional
+            (B,) SpeechBrain relative lengths.
+        decoder_input_ids : torch.Tensor, optional
+            (B, L) ``[</s>, __lang__, tokens...]`` (from :meth:`batch_targets`).
+        input_ids, attention_mask : torch.Tensor, optional
+            (B, S) text-encoder input and mask (text input, instead of ``wavs``).
+
+        Returns
+        -------
+        ``(hidden, mask)``: encoder states (B, F', d) and mask (B, F'); with
+        ``decoder_input_ids`` ``(logits, hidden, mask)``, logits (B, L, V).
+        """
+        if (wavs is None) == (input_ids is None):
+            raise ValueError("give either wavs (speech) or input_ids (text)")
+        if wavs is not None:
+            features, mask = self.extract_features(wavs.to(self.device), wav_lens)
+            hidden, mask = self.encode_speech(features, mask)
+        else:
+            if attention_mask is None:
+                attention_mask = torch.ones_like(input_ids)
+            hidden, mask = self.encode_text(input_ids, attention_mask)
+        if decoder_input_ids is None:
+            return hidden, mask
+        return self.decode(hidden, mask, decoder_input_ids), hidden, mask
 
     def encode_text(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
@@ -524,9 +569,20 @@ class SeamlessM4T(nn.Module):
         names: Sequence[str] | None = None,
         activate: bool = True,
         trainable: bool = False,
+        rename: dict[str, str] | None = None,
+        prefix: str = "",
     ) -> list[str]:
-        """Attach adapter sets saved with :meth:`save_adapters`."""
-        return load_adapters(self.adapters, folder, names=names, activate=activate, trainable=trainable)
+        """Attach sets saved with :meth:`save_adapters` (see ``adapters.load_adapters``)."""
+        return load_adapters(
+            self.adapters,
+            folder,
+            names=names,
+            activate=activate,
+            trainable=trainable,
+            rename=rename,
+            prefix=prefix,
+            base_description=f"{self.source} ({self.version})",
+        )
 
     # ------------------------------------------------------- SpeechBrain hooks
     @mark_as_saver

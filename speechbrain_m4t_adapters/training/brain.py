@@ -10,6 +10,7 @@ zero-shot cross-lingual evaluation on several test sets works.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -18,9 +19,13 @@ import speechbrain as sb
 import torch
 import torch.distributed as dist
 from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
+from speechbrain.utils.distributed import if_main_process
+from torch.utils.data import Sampler
 
 from ..evaluation.metrics import compute_error_rates, write_alignments
+from ..inference.chunking import SAMPLE_RATE, chunk_bounds, join_texts
 from ..model.lobe import SeamlessM4T
+from .optim import apply_warmup, log_param_groups, param_groups, scale_peak_lr
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +65,48 @@ class TrainClock:
         self.seconds = float(Path(path).read_text())
 
 
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def parameters_checksum(params: list[torch.Tensor]) -> str:
+    """SHA-256 (16 hex digits) of the exact bytes of ``params`` (replica comparisons).
+
+    Example
+    -------
+    >>> ones, zeros = [torch.ones(3)], [torch.zeros(3)]
+    >>> parameters_checksum(ones) == parameters_checksum([torch.ones(3)]) != parameters_checksum(zeros)
+    True
+    """
+    digest = hashlib.sha256()
+    for p in params:
+        digest.update(p.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+class ShardSampler(Sampler):
+    """Indices ``rank, rank + world, ...`` of a dataset: an evaluation shard, no padding.
+
+    Unlike ``DistributedSampler`` nothing is repeated to even out the shards,
+    so gathered results hold every utterance exactly once; the order within a
+    shard keeps the dataset's (duration-sorted) order.
+
+    Example
+    -------
+    >>> list(ShardSampler(5, rank=1, world_size=2))
+    [1, 3]
+    """
+
+    def __init__(self, size: int, rank: int, world_size: int) -> None:
+        self.indices = list(range(rank, size, world_size))
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
 def _lengths_mask(padded: torch.Tensor, rel_lens: torch.Tensor) -> torch.Tensor:
     """Boolean (B, L) mask of valid positions from SpeechBrain relative lengths."""
     abs_lens = torch.round(rel_lens * padded.shape[1]).long()
@@ -72,26 +119,31 @@ class AdapterBrain(sb.Brain):
     Expects ``modules: {m4t: SeamlessM4T}`` and these hparams:
     ``label_smoothing``, ``valid_search`` / ``test_search`` (dicts with
     ``num_beams`` and ``max_new_tokens``), ``output_folder``, optional
-    ``lr_annealing`` and ``train_clock``.
+    ``lr_annealing``, ``warmup_steps``, ``max_decode_seconds`` and ``train_clock``.
+
+    Multi-GPU (``torchrun``): SpeechBrain wraps the lobe in PyTorch
+    ``DistributedDataParallel`` (which broadcasts rank 0's weights at wrap time
+    and averages gradients); the whole training step runs inside the lobe's
+    ``forward`` so DDP sees it. Validation and test sets are sharded across
+    ranks and the results gathered, so every rank sees the same error rates;
+    only rank 0 writes files.
     """
 
     # ------------------------------------------------------------- properties
     @property
     def m4t(self) -> SeamlessM4T:
+        """The lobe itself (unwrapped from DDP)."""
         module = self.modules.m4t
-        return module.module if hasattr(module, "module") else module
+        return module.module if isinstance(module, torch.nn.parallel.DistributedDataParallel) else module
 
     # ---------------------------------------------------------------- forward
     def compute_forward(self, batch, stage):
         """Encode (speech or text), teacher-force the decoder, and decode hypotheses off-train."""
         batch = batch.to(self.device)
+        # Training goes through the DDP wrapper (gradient synchronisation); evaluation runs
+        # the plain lobe: ranks decode different shards and must not meet in collectives.
+        module = self.modules.m4t if stage == sb.Stage.TRAIN else self.m4t
         m4t = self.m4t
-        if hasattr(batch, "sig"):
-            wavs, wav_lens = batch.sig
-            hidden, mask = m4t(wavs, wav_lens)
-        else:
-            source, source_lens = batch.source
-            hidden, mask = m4t.encode_text(source, _lengths_mask(source, source_lens).long())
         target, target_lens = batch.target
         valid = _lengths_mask(target, target_lens)
         labels = target.masked_fill(~valid, -100)
@@ -99,13 +151,45 @@ class AdapterBrain(sb.Brain):
         decoder_inputs = decoder_inputs.masked_fill(
             ~torch.cat([valid[:, :1], valid[:, :-1]], dim=1), m4t.pad_id
         )
-        logits = m4t.decode(hidden, mask, decoder_inputs)
+        if hasattr(batch, "sig"):
+            wavs, wav_lens = batch.sig
+            logits, hidden, mask = module(wavs, wav_lens, decoder_input_ids=decoder_inputs)
+        else:
+            source, source_lens = batch.source
+            logits, hidden, mask = module(
+                input_ids=source,
+                attention_mask=_lengths_mask(source, source_lens).long(),
+                decoder_input_ids=decoder_inputs,
+            )
         hypotheses = None
         if stage != sb.Stage.TRAIN and hasattr(batch, "sig"):
             search = self.hparams.valid_search if stage == sb.Stage.VALID else self.hparams.test_search
-            tokens = m4t.generate(hidden, mask, batch.language, **search)
-            hypotheses = m4t.decode_tokens(tokens)
+            hypotheses = self._hypotheses(batch, hidden, mask, search)
         return logits, labels, hypotheses
+
+    def _hypotheses(self, batch, hidden, mask, search: dict) -> list[str]:
+        """Decode a batch; utterances over ``max_decode_seconds`` are cut into chunks (never truncated)."""
+        m4t = self.m4t
+        wavs, wav_lens = batch.sig
+        samples = torch.round(wav_lens * wavs.shape[1]).long().tolist()
+        limit = getattr(self.hparams, "max_decode_seconds", 30.0)
+        long_rows = [i for i, n in enumerate(samples) if limit and n > limit * SAMPLE_RATE]
+        short_rows = [i for i in range(len(samples)) if i not in long_rows]
+        texts: list[str] = [""] * len(samples)
+        if short_rows:
+            rows = torch.tensor(short_rows, device=hidden.device)
+            tokens = m4t.generate(hidden[rows], mask[rows], [batch.language[i] for i in short_rows], **search)
+            for i, text in zip(short_rows, m4t.decode_tokens(tokens)):
+                texts[i] = text
+        if long_rows:
+            from ..inference.asr import pad_waveforms  # the inference stack, only when needed
+        for i in long_rows:
+            wav = wavs[i, : samples[i]]
+            chunks = [wav[a:b] for a, b in chunk_bounds(wav, limit)]
+            padded, lens = pad_waveforms(chunks)
+            parts = m4t.transcribe(padded, lens, batch.language[i], **search)
+            texts[i] = join_texts(parts)
+        return texts
 
     def compute_objectives(self, predictions, batch, stage):
         """Cross-entropy on ``[__lang__, tokens..., </s>]``; error statistics off-train."""
@@ -119,6 +203,9 @@ class AdapterBrain(sb.Brain):
             ignore_index=-100,
             label_smoothing=self.hparams.label_smoothing if stage == sb.Stage.TRAIN else 0.0,
         )
+        if stage != sb.Stage.TRAIN:
+            self.results["loss_sum"] += float(loss.detach())
+            self.results["batches"] += 1
         if hypotheses is not None:
             self.results["ids"] += list(batch.id)
             self.results["refs"] += list(batch.transcript)
@@ -128,50 +215,108 @@ class AdapterBrain(sb.Brain):
 
     # ---------------------------------------------------------- optimisation
     def init_optimizers(self):
-        """Optimise only what requires grad (adapters, or unfrozen base)."""
-        params = self.m4t.trainable_parameters()
-        if not params or self.opt_class is None:
+        """One optimizer over parameter groups: per set ``lr``/``weight_decay``; norms/biases undecayed."""
+        groups = param_groups(self.m4t)
+        if not groups or self.opt_class is None:
             self.optimizer = None
             self.optimizers_dict = None
             logger.info("no trainable parameters: evaluation only")
             return
-        self.optimizer = self.opt_class(params)
+        self.optimizer = self.opt_class(groups)
+        for group in self.optimizer.param_groups:
+            group.setdefault("peak_lr", group["lr"])
         self.optimizers_dict = {"opt_class": self.optimizer}
         if self.checkpointer is not None:
             self.checkpointer.add_recoverable("optimizer", self.optimizer)
+        log_param_groups(self.optimizer, getattr(self.hparams, "warmup_steps", 0))
 
     def _wrap_distributed(self):
-        # Gradients of the (small) trainable set are averaged by hand in
-        # optimizers_step, so the lobe keeps its full API instead of DDP's.
-        return
+        """PyTorch DDP as SpeechBrain wraps it; a frozen base is neither broadcast nor BN-synced.
+
+        Frozen base weights are identical on every rank (the same checkpoint files), so
+        DDP is told not to broadcast them (GBs on v2-large) nor frozen buffers at every
+        forward. SpeechBrain's wrapping also converts BatchNorm to SyncBatchNorm: right
+        when the base trains, pointless for v1's frozen BatchNorm (its statistics never
+        change) and refused on CPU, so a frozen base is wrapped without it.
+        """
+        if not self.distributed_launch:
+            return super()._wrap_distributed()
+        m4t = self.m4t
+        if m4t.freeze and not hasattr(m4t, "_ddp_params_and_buffers_to_ignore"):
+            m4t._ddp_params_and_buffers_to_ignore = [
+                name for name, p in m4t.named_parameters() if not p.requires_grad
+            ] + [name for name, _ in m4t.named_buffers()]
+        if not m4t.freeze:
+            return super()._wrap_distributed()
+        if any(p.requires_grad for p in m4t.parameters()):
+            self.modules["m4t"] = torch.nn.parallel.DistributedDataParallel(
+                m4t,
+                device_ids=None if self.distributed_backend == "gloo" else [self.device],
+                find_unused_parameters=self.find_unused_parameters,
+            )
+
+    def _sync_trainable(self) -> None:
+        """Give every rank rank 0's trainable weights (after checkpoint recovery)."""
+        if _distributed():
+            for p in self.m4t.trainable_parameters():
+                dist.broadcast(p.data, src=0)
 
     def optimizers_step(self):
-        """Average gradients across DDP ranks, then SpeechBrain's step (scaler, clipping)."""
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            world = dist.get_world_size()
-            for p in self.m4t.trainable_parameters():
-                if p.grad is None:
-                    p.grad = torch.zeros_like(p)  # unused this step on this rank (e.g. text batch)
-                dist.all_reduce(p.grad)
-                p.grad /= world
-        super().optimizers_step()
+        """Warmup, unscale, clip the norm over ALL groups, step (gradients already averaged by DDP)."""
+        if self.optimizer is None:
+            return
+        apply_warmup(self.optimizer, self.optimizer_step, getattr(self.hparams, "warmup_steps", 0))
+        self.scaler.unscale_(self.optimizer)
+        if self.max_grad_norm:
+            params = [p for group in self.optimizer.param_groups for p in group["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+        if not self.scaler.is_enabled() and self.skip_nonfinite_grads:
+            self.check_gradients()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer_step += 1
 
     # ----------------------------------------------------------------- stages
     def on_fit_start(self):
-        """Log the parameter report before the first batch."""
+        """Wrap (DDP), build the optimizer, recover, re-sync ranks; check the replicas are equal."""
         super().on_fit_start()
-        report = self.m4t.parameter_report()
-        logger.info(
-            "trainable parameters: %d of %d (%.3f%%); sets: %s",
-            report["trainable_parameters"],
-            report["base_parameters"],
-            report["trainable_percent"],
-            report["adapter_sets"],
-        )
+        self._sync_trainable()
+        self.check_replicas("start")
+
+    def on_fit_end(self):
+        """Check the replicas are still equal after training."""
+        super().on_fit_end()
+        self.check_replicas("end")
+
+    def check_replicas(self, when: str) -> list[str]:
+        """Checksums of every rank's trainable weights (logged); unequal replicas are an error."""
+        mine = parameters_checksum(self.m4t.trainable_parameters())
+        checksums = [mine]
+        if _distributed():
+            checksums = [None] * dist.get_world_size()
+            dist.all_gather_object(checksums, mine)
+        logger.info("trainable weights checksum per rank at %s of training: %s", when, checksums)
+        if len(set(checksums)) > 1:
+            raise RuntimeError(
+                f"DDP replicas differ at the {when} of training (trainable weights checksums {checksums})"
+            )
+        return checksums
+
+    def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
+        """Evaluation loaders are sharded across DDP ranks (no utterance repeated or dropped)."""
+        if stage != sb.Stage.TRAIN:
+            self._eval_order = {uid: i for i, uid in enumerate(getattr(dataset, "data_ids", []))}
+            if _distributed() and "sampler" not in loader_kwargs and "batch_sampler" not in loader_kwargs:
+                loader_kwargs = {
+                    **loader_kwargs,
+                    "sampler": ShardSampler(len(dataset), dist.get_rank(), dist.get_world_size()),
+                }
+        return super().make_dataloader(dataset, stage, ckpt_prefix=ckpt_prefix, **loader_kwargs)
 
     def on_stage_start(self, stage, epoch=None):
         """Reset error statistics; start the training clock."""
-        self.results = {"ids": [], "refs": [], "hyps": [], "langs": []}
+        self.results = {"ids": [], "refs": [], "hyps": [], "langs": [], "loss_sum": 0.0, "batches": 0}
         if stage == sb.Stage.TRAIN:
             sampler = getattr(getattr(self, "train_loader", None), "batch_sampler", None)
             if epoch is not None and hasattr(sampler, "set_epoch"):
@@ -179,8 +324,26 @@ class AdapterBrain(sb.Brain):
             if hasattr(self.hparams, "train_clock"):
                 self.hparams.train_clock.start()
 
+    def _gather_results(self) -> float | None:
+        """Merge every rank's evaluation results, in dataset order; returns the mean loss."""
+        shards = [self.results]
+        if _distributed():
+            shards = [None] * dist.get_world_size()
+            dist.all_gather_object(shards, self.results)
+        keys = ("ids", "refs", "hyps", "langs")
+        rows = [row for shard in shards for row in zip(*(shard[k] for k in keys))]
+        order = getattr(self, "_eval_order", {})
+        rows.sort(key=lambda row: order.get(row[0], len(order)))
+        for k, column in zip(keys, zip(*rows) if rows else [[]] * len(keys)):
+            self.results[k] = list(column)
+        batches = sum(shard["batches"] for shard in shards)
+        return sum(shard["loss_sum"] for shard in shards) / batches if batches else None
+
     def on_stage_end(self, stage, stage_loss, epoch=None):
-        """Log, anneal, checkpoint (VALID) or write the test outputs (TEST)."""
+        """Log, warm up/anneal, checkpoint (VALID) or write the test outputs (TEST)."""
+        if stage != sb.Stage.TRAIN:
+            gathered = self._gather_results()
+            stage_loss = gathered if gathered is not None else stage_loss
         stats = {"loss": stage_loss}
         errors = {}
         if self.results["ids"]:
@@ -194,8 +357,8 @@ class AdapterBrain(sb.Brain):
         if stage == sb.Stage.VALID:
             lr = self.optimizer.param_groups[0]["lr"] if self.optimizer is not None else 0.0
             if self.optimizer is not None and getattr(self.hparams, "lr_annealing", None) is not None:
-                _, new_lr = self.hparams.lr_annealing(stats.get("WER", stage_loss))
-                sb.nnet.schedulers.update_learning_rate(self.optimizer, new_lr)
+                old_lr, new_lr = self.hparams.lr_annealing(stats.get("WER", stage_loss))
+                scale_peak_lr(self.optimizer, new_lr / old_lr if old_lr else 1.0)
             self.hparams.train_logger.log_stats(
                 stats_meta={"epoch": epoch, "lr": lr},
                 train_stats=getattr(self, "train_stats", None),
@@ -209,6 +372,19 @@ class AdapterBrain(sb.Brain):
             return
         # TEST
         name = self.current_test_set
+        languages = sorted(set(self.results["langs"]))
+        self.test_results[name] = {
+            **errors,
+            "language": languages[0] if len(languages) == 1 else ",".join(languages),
+            "loss": stage_loss,
+        }
+        # SpeechBrain's logger is main-process-only AND a collective: every rank calls it.
+        self.hparams.train_logger.log_stats(
+            stats_meta={"test set": name, "epochs trained": self.hparams.epoch_counter.current},
+            test_stats=stats,
+        )
+        if not if_main_process():
+            return
         folder = Path(self.hparams.output_folder) / "test" / name
         folder.mkdir(parents=True, exist_ok=True)
         write_alignments(
@@ -222,16 +398,6 @@ class AdapterBrain(sb.Brain):
             out.write("ID\tlanguage\treference\thypothesis\n")
             for row in zip(*(self.results[k] for k in ("ids", "langs", "refs", "hyps"))):
                 out.write("\t".join(row) + "\n")
-        languages = sorted(set(self.results["langs"]))
-        self.test_results[name] = {
-            **errors,
-            "language": languages[0] if len(languages) == 1 else ",".join(languages),
-            "loss": stage_loss,
-        }
-        self.hparams.train_logger.log_stats(
-            stats_meta={"test set": name, "epochs trained": self.hparams.epoch_counter.current},
-            test_stats=stats,
-        )
 
     def evaluate_test_sets(self, test_sets: dict, loader_kwargs: dict) -> dict:
         """Evaluate the best checkpoint on several named test sets."""

@@ -51,6 +51,9 @@ def _prepare(hparams: dict) -> dict[str, Path]:
         "seed": hparams.get("seed"),
         "verify_decode": hparams.get("verify_audio"),
     }
+    # Duration limits protect training memory only: validation and test sets are never cut
+    # (long utterances are decoded in chunks), or scores would silently be on a subset.
+    eval_defaults = {**defaults, "max_duration": None, "min_duration": None}
     mode = hparams["mode"]
     text_specs = hparams.get("text_corpus") or {}
     referenced = json.dumps(dict(text_specs), default=str)
@@ -65,7 +68,8 @@ def _prepare(hparams: dict) -> dict[str, Path]:
     csvs = {}
     for key, spec in wanted.items():
         csvs[key] = folder / f"{key}.csv"
-        run_on_main(_prepare_cached, args=[prepare_asr_spec, dict(spec), csvs[key], key, defaults])
+        limits = defaults if key.startswith("train") else eval_defaults
+        run_on_main(_prepare_cached, args=[prepare_asr_spec, dict(spec), csvs[key], key, limits])
     if mode in ("text", "mixed"):
         for key in ("train", "valid"):
             if key not in text_specs:
@@ -101,6 +105,28 @@ def _train_loader(hparams: dict, m4t, csvs: dict[str, Path]):
     return train, kwargs
 
 
+def parameter_summary(report: dict) -> str:
+    """One line for the log: trainable vs total parameters, and each adapter set.
+
+    Example
+    -------
+    >>> line = parameter_summary({"trainable_parameters": 6_331_392, "base_parameters": 972_508_480,
+    ...     "trainable_percent": 0.651, "adapter_sets": [{"name": "encoder", "kind": "bottleneck",
+    ...     "parameters": 6_331_392, "trainable": True}]})
+    >>> line.split("; ")
+    ['trainable parameters: 6,331,392 (6.33M) of 972,508,480 (0.651%)', 'sets: encoder (bottleneck, 6,331,392, trained)']
+    """
+    sets = ", ".join(
+        f"{s['name']} ({s['kind']}, {s['parameters']:,}, {'trained' if s['trainable'] else 'frozen'})"
+        for s in report["adapter_sets"]
+    )
+    return (
+        f"trainable parameters: {report['trainable_parameters']:,} "
+        f"({report['trainable_parameters'] / 1e6:.2f}M) of {report['base_parameters']:,} "
+        f"({report['trainable_percent']:.3f}%); sets: {sets or 'none'}"
+    )
+
+
 def run_experiment(argv: Sequence[str] | None = None) -> dict:
     """Run the experiment described by ``argv`` (``hparams.yaml --key=value ...``).
 
@@ -112,6 +138,10 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
     hparams, merged_text = load_experiment(hparams_file, overrides)
     if hparams["mode"] not in MODES:
         raise ValueError(f"{hparams_file}: mode must be one of {MODES}, got {hparams['mode']!r}")
+    # Under DDP a text batch leaves the speech-side sets without gradients: only mixed runs
+    # need DDP to look for unused parameters (it costs a graph traversal per step).
+    if "find_unused_parameters" not in run_opts and "find_unused_parameters" not in hparams:
+        run_opts["find_unused_parameters"] = hparams["mode"] == "mixed"
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"])
     Path(hparams["output_folder"], "hyperparams.yaml").write_text(merged_text, encoding="utf-8")
 
@@ -136,6 +166,7 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
         valid = asr_dataset(csvs["valid"], m4t, "ascending")
 
     trainable = sum(p.numel() for p in m4t.trainable_parameters())
+    logger.info(parameter_summary(m4t.parameter_report()))
     if hparams["number_of_epochs"] > 0 and trainable > 0:
         train, train_kwargs = _train_loader(hparams, m4t, csvs)
         if isinstance(train, DataLoader):  # mixed mode: the Brain reseeds its sampler per epoch

@@ -1,0 +1,105 @@
+"""Optimiser parameter groups, warmup and annealing for adapter training.
+
+Each adapter config may carry its own ``lr`` and ``weight_decay`` (e.g. a
+pretrained 46M length-adaptor copy at 1e-4 beside fresh bottleneck adapters at
+1e-3); everything else uses the optimiser's defaults from the YAML. Norm
+weights and biases (1-D parameters) never get weight decay. Each group keeps
+its ``peak_lr``: a linear warmup climbs to it over ``warmup_steps`` optimiser
+steps, and the epoch-level annealing scales it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch import nn
+
+from ..adapters.sets import base_parameters
+from ..model.lobe import SeamlessM4T
+
+logger = logging.getLogger(__name__)
+
+
+def _split(name: str, params: list[nn.Parameter], lr: float | None, weight_decay: float | None) -> list[dict]:
+    groups = []
+    decayed = [p for p in params if p.ndim >= 2]
+    plain = [p for p in params if p.ndim < 2]
+    if decayed:
+        group = {"name": name, "params": decayed}
+        if weight_decay is not None:
+            group["weight_decay"] = weight_decay
+        groups.append(group)
+    if plain:
+        groups.append({"name": f"{name} (norms, biases)", "params": plain, "weight_decay": 0.0})
+    for group in groups:
+        if lr is not None:
+            group["lr"] = lr
+    return groups
+
+
+def param_groups(m4t: SeamlessM4T) -> list[dict]:
+    """Parameter groups of everything trainable in ``m4t``: per adapter set, then the base.
+
+    Returns a list of dicts for a ``torch.optim`` constructor; each has a
+    ``name``; ``lr``/``weight_decay`` are present only where they differ from
+    the optimiser's defaults (set's config, or 0 decay for 1-D parameters).
+
+    Example
+    -------
+    >>> from speechbrain_m4t_adapters.tiny import build_tiny_model
+    >>> from speechbrain_m4t_adapters.adapters import BottleneckConfig
+    >>> import tempfile
+    >>> m4t = SeamlessM4T(build_tiny_model(tempfile.mkdtemp(), "v2", vocab_size=400),
+    ...     adapters={"enc": BottleneckConfig(bottleneck=4, lr=1e-4)})
+    >>> [(g["name"], g["lr"], g.get("weight_decay")) for g in param_groups(m4t)]
+    [('enc', 0.0001, None), ('enc (norms, biases)', 0.0001, 0.0)]
+    """
+    groups: list[dict] = []
+    seen: set[int] = set()
+    for name in m4t.adapters.active:
+        adapter_set = m4t.adapters.sets[name]
+        params = [p for p in m4t.adapters.parameters(name) if p.requires_grad and id(p) not in seen]
+        seen.update(id(p) for p in params)
+        config = adapter_set.config
+        groups += _split(name, params, getattr(config, "lr", None), getattr(config, "weight_decay", None))
+    base = [p for _, p in base_parameters(m4t.model) if p.requires_grad and id(p) not in seen]
+    groups += _split("base model", base, None, None)
+    return groups
+
+
+def apply_warmup(optimizer: torch.optim.Optimizer, step: int, warmup_steps: int) -> None:
+    """Set each group's lr for optimiser step ``step`` (0-based): linear up to ``peak_lr``.
+
+    Example
+    -------
+    >>> opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    >>> opt.param_groups[0]["peak_lr"] = 1.0
+    >>> apply_warmup(opt, 0, 4); opt.param_groups[0]["lr"]
+    0.25
+    >>> apply_warmup(opt, 9, 4); opt.param_groups[0]["lr"]
+    1.0
+    """
+    factor = min(1.0, (step + 1) / warmup_steps) if warmup_steps and warmup_steps > 0 else 1.0
+    for group in optimizer.param_groups:
+        group["lr"] = group["peak_lr"] * factor
+
+
+def scale_peak_lr(optimizer: torch.optim.Optimizer, factor: float) -> None:
+    """Anneal: multiply every group's ``peak_lr`` (and current lr) by ``factor``."""
+    for group in optimizer.param_groups:
+        group["peak_lr"] *= factor
+        group["lr"] *= factor
+
+
+def log_param_groups(optimizer: torch.optim.Optimizer, warmup_steps: int = 0) -> list[str]:
+    """Log (and return) one line per resolved parameter group."""
+    lines = [
+        f"optimizer group {g.get('name', i)!r}: {sum(p.numel() for p in g['params']):,} parameters, "
+        f"lr {g['peak_lr']:g}, weight decay {g.get('weight_decay', 0.0):g}"
+        for i, g in enumerate(optimizer.param_groups)
+    ]
+    lines.append(f"optimizer {type(optimizer).__name__}, linear warmup over {warmup_steps or 0} steps")
+    for line in lines:
+        logger.info(line)
+    return lines
