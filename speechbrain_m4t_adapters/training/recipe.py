@@ -113,8 +113,9 @@ def parameter_summary(report: dict) -> str:
     >>> line = parameter_summary({"trainable_parameters": 6_331_392, "base_parameters": 972_508_480,
     ...     "trainable_percent": 0.651, "adapter_sets": [{"name": "encoder", "kind": "bottleneck",
     ...     "parameters": 6_331_392, "trainable": True}]})
-    >>> line.split("; ")
-    ['trainable parameters: 6,331,392 (6.33M) of 972,508,480 (0.651%)', 'sets: encoder (bottleneck, 6,331,392, trained)']
+    >>> print(line.replace("; ", "\n"))
+    trainable parameters: 6,331,392 (6.33M) of 972,508,480 (0.651%)
+    sets: encoder (bottleneck, 6,331,392, trained)
     """
     sets = ", ".join(
         f"{s['name']} ({s['kind']}, {s['parameters']:,}, {'trained' if s['trainable'] else 'frozen'})"
