@@ -21,6 +21,7 @@ from ..data.specs import prepare_asr_spec, prepare_text_spec
 from ..evaluation.summary import write_summary
 from ..tiny import build_tiny_model
 from .brain import AdapterBrain
+from .budget import budget_line, experiment_parameters
 from .datasets import asr_dataset, mixed_loader, text_dataset
 from .hparams import load_experiment
 
@@ -167,7 +168,9 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
         valid = asr_dataset(csvs["valid"], m4t, "ascending")
 
     trainable = sum(p.numel() for p in m4t.trainable_parameters())
-    logger.info(parameter_summary(m4t.parameter_report()))
+    report = m4t.parameter_report()
+    logger.info(parameter_summary(report))
+    logger.info(budget_line(experiment_parameters(report), hparams.get("paper_params")))
     if hparams["number_of_epochs"] > 0 and trainable > 0:
         train, train_kwargs = _train_loader(hparams, m4t, csvs)
         if isinstance(train, DataLoader):  # mixed mode: the Brain reseeds its sampler per epoch

@@ -1,0 +1,130 @@
+"""Parameter budgets of experiments: what a recipe trains (or loads) vs the paper's figure.
+
+An experiment's *budget* is the number the paper's tables print beside it:
+its trainable parameters, or, for an evaluation-only experiment (a
+cross-lingual pivot), the parameters of the adapter sets it loads.
+:func:`recipe_parameters` counts it for a recipe YAML on the real
+``facebook/hf-seamless-m4t-medium`` architecture built on the meta device
+(no download, no memory), following ``pretrained_adapters`` folders back to
+the recipes that write them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+
+from ..adapters import AdapterSets
+from ..adapters.io import parse_folder_entry
+from .hparams import load_experiment
+
+#: Relative difference allowed between a recipe's count and the paper's budget ...
+BUDGET_TOLERANCE = 0.02
+#: ... or the rounding of the poster, which prints whole millions ("6M" is 6.33M: 12 x 527,616).
+POSTER_ROUNDING = 0.5e6
+
+
+def within_budget(ours: int, paper: float) -> bool:
+    """True when ``ours`` matches the paper's figure (2 %, or the poster's whole-million rounding).
+
+    Example
+    -------
+    >>> within_budget(6_331_392, 6e6), within_budget(311_277_888, 311e6), within_budget(52e6, 46e6)
+    (True, True, False)
+    """
+    return abs(ours - paper) <= max(BUDGET_TOLERANCE * paper, POSTER_ROUNDING)
+
+
+def experiment_parameters(report: dict) -> int:
+    """Budget of a model's :meth:`~speechbrain_m4t_adapters.SeamlessM4T.parameter_report`.
+
+    Trainable parameters; when nothing trains, those of the active adapter sets.
+
+    Example
+    -------
+    >>> experiment_parameters({"trainable_parameters": 0,
+    ...     "adapter_sets": [{"parameters": 46, "active": True}, {"parameters": 6, "active": False}]})
+    46
+    """
+    if report["trainable_parameters"]:
+        return report["trainable_parameters"]
+    return sum(s["parameters"] for s in report["adapter_sets"] if s["active"])
+
+
+def budget_line(ours: int, paper: float | None) -> str:
+    """Log line comparing a count with the paper's budget.
+
+    Example
+    -------
+    >>> budget_line(6_331_392, 6e6)
+    "experiment parameters: 6,331,392 (6.33M); the paper's budget: 6.00M (+5.5%)"
+    """
+    line = f"experiment parameters: {ours:,} ({ours / 1e6:.2f}M)"
+    if not paper:
+        return line + "; no budget in the paper for this experiment"
+    return line + f"; the paper's budget: {paper / 1e6:.2f}M ({100 * (ours - paper) / paper:+.1f}%)"
+
+
+def _recipe_index(roots: Iterable[Path]) -> dict[str, Path]:
+    """Experiment name (= file stem) -> recipe YAML."""
+    return {p.stem: p for root in roots for p in sorted(Path(root).glob("*/hparams/*.yaml"))}
+
+
+def _attach(sets: AdapterSets, path: Path, index: dict[str, Path], trainable: bool, prefix: str = "") -> None:
+    hparams, _ = load_experiment(path, "data_folder: /data")
+    for entry in hparams.get("pretrained_adapters") or []:
+        folder, options = parse_folder_entry(entry)
+        producer = folder.parent.parent.name  # <output_root>/<experiment>/<seed>/adapters
+        if producer not in index:
+            raise FileNotFoundError(f"{path}: no recipe writes {folder} (experiment {producer!r})")
+        keep = hparams.get("train_pretrained_adapters", False)
+        _attach(sets, index[producer], index, trainable=keep, prefix=options.get("prefix", ""))
+    for name, config in (hparams.get("adapters") or {}).items():
+        sets.add(prefix + name, config, activate=True, trainable=trainable)
+
+
+def recipe_parameters(path: str | Path, recipes_root: str | Path | None = None) -> int:
+    """Budget of a recipe YAML on v1 medium (meta device): see :func:`experiment_parameters`.
+
+    Arguments
+    ---------
+    path : str or Path
+        An experiment YAML under ``recipes/<Language>/hparams/``.
+    recipes_root : str or Path, optional
+        Where the recipes that write its ``pretrained_adapters`` live
+        (default: the ``recipes`` folder holding ``path``).
+    """
+    path = Path(path).resolve()
+    root = Path(recipes_root) if recipes_root else path.parents[2]
+    sets = _meta_v1_medium()
+    hparams, _ = load_experiment(path, "data_folder: /data")
+    if not hparams.get("freeze_base", True):
+        return sum(p.numel() for p in sets.model.parameters())
+    try:
+        # New sets train; sets of pretrained folders train only with train_pretrained_adapters.
+        _attach(sets, path, _recipe_index([root]), trainable=True)
+        trainable = sum(sets.num_parameters(n) for n in sets.sets if sets.sets[n].trainable)
+        report = {
+            "trainable_parameters": trainable,
+            "adapter_sets": [{"parameters": sets.num_parameters(n), "active": True} for n in sets.sets],
+        }
+        return experiment_parameters(report)
+    finally:
+        for name in list(sets.sets):
+            sets.remove(name)
+
+
+@functools.cache
+def _meta_v1_medium() -> AdapterSets:
+    from ..model import SeamlessM4TSpeechTextModel
+    from ..model.reference_configs import reference_config
+
+    config = reference_config("v1-medium")
+    with torch.device("meta"):
+        model = SeamlessM4TSpeechTextModel(config)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return AdapterSets(model, hidden_size=config.hidden_size)
