@@ -5,7 +5,8 @@ classes on the meta device, attaches each experiment's adapter sets and prints
 trainable parameters and their share of the model (speech encoder + text
 encoder + shared decoder + embeddings; no speech-output towers).
 
-    python benchmarks/param_counts.py
+    python benchmarks/param_counts.py              # components and adapter sets, v1 medium and v2 large
+    python benchmarks/param_counts.py --recipes    # every recipe YAML vs the paper's budget (v1 medium)
 """
 
 from __future__ import annotations
@@ -28,6 +29,24 @@ EXPERIMENTS = {
         "enc": BottleneckConfig(bottleneck=256, placement=["speech_encoder"]),
     },
 }
+
+
+def recipes_table() -> None:
+    """Every recipe's parameters on v1 medium (what the run logs at start) beside the paper's budget."""
+    from pathlib import Path
+
+    from speechbrain_m4t_adapters.training.budget import recipe_parameters, within_budget
+    from speechbrain_m4t_adapters.training.hparams import load_experiment
+
+    print(f"{'recipe':60s} {'ours':>14s} {'paper':>8s} {'diff':>7s}")
+    for path in sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*/hparams/*.yaml")):
+        hparams, _ = load_experiment(path, "data_folder: /data")
+        if path.stem.endswith("_data"):
+            continue
+        ours, paper = recipe_parameters(path), hparams.get("paper_params")
+        diff = f"{100 * (ours - paper) / paper:+.1f}%" if paper else "-"
+        flag = "" if not paper or within_budget(ours, paper) else "  OUT OF BUDGET"
+        print(f"{path.stem:60s} {ours:>14,} {f'{paper / 1e6:g}M' if paper else '-':>8s} {diff:>7s}{flag}")
 
 
 def main() -> None:
@@ -62,4 +81,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    recipes_table() if "--recipes" in sys.argv[1:] else main()

@@ -41,9 +41,9 @@ def read_log_epochs(output_folder: Path) -> list[int]:
 @pytest.mark.parametrize(
     "experiment,mode",
     [
-        ("Bengali/hparams/encoder_adapters.yaml", "asr"),
-        ("Odia/hparams/text_only.yaml", "text"),
-        ("Maithili/hparams/mixed_decoder_adapters.yaml", "mixed"),
+        ("Bengali/hparams/bengali_encoder.yaml", "asr"),
+        ("Odia/hparams/odia_text_only.yaml", "text"),
+        ("Maithili/hparams/maithili_mixed_decoder.yaml", "mixed"),
     ],
 )
 def test_end_to_end_per_mode_and_resume(experiment, mode, tmp_path, tiny_v1):
@@ -71,7 +71,7 @@ def test_end_to_end_per_mode_and_resume(experiment, mode, tmp_path, tiny_v1):
 
 
 def test_baseline_evaluates_without_training(tmp_path, tiny_v1):
-    run_experiment(smoke_args(RECIPES / "Odia/hparams/baseline.yaml", tmp_path, tiny_v1))
+    run_experiment(smoke_args(RECIPES / "Odia/hparams/odia_baseline.yaml", tmp_path, tiny_v1))
     summary = json.loads((tmp_path / "odia_baseline" / "1986" / "summary.json").read_text())
     assert summary["trainable_params"] == 0 and summary["train_time_s"] is None
     assert set(summary["test_sets"]) == {"bengali", "maithili"}
@@ -81,9 +81,11 @@ def test_baseline_evaluates_without_training(tmp_path, tiny_v1):
 
 
 def test_cross_lingual_pivot_loads_bengali_adapters(tmp_path, tiny_v1):
-    run_experiment(smoke_args(RECIPES / "Bengali/hparams/length_adaptor.yaml", tmp_path, tiny_v1))
+    run_experiment(smoke_args(RECIPES / "Bengali/hparams/bengali_length_adaptor.yaml", tmp_path, tiny_v1))
     bengali = tmp_path / "bengali_length_adaptor" / "1986" / "adapters"
-    run_experiment(smoke_args(RECIPES / "Odia/hparams/bengali_pivot_length_adaptor.yaml", tmp_path, tiny_v1))
+    run_experiment(
+        smoke_args(RECIPES / "Odia/hparams/odia_bengali_pivot_length_adaptor.yaml", tmp_path, tiny_v1)
+    )
     pivot = json.loads((tmp_path / "odia_bengali_pivot_length_adaptor" / "1986" / "summary.json").read_text())
     assert pivot["trainable_params"] == 0
     assert [s["name"] for s in pivot["extra"]["adapter_sets"]] == ["length_adaptor"]
@@ -195,21 +197,148 @@ def test_dataset_spec_errors_name_the_problem(tmp_path):
         prepare_asr_spec({"corpus": "respin", "folder": "x", "lang": "bn"}, tmp_path / "x.csv", what="train")
 
 
-def test_torchrun_ddp_two_processes(tmp_path, tiny_v1):
-    """Two CPU processes (gloo): training, checkpointing and full-test-set evaluation on rank 0."""
+def _torchrun(recipe: str, args: list[str], port: int) -> str:
     import os
     import subprocess
     import sys
 
-    args = smoke_args(RECIPES / "Bengali/hparams/encoder_adapters.yaml", tmp_path, tiny_v1)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29731"]
-    command += [str(RECIPES / "Bengali/train.py"), *args, "--distributed_backend=gloo"]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}"]
+    command += [str(RECIPES / recipe / "train.py"), *args, "--distributed_backend=gloo"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    summary = json.loads((tmp_path / "bengali_encoder_adapters" / "1986" / "summary.json").read_text())
-    assert summary["test_sets"]["bengali"]["num_utterances"] == 6  # not a per-rank shard
-    assert read_log_epochs(tmp_path / "bengali_encoder_adapters" / "1986") == [1]
+    return done.stdout + done.stderr
+
+
+def _replica_checksums(log: str, when: str) -> list[str]:
+    import ast
+    import re
+
+    match = re.search(rf"checksum per rank at {when} of training: (\[.*?\])", log)
+    assert match, f"no replica checksum logged at {when}"
+    return ast.literal_eval(match.group(1))
+
+
+def test_torchrun_ddp_replicas_stay_identical(tmp_path, tiny_v1):
+    """Two CPU processes (gloo): DDP replicas are bit-identical after wrapping and after training."""
+    args = smoke_args(RECIPES / "Bengali/hparams/bengali_encoder.yaml", tmp_path, tiny_v1)
+    log = _torchrun("Bengali", args, 29731)
+    start, end = _replica_checksums(log, "start"), _replica_checksums(log, "end")
+    print(f"DDP replica checksums: start {start}, end {end}")
+    assert len(start) == len(end) == 2
+    assert start[0] == start[1] and end[0] == end[1] and start[0] != end[0]  # trained, in sync
+    summary = json.loads((tmp_path / "bengali_encoder" / "1986" / "summary.json").read_text())
+    assert summary["test_sets"]["bengali"]["num_utterances"] == 6  # shards gathered, none repeated
+    assert read_log_epochs(tmp_path / "bengali_encoder" / "1986") == [1]  # one writer
+
+
+def test_torchrun_sharded_evaluation_equals_single_process(tmp_path, tiny_v1):
+    """Test sets decoded in shards on 2 ranks and gathered give the single-process WER and hypotheses."""
+    yaml = RECIPES / "Odia/hparams/odia_baseline.yaml"
+    _torchrun("Odia", smoke_args(yaml, tmp_path / "ddp", tiny_v1), 29732)
+    run_experiment(smoke_args(yaml, tmp_path / "single", tiny_v1))
+    runs = {name: tmp_path / name / "odia_baseline" / "1986" for name in ("ddp", "single")}
+    summaries = {name: json.loads((f / "summary.json").read_text()) for name, f in runs.items()}
+    for test_set in ("bengali", "maithili"):
+        ddp, single = (summaries[n]["test_sets"][test_set] for n in ("ddp", "single"))
+        assert ddp["num_utterances"] == single["num_utterances"] == 6
+        assert (ddp["wer"], ddp["cer"]) == (single["wer"], single["cer"])
+        hyps = [(f / "test" / test_set / "hypotheses.tsv").read_text(encoding="utf-8") for f in runs.values()]
+        assert hyps[0] == hyps[1] and hyps[0].count("\n") == 7
+
+
+def test_evaluation_sets_are_never_cut_by_training_duration_limits(tmp_path, tiny_v1):
+    """max_duration/min_duration skip training utterances only; every test utterance is decoded."""
+    from speechbrain_m4t_adapters.data import read_asr_manifest
+
+    args = smoke_args(RECIPES / "Bengali/hparams/bengali_encoder.yaml", tmp_path, tiny_v1)
+    run_experiment(args + ["--max_duration=3.0", "--number_of_epochs=0"])
+    manifests = tmp_path / "manifests" / "ben" / "1986"
+    train = read_asr_manifest(manifests / "train.csv")
+    assert len(train) < 6 and all(e.duration <= 3.0 for e in train)  # training limit applied
+    assert len(read_asr_manifest(manifests / "valid.csv")) == 6
+    summary = json.loads((tmp_path / "bengali_encoder" / "1986" / "summary.json").read_text())
+    assert {n: r["num_utterances"] for n, r in summary["test_sets"].items()} == {"bengali": 6, "maithili": 6}
+    assert max(e.duration for e in read_asr_manifest(manifests / "test_bengali.csv")) > 3.0
+
+
+def test_long_evaluation_utterances_are_decoded_in_chunks(tiny_v2, real_clips):
+    """Over max_decode_seconds an utterance is cut at quiet points and its chunks' texts joined."""
+    from speechbrain_m4t_adapters.inference.asr import pad_waveforms
+    from speechbrain_m4t_adapters.inference.chunking import chunk_bounds, join_texts
+
+    m4t = SeamlessM4T(tiny_v2).eval()
+    waves = [real_clips[0][0], real_clips[1][0]]
+    limit = 0.8 * max(len(w) for w in waves) / 16000  # only the longest clip is over the limit
+    wavs, lens = pad_waveforms(waves)
+    batch = sb.dataio.batch.PaddedBatch([{"sig": w, "language": "ben"} for w in waves])
+    brain = AdapterBrain(
+        modules={"m4t": m4t}, hparams={"max_decode_seconds": limit}, run_opts={"device": "cpu"}
+    )
+    search = {"num_beams": 1, "max_new_tokens": 8}
+    hidden, mask = m4t(wavs, lens)
+    texts = brain._hypotheses(batch, hidden, mask, search)
+    long_row = max(range(2), key=lambda i: len(waves[i]))
+    chunks = [waves[long_row][a:b] for a, b in chunk_bounds(waves[long_row], limit)]
+    assert len(chunks) == 2
+    assert texts[long_row] == join_texts(m4t.transcribe(*pad_waveforms(chunks), "ben", **search))
+    short = 1 - long_row
+    one, one_lens = pad_waveforms([waves[short]])
+    assert texts[short] == m4t.transcribe(one, one_lens, "ben", **search)[0]
+
+
+def test_optimizer_groups_warmup_annealing_and_global_clipping(tiny_v2):
+    """Per-set lr/weight decay, no decay on norms/biases, linear warmup, clipping over every group."""
+    from speechbrain_m4t_adapters.adapters import FinetuneConfig
+    from speechbrain_m4t_adapters.training.optim import scale_peak_lr
+
+    m4t = SeamlessM4T(
+        tiny_v2,
+        adapters={
+            "length_adaptor": FinetuneConfig(components=["length_adaptor"], lr=1e-4, weight_decay=0.05),
+            "enc": BottleneckConfig(bottleneck=8),
+        },
+    )
+    brain = AdapterBrain(
+        modules={"m4t": m4t},
+        opt_class=lambda groups: torch.optim.AdamW(groups, lr=1e-3, weight_decay=0.01),
+        hparams={"warmup_steps": 4, "label_smoothing": 0.0, "loss_on_language_token": False},
+        run_opts={"device": "cpu", "max_grad_norm": 1e-3},
+    )
+    brain.init_optimizers()
+    groups = {g["name"]: g for g in brain.optimizer.param_groups}
+    assert set(groups) == {"length_adaptor", "length_adaptor (norms, biases)", "enc", "enc (norms, biases)"}
+    assert (groups["length_adaptor"]["lr"], groups["length_adaptor"]["weight_decay"]) == (1e-4, 0.05)
+    assert (groups["enc"]["lr"], groups["enc"]["weight_decay"]) == (1e-3, 0.01)
+    assert (
+        groups["enc (norms, biases)"]["weight_decay"]
+        == groups["length_adaptor (norms, biases)"]["weight_decay"]
+        == 0
+    )
+    assert all(p.ndim == 1 for p in groups["enc (norms, biases)"]["params"])
+    assert sum(len(g["params"]) for g in groups.values()) == len(m4t.trainable_parameters())
+
+    seen = []
+    for _ in range(6):
+        for p in m4t.trainable_parameters():
+            p.grad = torch.zeros_like(p)
+        brain.optimizers_step()
+        seen.append(groups["enc"]["lr"])
+    assert seen == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
+    assert groups["length_adaptor"]["lr"] == pytest.approx(1e-4)
+    scale_peak_lr(brain.optimizer, 0.5)  # annealing keeps the groups' ratio
+    assert (groups["enc"]["peak_lr"], groups["length_adaptor"]["peak_lr"]) == pytest.approx((5e-4, 5e-5))
+
+    # Clipping is global: the gradients the optimizer steps with have norm max_grad_norm over ALL
+    # groups (SpeechBrain's default clips the first group only).
+    seen_norms = []
+    brain.optimizer.step = lambda *a, **k: seen_norms.append(
+        torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in m4t.trainable_parameters()])).item()
+    )
+    for p in m4t.trainable_parameters():
+        p.grad = torch.ones_like(p)
+    brain.optimizers_step()
+    assert seen_norms == pytest.approx([1e-3], rel=1e-4)
 
 
 def test_text_only_on_translated_transcripts_prepares_the_speech_manifest(tmp_path, tiny_v1):
@@ -226,7 +355,7 @@ def test_text_only_on_translated_transcripts_prepares_the_speech_manifest(tmp_pa
         "src: eng_Latn, tgt: ben_Beng, splits: [devtest]}}"
     )
     args = smoke_args(
-        RECIPES / "Bengali/hparams/text_only.yaml", tmp_path, tiny_v1, f"--text_corpus={corpus}"
+        RECIPES / "Bengali/hparams/bengali_text_only.yaml", tmp_path, tiny_v1, f"--text_corpus={corpus}"
     )
     run_experiment(args)
     from speechbrain_m4t_adapters.data import read_text_manifest
@@ -240,5 +369,5 @@ def test_text_only_on_translated_transcripts_prepares_the_speech_manifest(tmp_pa
     assert summary["extra"]["mode"] == "text" and summary["test_sets"]["bengali"]["num_utterances"] == 6
     # A second experiment of the language reuses the manifests made from the same spec.
     stamp = (manifests / "train.csv").stat().st_mtime_ns
-    run_experiment(smoke_args(RECIPES / "Bengali/hparams/encoder_adapters.yaml", tmp_path, tiny_v1))
+    run_experiment(smoke_args(RECIPES / "Bengali/hparams/bengali_encoder.yaml", tmp_path, tiny_v1))
     assert (manifests / "train.csv").stat().st_mtime_ns == stamp

@@ -267,7 +267,7 @@ class AdapterBrain(sb.Brain):
             return
         apply_warmup(self.optimizer, self.optimizer_step, getattr(self.hparams, "warmup_steps", 0))
         self.scaler.unscale_(self.optimizer)
-        if self.max_grad_norm:
+        if self.max_grad_norm and self.max_grad_norm > 0:  # SpeechBrain: negative disables
             params = [p for group in self.optimizer.param_groups for p in group["params"]]
             torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
         if not self.scaler.is_enabled() and self.skip_nonfinite_grads:
@@ -284,9 +284,9 @@ class AdapterBrain(sb.Brain):
         self._sync_trainable()
         self.check_replicas("start")
 
-    def on_fit_end(self):
-        """Check the replicas are still equal after training."""
-        super().on_fit_end()
+    def fit(self, *args, **kwargs):
+        """SpeechBrain's ``fit``, then a check that the replicas are still equal."""
+        super().fit(*args, **kwargs)
         self.check_replicas("end")
 
     def check_replicas(self, when: str) -> list[str]:

@@ -6,6 +6,7 @@ between experiments lives in YAML only.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -142,8 +143,12 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
         raise ValueError(f"{hparams_file}: mode must be one of {MODES}, got {hparams['mode']!r}")
     # Under DDP a text batch leaves the speech-side sets without gradients: only mixed runs
     # need DDP to look for unused parameters (it costs a graph traversal per step).
-    if "find_unused_parameters" not in run_opts and "find_unused_parameters" not in hparams:
-        run_opts["find_unused_parameters"] = hparams["mode"] == "mixed"
+    if "find_unused_parameters" not in run_opts.overridden_args and "find_unused_parameters" not in hparams:
+        run_opts = dataclasses.replace(
+            run_opts,
+            find_unused_parameters=hparams["mode"] == "mixed",
+            overridden_args=run_opts.overridden_args | {"find_unused_parameters"},
+        )
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"])
     Path(hparams["output_folder"], "hyperparams.yaml").write_text(merged_text, encoding="utf-8")
 
