@@ -349,3 +349,57 @@ def test_finetune_text_decoder_leaves_tied_embeddings_alone(tiny_v2):
     assert not lobe.model.shared.weight.requires_grad
     with pytest.raises(ValueError, match="tied to 'shared.weight'"):
         lobe.adapters.add("whole", FinetuneConfig(components=["text_decoder.embed_tokens"]))
+
+
+def _saved_set(base, folder, name: str, seed: int):
+    lobe = SeamlessM4T(base, adapters={name: BottleneckConfig(bottleneck=4, placement=["text_decoder"])})
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in lobe.adapters.parameters(name):
+            p.copy_(torch.randn(p.shape, generator=gen))
+    return lobe.save_adapters(folder), {k: v.clone() for k, v in lobe.adapters.state_dict(name).items()}
+
+
+def test_stacking_two_folders_with_one_set_name_is_an_error_or_renamed(tiny_v2, tmp_path):
+    """Two folders holding a set 'encoder': never a silent overwrite; YAML's rename loads both."""
+    first, first_weights = _saved_set(tiny_v2, tmp_path / "bengali", "encoder", seed=1)
+    second, second_weights = _saved_set(tiny_v2, tmp_path / "odia", "encoder", seed=2)
+    with pytest.raises(ValueError, match=r"'encoder' from .*odia is already attached \(from .*bengali\)"):
+        SeamlessM4T(tiny_v2, pretrained_adapters=[first, second])
+    with pytest.raises(ValueError, match="new adapter set 'encoder' has the name of a set loaded from"):
+        SeamlessM4T(tiny_v2, pretrained_adapters=[first], adapters={"encoder": ALL_KINDS["enc"]})
+
+    lobe = SeamlessM4T(
+        tiny_v2,
+        pretrained_adapters=[str(first), {"folder": str(second), "rename": {"encoder": "odia_encoder"}}],
+    )
+    assert lobe.adapters.active == ["encoder", "odia_encoder"]
+    for name, expected in (("encoder", first_weights), ("odia_encoder", second_weights)):
+        assert all(torch.equal(v, expected[k]) for k, v in lobe.adapters.state_dict(name).items())
+    assert lobe.adapters.sets["odia_encoder"].source == str(second)
+    with pytest.raises(ValueError, match="unknown key"):
+        SeamlessM4T(tiny_v2, pretrained_adapters=[{"folder": str(first), "renamed": {}}])
+
+
+def test_training_and_inference_share_one_adapter_folder_loader(tiny_v2, tmp_path, monkeypatch):
+    """Inference profiles go through adapters.io.load_adapters: same checks, same errors."""
+    from speechbrain_m4t_adapters.adapters import io
+    from speechbrain_m4t_adapters.inference.profiles import AdapterProfiles
+
+    folder, _ = _saved_set(tiny_v2, tmp_path / "odia", "encoder", seed=1)
+    calls = []
+    original = io.load_adapters
+    monkeypatch.setattr(
+        "speechbrain_m4t_adapters.model.lobe.load_adapters",
+        lambda *a, **k: calls.append(k.get("prefix")) or original(*a, **k),
+    )
+    lobe = SeamlessM4T(tiny_v2, pretrained_adapters=[folder])
+    profile = AdapterProfiles(lobe).load(folder, name="odia")
+    assert calls == ["", "odia-"] and profile.sets == ["odia-encoder"]
+    (folder / "adapters.safetensors").write_bytes(b"broken")
+    for load in (
+        lambda: SeamlessM4T(tiny_v2, pretrained_adapters=[folder]),
+        lambda: AdapterProfiles(lobe).load(folder, name="second"),
+    ):
+        with pytest.raises(ValueError, match="adapters.safetensors: cannot read adapter weights"):
+            load()
