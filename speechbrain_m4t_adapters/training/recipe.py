@@ -66,6 +66,7 @@ def _prepare(hparams: dict) -> dict[str, Path]:
     for key, spec in wanted.items():
         csvs[key] = folder / f"{key}.csv"
         run_on_main(_prepare_cached, args=[prepare_asr_spec, dict(spec), csvs[key], key, defaults])
+    mt = {"translation": hparams.get("translation")}  # used by text corpora without a translations_file
     if mode in ("text", "mixed"):
         for key in ("train", "valid"):
             if key not in text_specs:
@@ -73,7 +74,7 @@ def _prepare(hparams: dict) -> dict[str, Path]:
             csvs[f"text_{key}"] = folder / f"text_{key}.csv"
             run_on_main(
                 _prepare_cached,
-                args=[prepare_text_spec, dict(text_specs[key]), csvs[f"text_{key}"], f"text_{key}", {}],
+                args=[prepare_text_spec, dict(text_specs[key]), csvs[f"text_{key}"], f"text_{key}", mt],
             )
     return csvs
 
