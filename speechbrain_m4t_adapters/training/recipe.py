@@ -22,6 +22,7 @@ from ..evaluation.summary import write_summary
 from ..tiny import build_tiny_model
 from .brain import AdapterBrain
 from .datasets import asr_dataset, mixed_loader, text_dataset
+from .forgetting import evaluate_forgetting
 from .hparams import load_experiment
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ def _prepare(hparams: dict) -> dict[str, Path]:
             wanted[key] = spec
     for name, spec in (hparams.get("test_sets") or {}).items():
         wanted[f"test_{name}"] = spec
+    wanted.update({f"forget_{n}": s for n, s in (hparams.get("forgetting_sets") or {}).items()})
     csvs = {}
     for key, spec in wanted.items():
         csvs[key] = folder / f"{key}.csv"
@@ -159,6 +161,8 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
         name: asr_dataset(csvs[f"test_{name}"], m4t, "ascending") for name in (hparams.get("test_sets") or {})
     }
     results = brain.evaluate_test_sets(test_sets, hparams["test_dataloader_opts"])
+    forget = {n: csvs[f"forget_{n}"] for n in hparams.get("forgetting_sets") or {}}
+    forgetting = evaluate_forgetting(brain, forget, hparams["test_dataloader_opts"])  # adapters on vs off
     report = m4t.parameter_report()
     summary = {}
     if sb.utils.distributed.if_main_process():
@@ -176,6 +180,7 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
             trainable_params=report["trainable_parameters"],
             total_params=report["base_parameters"],
             train_time_s=hparams["train_clock"].seconds if trainable else None,
+            forgetting=forgetting,
             extra={
                 "mode": hparams["mode"],
                 "adapter_sets": report["adapter_sets"],
