@@ -99,8 +99,8 @@ def test_pairs_without_translations_file_use_the_model(tmp_path, tiny_v1):
     out = tmp_path / "text_train.csv"
     translation = dict(SEARCH, model_source=str(tiny_v1))
     report = translated_transcript_pairs(manifest, None, out, src_lang="eng", translation=translation)
-    cache = machine_translations_path(out, "eng")
-    assert cache.name == "text_train.mt.eng.tsv" and len(tsv_rows(cache)) == 6
+    cache = machine_translations_path(manifest, "eng")
+    assert cache.name == "bn.mt.eng.tsv" and len(tsv_rows(cache)) == 6
     pairs = read_text_manifest(out) if report.kept else []
     assert report.kept + report.counts.get("empty_source", 0) == 6  # random model: empty outputs are skipped
     assert all(p.src_lang == "eng" and p.source.strip() for p in pairs)
@@ -129,7 +129,7 @@ def test_recipe_prepares_machine_translations_when_no_file_is_given(tmp_path, ti
         "translation": dict(SEARCH, model_source=str(tiny_v2)),
     }
     csvs = _prepare(hparams)
-    assert csvs["text_train"].is_file() and len(tsv_rows(folder / "text_train.mt.eng.tsv")) == 6
+    assert csvs["text_train"].is_file() and len(tsv_rows(folder / "train.mt.eng.tsv")) == 6
 
 
 def test_cli_translate(manifest, tmp_path, tiny_v2, capsys):

@@ -65,10 +65,14 @@ def reuse_existing(save_csv: PathLike, overwrite: bool, name: str) -> SkipReport
     return SkipReport(name, reused=True)
 
 
-def machine_translations_path(save_csv: PathLike, src_lang: str) -> Path:
-    """Where machine translations for a pair manifest are kept: ``text_train.mt.eng.tsv``."""
-    save_csv = Path(save_csv)
-    return save_csv.with_name(f"{save_csv.stem}.mt.{to_iso639_3(src_lang)}.tsv")
+def machine_translations_path(asr_manifest: PathLike, src_lang: str) -> Path:
+    """Where machine translations of a manifest's transcripts are kept: ``train.csv -> train.mt.eng.tsv``.
+
+    Named after the ASR manifest, so experiments translating different
+    manifests (5-hour subset, all transcripts) keep separate caches.
+    """
+    asr_manifest = Path(asr_manifest)
+    return asr_manifest.with_name(f"{asr_manifest.stem}.mt.{to_iso639_3(src_lang)}.tsv")
 
 
 def translated_transcript_pairs(
@@ -118,7 +122,7 @@ def translated_transcript_pairs(
         from .translate import translate_with  # loads torch/transformers only when needed
 
         translations_file = translate_with(
-            asr_manifest, machine_translations_path(save_csv, src_lang), src_lang, translation
+            asr_manifest, machine_translations_path(asr_manifest, src_lang), src_lang, translation
         ).path
     report = SkipReport(name)
     translations: dict[str, tuple[str, str]] = {}
