@@ -177,3 +177,12 @@ def test_generic_parquet_with_path_column(tmp_path):
     entries = read_asr_manifest(tmp_path / "out.csv")
     assert report.kept == 2 and [Path(e.wav).name for e in entries] == names
     assert not (tmp_path / "out_audio").exists() or not any((tmp_path / "out_audio").iterdir())
+
+
+def test_repeated_audio_file_names_fall_back_to_row_ids(tmp_path):
+    rows = [dict(r, path="audio.wav") for r in respin_rows("bn", "bn")]
+    shard = write_hub_shard(rows, tmp_path / "hindi" / "valid-00000-of-00001.parquet")
+    report = prepare_indicvoices(shard.parent, tmp_path / "v.csv", split="valid")
+    ids = [e.id for e in read_asr_manifest(tmp_path / "v.csv")]
+    assert report.kept == 6 and ids == [f"valid-00000-of-00001_{i:07d}" for i in range(6)]
+    assert {e.language for e in read_asr_manifest(tmp_path / "v.csv")} == {"hin"}

@@ -173,7 +173,8 @@ class _Row:
     language: str | None
     duration: float | None
     speaker: str | None
-    path_hint: str | None = None
+    #: The ID came from the audio file name (no id column).
+    from_path: bool = False
 
 
 def _check_columns(path: Path, columns: Mapping[str, str | None]) -> dict[str, str]:
@@ -309,7 +310,7 @@ def prepare_parquet(
     kinds = [_audio_kind(path, wanted["audio"]) for path in files]
     report = SkipReport(name)
     rows = _metadata_pass(files, kinds, wanted, root, report, text_filter, batch_rows)
-    rows = _check_rows(rows, report, min_duration, max_duration)
+    rows = _check_rows(rows, files, report, min_duration, max_duration)
     out_dir = Path(audio_folder) if audio_folder else Path(save_csv).with_name(Path(save_csv).stem + "_audio")
     out_dir.mkdir(parents=True, exist_ok=True)
     candidates = _audio_pass(
@@ -344,6 +345,7 @@ def _metadata_pass(files, kinds, wanted, root, report, text_filter, batch_rows) 
                 elif kind == "struct":
                     hint = batch[f"{audio_col}.path"][i]
                 utt = get.get("id")
+                from_path = (utt is None or str(utt).strip() == "") and bool(hint)
                 if utt is None or str(utt).strip() == "":
                     utt = Path(hint).stem if hint else f"{path.stem}_{index + i:07d}"
                 text = get["text"] if isinstance(get["text"], str) else ""
@@ -357,7 +359,7 @@ def _metadata_pass(files, kinds, wanted, root, report, text_filter, batch_rows) 
                     get.get("language"),
                     _as_float(get.get("duration")),
                     None if get.get("speaker") is None else str(get["speaker"]),
-                    hint if isinstance(hint, str) else None,
+                    from_path,
                 )
                 if read_audio:
                     row.duration = _header_duration(batch[audio_col][i], kind, path, root)
@@ -368,6 +370,13 @@ def _metadata_pass(files, kinds, wanted, root, report, text_filter, batch_rows) 
                         continue
                 rows.append(row)
             index += count
+    named = [r for r in rows if r.from_path]
+    if len({r.id for r in named}) < len(named):
+        # File names inside the audio struct are not unique here: name rows by position instead
+        # of dropping all but one of each name as duplicates.
+        logger.warning("audio file names repeat; IDs are <shard>_<row> instead")
+        for r in named:
+            r.id = f"{files[r.shard].stem}_{r.index:07d}"
     return rows
 
 
@@ -387,10 +396,10 @@ def _header_duration(cell, kind: str, shard: Path, root: Path) -> float | None:
     return info.frames / info.samplerate if info and info.frames > 0 else None
 
 
-def _check_rows(rows: list[_Row], report: SkipReport, min_duration: float, max_duration: float | None):
+def _check_rows(rows: list[_Row], files, report: SkipReport, min_duration: float, max_duration):
     kept, seen = [], set()
     for row in rows:
-        origin = f"shard {row.shard}:row {row.index}"
+        origin = f"{files[row.shard]}:row {row.index}"
         if row.id in seen:
             report.skip(row.id, "duplicate_id", origin)
         elif not clean_transcript(row.text):
