@@ -36,6 +36,7 @@ setup(
         "protobuf>=4",  # converting a hub sentencepiece.bpe.model into the fast tokenizer
         "safetensors>=0.4",
         "soundfile>=0.12",
+        "pyarrow>=14",  # hub parquet shards / datasets Arrow folders (data.parquet)
         "numpy>=1.24",
         "tqdm>=4.60",
         "matplotlib>=3.7",

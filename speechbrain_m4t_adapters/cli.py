@@ -248,6 +248,45 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------- translate
+def _translate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("manifest", help="ASR manifest CSV whose transcripts are translated")
+    parser.add_argument("--output", required=True, help="TSV `ID<TAB>translation` (resumed / reused)")
+    parser.add_argument("--model", required=True, help="base SeamlessM4T hub id or local folder")
+    parser.add_argument("--tgt-lang", default="eng", help="language of the translations")
+    parser.add_argument("--num-beams", type=int, default=4, help="beam size")
+    parser.add_argument("--batch-size", type=int, default=16, help="sentences per batch")
+    parser.add_argument("--max-new-tokens", type=int, default=200, help="longest translation in tokens")
+    parser.add_argument("--device", default=None, help="cuda | cpu (default: cuda when available)")
+    parser.add_argument("--dtype", default="float32", help="float32 | bfloat16 | float16")
+    parser.add_argument("--overwrite", action="store_true", help="translate again even if the spec matches")
+
+
+@command(
+    "translate",
+    "translate a manifest's transcripts with the base model (text-only training data)",
+    _translate_arguments,
+)
+def translate(args: argparse.Namespace) -> int:
+    from .data.translate import translate_transcripts
+
+    result = translate_transcripts(
+        args.manifest,
+        args.output,
+        model_source=args.model,
+        tgt_lang=args.tgt_lang,
+        num_beams=args.num_beams,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        device=args.device,
+        dtype=args.dtype,
+        overwrite=args.overwrite,
+    )
+    rate = f" ({result.sentences_per_second:.2f} sentences/s)" if result.translated else ""
+    print(f"{result.path}: {result.translated} translated{rate}, {result.reused} reused")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every registered sub-command."""
     parser = argparse.ArgumentParser(

@@ -3,7 +3,8 @@
 * :mod:`.audio`: robust audio loading (:func:`load_audio`, :func:`audio_info`).
 * :mod:`.manifest`: ASR / text-pair manifest CSVs and :class:`SkipReport`.
 * :mod:`.prepare`: RESPIN, FLEURS, Common Voice and generic listings.
-* :mod:`.indicvoices`: AI4Bharat IndicVoices layouts.
+* :mod:`.indicvoices`: AI4Bharat IndicVoices layouts (incl. the hub parquet release).
+* :mod:`.parquet`: parquet/Arrow tables with a column map (hub datasets, ``datasets`` folders).
 * :mod:`.text`: text pairs (translated transcripts, FLORES-200, parallel text).
 """
 
@@ -24,6 +25,7 @@ from .manifest import (
     write_asr_manifest,
     write_text_manifest,
 )
+from .parquet import prepare_parquet
 from .prepare import (
     prepare_common_voice,
     prepare_fleurs,
@@ -57,6 +59,7 @@ __all__ = [
     "prepare_fleurs",
     "prepare_generic",
     "prepare_indicvoices",
+    "prepare_parquet",
     "prepare_respin",
     "read_asr_manifest",
     "read_skipped",

@@ -25,14 +25,36 @@ Supported layouts (``layout="auto"`` picks per file, see below):
    sub-folder.
 
 ``data_folder`` may be a directory or a single ``.json``/``.jsonl`` (layout
-2) or ``.tsv`` (layout 3) file. In a directory, every ``*.json``/``*.jsonl``
+2), ``.tsv`` (layout 3) or ``.parquet`` (layout 4) file. A directory with
+``.parquet`` files is layout 4. Otherwise, in a directory, every ``*.json``/``*.jsonl``
 file below it is classified by content: a JSON object with a ``verbatim``
 list is layout 1, otherwise it is read as JSON lines (layout 2); if there is
 no JSON file, ``transcripts.tsv`` (layout 3) is used. Unparseable files and
 malformed segments are reported as ``bad_row``.
 
-The Hugging Face parquet release (``ai4bharat/IndicVoices``, audio bytes in
-parquet) is not read directly: export it to layout 2 or 3 first.
+4. **Hugging Face hub release** (``ai4bharat/IndicVoices``, parquet with the
+   audio inside), read directly from a local snapshot with pyarrow, streaming
+   (see :mod:`speechbrain_m4t_adapters.data.parquet`). ``data_folder`` is the
+   snapshot's language folder (``<snapshot>/odia``) holding
+   ``train-XXXXX-of-NNNNN.parquet`` and ``valid-00000-of-00001.parquet``;
+   ``split`` picks ``train`` or ``valid`` (the hub has no test split). Chosen
+   rows' audio is decoded to ``<manifest stem>_audio/<ID>.wav``. Columns, as
+   found in the dataset's published schema (the ``dataset_info.features`` of
+   a per-language copy of the release,
+   huggingface.co/datasets/Minutor/Odia-data-collection/blob/main/README.md,
+   and loaders that read ``ai4bharat/IndicVoices`` with ``datasets``, e.g.
+   karma's IndicVoices evaluation set, which casts ``audio_filepath`` to
+   ``Audio(decode=False)`` and reads ``["bytes"]`` and ``text``; shard
+   names from huggingface.co/datasets/ai4bharat/IndicVoices/tree/main):
+   ``audio_filepath`` (Audio struct ``{bytes, path}``), ``text``,
+   ``duration`` (s), ``lang``, ``samples``, ``verbatim``, ``normalized``,
+   ``speaker_id``, ``scenario``, ``task_name``, ``gender``, ``age_group``,
+   ``job_type``, ``qualification``, ``area``, ``district``, ``state``,
+   ``occupation``, ``verification_report``, ``unsanitized_verbatim``,
+   ``unsanitized_normalized``. The ID is the audio struct's ``path`` stem
+   (else ``<shard>_<row>``); the 5-hour subset is speaker-aware via
+   ``speaker_id``; durations come from ``duration``, so the audio of
+   unselected rows is never read.
 
 Text: ``text_field`` selects ``verbatim`` (default) or ``normalized``
 (layout 1; for layout 2 the field if present, else ``text``). With
@@ -52,11 +74,14 @@ from pathlib import Path
 from .audio import PathLike
 from .languages import lookup_language, to_iso639_3
 from .manifest import SkipReport
+from .parquet import prepare_parquet
 from .prepare import Candidate, finalize, read_rows, reuse_existing
 
 logger = logging.getLogger(__name__)
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
+#: Column map of the hub release (layout 4); ``text`` is set from ``text_field``.
+HUB_COLUMNS = {"audio": "audio_filepath", "duration": "duration", "speaker": "speaker_id", "language": "lang"}
 _TAG = re.compile(r"\[[^\]]*\]")
 
 
@@ -208,6 +233,8 @@ def prepare_indicvoices(
     seed: int = 1234,
     overwrite: bool = False,
     verify_decode: bool = False,
+    skip_hours: float = 0.0,
+    audio_folder: PathLike | None = None,
 ) -> SkipReport:
     """Prepare IndicVoices data in one of the layouts in the module docstring.
 
@@ -222,13 +249,19 @@ def prepare_indicvoices(
         folder named after the language (``Odia``, ``maithili``, ...).
     split : str, optional
         Only use JSON files with a folder of this name in their path
-        relative to ``data_folder`` (e.g. ``train``, ``valid``).
+        relative to ``data_folder`` (e.g. ``train``, ``valid``); for the hub
+        release, the parquet shards of this split (``train`` or ``valid``).
     text_field : str
         ``"verbatim"`` or ``"normalized"``.
     remove_tags : bool
         Remove ``[...]`` annotation tags from transcripts.
     min_duration, max_duration, hours, seed, overwrite, verify_decode
         See :mod:`speechbrain_m4t_adapters.data.prepare`.
+    skip_hours : float
+        Leave out the first ``skip_hours`` of the seeded order before drawing
+        ``hours``: a held-out set disjoint from the ``hours`` subset of the same seed.
+    audio_folder : path-like, optional
+        Hub release: where decoded audio goes (see :func:`~.parquet.prepare_parquet`).
 
     Returns
     -------
@@ -238,6 +271,29 @@ def prepare_indicvoices(
         raise ValueError(f"text_field must be 'verbatim' or 'normalized', got {text_field!r}")
     root = Path(data_folder)
     name = f"indicvoices/{language or root.name}" + (f"/{split}" if split else "")
+    if root.suffix == ".parquet" or (root.is_dir() and next(root.rglob("*.parquet"), None)):
+        columns = dict(HUB_COLUMNS, text=text_field)
+        if language is None:
+            language = _infer_language(root.resolve())
+        if language is not None:
+            del columns["language"]  # the given/folder language wins over the lang column
+        return prepare_parquet(
+            root,
+            save_csv,
+            columns=columns,
+            split=split,
+            language=language,
+            audio_folder=audio_folder,
+            text_filter=(lambda t: _text(t, True)) if remove_tags else None,
+            min_duration=min_duration,
+            max_duration=max_duration,
+            hours=hours,
+            skip_hours=skip_hours,
+            seed=seed,
+            overwrite=overwrite,
+            verify_decode=verify_decode,
+            name=name,
+        )
     reused = reuse_existing(save_csv, overwrite, name)
     if reused:
         return reused
@@ -276,4 +332,79 @@ def prepare_indicvoices(
         hours,
         seed,
         verify_decode,
+        skip_hours,
     )
+
+
+#: String columns of the hub schema besides the audio struct, ``duration`` and ``samples``.
+HUB_TEXT_COLUMNS = (
+    "text",
+    "lang",
+    "verbatim",
+    "normalized",
+    "speaker_id",
+    "scenario",
+    "task_name",
+    "gender",
+    "age_group",
+    "job_type",
+    "qualification",
+    "area",
+    "district",
+    "state",
+    "occupation",
+    "verification_report",
+    "unsanitized_verbatim",
+    "unsanitized_normalized",
+)
+
+
+def write_hub_shard(rows: list[dict], path: PathLike, row_group_size: int = 64) -> Path:
+    """Write rows as one parquet shard in the hub release's schema (layout 4).
+
+    Used to build test fixtures and benchmarks from local clips, or to pack
+    a user's own data the same way.
+
+    Arguments
+    ---------
+    rows : list of dict
+        Each with ``audio`` (encoded file bytes), ``path`` (original file
+        name), ``duration``, ``samples`` and any of :data:`HUB_TEXT_COLUMNS`
+        (missing ones are empty strings).
+    path : path-like
+        Output ``.parquet`` file.
+    row_group_size : int
+        Rows per row group.
+
+    Returns
+    -------
+    Path
+
+    Example
+    -------
+    >>> import io, tempfile, numpy as np, soundfile as sf
+    >>> buf = io.BytesIO(); sf.write(buf, np.zeros(1600, "float32"), 16000, format="WAV")
+    >>> row = {"audio": buf.getvalue(), "path": "a.wav", "duration": 0.1, "samples": 1600, "text": "x"}
+    >>> out = write_hub_shard([row], tempfile.mkdtemp() + "/train-00000-of-00001.parquet")
+    >>> import pyarrow.parquet as pq
+    >>> pq.ParquetFile(out).schema_arrow.field("audio_filepath").type
+    StructType(struct<bytes: binary, path: string>)
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    audio_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    # Column order as in the published dataset_info (see the module docstring).
+    data = {
+        "audio_filepath": pa.array([{"bytes": r["audio"], "path": r["path"]} for r in rows], audio_type),
+        "text": pa.array([r.get("text", "") for r in rows], pa.string()),
+        "duration": pa.array([float(r["duration"]) for r in rows], pa.float64()),
+        "lang": pa.array([r.get("lang", "") for r in rows], pa.string()),
+        "samples": pa.array([int(r["samples"]) for r in rows], pa.int64()),
+    }
+    for col in HUB_TEXT_COLUMNS[2:]:
+        data[col] = pa.array([r.get(col, "") for r in rows], pa.string())
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table(data), path, row_group_size=row_group_size)
+    return path

@@ -158,21 +158,65 @@ def validate(
     return kept
 
 
-def select_hours(rows: Sequence[AsrEntry], hours: float, seed: int = 1234) -> list[AsrEntry]:
+def selection_order(n: int, seed: int = 1234, speakers: Sequence[str | None] | None = None) -> list[int]:
+    """Seeded visiting order of ``n`` rows for :func:`select_hours`.
+
+    Without ``speakers`` it is a seeded shuffle. With them it is
+    speaker-aware: speakers (in a seeded order) take turns, each giving its
+    next utterance (in a seeded order), so a budget is spread over as many
+    speakers as possible instead of following the few who talk most. Rows
+    without a speaker label count as speakers of their own.
+
+    Example
+    -------
+    >>> order = selection_order(4, seed=0, speakers=["a", "a", "a", "b"])
+    >>> sorted(order), order.index(3) <= 1      # "b" gets a turn in round one
+    ([0, 1, 2, 3], True)
+    """
+    rng = random.Random(seed)
+    if speakers is None:
+        order = list(range(n))
+        rng.shuffle(order)
+        return order
+    groups: dict[str, list[int]] = {}
+    for i, spk in enumerate(speakers):
+        groups.setdefault(f"spk:{spk}" if spk else f"row:{i}", []).append(i)
+    keys = sorted(groups)
+    rng.shuffle(keys)
+    for key in keys:
+        rng.shuffle(groups[key])
+    depth = max((len(g) for g in groups.values()), default=0)
+    return [groups[k][r] for r in range(depth) for k in keys if r < len(groups[k])]
+
+
+def select_hours(
+    rows: Sequence[AsrEntry],
+    hours: float,
+    seed: int = 1234,
+    speakers: Sequence[str | None] | None = None,
+    skip_hours: float = 0.0,
+) -> list[AsrEntry]:
     """Draw a random subset of at most ``hours`` of audio, deterministically.
 
-    Rows are visited in a seeded random order and added while they fit in
-    the budget (rows that would overflow it are passed over, so shorter ones
-    may still fill the remainder). The result keeps the input order.
+    Rows are visited in the order of :func:`selection_order` and added while
+    they fit in the budget (rows that would overflow it are passed over, so
+    shorter ones may still fill the remainder). The result keeps the input
+    order.
 
     Arguments
     ---------
     rows : sequence of AsrEntry
-        Candidate rows (with ``duration`` in seconds).
+        Candidate rows (anything with a ``duration`` in seconds).
     hours : float
         Budget; the selected total duration is ``<= hours * 3600``.
     seed : int
         Seed of the private random generator (global RNG state is untouched).
+    speakers : sequence of str, optional
+        Speaker label per row: speaker-aware order (see :func:`selection_order`).
+    skip_hours : float
+        First fill (and leave out) this budget with the same order, then draw
+        ``hours`` from the rest: with the same seed, ``skip_hours=5,
+        hours=0.5`` gives a held-out set disjoint from the ``hours=5`` subset.
 
     Returns
     -------
@@ -184,17 +228,22 @@ def select_hours(rows: Sequence[AsrEntry], hours: float, seed: int = 1234) -> li
     >>> picked = select_hours(rows, hours=0.5, seed=3)
     >>> len(picked), picked == select_hours(rows, hours=0.5, seed=3)
     (3, True)
+    >>> held_out = select_hours(rows, hours=0.5, seed=3, skip_hours=0.5)
+    >>> len(held_out), set(r.id for r in held_out) & set(r.id for r in picked)
+    (3, set())
     """
-    budget = hours * 3600.0
-    order = list(range(len(rows)))
-    random.Random(seed).shuffle(order)
-    chosen: set[int] = set()
-    total = 0.0
-    for i in order:
-        if total + rows[i].duration <= budget:
-            chosen.add(i)
-            total += rows[i].duration
-    return [row for i, row in enumerate(rows) if i in chosen]
+    if speakers is not None and len(speakers) != len(rows):
+        raise ValueError(f"{len(speakers)} speaker labels for {len(rows)} rows")
+    order = selection_order(len(rows), seed, speakers)
+    taken: set[int] = set()
+    for budget in (skip_hours * 3600.0, hours * 3600.0):
+        order = [i for i in order if i not in taken]  # the skipped fill is left out
+        taken, total = set(), 0.0
+        for i in order:
+            if total + rows[i].duration <= budget:
+                taken.add(i)
+                total += rows[i].duration
+    return [row for i, row in enumerate(rows) if i in taken]
 
 
 def finalize(
@@ -207,12 +256,13 @@ def finalize(
     hours: float | None = None,
     seed: int = 1234,
     verify_decode: bool = False,
+    skip_hours: float = 0.0,
 ) -> SkipReport:
     """Validate candidates, optionally subsample, write manifest + skip list."""
     rows = validate(candidates, language, report, min_duration, max_duration, verify_decode)
     if hours is not None:
         total = len(rows)
-        rows = select_hours(rows, hours, seed)
+        rows = select_hours(rows, hours, seed, skip_hours=skip_hours)
         secs = sum(r.duration for r in rows)
         logger.info(
             "%s: selected %d of %d valid rows (%.2f h <= %.2f h, seed %d)",

@@ -5,7 +5,9 @@ Recipes describe each dataset as a mapping whose ``corpus`` (ASR) or
 argument of that function (see its docstring)::
 
     datasets:
-        train: {corpus: indicvoices, data_folder: /data/IndicVoices/odia/train, language: ory, hours: 5}
+        train: {corpus: indicvoices, data_folder: /data/IndicVoices/odia, split: train, hours: 5}
+        fleurs: {corpus: parquet, data_folder: /data/fleurs/or_in, split: test, language: ory,
+                 columns: {audio: audio, text: transcription, id: id}}
     text_corpus: {kind: flores, flores_dir: /data/flores200, src: eng_Latn, tgt: ory_Orya}
 """
 
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from .indicvoices import prepare_indicvoices
 from .manifest import SkipReport
+from .parquet import prepare_parquet
 from .prepare import prepare_common_voice, prepare_fleurs, prepare_generic, prepare_respin
 from .text import aligned_file_pairs, flores_pairs, parallel_tsv_pairs, translated_transcript_pairs
 
@@ -26,6 +29,7 @@ ASR_CORPORA: dict[str, Callable[..., SkipReport]] = {
     "fleurs": prepare_fleurs,
     "common_voice": prepare_common_voice,
     "generic": prepare_generic,
+    "parquet": prepare_parquet,
 }
 TEXT_KINDS: dict[str, Callable[..., SkipReport]] = {
     "translated_transcripts": translated_transcript_pairs,

@@ -16,7 +16,7 @@ some FLORES ``ben_Beng`` lines are preserved.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from .audio import PathLike
@@ -65,12 +65,23 @@ def reuse_existing(save_csv: PathLike, overwrite: bool, name: str) -> SkipReport
     return SkipReport(name, reused=True)
 
 
+def machine_translations_path(asr_manifest: PathLike, src_lang: str) -> Path:
+    """Where machine translations of a manifest's transcripts are kept: ``train.csv -> train.mt.eng.tsv``.
+
+    Named after the ASR manifest, so experiments translating different
+    manifests (5-hour subset, all transcripts) keep separate caches.
+    """
+    asr_manifest = Path(asr_manifest)
+    return asr_manifest.with_name(f"{asr_manifest.stem}.mt.{to_iso639_3(src_lang)}.tsv")
+
+
 def translated_transcript_pairs(
     asr_manifest: PathLike,
-    translations_file: PathLike,
+    translations_file: PathLike | None,
     save_csv: PathLike,
     src_lang: str = "eng",
     overwrite: bool = False,
+    translation: Mapping | None = None,
 ) -> SkipReport:
     """Build the paper's "translated transcript" pairs.
 
@@ -81,17 +92,23 @@ def translated_transcript_pairs(
     ---------
     asr_manifest : path-like
         ASR manifest CSV (see :func:`~.manifest.read_asr_manifest`).
-    translations_file : path-like
+    translations_file : path-like or None
         TSV without header, ``ID<TAB>translation``. Malformed lines are
         reported as ``bad_row``; manifest ids without a translation as
         ``missing_translation``. Translations of unknown ids are ignored (their
-        number is logged).
+        number is logged). None: the base model translates the transcripts
+        into ``src_lang`` (:mod:`.translate`, settings from ``translation``),
+        kept in :func:`machine_translations_path` and reused by later runs.
     save_csv : path-like
         Output text-pair manifest; pair IDs are the manifest IDs.
     src_lang : str
         Language of the translations.
     overwrite : bool
-        Rebuild even if ``save_csv`` exists.
+        Rebuild even if ``save_csv`` exists (machine translations are still
+        reused while their spec is unchanged).
+    translation : dict, optional
+        ``model_source`` plus search settings (the ``translation:`` block of
+        ``hparams/base.yaml``); needed when ``translations_file`` is None.
 
     Returns
     -------
@@ -101,6 +118,12 @@ def translated_transcript_pairs(
     reused = reuse_existing(save_csv, overwrite, name)
     if reused:
         return reused
+    if translations_file is None:
+        from .translate import translate_with  # loads torch/transformers only when needed
+
+        translations_file = translate_with(
+            asr_manifest, machine_translations_path(asr_manifest, src_lang), src_lang, translation
+        ).path
     report = SkipReport(name)
     translations: dict[str, tuple[str, str]] = {}
     for line, row in read_rows(Path(translations_file), "\t"):

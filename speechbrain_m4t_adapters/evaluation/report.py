@@ -4,8 +4,12 @@ The markdown table has one row per (test set, language) and one column per
 experiment. Cells read ``WER / CER`` in percent; the best value of the
 chosen ``metric`` in each row is bold. Below them come the mean over test
 sets (only for experiments that have all of them), trainable parameters
-(count and share of the total) and training time. The PNG is a grouped bar
-chart of the chosen metric per test set, one bar per experiment.
+(count and share of the total) and training time. Experiments with a
+forgetting check (``forgetting_sets:``) add one row per forgetting set:
+``adapted / base (delta)`` of the chosen metric, the base being the same
+model with every adapter set switched off (a positive delta means the
+adaptation hurt that language). The PNG is a grouped bar chart of the chosen
+metric per test set, one bar per experiment.
 """
 
 from __future__ import annotations
@@ -121,7 +125,34 @@ def build_table(summaries: list[dict], metric: str = "wer") -> str:
         + " |"
     )
     lines.append("| *Train time* | " + " | ".join(_fmt_time(s["train_time_s"]) for s in summaries) + " |")
+    lines.extend(_forgetting_rows(summaries, metric))
     return "\n".join(lines) + "\n"
+
+
+def _forgetting_rows(summaries: list[dict], metric: str) -> list[str]:
+    """``| *Forgetting* name (lang) | adapted / base (delta) | ...`` per forgetting set."""
+    keys = sorted(
+        {(name, e["language"]) for s in summaries for name, e in s.get("forgetting", {}).items()},
+        key=lambda k: (k[1], k[0]),
+    )
+    rows = []
+    for name, lang in keys:
+        cells = []
+        for s in summaries:
+            entry = s.get("forgetting", {}).get(name)
+            if entry is None or entry["language"] != lang:
+                cells.append("–")
+            elif entry[f"delta_{metric}"] is None:
+                cells.append(f"{entry[metric]:.2f} / –")
+            else:
+                delta = entry[f"delta_{metric}"]
+                cells.append(f"{entry[metric]:.2f} / {entry[f'base_{metric}']:.2f} ({delta:+.2f})")
+        rows.append(
+            f"| *Forgetting* {name} ({lang}): {metric.upper()} adapted / base (Δ) | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return rows
 
 
 def plot_bars(summaries: list[dict], out_png: str | Path, metric: str = "wer") -> Path:

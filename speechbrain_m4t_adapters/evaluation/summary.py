@@ -13,6 +13,10 @@ Format (UTF-8 JSON)::
         "odia_test": {"language": "ory", "wer": 32.0, "cer": 12.1,
                       "num_utterances": 100, ...any other metric...}
       },
+      "forgetting": {                          # optional: forgetting_sets decoded with adapters on/off
+        "hindi": {"language": "hin", "num_utterances": 50, "wer": 30.5, "cer": 11.0,
+                  "base_wer": 30.0, "base_cer": 10.8, "delta_wer": 0.5, "delta_cer": 0.2}
+      },                                       # base_*/delta_* null when there was nothing to switch off
       "package_version": "0.1.0",
       "created": "2025-01-01T12:00:00+00:00",  # ISO 8601, UTC
       "extra": {...}                           # optional, free-form
@@ -108,7 +112,64 @@ def validate_summary(data: Any, source: str = "<summary>") -> dict:
                 )
         if not _is_count(metrics["num_utterances"]):
             raise bad(f"{prefix}.num_utterances", "must be an integer >= 0")
+    forgetting = data.get("forgetting", {})
+    if not isinstance(forgetting, dict):
+        raise bad("forgetting", "must be an object")
+    for name, entry in forgetting.items():
+        prefix = f"forgetting.{name}"
+        if not isinstance(entry, dict):
+            raise bad(prefix, "must be an object")
+        for field in FORGETTING_FIELDS:
+            if field not in entry:
+                raise bad(f"{prefix}.{field}", "is missing")
+        for field in ("wer", "cer"):
+            if not _is_number(entry[field]):
+                raise bad(f"{prefix}.{field}", f"must be a number, got {entry[field]!r}")
+        for field in ("base_wer", "base_cer", "delta_wer", "delta_cer"):
+            if entry[field] is not None and not _is_number(entry[field]):
+                raise bad(f"{prefix}.{field}", f"must be a number or null, got {entry[field]!r}")
     return data
+
+
+#: Fields of one ``forgetting`` entry (see the module docstring).
+FORGETTING_FIELDS = (
+    "language",
+    "num_utterances",
+    "wer",
+    "cer",
+    "base_wer",
+    "base_cer",
+    "delta_wer",
+    "delta_cer",
+)
+
+
+def forgetting_entry(adapted: dict, base: dict | None) -> dict:
+    """One ``forgetting`` entry from the metrics with adapters on and off.
+
+    ``delta_*`` = adapted - base (percentage points; positive = the
+    adaptation made this language worse).
+
+    Example
+    -------
+    >>> on = {"language": "hin", "wer": 31.0, "cer": 11.5, "num_utterances": 50}
+    >>> off = {"language": "hin", "wer": 30.0, "cer": 11.0, "num_utterances": 50}
+    >>> entry = forgetting_entry(on, off)
+    >>> entry["delta_wer"], entry["delta_cer"]
+    (1.0, 0.5)
+    >>> forgetting_entry(on, None)["delta_wer"] is None
+    True
+    """
+    entry = {
+        "language": adapted["language"],
+        "num_utterances": adapted["num_utterances"],
+        "wer": adapted["wer"],
+        "cer": adapted["cer"],
+    }
+    for metric in ("wer", "cer"):
+        entry[f"base_{metric}"] = None if base is None else base[metric]
+        entry[f"delta_{metric}"] = None if base is None else round(adapted[metric] - base[metric], 6)
+    return entry
 
 
 def write_summary(
@@ -120,6 +181,7 @@ def write_summary(
     total_params: int,
     train_time_s: float | None,
     extra: dict | None = None,
+    forgetting: dict | None = None,
 ) -> dict:
     """Validate and write an experiment summary.
 
@@ -141,6 +203,8 @@ def write_summary(
         Training wall-clock time; None for evaluation-only runs.
     extra : dict, optional
         Free-form JSON-serialisable details (hyperparameters, seed, ...).
+    forgetting : dict, optional
+        ``{set_name: forgetting_entry(...)}`` of the forgetting check.
 
     Returns
     -------
@@ -167,6 +231,8 @@ def write_summary(
         "package_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    if forgetting:
+        data["forgetting"] = forgetting
     if extra is not None:
         data["extra"] = extra
     path = Path(path)

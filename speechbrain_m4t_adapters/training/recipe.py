@@ -24,6 +24,7 @@ from ..tiny import build_tiny_model
 from .brain import AdapterBrain
 from .budget import budget_line, experiment_parameters
 from .datasets import asr_dataset, mixed_loader, text_dataset
+from .forgetting import evaluate_forgetting
 from .hparams import load_experiment
 
 logger = logging.getLogger(__name__)
@@ -67,11 +68,13 @@ def _prepare(hparams: dict) -> dict[str, Path]:
             wanted[key] = spec
     for name, spec in (hparams.get("test_sets") or {}).items():
         wanted[f"test_{name}"] = spec
+    wanted.update({f"forget_{n}": s for n, s in (hparams.get("forgetting_sets") or {}).items()})
     csvs = {}
     for key, spec in wanted.items():
         csvs[key] = folder / f"{key}.csv"
         limits = defaults if key.startswith("train") else eval_defaults
         run_on_main(_prepare_cached, args=[prepare_asr_spec, dict(spec), csvs[key], key, limits])
+    mt = {"translation": hparams.get("translation")}  # used by text corpora without a translations_file
     if mode in ("text", "mixed"):
         for key in ("train", "valid"):
             if key not in text_specs:
@@ -79,7 +82,7 @@ def _prepare(hparams: dict) -> dict[str, Path]:
             csvs[f"text_{key}"] = folder / f"text_{key}.csv"
             run_on_main(
                 _prepare_cached,
-                args=[prepare_text_spec, dict(text_specs[key]), csvs[f"text_{key}"], f"text_{key}", {}],
+                args=[prepare_text_spec, dict(text_specs[key]), csvs[f"text_{key}"], f"text_{key}", mt],
             )
     return csvs
 
@@ -198,6 +201,8 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
         name: asr_dataset(csvs[f"test_{name}"], m4t, "ascending") for name in (hparams.get("test_sets") or {})
     }
     results = brain.evaluate_test_sets(test_sets, hparams["test_dataloader_opts"])
+    forget = {n: csvs[f"forget_{n}"] for n in hparams.get("forgetting_sets") or {}}
+    forgetting = evaluate_forgetting(brain, forget, hparams["test_dataloader_opts"])  # adapters on vs off
     report = m4t.parameter_report()
     summary = {}
     if sb.utils.distributed.if_main_process():
@@ -215,6 +220,7 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
             trainable_params=report["trainable_parameters"],
             total_params=report["base_parameters"],
             train_time_s=hparams["train_clock"].seconds if trainable else None,
+            forgetting=forgetting,
             extra={
                 "mode": hparams["mode"],
                 "adapter_sets": report["adapter_sets"],

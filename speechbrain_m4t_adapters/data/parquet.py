@@ -1,0 +1,490 @@
+"""Columnar corpora (parquet shards, Arrow files, ``datasets`` folders) -> ASR manifest.
+
+Hugging Face hub releases store audio *inside* parquet shards; ``datasets``
+folders (``save_to_disk``) store Arrow IPC files. Both are read here with
+pyarrow, batch by batch (a parquet row group or an Arrow record batch at a
+time), so a whole language never sits in memory:
+
+1. **Metadata pass**: only the small columns (id, text, language, duration,
+   speaker, and the ``path`` field of the audio struct) are read. Rows are
+   checked (``duplicate_id``, ``empty_transcript``, ``too_short``,
+   ``too_long``) and, with ``hours``, a seeded subset is chosen
+   (speaker-aware when a speaker column is mapped, see
+   :func:`~.prepare.select_hours`).
+2. **Audio pass**: the audio column is read for the shards holding chosen
+   rows; each chosen row's bytes are decoded with soundfile and written to
+   ``audio_folder/<ID>.wav`` (16-bit PCM unless the source is float). A row
+   whose bytes do not decode is skipped as ``corrupt_audio`` (counted in the
+   skip report); with ``hours``, rows not tried yet are drawn (same seed) to
+   fill what it left of the budget.
+
+Without a duration column the first pass also reads the audio bytes, one
+batch at a time, to get each duration from its header.
+
+The column map names the columns by role (YAML)::
+
+    columns: {audio: audio, text: transcription, id: id, language: null,
+              duration: null, speaker: null}
+
+``audio`` may be a ``datasets`` Audio struct ``{bytes, path}`` (bytes may be
+null when ``path`` is a readable file), a binary column of encoded audio, or
+a string column of file paths (relative paths are resolved against the
+shard's folder, then ``data_folder``).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import soundfile as sf
+
+from .audio import PathLike
+from .languages import to_iso639_3
+from .manifest import SkipReport
+from .prepare import Candidate, clean_transcript, finalize, reuse_existing, select_hours
+
+logger = logging.getLogger(__name__)
+
+#: Roles of the column map; ``audio`` and ``text`` are required.
+COLUMN_ROLES = ("audio", "text", "id", "language", "duration", "speaker")
+TABLE_SUFFIXES = (".parquet", ".arrow")
+#: Rows per batch: bounds memory in the audio pass (hub shards hold ~1 MB per row).
+BATCH_ROWS = 64
+_UNSAFE = re.compile(r"[^\w.-]+")
+
+
+class ColumnError(KeyError):
+    """A mapped column is not in a table (the message lists the available ones)."""
+
+    def __str__(self) -> str:  # KeyError would print the message quoted
+        return str(self.args[0])
+
+
+def _import_pyarrow():
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:  # pragma: no cover - pyarrow is a dependency
+        raise ImportError("reading parquet/arrow corpora needs pyarrow: pip install pyarrow") from exc
+    return pa, pq
+
+
+def find_table_files(data_folder: PathLike, split: str | None = None) -> list[Path]:
+    """Parquet/Arrow files of a split under ``data_folder`` (or the file itself).
+
+    A file belongs to ``split`` when its name starts with ``<split>-`` or
+    ``<split>_`` (hub shards: ``train-00000-of-00008.parquet``) or a folder
+    between ``data_folder`` and the file is named ``split`` (``datasets``
+    folders: ``train/data-00000-of-00001.arrow``). ``datasets`` cache files
+    (``cache-*.arrow``) are ignored.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the folder, the split and what the folder does contain.
+
+    Example
+    -------
+    >>> find_table_files("/nonexistent")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: /nonexistent: no such file or folder
+    """
+    root = Path(data_folder)
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such file or folder")
+    files = sorted(
+        p for p in root.rglob("*") if p.suffix in TABLE_SUFFIXES and not p.name.startswith("cache-")
+    )
+    if split:
+        files = [
+            p
+            for p in files
+            if p.name.startswith((f"{split}-", f"{split}_", f"{split}."))
+            or split in p.relative_to(root).parts[:-1]
+        ]
+    if not files:
+        what = sorted(p.name for p in root.iterdir())[:10]
+        raise FileNotFoundError(
+            f"{root}: no .parquet/.arrow files"
+            + (f" of split {split!r}" if split else "")
+            + f" (it contains {what}); point data_folder at the downloaded snapshot's language folder"
+        )
+    return files
+
+
+def _arrow_reader(path: Path):
+    pa, _ = _import_pyarrow()
+    source = pa.memory_map(str(path))
+    try:
+        return pa.ipc.open_stream(source)  # datasets writes the streaming format
+    except pa.ArrowInvalid:
+        return pa.ipc.open_file(source)
+
+
+def table_columns(path: Path) -> list[str]:
+    """Column names of a parquet or Arrow file (reads the schema only)."""
+    _, pq = _import_pyarrow()
+    if path.suffix == ".parquet":
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    return list(_arrow_reader(path).schema.names)
+
+
+def iter_table(path: Path, columns: list[str], batch_rows: int = BATCH_ROWS) -> Iterator[dict[str, list]]:
+    """Yield ``{column: values}`` for consecutive batches of at most ``batch_rows`` rows.
+
+    ``columns`` may name a field of a struct column with a dot
+    (``audio.path``): parquet then reads only that field.
+    """
+    _, pq = _import_pyarrow()
+    if path.suffix == ".parquet":
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
+            # Nested selections come back as a struct holding only the requested field.
+            yield {col: _arrow_column(batch, col).to_pylist() for col in columns}
+        return
+    for batch in _arrow_reader(path):
+        for start in range(0, batch.num_rows, batch_rows):
+            part = batch.slice(start, batch_rows)
+            yield {col: _arrow_column(part, col).to_pylist() for col in columns}
+
+
+def _arrow_column(batch, col: str):
+    """A column, or one field of a struct column (``a.b``) without copying the others."""
+    top, _, field = col.partition(".")
+    column = batch.column(top)
+    return column.field(field) if field else column
+
+
+@dataclass
+class _Row:
+    """A row found in the metadata pass (audio not read yet)."""
+
+    id: str
+    shard: int
+    index: int
+    text: str
+    language: str | None
+    duration: float | None
+    speaker: str | None
+    #: The ID came from the audio file name (no id column).
+    from_path: bool = False
+
+
+def _check_columns(path: Path, columns: Mapping[str, str | None]) -> dict[str, str]:
+    available = table_columns(path)
+    wanted = {role: col for role, col in columns.items() if col}
+    for role in ("audio", "text"):
+        if role not in wanted:
+            raise ValueError(f"column map needs a column for {role!r}, got {dict(columns)}")
+    for role, col in wanted.items():
+        if role not in COLUMN_ROLES:
+            raise ValueError(f"unknown column role {role!r}; roles are {COLUMN_ROLES}")
+        if col.split(".")[0] not in available:
+            raise ColumnError(
+                f"{path}: no column {col!r} (mapped to {role!r}); available columns: {available}"
+            )
+    return wanted
+
+
+def _audio_kind(path: Path, column: str) -> str:
+    """``struct`` (datasets Audio), ``binary`` (encoded bytes) or ``path`` (string)."""
+    pa, pq = _import_pyarrow()
+    schema = pq.ParquetFile(path).schema_arrow if path.suffix == ".parquet" else _arrow_reader(path).schema
+    typ = schema.field(column).type
+    if pa.types.is_struct(typ):
+        return "struct"
+    if pa.types.is_binary(typ) or pa.types.is_large_binary(typ):
+        return "binary"
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        return "path"
+    raise ColumnError(
+        f"{path}: audio column {column!r} has type {typ}; expected an Audio struct, binary or path"
+    )
+
+
+def _decode(cell, kind: str, shard: Path, root: Path) -> tuple[bytes | None, Path | None]:
+    """Encoded bytes or an existing file for one audio cell."""
+    if kind == "binary":
+        return cell, None
+    raw, ref = (cell.get("bytes"), cell.get("path")) if kind == "struct" and cell else (None, cell)
+    if raw:
+        return raw, None
+    if ref:
+        for candidate in (Path(ref), shard.parent / ref, root / ref):
+            if candidate.is_file():
+                return None, candidate
+    return None, None
+
+
+def _write_audio(raw: bytes, out: Path) -> float:
+    """Decode encoded audio bytes and write them as WAV; returns the duration (s)."""
+    data, rate = sf.read(io.BytesIO(raw), dtype="float32", always_2d=True)
+    if data.shape[0] == 0:
+        raise ValueError("0 samples")
+    info = sf.info(io.BytesIO(raw))
+    subtype = "FLOAT" if "FLOAT" in info.subtype or "DOUBLE" in info.subtype else "PCM_16"
+    sf.write(str(out), data, rate, subtype=subtype, format="WAV")
+    return data.shape[0] / rate
+
+
+def prepare_parquet(
+    data_folder: PathLike,
+    save_csv: PathLike,
+    columns: Mapping[str, str | None] | None = None,
+    split: str | None = None,
+    language: str | None = None,
+    audio_folder: PathLike | None = None,
+    text_filter=None,
+    min_duration: float = 0.0,
+    max_duration: float | None = None,
+    hours: float | None = None,
+    skip_hours: float = 0.0,
+    seed: int = 1234,
+    overwrite: bool = False,
+    verify_decode: bool = False,
+    batch_rows: int = BATCH_ROWS,
+    name: str | None = None,
+) -> SkipReport:
+    """Prepare parquet/Arrow tables with audio inside (see module docstring).
+
+    Arguments
+    ---------
+    data_folder : path-like
+        Folder searched recursively (a hub snapshot's language folder, a
+        ``datasets`` ``save_to_disk`` folder) or one ``.parquet``/``.arrow`` file.
+    save_csv : path-like
+        Output manifest.
+    columns : dict
+        Role -> column name (roles in :data:`COLUMN_ROLES`; ``audio`` and
+        ``text`` required; missing/None roles are not read). Default
+        ``{audio: audio, text: text}``.
+    split : str, optional
+        Only files of this split (see :func:`find_table_files`).
+    language : str, optional
+        Language of every row; otherwise the ``language`` column is used.
+    audio_folder : path-like, optional
+        Where decoded audio goes (default: ``<save_csv stem>_audio`` next to
+        the manifest).
+    text_filter : callable, optional
+        Applied to each transcript before whitespace clean-up (Python only).
+    min_duration, max_duration, hours, seed, overwrite, verify_decode
+        See :mod:`speechbrain_m4t_adapters.data.prepare`.
+    skip_hours : float
+        Leave out the first ``skip_hours`` of the seeded order before drawing
+        ``hours`` (a held-out set disjoint from the ``hours`` subset).
+    batch_rows : int
+        Rows read per batch.
+    name : str, optional
+        Label of the skip report.
+
+    Returns
+    -------
+    SkipReport
+
+    Raises
+    ------
+    FileNotFoundError
+        No table files (of the split) under ``data_folder``.
+    ColumnError
+        A mapped column is missing from a file (names it and lists the available ones).
+    """
+    root = Path(data_folder)
+    columns = dict(columns or {"audio": "audio", "text": "text"})
+    name = name or f"parquet/{root.name}" + (f"/{split}" if split else "")
+    reused = reuse_existing(save_csv, overwrite, name)
+    if reused:
+        return reused
+    files = find_table_files(root, split)
+    wanted = {}
+    for path in files:
+        wanted = _check_columns(path, columns)
+    if language is None and "language" not in wanted:
+        raise ValueError(f"{name}: give language or map a 'language' column")
+    kinds = [_audio_kind(path, wanted["audio"]) for path in files]
+    report = SkipReport(name)
+    rows = _metadata_pass(files, kinds, wanted, root, report, text_filter, batch_rows)
+    rows = _check_rows(rows, files, report, min_duration, max_duration)
+    out_dir = Path(audio_folder) if audio_folder else Path(save_csv).with_name(Path(save_csv).stem + "_audio")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    candidates = _audio_pass(
+        files, kinds, wanted, root, rows, out_dir, report, hours, skip_hours, seed, batch_rows
+    )
+    iso = to_iso639_3(language) if language else None
+    return finalize(candidates, save_csv, report, iso, min_duration, max_duration, None, seed, verify_decode)
+
+
+def _metadata_pass(files, kinds, wanted, root, report, text_filter, batch_rows) -> list[_Row]:
+    meta = {role: col for role, col in wanted.items() if role != "audio"}
+    read_audio = "duration" not in wanted  # durations then come from the audio headers
+    rows: list[_Row] = []
+    for shard, (path, kind) in enumerate(zip(files, kinds)):
+        cols = list(meta.values())
+        audio_col = wanted["audio"]
+        if read_audio:
+            cols.append(audio_col)
+        elif kind == "struct":
+            cols.append(f"{audio_col}.path")
+        elif kind == "path":
+            cols.append(audio_col)
+        index = 0
+        for batch in iter_table(path, list(dict.fromkeys(cols)), batch_rows):
+            count = len(batch[cols[0]])
+            for i in range(count):
+                get = {role: batch[col][i] for role, col in meta.items()}
+                hint = None
+                if read_audio or kind == "path":
+                    cell = batch[audio_col][i]
+                    hint = cell.get("path") if isinstance(cell, dict) else cell if kind == "path" else None
+                elif kind == "struct":
+                    hint = batch[f"{audio_col}.path"][i]
+                utt = get.get("id")
+                from_path = (utt is None or str(utt).strip() == "") and bool(hint)
+                if utt is None or str(utt).strip() == "":
+                    utt = Path(hint).stem if hint else f"{path.stem}_{index + i:07d}"
+                text = get["text"] if isinstance(get["text"], str) else ""
+                if text_filter is not None:
+                    text = text_filter(text)
+                row = _Row(
+                    str(utt).strip(),
+                    shard,
+                    index + i,
+                    text,
+                    get.get("language"),
+                    _as_float(get.get("duration")),
+                    None if get.get("speaker") is None else str(get["speaker"]),
+                    from_path,
+                )
+                if read_audio:
+                    row.duration = _header_duration(batch[audio_col][i], kind, path, root)
+                    if row.duration is None:
+                        report.skip(
+                            row.id, "corrupt_audio", f"{path}:row {row.index}", "audio header unreadable"
+                        )
+                        continue
+                rows.append(row)
+            index += count
+    named = [r for r in rows if r.from_path]
+    if len({r.id for r in named}) < len(named):
+        # File names inside the audio struct are not unique here: name rows by position instead
+        # of dropping all but one of each name as duplicates.
+        logger.warning("audio file names repeat; IDs are <shard>_<row> instead")
+        for r in named:
+            r.id = f"{files[r.shard].stem}_{r.index:07d}"
+    return rows
+
+
+def _as_float(value) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _header_duration(cell, kind: str, shard: Path, root: Path) -> float | None:
+    raw, file = _decode(cell, kind, shard, root)
+    try:
+        info = sf.info(io.BytesIO(raw)) if raw else sf.info(str(file)) if file else None
+    except Exception:  # soundfile raises several types for bad data
+        return None
+    return info.frames / info.samplerate if info and info.frames > 0 else None
+
+
+def _check_rows(rows: list[_Row], files, report: SkipReport, min_duration: float, max_duration):
+    kept, seen = [], set()
+    for row in rows:
+        origin = f"{files[row.shard]}:row {row.index}"
+        if row.id in seen:
+            report.skip(row.id, "duplicate_id", origin)
+        elif not clean_transcript(row.text):
+            report.skip(row.id, "empty_transcript", origin)
+        elif row.duration is None:
+            report.skip(row.id, "bad_row", origin, "no numeric duration")
+        elif row.duration < min_duration:
+            report.skip(row.id, "too_short", origin, f"{row.duration:.3f} s")
+        elif max_duration is not None and row.duration > max_duration:
+            report.skip(row.id, "too_long", origin, f"{row.duration:.3f} s > {max_duration} s")
+        else:
+            kept.append(row)
+        seen.add(row.id)
+    return kept
+
+
+def _audio_pass(files, kinds, wanted, root, rows, out_dir, report, hours, skip_hours, seed, batch_rows):
+    """Decode the chosen rows' audio; refill the budget when some fail to decode."""
+
+    def speakers(some: list[_Row]) -> list[str | None] | None:
+        return [r.speaker for r in some] if "speaker" in wanted else None
+
+    if hours is None:
+        todo, pool = rows, []
+    else:
+        todo = select_hours(rows, hours, seed, speakers(rows), skip_hours)
+        held = {r.id for r in select_hours(rows, skip_hours, seed, speakers(rows))} if skip_hours else set()
+        pool = [r for r in rows if r.id not in held]
+    candidates: list[Candidate] = []
+    done: set[str] = set()
+    secs = 0.0
+    while todo:
+        by_shard: dict[int, dict[int, _Row]] = {}
+        for row in todo:
+            by_shard.setdefault(row.shard, {})[row.index] = row
+            done.add(row.id)
+        failed = 0
+        for shard, chosen in sorted(by_shard.items()):
+            path, kind, index, last = files[shard], kinds[shard], 0, max(chosen)
+            for batch in iter_table(path, [wanted["audio"]], batch_rows):
+                cells = batch[wanted["audio"]]
+                for i, cell in enumerate(cells):
+                    row = chosen.get(index + i)
+                    if row is None:
+                        continue
+                    cand = _materialise(row, cell, kind, path, root, out_dir, report)
+                    if cand is None:
+                        failed += 1
+                    else:
+                        candidates.append(cand)
+                        secs += row.duration
+                index += len(cells)
+                if index > last:
+                    break  # the rest of the shard holds no chosen row
+        if hours is None or not failed:
+            break
+        # Undecodable rows left part of the budget: fill it from the rows not tried yet.
+        rest = [r for r in pool if r.id not in done]
+        todo = select_hours(rest, hours - secs / 3600.0, seed, speakers(rest))
+    if hours is not None:
+        logger.info(
+            "%s: selected %d of %d valid rows (%.2f h <= %.2f h, %.2f h held out first, seed %d)",
+            report.name,
+            len(candidates),
+            len(rows),
+            secs / 3600,
+            hours,
+            skip_hours,
+            seed,
+        )
+    return candidates
+
+
+def _materialise(row: _Row, cell, kind, shard: Path, root: Path, out_dir: Path, report) -> Candidate | None:
+    origin = f"{shard}:row {row.index}"
+    raw, file = _decode(cell, kind, shard, root)
+    if file is not None:
+        return Candidate(row.id, file, row.text, origin, language=row.language)
+    if raw is None:
+        report.skip(row.id, "missing_audio", origin, "no audio bytes and no readable path")
+        return None
+    out = out_dir / (_UNSAFE.sub("_", row.id) + ".wav")
+    try:
+        _write_audio(raw, out)
+    except Exception as exc:  # soundfile raises several types for bad data
+        report.skip(row.id, "corrupt_audio", origin, f"cannot decode audio bytes ({exc})")
+        return None
+    return Candidate(row.id, out, row.text, origin, language=row.language)

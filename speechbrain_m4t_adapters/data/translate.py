@@ -1,0 +1,229 @@
+"""Translations of ASR transcripts by the base model itself (text-to-text).
+
+The paper's text-only data are "translated transcript pairs" and do not name
+the translation source; IndicVoices ships no translations. Our choice: the
+base SeamlessM4T translates each transcript (its language from the
+manifest) into ``tgt_lang`` (English by default) with batched beam search
+through its text encoder and decoder
+(:meth:`~speechbrain_m4t_adapters.model.lobe.SeamlessM4T.translate`).
+
+The result is the TSV that :func:`~.text.translated_transcript_pairs`
+reads, ``ID<TAB>translation`` without header, written batch by batch, so:
+
+* **resumable**: an interrupted run keeps the finished lines (a torn last
+  line is dropped) and translates only what is missing;
+* **cached**: a ``<tsv>.spec.json`` next to it records the model, languages,
+  search settings and a digest of the manifest's (ID, language, transcript)
+  rows; when it matches and every ID is present nothing is loaded or
+  recomputed; when it differs the TSV is made again from scratch.
+
+Whitespace runs in translations (tabs, newlines) become single spaces so
+every translation stays on one TSV line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .audio import PathLike
+from .languages import to_iso639_3
+from .manifest import read_asr_manifest
+from .prepare import clean_transcript, read_rows
+
+logger = logging.getLogger(__name__)
+
+#: Search settings used when a YAML ``translation:`` block leaves them out.
+DEFAULTS = {"num_beams": 4, "batch_size": 16, "max_new_tokens": 200, "device": None, "dtype": "float32"}
+
+
+@dataclass
+class TranslationResult:
+    """What :func:`translate_transcripts` did.
+
+    ``translated`` lines were made now, ``reused`` came from an earlier
+    (possibly interrupted) run with the same spec; ``seconds`` is the time
+    spent translating (model loading excluded).
+    """
+
+    path: Path
+    translated: int
+    reused: int
+    seconds: float
+
+    @property
+    def sentences_per_second(self) -> float:
+        """Throughput of this call (0 when nothing was translated)."""
+        return self.translated / self.seconds if self.seconds > 0 else 0.0
+
+
+def spec_path(save_tsv: PathLike) -> Path:
+    """The spec record of a translations TSV: ``x.tsv -> x.tsv.spec.json``."""
+    return Path(str(save_tsv) + ".spec.json")
+
+
+def _manifest_digest(entries) -> str:
+    digest = hashlib.sha256()
+    for e in entries:
+        digest.update(f"{e.id}\t{e.language}\t{e.transcript}\n".encode())
+    return digest.hexdigest()
+
+
+def _read_done(save_tsv: Path, wanted: set[str]) -> dict[str, str]:
+    """Complete lines of an earlier run (rewritten without a torn last line)."""
+    if not save_tsv.is_file():
+        return {}
+    raw = save_tsv.read_text(encoding="utf-8")
+    complete = raw if raw.endswith("\n") else raw[: raw.rfind("\n") + 1]
+    done = {}
+    for _, row in read_rows(save_tsv, "\t"):
+        if len(row) == 2 and row[0] in wanted:
+            done[row[0]] = row[1]
+    if complete != raw:
+        save_tsv.write_text(complete, encoding="utf-8")
+        torn = raw[len(complete) :].split("\t", 1)[0]
+        done.pop(torn, None)
+    return done
+
+
+def translate_transcripts(
+    asr_manifest: PathLike,
+    save_tsv: PathLike,
+    model_source: str | None = None,
+    model=None,
+    tgt_lang: str = "eng",
+    num_beams: int = 4,
+    batch_size: int = 16,
+    max_new_tokens: int = 200,
+    device: str | None = None,
+    dtype: str = "float32",
+    overwrite: bool = False,
+) -> TranslationResult:
+    """Translate every transcript of an ASR manifest with the base model.
+
+    Arguments
+    ---------
+    asr_manifest : path-like
+        ASR manifest (its ``language`` column is each transcript's language).
+    save_tsv : path-like
+        Output ``ID<TAB>translation`` TSV (see module docstring).
+    model_source : str, optional
+        Hub id or folder of the base SeamlessM4T; loaded only when something
+        is left to translate.
+    model : SeamlessM4T, optional
+        An already loaded lobe (its ``source`` names it in the spec); its
+        adapters are switched off while translating so the *base* translates.
+    tgt_lang : str
+        Language of the translations (the source side of the text pairs).
+    num_beams, max_new_tokens : int
+        Beam search settings.
+    batch_size : int
+        Sentences per batch (sorted by length to limit padding).
+    device : str, optional
+        ``cuda``/``cpu``; default: CUDA when available.
+    dtype : str
+        dtype of the base weights when loading ``model_source``.
+    overwrite : bool
+        Translate everything again even if the spec matches.
+
+    Returns
+    -------
+    TranslationResult
+
+    Example
+    -------
+    >>> from speechbrain_m4t_adapters.tiny import build_tiny_model
+    >>> from speechbrain_m4t_adapters.data import AsrEntry, write_asr_manifest
+    >>> import tempfile, os
+    >>> tmp = tempfile.mkdtemp()
+    >>> folder = build_tiny_model(os.path.join(tmp, "m"), "v2", vocab_size=400)
+    >>> _ = write_asr_manifest([AsrEntry("u1", 1.0, "/a.wav", "ben", "আমি ভাত খাই")], tmp + "/m.csv")
+    >>> search = dict(num_beams=2, max_new_tokens=4)
+    >>> r = translate_transcripts(tmp + "/m.csv", tmp + "/t.tsv", folder, **search)
+    >>> r.translated, translate_transcripts(tmp + "/m.csv", tmp + "/t.tsv", folder, **search).reused
+    (1, 1)
+    """
+    if model is None and model_source is None:
+        raise ValueError("give model_source or model")
+    save_tsv = Path(save_tsv)
+    entries = read_asr_manifest(asr_manifest)
+    tgt = to_iso639_3(tgt_lang)
+    spec = {
+        "model_source": str(model.source if model is not None else model_source),
+        "tgt_lang": tgt,
+        "num_beams": int(num_beams),
+        "max_new_tokens": int(max_new_tokens),
+        "manifest": _manifest_digest(entries),
+    }
+    record = spec_path(save_tsv)
+    text = json.dumps(spec, sort_keys=True, indent=1)
+    same = not overwrite and record.is_file() and record.read_text(encoding="utf-8") == text
+    done = _read_done(save_tsv, {e.id for e in entries}) if same else {}
+    todo = [e for e in entries if e.id not in done]
+    if not same:
+        save_tsv.parent.mkdir(parents=True, exist_ok=True)
+        save_tsv.write_text("", encoding="utf-8")
+        record.write_text(text, encoding="utf-8")
+    if not todo:
+        logger.info("%s: %d translations reused (spec unchanged)", save_tsv, len(done))
+        return TranslationResult(save_tsv, 0, len(done), 0.0)
+    m4t = model if model is not None else _load(model_source, device, dtype)
+    active = list(m4t.adapters.active)
+    m4t.adapters.set_active([])  # the base model translates, not an adapted one
+    was_training = m4t.training
+    m4t.eval()
+    # Longest first: an out-of-memory batch shows up at once, and similar lengths share a batch.
+    todo.sort(key=lambda e: (-len(e.transcript), e.id))
+    start = time.perf_counter()
+    try:
+        with open(save_tsv, "a", encoding="utf-8", newline="") as out:
+            for i in range(0, len(todo), batch_size):
+                batch = todo[i : i + batch_size]
+                hyps = m4t.translate(
+                    [e.transcript for e in batch],
+                    [e.language for e in batch],
+                    tgt,
+                    num_beams=num_beams,
+                    max_new_tokens=max_new_tokens,
+                )
+                out.write("".join(f"{e.id}\t{clean_transcript(h)}\n" for e, h in zip(batch, hyps)))
+                out.flush()  # a kill loses at most the batch in flight
+    finally:
+        m4t.adapters.set_active(active)
+        m4t.train(was_training)
+    seconds = time.perf_counter() - start
+    logger.info(
+        "%s: translated %d transcripts into %s in %.1f s (%.2f sentences/s), %d reused",
+        save_tsv,
+        len(todo),
+        tgt,
+        seconds,
+        len(todo) / seconds,
+        len(done),
+    )
+    return TranslationResult(save_tsv, len(todo), len(done), seconds)
+
+
+def _load(model_source: str, device: str | None, dtype: str):
+    import torch
+
+    from ..model.lobe import SeamlessM4T
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return SeamlessM4T(model_source, dtype=dtype).to(device)
+
+
+def translate_with(asr_manifest: PathLike, save_tsv: PathLike, tgt_lang: str, options: Mapping | None):
+    """:func:`translate_transcripts` with a YAML ``translation:`` block (see ``hparams/base.yaml``)."""
+    opts = {**DEFAULTS, **dict(options or {})}
+    unknown = sorted(set(opts) - set(DEFAULTS) - {"model_source"})
+    if unknown:
+        raise ValueError(f"translation: unknown keys {unknown}; known: {sorted(DEFAULTS) + ['model_source']}")
+    if not opts.get("model_source"):
+        raise ValueError("translation: needs model_source (the base model that translates the transcripts)")
+    return translate_transcripts(asr_manifest, save_tsv, tgt_lang=tgt_lang, **opts)

@@ -1,0 +1,91 @@
+"""Forgetting check: decode other languages' test sets with the adapters on and off.
+
+Adapting a multilingual model to one language may hurt the others. An
+experiment's ``forgetting_sets:`` (e.g. a Hindi or Bengali test set) are
+decoded twice from the best checkpoint: with every adapter set active (the
+adapted model) and with none (the base model; for ``FinetuneConfig`` sets the
+original weights come back too). The summary records both and the delta
+(:func:`~speechbrain_m4t_adapters.evaluation.summary.forgetting_entry`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..evaluation.summary import forgetting_entry
+from .datasets import asr_dataset
+
+logger = logging.getLogger(__name__)
+
+#: Suffix of the adapters-off runs' names (their outputs go to ``test/<name>.base``).
+BASE_SUFFIX = ".base"
+
+
+@contextmanager
+def adapters_off(brain) -> Iterator[None]:
+    """Evaluate with no adapter set active, then restore the active sets.
+
+    Evaluation first loads the best checkpoint, whose state re-activates the
+    sets; the switch-off therefore happens right after that load.
+    """
+    m4t = brain.m4t
+    before = list(m4t.adapters.active)
+    original = brain.on_evaluate_start
+
+    def start(max_key=None, min_key=None):
+        original(max_key=max_key, min_key=min_key)
+        m4t.adapters.set_active([])
+
+    brain.on_evaluate_start = start
+    try:
+        yield
+    finally:
+        del brain.on_evaluate_start  # back to the class method
+        m4t.adapters.set_active(before)
+
+
+def evaluate_forgetting(brain, manifests: Mapping[str, Path], loader_kwargs: dict) -> dict[str, dict]:
+    """Decode each forgetting set with adapters on and off; ``{name: forgetting_entry}``.
+
+    Arguments
+    ---------
+    brain : AdapterBrain
+        Fitted (or evaluation-only) brain.
+    manifests : dict
+        Set name -> ASR manifest.
+    loader_kwargs : dict
+        Test dataloader options.
+
+    Returns
+    -------
+    dict
+        Empty when there is no forgetting set. Without adapter sets (nothing to
+        switch off) the base columns are None.
+    """
+    if not manifests:
+        return {}
+    m4t = brain.m4t
+    data = {name: asr_dataset(csv, m4t, "ascending") for name, csv in manifests.items()}
+    adapted = brain.evaluate_test_sets(data, loader_kwargs)
+    base: dict = {}
+    if m4t.adapters.sets:
+        with adapters_off(brain):
+            runs = brain.evaluate_test_sets({n + BASE_SUFFIX: d for n, d in data.items()}, loader_kwargs)
+        base = {name[: -len(BASE_SUFFIX)]: metrics for name, metrics in runs.items()}
+    else:
+        logger.warning("forgetting check: no adapter sets to switch off; only the adapted numbers are kept")
+    result = {name: forgetting_entry(adapted[name], base.get(name)) for name in manifests}
+    for name, entry in result.items():
+        if entry["delta_wer"] is not None:
+            logger.info(
+                "forgetting %s (%s): WER %.2f with adapters, %.2f without (%+.2f)",
+                name,
+                entry["language"],
+                entry["wer"],
+                entry["base_wer"],
+                entry["delta_wer"],
+            )
+    return result
