@@ -118,7 +118,8 @@ def parameter_summary(report: dict) -> str:
     >>> line = parameter_summary({"trainable_parameters": 6_331_392, "base_parameters": 972_508_480,
     ...     "trainable_percent": 0.651, "adapter_sets": [{"name": "encoder", "kind": "bottleneck",
     ...     "parameters": 6_331_392, "trainable": True}]})
-    >>> print(line.replace("; ", "\n"))
+    >>> for part in line.split("; "):
+    ...     print(part)
     trainable parameters: 6,331,392 (6.33M) of 972,508,480 (0.651%)
     sets: encoder (bottleneck, 6,331,392, trained)
     """
