@@ -19,6 +19,7 @@ import speechbrain as sb
 import torch
 import torch.distributed as dist
 from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
+from speechbrain.utils.data_utils import batch_pad_right
 from speechbrain.utils.distributed import if_main_process
 from torch.utils.data import Sampler
 
@@ -181,12 +182,10 @@ class AdapterBrain(sb.Brain):
             tokens = m4t.generate(hidden[rows], mask[rows], [batch.language[i] for i in short_rows], **search)
             for i, text in zip(short_rows, m4t.decode_tokens(tokens)):
                 texts[i] = text
-        if long_rows:
-            from ..inference.asr import pad_waveforms  # the inference stack, only when needed
         for i in long_rows:
             wav = wavs[i, : samples[i]]
             chunks = [wav[a:b] for a, b in chunk_bounds(wav, limit)]
-            padded, lens = pad_waveforms(chunks)
+            padded, lens = batch_pad_right(chunks)
             parts = m4t.transcribe(padded, lens, batch.language[i], **search)
             texts[i] = join_texts(parts)
         return texts
