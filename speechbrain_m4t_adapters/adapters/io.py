@@ -35,6 +35,23 @@ class AdapterMismatchError(ValueError):
     """Adapters were saved for a base model with another architecture."""
 
 
+def require_finite(tensors: dict[str, torch.Tensor], where: str | Path) -> None:
+    """Refuse to save weights holding NaN or infinity (a diverged run), naming them.
+
+    Example
+    -------
+    >>> require_finite({"a/w": torch.zeros(2)}, "out")
+    >>> require_finite({"a/w": torch.tensor([0.0, float("nan")])}, "out")
+    Traceback (most recent call last):
+    ValueError: out: not saved: non-finite values in 1 adapter tensor(s): a/w (1 of 2 values)
+    """
+    bad = {k: int((~torch.isfinite(v)).sum()) for k, v in tensors.items() if v.is_floating_point()}
+    bad = {k: (n, tensors[k].numel()) for k, n in bad.items() if n}
+    if bad:
+        names = ", ".join(f"{k} ({n} of {total} values)" for k, (n, total) in list(bad.items())[:5])
+        raise ValueError(f"{where}: not saved: non-finite values in {len(bad)} adapter tensor(s): {names}")
+
+
 def base_fingerprint(model: nn.Module) -> str:
     """Hash of the base architecture: every base parameter's name and shape.
 
@@ -92,6 +109,7 @@ def save_adapters(
             "num_parameters": sets.num_parameters(name),
             "modules": sets.sets[name].targets,
         }
+    require_finite(tensors, folder)
     metadata = {
         "format_version": FORMAT_VERSION,
         "package": "speechbrain-m4t-adapters",
@@ -206,6 +224,8 @@ def save_checkpoint_state(sets: AdapterSets, path: str | Path) -> None:
     for name, s in sets.sets.items():
         state["weights"][name] = {k: v.detach().cpu() for k, v in sets.state_dict(name).items()}
         state["trainable"][name] = s.trainable
+    flat = {f"{n}/{k}": v for n, weights in state["weights"].items() for k, v in weights.items()}
+    require_finite(flat, path)
     torch.save(state, path)
 
 

@@ -21,6 +21,7 @@ from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, registe
 
 from ..evaluation.metrics import compute_error_rates, write_alignments
 from ..model.lobe import SeamlessM4T
+from .nonfinite import NonFiniteStepGuard
 
 logger = logging.getLogger(__name__)
 
@@ -66,13 +67,14 @@ def _lengths_mask(padded: torch.Tensor, rel_lens: torch.Tensor) -> torch.Tensor:
     return torch.arange(padded.shape[1], device=padded.device)[None, :] < abs_lens[:, None].to(padded.device)
 
 
-class AdapterBrain(sb.Brain):
+class AdapterBrain(NonFiniteStepGuard, sb.Brain):
     """Train and evaluate adapters on SeamlessM4T with speech and/or text batches.
 
     Expects ``modules: {m4t: SeamlessM4T}`` and these hparams:
     ``label_smoothing``, ``valid_search`` / ``test_search`` (dicts with
     ``num_beams`` and ``max_new_tokens``), ``output_folder``, optional
-    ``lr_annealing`` and ``train_clock``.
+    ``lr_annealing`` and ``train_clock``. Steps with a non-finite loss or
+    gradient are skipped (see :class:`NonFiniteStepGuard`).
     """
 
     # ------------------------------------------------------------- properties
