@@ -4,8 +4,9 @@ A saved folder holds::
 
     adapters.safetensors   weights, keyed "<set>/<host module path>.<param>"
     adapters.json          format version, package version, base model id,
-                           base architecture fingerprint, and per set its
-                           config, parameter count and host modules
+                           base architecture fingerprint, base checkpoint
+                           identity, SHA-256 of the weights file, and per set
+                           its config, parameter count and host modules
 
 Only adapter weights are written, never base weights (a fine-tuning set's
 weights are its trained copy of the component).
@@ -24,6 +25,7 @@ from torch import nn
 
 from ..version import __version__
 from .config import AdapterConfig
+from .integrity import base_identity, check_weights_checksum, file_sha256, warn_if_other_base
 from .sets import AdapterSets, base_parameters
 
 WEIGHTS_NAME = "adapters.safetensors"
@@ -117,6 +119,7 @@ def save_adapters(
         "base_model": base_model,
         "model_type": getattr(getattr(sets.model, "config", None), "model_type", None),
         "base_fingerprint": base_fingerprint(sets.model),
+        "base_identity": base_identity(getattr(sets.model, "config", None)),
         "sets": meta_sets,
         **(extra or {}),
     }
@@ -124,6 +127,7 @@ def save_adapters(
     tmp_weights = folder / (WEIGHTS_NAME + ".tmp")
     tmp_meta = folder / (METADATA_NAME + ".tmp")
     save_file(tensors, str(tmp_weights), metadata={"format": "pt"})
+    metadata["weights_sha256"] = file_sha256(tmp_weights)  # checked on load: damage is an error
     tmp_meta.write_text(json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8")
     tmp_weights.replace(folder / WEIGHTS_NAME)
     tmp_meta.replace(folder / METADATA_NAME)
@@ -198,6 +202,8 @@ def load_adapters(
     missing = [n for n in names if n not in metadata["sets"]]
     if missing:
         raise KeyError(f"{folder}: no adapter set(s) {missing}; it holds {available}")
+    check_weights_checksum(folder, metadata, WEIGHTS_NAME)
+    warn_if_other_base(metadata, base_identity(getattr(sets.model, "config", None)), folder)
     tensors = load_file(str(Path(folder) / WEIGHTS_NAME))
     for name in names:
         config = AdapterConfig.from_dict(metadata["sets"][name]["config"])

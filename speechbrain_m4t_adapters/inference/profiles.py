@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..adapters import AdapterConfig, AdapterMismatchError, read_metadata
+from ..adapters.integrity import base_identity, check_weights_checksum, warn_if_other_base
 from ..adapters.io import METADATA_NAME, WEIGHTS_NAME
 from ..model.lobe import SeamlessM4T
 
@@ -109,6 +110,8 @@ class AdapterProfiles:
                 language = self.m4t.languages.normalize(language)
             except ValueError as error:
                 raise ValueError(f"{folder / METADATA_NAME}: field 'language': {error}") from error
+        check_weights_checksum(folder, metadata, WEIGHTS_NAME)
+        warn_if_other_base(metadata, base_identity(self.m4t.model.config), folder)
         tensors = self._read_weights(folder)
         attached: list[str] = []
         try:
