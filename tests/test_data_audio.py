@@ -76,3 +76,14 @@ def test_empty_file(tmp_path):
     for fn in (load_audio, audio_info):
         with pytest.raises(AudioError, match="empty_audio.*empty.wav"):
             fn(path)
+
+
+def test_nonfinite_samples_are_an_error_naming_the_file(tmp_path):
+    path = tmp_path / "inf.wav"
+    samples = np.zeros(1600, dtype="float32")
+    samples[5] = -np.inf
+    sf.write(path, samples, 16000, subtype="FLOAT")
+    with pytest.raises(AudioError, match="nonfinite_audio.*inf.wav.*1 of 1600 frames") as err:
+        load_audio(path)
+    assert err.value.reason == "nonfinite_audio"
+    assert load_audio(path, start=0.001).numel() == 1584  # the segment after the bad sample is fine

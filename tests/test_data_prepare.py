@@ -342,3 +342,26 @@ def test_hours_subset_and_overwrite_flag(tmp_path):
     assert [r.id for r in read_asr_manifest(out)] == ids
     rebuilt = prepare_generic(listing, out, language="ory", overwrite=True)
     assert not rebuilt.reused and rebuilt.kept == 6
+
+
+def test_nonfinite_and_truncated_audio_are_skipped_and_counted(tmp_path):
+    """A float clip with NaN/inf, or a WAV cut short of its header, is reported, not kept."""
+    audio = tmp_path / "audio"
+    tone(audio / "good.wav", 1.0)
+    samples = 0.1 * np.ones(16000, dtype="float32")
+    samples[100], samples[9000] = np.nan, np.inf
+    sf.write(audio / "nan.wav", samples, 16000, subtype="FLOAT")
+    tone(audio / "cut.wav", 1.0)
+    whole = (audio / "cut.wav").read_bytes()
+    (audio / "cut.wav").write_bytes(whole[: len(whole) // 2])
+    listing = tmp_path / "list.tsv"
+    listing.write_text("path\ttext\naudio/good.wav\ta\naudio/nan.wav\tb\naudio/cut.wav\tc\n")
+    report = prepare_generic(listing, tmp_path / "m.csv", language="ory", verify_decode=True)
+    assert report.kept == 1 and report.counts == {"nonfinite_audio": 1, "truncated_audio": 1}
+    skipped = {i.id: i for i in read_skipped(skipped_path(tmp_path / "m.csv"))}
+    assert "2 of 16000 frames" in skipped["nan"].detail and "first at frame 100" in skipped["nan"].detail
+    assert f"{len(whole) - 44} bytes" in skipped["cut"].detail
+    assert [r.id for r in read_asr_manifest(tmp_path / "m.csv")] == ["good"]
+    # Truncation is seen from the header alone, without decoding.
+    quick = prepare_generic(listing, tmp_path / "q.csv", language="ory")
+    assert quick.counts == {"truncated_audio": 1} and quick.kept == 2

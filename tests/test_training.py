@@ -197,11 +197,15 @@ def test_dataset_spec_errors_name_the_problem(tmp_path):
         prepare_asr_spec({"corpus": "respin", "folder": "x", "lang": "bn"}, tmp_path / "x.csv", what="train")
 
 
-def _torchrun(recipe: str, args: list[str], port: int) -> str:
+def _torchrun(recipe: str, args: list[str]) -> str:
     import os
+    import socket
     import subprocess
     import sys
 
+    with socket.socket() as probe:  # a free port: parallel test runs must not meet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}"]
     command += [str(RECIPES / recipe / "train.py"), *args, "--distributed_backend=gloo"]
@@ -222,7 +226,7 @@ def _replica_checksums(log: str, when: str) -> list[str]:
 def test_torchrun_ddp_replicas_stay_identical(tmp_path, tiny_v1):
     """Two CPU processes (gloo): DDP replicas are bit-identical after wrapping and after training."""
     args = smoke_args(RECIPES / "Bengali/hparams/bengali_encoder.yaml", tmp_path, tiny_v1)
-    log = _torchrun("Bengali", args, 29731)
+    log = _torchrun("Bengali", args)
     start, end = _replica_checksums(log, "start"), _replica_checksums(log, "end")
     print(f"DDP replica checksums: start {start}, end {end}")
     assert len(start) == len(end) == 2
@@ -235,7 +239,7 @@ def test_torchrun_ddp_replicas_stay_identical(tmp_path, tiny_v1):
 def test_torchrun_sharded_evaluation_equals_single_process(tmp_path, tiny_v1):
     """Test sets decoded in shards on 2 ranks and gathered give the single-process WER and hypotheses."""
     yaml = RECIPES / "Odia/hparams/odia_baseline.yaml"
-    _torchrun("Odia", smoke_args(yaml, tmp_path / "ddp", tiny_v1), 29732)
+    _torchrun("Odia", smoke_args(yaml, tmp_path / "ddp", tiny_v1))
     run_experiment(smoke_args(yaml, tmp_path / "single", tiny_v1))
     runs = {name: tmp_path / name / "odia_baseline" / "1986" for name in ("ddp", "single")}
     summaries = {name: json.loads((f / "summary.json").read_text()) for name, f in runs.items()}

@@ -4,8 +4,9 @@ A saved folder holds::
 
     adapters.safetensors   weights, keyed "<set>/<host module path>.<param>"
     adapters.json          format version, package version, base model id,
-                           base architecture fingerprint, and per set its
-                           config, parameter count and host modules
+                           base architecture fingerprint, base checkpoint
+                           identity, SHA-256 of the weights file, and per set
+                           its config, parameter count and host modules
 
 Only adapter weights are written, never base weights (a fine-tuning set's
 weights are its trained copy of the component).
@@ -25,6 +26,7 @@ from torch import nn
 
 from ..version import __version__
 from .config import AdapterConfig
+from .integrity import base_identity, check_weights_checksum, file_sha256, warn_if_other_base
 from .sets import AdapterSets, base_parameters
 
 WEIGHTS_NAME = "adapters.safetensors"
@@ -34,6 +36,23 @@ FORMAT_VERSION = 1
 
 class AdapterMismatchError(ValueError):
     """Adapters were saved for a base model with another architecture."""
+
+
+def require_finite(tensors: dict[str, torch.Tensor], where: str | Path) -> None:
+    """Refuse to save weights holding NaN or infinity (a diverged run), naming them.
+
+    Example
+    -------
+    >>> require_finite({"a/w": torch.zeros(2)}, "out")
+    >>> require_finite({"a/w": torch.tensor([0.0, float("nan")])}, "out")
+    Traceback (most recent call last):
+    ValueError: out: not saved: non-finite values in 1 adapter tensor(s): a/w (1 of 2 values)
+    """
+    bad = {k: int((~torch.isfinite(v)).sum()) for k, v in tensors.items() if v.is_floating_point()}
+    bad = {k: (n, tensors[k].numel()) for k, n in bad.items() if n}
+    if bad:
+        names = ", ".join(f"{k} ({n} of {total} values)" for k, (n, total) in list(bad.items())[:5])
+        raise ValueError(f"{where}: not saved: non-finite values in {len(bad)} adapter tensor(s): {names}")
 
 
 def base_fingerprint(model: nn.Module) -> str:
@@ -93,6 +112,7 @@ def save_adapters(
             "num_parameters": sets.num_parameters(name),
             "modules": sets.sets[name].targets,
         }
+    require_finite(tensors, folder)
     metadata = {
         "format_version": FORMAT_VERSION,
         "package": "speechbrain-m4t-adapters",
@@ -100,6 +120,7 @@ def save_adapters(
         "base_model": base_model,
         "model_type": getattr(getattr(sets.model, "config", None), "model_type", None),
         "base_fingerprint": base_fingerprint(sets.model),
+        "base_identity": base_identity(getattr(sets.model, "config", None)),
         "sets": meta_sets,
         **(extra or {}),
     }
@@ -107,6 +128,7 @@ def save_adapters(
     tmp_weights = folder / (WEIGHTS_NAME + ".tmp")
     tmp_meta = folder / (METADATA_NAME + ".tmp")
     save_file(tensors, str(tmp_weights), metadata={"format": "pt"})
+    metadata["weights_sha256"] = file_sha256(tmp_weights)  # checked on load: damage is an error
     tmp_meta.write_text(json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8")
     tmp_weights.replace(folder / WEIGHTS_NAME)
     tmp_meta.replace(folder / METADATA_NAME)
@@ -246,6 +268,8 @@ def load_adapters(
                 f"load it under another name, e.g. in YAML: pretrained_adapters: "
                 f"[{{folder: {folder}, rename: {{{name}: <new name>}}}}]"
             )
+    check_weights_checksum(folder, metadata, WEIGHTS_NAME)
+    warn_if_other_base(metadata, base_identity(getattr(sets.model, "config", None)), folder)
     tensors = read_weights(folder)
     attached: list[str] = []
     try:
@@ -272,6 +296,8 @@ def save_checkpoint_state(sets: AdapterSets, path: str | Path) -> None:
     for name, s in sets.sets.items():
         state["weights"][name] = {k: v.detach().cpu() for k, v in sets.state_dict(name).items()}
         state["trainable"][name] = s.trainable
+    flat = {f"{n}/{k}": v for n, weights in state["weights"].items() for k, v in weights.items()}
+    require_finite(flat, path)
     torch.save(state, path)
 
 

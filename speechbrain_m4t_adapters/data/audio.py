@@ -7,7 +7,9 @@ resampled with ``torchaudio.functional.resample``.
 
 Every failure raises :class:`AudioError`, a ``ValueError`` whose message names
 the offending file, so that data preparation can classify it (see
-:attr:`AudioError.reason`).
+:attr:`AudioError.reason`). Decoded samples must be finite: a float file
+holding NaN or infinity is an error (``nonfinite_audio``), because one such
+clip turns every gradient of a training batch into NaN.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from .manifest import PathLike
 MISSING = "missing_audio"
 CORRUPT = "corrupt_audio"
 EMPTY = "empty_audio"
+NONFINITE = "nonfinite_audio"
+TRUNCATED = "truncated_audio"
 
 
 class AudioError(ValueError):
@@ -35,7 +39,8 @@ class AudioError(ValueError):
     path : path-like
         The offending file.
     reason : str
-        One of ``"missing_audio"``, ``"corrupt_audio"``, ``"empty_audio"``.
+        One of ``"missing_audio"``, ``"corrupt_audio"``, ``"empty_audio"``,
+        ``"nonfinite_audio"``, ``"truncated_audio"``.
     detail : str
         Human-readable explanation.
     """
@@ -113,8 +118,8 @@ def load_audio(
     Raises
     ------
     AudioError
-        If the file is missing, unreadable/corrupt or holds no samples
-        (or the requested segment is empty).
+        If the file is missing, unreadable/corrupt, holds no samples (or the
+        requested segment is empty) or holds NaN/infinite samples.
 
     Example
     -------
@@ -137,8 +142,69 @@ def load_audio(
     if data.shape[0] == 0:
         what = "file" if start is None and stop is None else "segment"
         raise AudioError(path, EMPTY, f"{what} contains 0 samples")
+    if not np.isfinite(data).all():
+        bad = int(np.count_nonzero(~np.isfinite(data).all(axis=1)))
+        first_bad = int(np.argmax(~np.isfinite(data).all(axis=1))) + first
+        detail = f"{bad} of {data.shape[0]} frames are NaN or infinite (first at frame {first_bad})"
+        raise AudioError(path, NONFINITE, detail)
     # Mean over channels: the usual down-mix, keeps amplitude within [-1, 1].
     mono = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
     if sr != target_sr:
         mono = torchaudio.functional.resample(mono, sr, target_sr)
     return mono.to(torch.float32)
+
+
+def check_wav_complete(path: PathLike) -> None:
+    """Raise if a WAV file holds fewer bytes of samples than its header declares.
+
+    libsndfile silently reads what is there, so a copy cut short (a failed
+    download, a full disk) would otherwise pass as a shorter clip. Files that
+    are not RIFF/WAVE, and streamed WAVs whose header leaves the size open
+    (``0`` or ``0xFFFFFFFF``), are not checked.
+
+    Arguments
+    ---------
+    path : path-like
+        Audio file (only ``RIFF``/``WAVE`` content is checked).
+
+    Raises
+    ------
+    AudioError
+        ``truncated_audio``, naming the declared and present byte counts.
+
+    Example
+    -------
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> path = tempfile.mktemp(suffix=".wav")
+    >>> sf.write(path, np.zeros(800, dtype="float32"), 8000, subtype="PCM_16")
+    >>> check_wav_complete(path)
+    >>> with open(path, "r+b") as f:
+    ...     _ = f.truncate(400)
+    >>> try:
+    ...     check_wav_complete(path)
+    ... except AudioError as error:
+    ...     print(error.reason)
+    truncated_audio
+    """
+    size = Path(path).stat().st_size
+    with open(path, "rb") as f:
+        if f.read(12)[:4] != b"RIFF":
+            return
+        f.seek(8)
+        if f.read(4) != b"WAVE":
+            return
+        offset = 12
+        while offset + 8 <= size:
+            f.seek(offset)
+            header = f.read(8)
+            chunk, length = header[:4], int.from_bytes(header[4:], "little")
+            if chunk == b"data":
+                present = size - offset - 8
+                if length not in (0, 0xFFFFFFFF) and present < length:
+                    raise AudioError(
+                        path,
+                        TRUNCATED,
+                        f"header declares {length} bytes of samples, the file holds {present}",
+                    )
+                return
+            offset += 8 + length + (length % 2)  # chunks are word-aligned

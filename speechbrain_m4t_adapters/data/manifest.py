@@ -50,6 +50,8 @@ SKIP_REASONS = (
     "missing_audio",
     "corrupt_audio",
     "empty_audio",
+    "nonfinite_audio",
+    "truncated_audio",
     "empty_transcript",
     "missing_transcript",
     "too_long",

@@ -11,9 +11,12 @@ Validation, in this order (the first failing check gives the reason):
 1. ``bad_row``: malformed line in an input listing, or a segment whose
    times are invalid or outside the audio;
 2. ``duplicate_id``: an id already seen in this manifest;
-3. ``missing_audio`` / ``corrupt_audio`` / ``empty_audio``: the file does not
-   exist, its header cannot be read (or, with ``verify_decode=True``, it
-   cannot be decoded), or it has 0 samples;
+3. ``missing_audio`` / ``corrupt_audio`` / ``empty_audio`` /
+   ``truncated_audio`` / ``nonfinite_audio``: the file does not exist, its
+   header cannot be read (or, with ``verify_decode=True``, it cannot be
+   decoded), it has 0 samples, it is a WAV holding fewer sample bytes than
+   its header declares, or (with ``verify_decode=True``) a sample is NaN or
+   infinite;
 4. ``empty_transcript``: nothing left after stripping whitespace;
 5. ``too_short`` / ``too_long``: duration outside
    ``[min_duration, max_duration]``.
@@ -34,7 +37,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .audio import AudioError, PathLike, audio_info, load_audio
+from .audio import AudioError, PathLike, audio_info, check_wav_complete, load_audio
 from .languages import to_iso639_3
 from .manifest import (
     AsrEntry,
@@ -120,9 +123,12 @@ def validate(
         try:
             wav = Path(cand.wav).resolve()
             if wav not in info_cache:
-                info_cache[wav] = audio_info(wav)
+                # Cached only once every check passed: segments of a bad file all fail.
+                info = audio_info(wav)
+                check_wav_complete(wav)
                 if verify_decode:
-                    load_audio(wav, target_sr=info_cache[wav][1])
+                    load_audio(wav, target_sr=info[1])
+                info_cache[wav] = info
             file_duration = info_cache[wav][0]
         except AudioError as exc:
             report.skip(cand.id, exc.reason, cand.origin, str(exc))

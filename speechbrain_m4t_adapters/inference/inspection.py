@@ -16,6 +16,8 @@ _KNOWN = {
     "base_model",
     "model_type",
     "base_fingerprint",
+    "base_identity",
+    "weights_sha256",
     "sets",
 }
 

@@ -26,6 +26,7 @@ from torch.utils.data import Sampler
 from ..evaluation.metrics import compute_error_rates, write_alignments
 from ..inference.chunking import SAMPLE_RATE, chunk_bounds, join_texts
 from ..model.lobe import SeamlessM4T
+from .nonfinite import NonFiniteStepGuard
 from .optim import apply_warmup, log_param_groups, param_groups, scale_peak_lr
 
 logger = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ def _lengths_mask(padded: torch.Tensor, rel_lens: torch.Tensor) -> torch.Tensor:
     return torch.arange(padded.shape[1], device=padded.device)[None, :] < abs_lens[:, None].to(padded.device)
 
 
-class AdapterBrain(sb.Brain):
+class AdapterBrain(NonFiniteStepGuard, sb.Brain):
     """Train and evaluate adapters on SeamlessM4T with speech and/or text batches.
 
     Expects ``modules: {m4t: SeamlessM4T}`` and these hparams:
@@ -127,7 +128,8 @@ class AdapterBrain(sb.Brain):
     and averages gradients); the whole training step runs inside the lobe's
     ``forward`` so DDP sees it. Validation and test sets are sharded across
     ranks and the results gathered, so every rank sees the same error rates;
-    only rank 0 writes files.
+    only rank 0 writes files. Steps with a non-finite loss or gradient are
+    skipped (see :class:`NonFiniteStepGuard`).
     """
 
     # ------------------------------------------------------------- properties
@@ -261,18 +263,21 @@ class AdapterBrain(sb.Brain):
                 dist.broadcast(p.data, src=0)
 
     def optimizers_step(self):
-        """Warmup, unscale, clip the norm over ALL groups, step (gradients already averaged by DDP)."""
+        """Skip non-finite steps, warm up, unscale, clip the norm over ALL groups, step.
+
+        Gradients arrive already averaged by DDP. SpeechBrain's own step clips the
+        first parameter group only; with per-set groups the clip must be global.
+        """
         if self.optimizer is None:
             return
-        apply_warmup(self.optimizer, self.optimizer_step, getattr(self.hparams, "warmup_steps", 0))
-        self.scaler.unscale_(self.optimizer)
-        if self.max_grad_norm and self.max_grad_norm > 0:  # SpeechBrain: negative disables
-            params = [p for group in self.optimizer.param_groups for p in group["params"]]
-            torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
-        if not self.scaler.is_enabled() and self.skip_nonfinite_grads:
-            self.check_gradients()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+        if self.freeze_optimizers(self.optimizers_dict):  # {}: a non-finite step, skipped
+            apply_warmup(self.optimizer, self.optimizer_step, getattr(self.hparams, "warmup_steps", 0))
+            self.scaler.unscale_(self.optimizer)
+            if self.max_grad_norm and self.max_grad_norm > 0:  # SpeechBrain: negative disables
+                params = [p for group in self.optimizer.param_groups for p in group["params"]]
+                torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         self.optimizer_step += 1
 

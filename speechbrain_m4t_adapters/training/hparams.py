@@ -10,10 +10,17 @@ command-line overrides (``--key=value``) replace entries of the result.
 ``--smoke=True`` additionally applies ``hparams/smoke.yaml`` (tiny offline
 model, the real data shipped in ``tests/fixtures/real``, one short epoch) so
 that every experiment can be run end to end on a CPU in minutes.
+
+Every key is checked before anything is built (no model or data is loaded
+for a typo): a key that the root of the chain (``hparams/base.yaml``) does not
+define is an error naming the closest known key, and a value whose type does
+not fit the default (``--lr=abc``, ``--number_of_epochs=two``) is an error
+naming the key, the value and the expected type.
 """
 
 from __future__ import annotations
 
+import difflib
 import io
 from pathlib import Path
 from typing import Any
@@ -22,6 +29,80 @@ import ruamel.yaml
 from hyperpyyaml import load_hyperpyyaml
 
 BASE_KEY = "base_hparams"
+#: Keys added by :func:`experiment_tree` itself (always known).
+ADDED_KEYS = ("repo_root", "hparams_file")
+
+
+class HparamsError(ValueError):
+    """An unknown key or a value of the wrong type in an experiment's hyperparameters."""
+
+
+def _is_tagged(value: Any) -> bool:
+    """A hyperpyyaml construct (``!ref``, ``!new:``, ``!PLACEHOLDER``...): its type is not known here."""
+    tag = getattr(value, "tag", None)
+    return bool(getattr(tag, "value", tag))
+
+
+def _expected_type(default: Any) -> tuple[str, tuple[type, ...]] | None:
+    """Name and accepted types of values that may replace ``default`` (None: anything)."""
+    if default is None or _is_tagged(default):
+        return None
+    if isinstance(default, bool):
+        return "a boolean (True/False)", (bool,)
+    if isinstance(default, int):
+        return "an integer", (int,)
+    if isinstance(default, float):
+        return "a number", (int, float)
+    if isinstance(default, str):
+        return "a string", (str, int, float)
+    if isinstance(default, dict):
+        return "a mapping ({key: value, ...})", (dict,)
+    if isinstance(default, list):
+        return "a list ([a, b, ...])", (list,)
+    return None
+
+
+def check_entry(key: str, value: Any, known: Any, source: str) -> None:
+    """Check that ``key`` exists in ``known`` and that ``value`` fits the type of its entry there.
+
+    Arguments
+    ---------
+    key, value : str, any
+        The entry being set.
+    known : mapping
+        The tree it replaces an entry of.
+    source : str
+        Where the entry comes from, for the message (a file or ``command line``).
+
+    Raises
+    ------
+    HparamsError
+        Unknown key (naming the closest known one) or wrong type.
+
+    Example
+    -------
+    >>> check_entry("lr", 0.01, {"lr": 0.001}, "cli")
+    >>> for key, value in (("numbr_of_epochs", 3), ("number_of_epochs", "two")):
+    ...     try:
+    ...         check_entry(key, value, {"number_of_epochs": 10}, "command line")
+    ...     except HparamsError as error:
+    ...         print(error)
+    command line: unknown hyperparameter 'numbr_of_epochs'; did you mean 'number_of_epochs'?
+    command line: number_of_epochs='two' is not an integer (default: 10)
+    """
+    if key not in known and key not in ADDED_KEYS:
+        close = difflib.get_close_matches(key, [str(k) for k in known], n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else "see hparams/base.yaml for the known keys"
+        raise HparamsError(f"{source}: unknown hyperparameter {key!r}; {hint}")
+    expected = _expected_type(known.get(key))
+    if expected is None or value is None or _is_tagged(value):
+        return
+    name, types = expected
+    if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+        default = f" (default: {known[key]})" if not isinstance(known[key], dict | list) else ""
+        raise HparamsError(f"{source}: {key}={value!r} is not {name}{default}")
+
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SMOKE_HPARAMS = REPO_ROOT / "hparams" / "smoke.yaml"
 
@@ -59,6 +140,7 @@ def merged_tree(path: str | Path, _seen: tuple[Path, ...] = ()) -> Any:
         return tree
     merged = merged_tree(path.parent / str(base), _seen + (path,))
     for key, value in tree.items():
+        check_entry(key, value, merged, str(path))
         merged[key] = value
     return merged
 
@@ -84,8 +166,10 @@ def experiment_tree(
     extra = _as_tree(overrides)
     if str(extra.get("smoke", tree.get("smoke", False))).lower() in ("true", "1"):
         for key, value in merged_tree(smoke_hparams).items():
+            check_entry(key, value, tree, str(smoke_hparams))
             tree[key] = value
     for key, value in extra.items():
+        check_entry(key, value, tree, "command line")
         tree[key] = value
     tree.setdefault("repo_root", str(REPO_ROOT))
     tree["hparams_file"] = str(Path(path).resolve())

@@ -226,6 +226,7 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
                 "mode": hparams["mode"],
                 "adapter_sets": report["adapter_sets"],
                 "language": hparams["language"],
+                "nonfinite_steps_skipped": brain.nonfinite_steps_skipped,
             },
         )
     return summary

@@ -1,0 +1,224 @@
+"""Crash-safe checkpoints: each one is complete or absent, and recovery falls back.
+
+SpeechBrain's ``Checkpointer`` writes ``CKPT.yaml`` first and the parameter
+files after it, into the final ``CKPT+...`` folder, so a run killed during a
+save leaves a folder that looks valid and makes every later resume crash.
+:class:`AtomicCheckpointer` keeps SpeechBrain's layout and API but:
+
+* saves into a hidden ``.partial-CKPT+...`` folder, fsyncs every file and the
+  folder, then renames it to ``CKPT+...`` in one step (a rename within a
+  folder is atomic on POSIX file systems);
+* deletes an old checkpoint by first renaming it out of sight
+  (``.deleting-CKPT+...``), so a kill during deletion never leaves half of one;
+* removes such leftovers of killed saves/deletions at the next save;
+* does not let SpeechBrain's ``save_and_keep_only`` slow down save after save
+  (its default ``importance_keys`` list is shared and grows at every call);
+* on recovery skips a checkpoint whose ``CKPT.yaml`` is unreadable, which
+  lacks a file of a recoverable, or whose files fail to load, with a warning,
+  and falls back to the next best one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import yaml
+from speechbrain.utils.checkpoints import (
+    CKPT_PREFIX,
+    METAFNAME,
+    PARAMFILE_EXT,
+    Checkpoint,
+    Checkpointer,
+)
+from speechbrain.utils.distributed import ddp_barrier, if_main_process, main_process_only
+
+logger = logging.getLogger(__name__)
+
+PARTIAL_PREFIX = ".partial-"
+DELETING_PREFIX = ".deleting-"
+
+
+class CheckpointRecoveryError(RuntimeError):
+    """Every candidate checkpoint failed to load after recoverables were modified."""
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file of ``folder`` and the folder itself to disk."""
+    for path in sorted(folder.iterdir()):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+class AtomicCheckpointer(Checkpointer):
+    """A SpeechBrain ``Checkpointer`` whose checkpoints are complete or absent.
+
+    Same arguments and methods as ``speechbrain.utils.checkpoints.Checkpointer``.
+
+    Example
+    -------
+    >>> import tempfile, torch
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> model = torch.nn.Linear(2, 2)
+    >>> saver = AtomicCheckpointer(folder, recoverables={"model": model})
+    >>> older = saver.save_checkpoint(meta={"loss": 2.0})
+    >>> newer = saver.save_checkpoint(meta={"loss": 1.0})
+    >>> sorted(p.name for p in newer.path.iterdir())
+    ['CKPT.yaml', 'model.ckpt']
+    >>> (newer.path / "model.ckpt").write_bytes(b"torn")  # damaged after the fact
+    4
+    >>> saver.recover_if_possible().path == older.path  # warns, falls back
+    True
+    """
+
+    # ---------------------------------------------------------------- saving
+    def save_checkpoint(self, meta={}, end_of_epoch=True, name=None, verbosity=logging.INFO):  # noqa: B006
+        """Save like SpeechBrain, into a hidden folder renamed into place once complete."""
+        # SpeechBrain's main_process_only helpers are collectives under DDP (they broadcast
+        # their result): every rank calls them, and only the main one does the work.
+        self._remove_leftovers()
+        final = None
+        if if_main_process():
+            final = self._new_checkpoint_dirpath() if name is None else self._custom_checkpoint_dirpath(name)
+        self._pending_final = final
+        try:
+            saved = super().save_checkpoint(
+                meta=meta, end_of_epoch=end_of_epoch, name=name, verbosity=verbosity
+            )
+        finally:
+            self._pending_final = None
+        ddp_barrier()  # every rank's savers have finished writing
+        finished = self._move_into_place(saved, final)
+        return finished if if_main_process() else None
+
+    @main_process_only
+    def _move_into_place(self, saved: Checkpoint, final: Path) -> Checkpoint:
+        partial = saved.path
+        _fsync_tree(partial)
+        if final.exists():  # a custom name saved again: move the old one out of sight first
+            self._delete_checkpoint(Checkpoint(final, {}, {}), verbosity=logging.DEBUG)
+        os.rename(partial, final)
+        _fsync_dir(final.parent)
+        paramfiles = {key: final / path.name for key, path in saved.paramfiles.items()}
+        return Checkpoint(final, saved.meta, paramfiles)
+
+    def save_and_keep_only(self, *args, importance_keys=None, **kwargs):
+        """SpeechBrain's, with a fresh ``importance_keys`` list per call.
+
+        SpeechBrain's default is a shared mutable list that grows by one key at
+        every call, so each later save re-reads every checkpoint once more.
+        """
+        return super().save_and_keep_only(*args, importance_keys=list(importance_keys or []), **kwargs)
+
+    def _new_checkpoint_dirpath(self):
+        pending = getattr(self, "_pending_final", None)
+        if pending is not None:  # called from inside super().save_checkpoint
+            return pending.with_name(PARTIAL_PREFIX + pending.name)
+        return super()._new_checkpoint_dirpath()
+
+    def _custom_checkpoint_dirpath(self, name):
+        pending = getattr(self, "_pending_final", None)
+        if pending is not None:
+            return pending.with_name(PARTIAL_PREFIX + pending.name)
+        return super()._custom_checkpoint_dirpath(name)
+
+    @staticmethod
+    @main_process_only
+    def _delete_checkpoint(checkpoint, verbosity=logging.INFO):
+        path = Path(checkpoint.path)
+        if not path.name.startswith(CKPT_PREFIX) or not path.is_dir():
+            raise RuntimeError(f"{path}: not a checkpoint folder; not deleting it")
+        doomed = path.with_name(DELETING_PREFIX + path.name)
+        os.rename(path, doomed)  # from here on the checkpoint is absent, never half there
+        _fsync_dir(path.parent)
+        shutil.rmtree(doomed)
+        logger.log(verbosity, f"Deleted checkpoint in {path}")
+
+    @main_process_only
+    def _remove_leftovers(self) -> None:
+        for path in self.checkpoints_dir.iterdir():
+            if path.is_dir() and path.name.startswith((PARTIAL_PREFIX, DELETING_PREFIX)):
+                logger.warning("removing %s, left by a save or deletion that was interrupted", path)
+                shutil.rmtree(path)
+
+    # ---------------------------------------------------------------- recovery
+    def list_checkpoints(self):
+        """Checkpoints whose ``CKPT.yaml`` reads as a mapping; others are skipped with a warning."""
+        checkpoints = []
+        for folder in self._list_checkpoint_dirs():
+            try:
+                with open(folder / METAFNAME, encoding="utf-8") as handle:
+                    meta = yaml.load(handle, Loader=yaml.SafeLoader)
+                if not isinstance(meta, dict) or "end-of-epoch" not in meta:
+                    raise ValueError("not a checkpoint meta mapping")
+            except (OSError, ValueError, yaml.YAMLError) as error:
+                logger.warning("skipping checkpoint %s: unreadable %s (%s)", folder, METAFNAME, error)
+                continue
+            paramfiles = {p.stem: p for p in folder.iterdir() if p.suffix == PARAMFILE_EXT}
+            checkpoints.append(Checkpoint(folder, meta, paramfiles))
+        return checkpoints
+
+    def recover_if_possible(self, importance_key=None, max_key=None, min_key=None, ckpt_predicate=None):
+        """Load the best checkpoint that loads; skip incomplete or unreadable ones with a warning.
+
+        Raises
+        ------
+        CheckpointRecoveryError
+            If a checkpoint failed halfway through loading (so some objects
+            already hold its values) and no other one could be loaded.
+        """
+        candidates = self.find_checkpoints(importance_key, max_key, min_key, ckpt_predicate)
+        touched = []
+        for checkpoint in candidates:
+            missing = self._missing_files(checkpoint)
+            if missing:
+                logger.warning(
+                    "skipping incomplete checkpoint %s (no file for %s); trying the previous one",
+                    checkpoint.path,
+                    ", ".join(missing),
+                )
+                continue
+            try:
+                self.load_checkpoint(checkpoint)
+            except Exception as error:  # any loader failure: torn pickle, bad zip, wrong keys...
+                touched.append(f"{checkpoint.path}: {type(error).__name__}: {error}")
+                logger.warning(
+                    "skipping unreadable checkpoint %s (%s: %s); trying the previous one",
+                    checkpoint.path,
+                    type(error).__name__,
+                    error,
+                )
+                continue
+            return checkpoint
+        if touched:
+            raise CheckpointRecoveryError(
+                "no checkpoint could be loaded, and a failed attempt may have changed some state:\n"
+                + "\n".join(touched)
+                + "\ndelete or move away the folders above to start from scratch"
+            )
+        logger.info("Would load a checkpoint here, but none found yet.")
+        return None
+
+    def _missing_files(self, checkpoint) -> list[str]:
+        """Recoverables without a parameter file (those that loading cannot skip)."""
+        if self.allow_partial_load:
+            return []
+        return [
+            name
+            for name in self.recoverables
+            if name not in checkpoint.paramfiles
+            and "dataloader" not in name
+            and not self.optional_recoverables.get(name, False)
+        ]

@@ -1,0 +1,110 @@
+"""Skip optimiser steps whose loss or gradients are NaN/infinite.
+
+One non-finite step is enough to turn every trained weight into NaN, after
+which the run goes on and saves garbage with a normal-looking summary.
+:class:`NonFiniteStepGuard` is a mixin for a SpeechBrain ``Brain`` that
+reuses its hooks and its ``nonfinite_patience`` option (``--nonfinite_patience``
+or the YAML key; SpeechBrain's default 3):
+
+* ``check_loss_isfinite`` only notes a non-finite loss (SpeechBrain's version
+  counts it but still steps);
+* ``freeze_optimizers``, called by ``optimizers_step`` after the gradients
+  are complete (and averaged across DDP ranks) and before clipping, skips the
+  step (no optimiser returned) and clears the gradients when the loss or any
+  gradient is non-finite, counts it and logs the utterance ids;
+* more than ``nonfinite_patience`` skipped steps in one epoch stop the run
+  with :class:`NonFiniteTrainingError` naming the last batch's ids.
+
+With fp16 on CUDA the GradScaler already skips overflowing steps (and must see
+them to lower its scale), so there only a non-finite loss is counted.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+
+class NonFiniteTrainingError(RuntimeError):
+    """Training kept producing non-finite losses or gradients."""
+
+
+class NonFiniteStepGuard:
+    """Brain mixin: a non-finite loss or gradient skips the step; too many stop the run.
+
+    Put it before ``sb.Brain`` in the bases. ``nonfinite_steps_skipped``
+    counts skipped steps over the whole run (``nonfinite_count``, SpeechBrain's
+    per-epoch counter, is what the patience applies to).
+
+    Example
+    -------
+    >>> import speechbrain as sb
+    >>> class Guarded(NonFiniteStepGuard, sb.Brain):
+    ...     pass
+    >>> brain = Guarded(modules={"lin": torch.nn.Linear(2, 1)},
+    ...                 opt_class=lambda p: torch.optim.SGD(p, lr=0.1), run_opts={"device": "cpu"})
+    >>> brain.init_optimizers(); brain.nonfinite_count = 0
+    >>> brain.modules.lin.weight.grad = torch.tensor([[float("nan"), 0.0]])
+    >>> brain.freeze_optimizers(brain.optimizers_dict), brain.nonfinite_steps_skipped
+    ({}, 1)
+    """
+
+    nonfinite_steps_skipped = 0
+
+    def on_fit_batch_start(self, batch, should_step):
+        """Remember the ids of the batches that make up the coming step."""
+        super().on_fit_batch_start(batch, should_step)
+        self._step_ids = getattr(self, "_step_ids", []) + [str(i) for i in getattr(batch, "id", [])]
+
+    def check_loss_isfinite(self, loss):
+        """Note a non-finite loss; the step is skipped in :meth:`freeze_optimizers`."""
+        if not torch.isfinite(loss).all():
+            self._nonfinite_loss = True
+
+    def freeze_optimizers(self, optimizers):
+        """Return no optimiser (skip the step) when the loss or a gradient is non-finite."""
+        optimizers = super().freeze_optimizers(optimizers)
+        ids, self._step_ids = getattr(self, "_step_ids", []), []
+        bad_loss, self._nonfinite_loss = getattr(self, "_nonfinite_loss", False), False
+        scaler = getattr(self, "scaler", None)
+        bad_grads = not (scaler is not None and scaler.is_enabled()) and not _grads_finite(optimizers)
+        if not (bad_loss or bad_grads):
+            return optimizers
+        self.nonfinite_count = getattr(self, "nonfinite_count", 0) + 1
+        self.nonfinite_steps_skipped += 1
+        what = "loss" if bad_loss else "gradient"
+        shown = ", ".join(ids[:20]) + (f" ... ({len(ids)} in all)" if len(ids) > 20 else "")
+        patience = getattr(self, "nonfinite_patience", 3)
+        if self.nonfinite_count > patience:
+            raise NonFiniteTrainingError(
+                f"{self.nonfinite_count} training steps this epoch had a non-finite loss or gradient "
+                f"(more than nonfinite_patience={patience}); the last was a non-finite {what} on "
+                f"utterances [{shown}]. Check those clips and the learning rate."
+            )
+        logger.warning(
+            "non-finite %s on utterances [%s]: optimiser step skipped (%d this epoch, patience %d)",
+            what,
+            shown,
+            self.nonfinite_count,
+            patience,
+        )
+        if scaler is not None and scaler.is_enabled():
+            return optimizers  # the GradScaler skips the step itself and lowers its scale
+        for optimizer in optimizers.values():
+            optimizer.zero_grad(set_to_none=True)
+        return {}
+
+
+def _grads_finite(optimizers: dict) -> bool:
+    """True when every gradient of the optimisers' parameters is finite (one device sync)."""
+    checks = [
+        torch.isfinite(p.grad).all()
+        for opt in optimizers.values()
+        for group in opt.param_groups
+        for p in group["params"]
+        if p.grad is not None
+    ]
+    return bool(torch.stack(checks).all()) if checks else True
