@@ -42,7 +42,8 @@ setup(
     ],
     extras_require={
         "lora-peft": ["peft>=0.13"],
-        "dev": ["pytest>=8", "ruff>=0.6"],
+        # peft: the PEFT interoperability tests (tests/test_peft_interop.py)
+        "dev": ["pytest>=8", "ruff>=0.6", "peft>=0.13"],
     },
     entry_points={
         "console_scripts": [
