@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
 
-from ..evaluation.metrics import compute_error_rates, write_alignments
+from ..evaluation.metrics import compute_error_rates, scores_by_normalizer, write_alignments
 from ..model.lobe import SeamlessM4T
 
 logger = logging.getLogger(__name__)
@@ -228,6 +228,10 @@ class AdapterBrain(sb.Brain):
             "language": languages[0] if len(languages) == 1 else ",".join(languages),
             "loss": stage_loss,
         }
+        extra = getattr(self.hparams, "extra_normalizers", None) or []  # e.g. vistaar, beside our default
+        self.test_results[name].update(
+            scores_by_normalizer(*(self.results[k] for k in ("ids", "refs", "hyps", "langs")), extra)
+        )
         self.hparams.train_logger.log_stats(
             stats_meta={"test set": name, "epochs trained": self.hparams.epoch_counter.current},
             test_stats=stats,
