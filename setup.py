@@ -43,7 +43,9 @@ setup(
     ],
     extras_require={
         "lora-peft": ["peft>=0.13"],
-        "dev": ["pytest>=8", "ruff>=0.6"],
+        "indic": ["indic-nlp-library>=0.92"],  # the "vistaar" scoring normaliser
+        # peft: the PEFT interoperability tests (tests/test_peft_interop.py)
+        "dev": ["pytest>=8", "ruff>=0.6", "peft>=0.13", "indic-nlp-library>=0.92", "tensorboard>=2.10"],
     },
     entry_points={
         "console_scripts": [

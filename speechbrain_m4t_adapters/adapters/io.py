@@ -27,6 +27,7 @@ from torch import nn
 from ..version import __version__
 from .config import AdapterConfig
 from .integrity import base_identity, check_weights_checksum, file_sha256, warn_if_other_base
+from .publish import write_hub_files
 from .sets import AdapterSets, base_parameters
 
 WEIGHTS_NAME = "adapters.safetensors"
@@ -132,6 +133,7 @@ def save_adapters(
     tmp_meta.write_text(json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8")
     tmp_weights.replace(folder / WEIGHTS_NAME)
     tmp_meta.replace(folder / METADATA_NAME)
+    write_hub_files(folder, metadata)  # hyperparams.yaml + README.md: publishable as it is
     return folder
 
 

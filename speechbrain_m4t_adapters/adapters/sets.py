@@ -71,6 +71,8 @@ class AdapterSet:
     targets: list[str] = field(default_factory=list)
     trainable: bool = True
     source: str | None = None  # folder it was loaded from (None: created here)
+    # LoRA folded into the base weights (see adapters.merging): its modules are skipped.
+    merged: bool = False
 
 
 class AdapterSets:
@@ -220,6 +222,7 @@ class AdapterSets:
     def deactivate(self, *names: str) -> None:
         """Deactivate sets (they stay attached and can be re-activated)."""
         self._check_known(names)
+        self._check_unmerged(names, "deactivate")
         self.active = [n for n in self.active if n not in names]
         self._refresh()
 
@@ -227,6 +230,7 @@ class AdapterSets:
         """Make exactly ``names`` active, in this order."""
         names = list(names)
         self._check_known(names)
+        self._check_unmerged([n for n in self.active if n not in names], "deactivate")
         self._check_compatible(names)
         self.active = names
         self._refresh()
@@ -240,6 +244,7 @@ class AdapterSets:
     def remove(self, name: str) -> None:
         """Detach a set and free its modules."""
         self._check_known([name])
+        self._check_unmerged([name], "remove")
         for path in self.sets[name].targets:
             host = self.model.get_submodule(path)
             del getattr(host, ADAPTERS_ATTR)[name]
@@ -252,6 +257,14 @@ class AdapterSets:
         unknown = [n for n in names if n not in self.sets]
         if unknown:
             raise KeyError(f"unknown adapter set(s) {unknown}; attached: {sorted(self.sets)}")
+
+    def _check_unmerged(self, names: Iterable[str], action: str) -> None:
+        merged = [n for n in names if self.sets[n].merged]
+        if merged:
+            raise ValueError(
+                f"cannot {action} adapter set(s) {merged}: they are merged into the base weights; "
+                "unmerge them first (adapters.merging.unmerge_lora)"
+            )
 
     def _check_compatible(self, names: list[str]) -> None:
         replaced: dict[str, str] = {}
@@ -279,11 +292,15 @@ class AdapterSets:
             host = self.model.get_submodule(path)
             adapters = getattr(host, ADAPTERS_ATTR)
             order = [n for n in self.active if n in adapters]
-            host._sb_post = [n for n in order if not isinstance(self.sets[n].config, FinetuneConfig)]
+            host._sb_post = [
+                n
+                for n in order
+                if not isinstance(self.sets[n].config, FinetuneConfig) and not self.sets[n].merged
+            ]
             replacements = [n for n in order if isinstance(self.sets[n].config, FinetuneConfig)]
             host._sb_replacement = replacements[0] if replacements else None
         for name in self.sets:
-            flag = self.sets[name].trainable and name in self.active
+            flag = self.sets[name].trainable and name in self.active and not self.sets[name].merged
             for p in self.parameters(name):
                 p.requires_grad_(flag)
 
@@ -307,7 +324,12 @@ class AdapterSets:
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         """Parameters of active, trainable sets (what an optimizer should get)."""
-        return [p for n in self.active if self.sets[n].trainable for p in self.parameters(n)]
+        return [
+            p
+            for n in self.active
+            if self.sets[n].trainable and not self.sets[n].merged
+            for p in self.parameters(n)
+        ]
 
     def state_dict(self, name: str) -> dict[str, torch.Tensor]:
         """Weights of one set, keyed ``<host path>.<parameter name>``."""

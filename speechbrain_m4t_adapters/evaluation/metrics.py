@@ -24,21 +24,32 @@ from pathlib import Path
 
 from speechbrain.utils.metric_stats import ErrorRateStats
 
-from .normalize import normalize_text
+from .normalize import get_normalizer
+
+
+def normalizer_name(normalize: bool | str) -> str:
+    """``True`` -> "default", ``False`` -> "none", a name -> itself."""
+    if isinstance(normalize, str):
+        return normalize
+    return "default" if normalize else "none"
 
 
 def _error_stats(
     ids: Sequence[str],
     refs: Sequence[str],
     hyps: Sequence[str],
-    normalize: bool,
+    normalize: bool | str,
     lang: str | None,
 ) -> tuple[ErrorRateStats, ErrorRateStats]:
     if not (len(ids) == len(refs) == len(hyps)):
         raise ValueError(f"ids, refs and hyps differ in length: {len(ids)}, {len(refs)}, {len(hyps)}")
     if len(set(ids)) != len(ids):
         raise ValueError("ids must be unique")
-    prep = (lambda t: normalize_text(t, lang)) if normalize else (lambda t: t)
+    normalizer = get_normalizer(normalizer_name(normalize))
+
+    def prep(text: str) -> str:
+        return normalizer(text, lang)
+
     ref_words = [prep(r).split() for r in refs]
     hyp_words = [prep(h).split() for h in hyps]
     wer = ErrorRateStats()
@@ -52,7 +63,7 @@ def compute_error_rates(
     ids: Sequence[str],
     refs: Sequence[str],
     hyps: Sequence[str],
-    normalize: bool = True,
+    normalize: bool | str = True,
     lang: str | None = None,
 ) -> dict:
     """Corpus-level WER and CER plus edit counts.
@@ -63,8 +74,10 @@ def compute_error_rates(
         Unique utterance ids.
     refs, hyps : sequence of str
         Reference and hypothesis transcripts, aligned with ``ids``.
-    normalize : bool
-        Apply :func:`~.normalize.normalize_text` to both sides first.
+    normalize : bool or str
+        Normaliser applied to both sides first: True = "default"
+        (:func:`~.normalize.normalize_text`), False = "none", or a name in
+        :data:`~.normalize.NORMALIZERS` (e.g. "vistaar").
     lang : str, optional
         Passed to the normaliser.
 
@@ -75,7 +88,7 @@ def compute_error_rates(
         ``word_insertions``, ``word_deletions``, ``word_substitutions``,
         ``ref_words``; ``char_insertions``, ``char_deletions``,
         ``char_substitutions``, ``ref_chars``; ``num_utterances``;
-        ``ser`` (sentence error rate, percent).
+        ``ser`` (sentence error rate, percent); ``normalizer`` (its name).
 
     Example
     -------
@@ -98,6 +111,7 @@ def compute_error_rates(
         "char_insertions": c["insertions"],
         "char_deletions": c["deletions"],
         "char_substitutions": c["substitutions"],
+        "normalizer": normalizer_name(normalize),
     }
 
 
@@ -106,7 +120,7 @@ def write_alignments(
     ids: Sequence[str],
     refs: Sequence[str],
     hyps: Sequence[str],
-    normalize: bool = True,
+    normalize: bool | str = True,
     lang: str | None = None,
     cer_path: str | Path | None = None,
 ) -> tuple[Path, Path]:
@@ -139,3 +153,32 @@ def write_alignments(
         with open(out, "w", encoding="utf-8") as f:
             stats.write_stats(f)
     return path, cer_file
+
+
+def scores_by_normalizer(
+    ids: Sequence[str],
+    refs: Sequence[str],
+    hyps: Sequence[str],
+    langs: Sequence[str | None],
+    names: Sequence[str],
+) -> dict:
+    """WER/CER under further named normalisers, each utterance with its own language.
+
+    Returns ``{"wer_<name>": ..., "cer_<name>": ...}`` per name, so a summary
+    row says which normaliser produced each number (the plain ``wer``/``cer``
+    come from ``normalizer``).
+
+    Example
+    -------
+    >>> scores_by_normalizer(["u"], ["Hello, World"], ["hello world"], ["eng"], ["none", "default"])
+    {'wer_none': 100.0, 'cer_none': 25.0, 'wer_default': 0.0, 'cer_default': 0.0}
+    """
+    out = {}
+    for name in names:
+        normalizer = get_normalizer(name)
+        n_refs = [normalizer(r, lang) for r, lang in zip(refs, langs)]
+        n_hyps = [normalizer(h, lang) for h, lang in zip(hyps, langs)]
+        scored = compute_error_rates(ids, n_refs, n_hyps, normalize="none")
+        out[f"wer_{name}"] = scored["wer"]
+        out[f"cer_{name}"] = scored["cer"]
+    return out

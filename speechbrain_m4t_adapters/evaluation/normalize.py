@@ -35,7 +35,11 @@ Example
 
 from __future__ import annotations
 
+import functools
+import re
+import string
 import unicodedata
+from collections.abc import Callable
 
 #: Code points deleted in step 2.
 INVISIBLE_CHARS = (
@@ -74,3 +78,73 @@ def normalize_text(text: str, lang: str | None = None) -> str:
     text = unicodedata.normalize("NFC", text).translate(_DELETE)
     chars = [" " if unicodedata.category(c).startswith("P") else c for c in text]
     return " ".join("".join(chars).lower().split())
+
+
+# ------------------------------------------------------------------ Vistaar
+#: Characters AI4Bharat's Vistaar benchmark deletes before scoring: ASCII
+#: punctuation plus danda, double danda, Urdu full stop, apostrophe and hyphen
+#: (their evaluation.py, github.com/AI4Bharat/vistaar).
+VISTAAR_PUNCTUATION = string.punctuation + "\u0964\u06d4'-\u0965"
+_VISTAAR_DELETE = {ord(c): None for c in VISTAAR_PUNCTUATION}
+#: ISO 639-3 -> indic-nlp-library language code. Maithili (Devanagari, absent from
+#: Vistaar) uses the Devanagari normaliser; Urdu is not normalised, as in Vistaar.
+INDICNLP_CODES = {
+    "asm": "as", "ben": "bn", "guj": "gu", "hin": "hi", "kan": "kn", "mai": "hi", "mal": "ml",
+    "mar": "mr", "nep": "ne", "ory": "or", "pan": "pa", "san": "sa", "snd": "sd", "tam": "ta", "tel": "te",
+}  # fmt: skip
+
+
+@functools.cache
+def _indic_normalizer(code: str):
+    try:
+        from indicnlp.normalize.indic_normalize import IndicNormalizerFactory
+    except ImportError as error:
+        raise ImportError(
+            "the 'vistaar' normaliser needs indic-nlp-library: pip install indic-nlp-library "
+            "(or pip install speechbrain-m4t-adapters[indic])"
+        ) from error
+    return IndicNormalizerFactory().get_normalizer(code)
+
+
+def normalize_vistaar(text: str, lang: str | None = None) -> str:
+    """Normalise as AI4Bharat's Vistaar benchmark scores IndicWhisper.
+
+    1. delete :data:`VISTAAR_PUNCTUATION` (words joined by a hyphen merge, as there);
+    2. the indic-nlp-library normaliser of the language (:data:`INDICNLP_CODES`;
+       other languages, e.g. Urdu or English, skip this step);
+    3. runs of spaces become one; ends are stripped (jiwer's WER/CER strip too).
+
+    No Unicode NFC, no lowercasing, invisible characters are left to the indic-nlp
+    normaliser (it removes ZWJ/ZWNJ in most scripts).
+
+    Example
+    -------
+    >>> normalize_vistaar("ଆମେ  ଭଲ ଅଛୁ। well-known!", "ory")
+    'ଆମେ ଭଲ ଅଛୁ wellknown'
+    """
+    text = text.translate(_VISTAAR_DELETE)
+    code = INDICNLP_CODES.get(lang or "")
+    if code is not None:
+        text = _indic_normalizer(code).normalize(text)
+    return re.sub(" +", " ", text).strip()
+
+
+#: Named scoring normalisers: name -> ``f(text, lang) -> text``. "none" scores raw text.
+NORMALIZERS: dict[str, Callable[[str, str | None], str]] = {
+    "default": normalize_text,
+    "vistaar": normalize_vistaar,
+    "none": lambda text, lang=None: text,
+}
+
+
+def get_normalizer(name: str) -> Callable[[str, str | None], str]:
+    """The normaliser called ``name`` (see :data:`NORMALIZERS`).
+
+    Example
+    -------
+    >>> get_normalizer("default")("A, b")
+    'a b'
+    """
+    if name not in NORMALIZERS:
+        raise ValueError(f"unknown normaliser {name!r}; choose from {sorted(NORMALIZERS)}")
+    return NORMALIZERS[name]

@@ -198,7 +198,10 @@ class M4TAdaptedASR(Pretrained):
         When ``source`` is a local folder and the file defines a top-level
         ``model_dir`` key, it is set to that folder's absolute path, so
         paths in the file can be written relative to it
-        (``!ref <model_dir>/adapters_ory``).
+        (``!ref <model_dir>/adapters_ory``). For a hub id (a folder published
+        as ``save_adapters`` writes it), ``adapters.json`` and
+        ``adapters.safetensors`` are fetched with SpeechBrain's ``fetch`` and
+        ``model_dir`` is where they landed.
 
         Arguments
         ---------
@@ -215,11 +218,15 @@ class M4TAdaptedASR(Pretrained):
         M4TAdaptedASR
         """
         local = Path(source) / hparams_file
-        if local.is_file() and re.search(r"^model_dir\s*:", local.read_text(encoding="utf-8"), re.M):
-            folder = str(Path(source).resolve())
+        if Path(source).is_dir():
+            uses_model_dir = local.is_file() and _MODEL_DIR.search(local.read_text(encoding="utf-8"))
+            folder = str(Path(source).resolve()) if uses_model_dir else None
+        else:  # hub id or URL: a published adapter folder, fetched by SpeechBrain's own code
+            folder = _fetch_published_adapters(source, hparams_file, kwargs)
+        if folder is not None:
             overrides = kwargs.pop("overrides", None) or {}
             if isinstance(overrides, str):  # YAML text, as hyperpyyaml also accepts
-                if not re.search(r"^model_dir\s*:", overrides, re.M):
+                if not _MODEL_DIR.search(overrides):
                     overrides += f"\nmodel_dir: {json.dumps(folder)}\n"
             else:
                 overrides = {"model_dir": folder, **overrides}
@@ -584,6 +591,39 @@ class M4TAdaptedASR(Pretrained):
             pending.result.text = join_texts([t or "" for t in pending.texts])
         pending.finished = True
         bar.update(1)
+
+
+_MODEL_DIR = re.compile(r"^model_dir\s*:", re.M)
+
+
+def _fetch_published_adapters(source: str, hparams_file: str, kwargs: dict) -> str | None:
+    """Fetch a published folder's adapter files; returns the folder holding them.
+
+    A folder written by ``save_adapters`` (see :mod:`..adapters.publish`) keeps
+    ``adapters.json`` and ``adapters.safetensors`` next to a ``hyperparams.yaml``
+    whose ``adapter_folders`` point at ``<model_dir>``. They are fetched with the
+    same ``savedir``/``fetch_config``/``local_strategy`` that
+    :meth:`Pretrained.from_hparams` uses for the hyperparameters; None when the
+    file does not use ``model_dir``.
+    """
+    from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
+
+    from ..adapters.io import METADATA_NAME, WEIGHTS_NAME
+
+    options = dict(
+        source=source,
+        savedir=kwargs.get("savedir"),
+        local_strategy=kwargs.get("local_strategy", LocalStrategy.SYMLINK),
+        fetch_config=kwargs.get("fetch_config", FetchConfig()),
+    )
+    hparams_path = Path(fetch(hparams_file, **options))
+    if not _MODEL_DIR.search(hparams_path.read_text(encoding="utf-8")):
+        return None
+    metadata_path = Path(fetch(METADATA_NAME, **options))
+    weights_path = Path(fetch(WEIGHTS_NAME, **options))
+    if metadata_path.parent != weights_path.parent:
+        raise FileNotFoundError(f"{source}: {METADATA_NAME} and {WEIGHTS_NAME} were fetched to two folders")
+    return str(metadata_path.parent.resolve())
 
 
 def _duration(item: AudioInput, result: Transcription) -> float | None:

@@ -561,6 +561,9 @@ class SeamlessM4T(nn.Module):
 
     def save_adapters(self, folder: str | Path, names: Sequence[str] | None = None, **extra) -> Path:
         """Save adapter sets alone (safetensors + JSON) to ``folder``."""
+        # The hub commit the base was loaded from (None for a local folder), for the model card.
+        revision = getattr(self.model.config, "_commit_hash", None)
+        extra = {"base_revision": revision, **extra} if revision else extra
         return save_adapters(self.adapters, folder, names=names, base_model=self.source, extra=extra or None)
 
     def load_adapters(

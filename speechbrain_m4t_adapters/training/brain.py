@@ -23,7 +23,7 @@ from speechbrain.utils.data_utils import batch_pad_right
 from speechbrain.utils.distributed import if_main_process
 from torch.utils.data import Sampler
 
-from ..evaluation.metrics import compute_error_rates, write_alignments
+from ..evaluation.metrics import compute_error_rates, scores_by_normalizer, write_alignments
 from ..inference.chunking import SAMPLE_RATE, chunk_bounds, join_texts
 from ..model.lobe import SeamlessM4T
 from .nonfinite import NonFiniteStepGuard
@@ -382,6 +382,10 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
             "language": languages[0] if len(languages) == 1 else ",".join(languages),
             "loss": stage_loss,
         }
+        extra = getattr(self.hparams, "extra_normalizers", None) or []  # e.g. vistaar, beside our default
+        self.test_results[name].update(
+            scores_by_normalizer(*(self.results[k] for k in ("ids", "refs", "hyps", "langs")), extra)
+        )
         # SpeechBrain's logger is main-process-only AND a collective: every rank calls it.
         self.hparams.train_logger.log_stats(
             stats_meta={"test set": name, "epochs trained": self.hparams.epoch_counter.current},

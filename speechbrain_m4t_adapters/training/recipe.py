@@ -18,6 +18,7 @@ from speechbrain.dataio.sampler import DynamicBatchSampler
 from speechbrain.utils.distributed import run_on_main
 from torch.utils.data import DataLoader
 
+from ..adapters.publish import describe_training_data, write_hub_files
 from ..data.specs import prepare_asr_spec, prepare_text_spec
 from ..evaluation.summary import write_summary
 from ..tiny import build_tiny_model
@@ -212,6 +213,7 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
                 Path(hparams["output_folder"]) / "adapters",
                 language=hparams["language"],
                 experiment=hparams["experiment_name"],
+                training_data=describe_training_data(hparams),
             )
         summary = write_summary(
             Path(hparams["output_folder"]) / "summary.json",
@@ -229,4 +231,6 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
                 "nonfinite_steps_skipped": brain.nonfinite_steps_skipped,
             },
         )
+        if m4t.adapters.sets:  # the model card gets the results table
+            write_hub_files(Path(hparams["output_folder"]) / "adapters", summary=summary)
     return summary

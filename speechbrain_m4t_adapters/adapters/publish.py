@@ -1,0 +1,259 @@
+"""Make a saved adapter folder publishable: inference hyperparameters and a model card.
+
+Next to ``adapters.json``/``adapters.safetensors`` this writes
+
+* ``hyperparams.yaml``: the package's inference template
+  (``inference/hparams/inference.yaml``) pointing at the base model and at
+  the folder itself, so ``M4TAdaptedASR.from_hparams(source=<folder or hub id>)``
+  loads base + adapters in one line;
+* ``README.md``: a Hugging Face model card (base model id and revision,
+  languages, adapter kinds and sizes, training data, results from
+  ``summary.json`` when there is one).
+
+Upload the folder as it is (e.g. ``huggingface-cli upload <user>/<repo> <folder>``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+HPARAMS_NAME = "hyperparams.yaml"
+CARD_NAME = "README.md"
+TEMPLATE = Path(__file__).resolve().parents[1] / "inference" / "hparams" / "inference.yaml"
+# Metadata keys that describe the experiment rather than the adapters.
+TRAINING_DATA_KEY = "training_data"
+
+
+def _yaml_scalar(value: Any) -> str:
+    """A YAML flow scalar (JSON is valid YAML; null for None)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _set_key(text: str, key: str, value: str) -> str:
+    """Replace the value of the one-line top-level entry ``key:``, keeping its comment.
+
+    ``value`` starting with a newline is a block (an indented mapping).
+    """
+    pattern = re.compile(rf"^{re.escape(key)}:[^#\n]*(?P<comment>[ \t]+#[^\n]*)?$", re.M)
+    match = pattern.search(text)
+    if match is None:
+        raise ValueError(f"{TEMPLATE}: top-level key {key!r} not found; the template and publish.py disagree")
+    comment = (match["comment"] or "").strip()
+    comment = f"  {comment}" if comment else ""
+    line = f"{key}:{comment}{value}" if value.startswith("\n") else f"{key}: {value}{comment}"
+    return text[: match.start()] + line + text[match.end() :]
+
+
+def profile_name(metadata: Mapping[str, Any]) -> str:
+    """Name of the profile the folder becomes (experiment, else language, else ``adapters``).
+
+    Example
+    -------
+    >>> profile_name({"experiment": "odia encoder/1"}), profile_name({"language": "ory"}), profile_name({})
+    ('odia_encoder_1', 'ory', 'adapters')
+    """
+    raw = str(metadata.get("experiment") or metadata.get("language") or "adapters")
+    return re.sub(r"[^A-Za-z0-9_\-]+", "_", raw).strip("_") or "adapters"
+
+
+def inference_hparams(metadata: Mapping[str, Any]) -> str:
+    """Text of the folder's ``hyperparams.yaml`` (the inference template, filled in).
+
+    Example
+    -------
+    >>> text = inference_hparams({"base_model": "facebook/seamless-m4t-v2-large", "language": "ory"})
+    >>> lines = text.splitlines()
+    >>> lines[lines.index("adapter_folders:") + 1]
+    '    ory: !ref <model_dir>'
+    >>> [line[:20] for line in lines if line.startswith("default_lang")]
+    ['default_lang: "ory" ']
+    """
+    text = TEMPLATE.read_text(encoding="utf-8")
+    text = _set_key(
+        text, "base_model", _yaml_scalar(metadata.get("base_model") or "facebook/seamless-m4t-v2-large")
+    )
+    text = _set_key(text, "base_revision", _yaml_scalar(metadata.get("base_revision")))
+    text = _set_key(text, "adapter_folders", f"\n    {profile_name(metadata)}: !ref <model_dir>")
+    text = _set_key(text, "default_lang", _yaml_scalar(metadata.get("language")))
+    return text
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return "" if value is None else str(value)
+
+
+def _config_summary(config: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in config.items() if k != "kind")
+
+
+def describe_training_data(hparams: Mapping[str, Any]) -> list[str]:
+    """One line per training/validation data set of an experiment's hyperparameters.
+
+    Paths are left out (they are the trainer's disk, not the data set).
+
+    Example
+    -------
+    >>> describe_training_data({"mode": "asr", "datasets": {"train": {"corpus": "indicvoices",
+    ...     "data_folder": "/d", "language": "ory", "hours": 5}}})
+    ['train: corpus=indicvoices, language=ory, hours=5']
+    """
+    lines = []
+    sections = [("", hparams.get("datasets") or {})]
+    if hparams.get("mode") in ("text", "mixed"):
+        sections.append(("text ", hparams.get("text_corpus") or {}))
+    for prefix, specs in sections:
+        for key, spec in specs.items():
+            if prefix == "" and hparams.get("mode") == "text":
+                continue  # text-only runs read speech sets only as transcript sources
+            if not isinstance(spec, Mapping):
+                continue
+            fields = [
+                f"{k}={v}"
+                for k, v in spec.items()
+                if isinstance(v, (str, int, float))
+                and "folder" not in k
+                and "path" not in k
+                and "/" not in str(v)
+            ]
+            lines.append(f"{prefix}{key}: {', '.join(fields)}")
+    return lines
+
+
+def model_card(metadata: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> str:
+    """Markdown model card with Hugging Face front matter.
+
+    Arguments
+    ---------
+    metadata : mapping
+        The folder's ``adapters.json`` content.
+    summary : mapping, optional
+        The experiment's ``summary.json`` (its test sets become the results table).
+
+    Example
+    -------
+    >>> meta = {"base_model": "facebook/hf-seamless-m4t-medium", "language": "ory",
+    ...         "sets": {"enc": {"config": {"kind": "bottleneck", "bottleneck": 256},
+    ...                          "num_parameters": 6000000, "modules": ["a", "b"]}}}
+    >>> card = model_card(meta, {"test_sets": {"odia": {"language": "ory", "wer": 30.0, "cer": 9.5}}})
+    >>> "base_model: facebook/hf-seamless-m4t-medium" in card, "| enc | bottleneck | 6,000,000 |" in card
+    (True, True)
+    >>> "| odia | ory | 30.00 | 9.50 |" in card
+    True
+    """
+    base = metadata.get("base_model") or "?"
+    revision = metadata.get("base_revision")
+    tests = (summary or {}).get("test_sets") or {}
+    languages = {str(t["language"]) for t in tests.values() if t.get("language")}
+    if metadata.get("language"):
+        languages.add(str(metadata["language"]))
+    languages = sorted(languages)
+    sets = metadata.get("sets") or {}
+    kinds = sorted({info["config"]["kind"] for info in sets.values()})
+    front = ["---", "library_name: speechbrain", "pipeline_tag: automatic-speech-recognition"]
+    if "/" in base and not Path(base).exists():  # hub ids only, never a local path
+        front.append(f"base_model: {base}")
+    if languages:
+        front += ["language:"] + [f"- {lang}" for lang in languages]
+    front += ["tags:", "- speechbrain", "- seamless_m4t", "- adapters"] + [f"- {k}" for k in kinds] + ["---"]
+    title = metadata.get("experiment") or profile_name(metadata)
+    lines = front + [
+        "",
+        f"# {title}: SeamlessM4T adapters for {', '.join(languages) or 'speech recognition'}",
+        "",
+        "Adapters trained with the `speechbrain-m4t-adapters` SpeechBrain plugin "
+        "on a frozen SeamlessM4T base. Only the adapters are stored here; the base model is "
+        "downloaded from its own repository.",
+        "",
+        f"- **Base model:** `{base}`" + (f" (revision `{revision}`)" if revision else ""),
+        f"- **Base architecture fingerprint:** `{metadata.get('base_fingerprint', '?')}` "
+        f"({metadata.get('model_type') or '?'})",
+        f"- **Languages:** {', '.join(languages) or 'not recorded'}",
+        f"- **Package version:** {metadata.get('package_version', '?')}",
+        "",
+        "## Adapters",
+        "",
+        "| set | kind | parameters | modules | configuration |",
+        "|---|---|---:|---:|---|",
+    ]
+    for name, info in sets.items():
+        lines.append(
+            f"| {name} | {info['config']['kind']} | {info.get('num_parameters', 0):,} | "
+            f"{len(info.get('modules', []))} | {_config_summary(info['config'])} |"
+        )
+    lines += ["", "## Training data", ""]
+    data = metadata.get(TRAINING_DATA_KEY) or []
+    lines += [f"- {line}" for line in data] if data else ["Not recorded."]
+    lines += ["", "## Results", ""]
+    if tests:
+        lines += [
+            "| test set | language | WER | CER | utterances | normaliser |",
+            "|---|---|---:|---:|---:|---|",
+        ]
+        for name, row in tests.items():
+            lines.append(
+                f"| {name} | {_fmt(row.get('language'))} | {_fmt(row.get('wer'))} | {_fmt(row.get('cer'))} | "
+                f"{_fmt(row.get('num_utterances'))} | {_fmt(row.get('normalizer'))} |"
+            )
+    else:
+        lines.append("No results recorded with these adapters.")
+    lines += [
+        "",
+        "## Usage",
+        "",
+        "```python",
+        "from speechbrain_m4t_adapters.inference import M4TAdaptedASR",
+        "",
+        'asr = M4TAdaptedASR.from_hparams(source="<this repository or folder>")',
+        f'print(asr.transcribe_file("clip.wav"{", lang=" + repr(languages[0]) if languages else ""}))',
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_hub_files(
+    folder: str | Path, metadata: Mapping[str, Any] | None = None, summary: Mapping[str, Any] | None = None
+) -> list[Path]:
+    """Write ``hyperparams.yaml`` and ``README.md`` into a saved adapter folder.
+
+    Arguments
+    ---------
+    folder : str or Path
+        A folder written by :func:`~speechbrain_m4t_adapters.adapters.save_adapters`.
+    metadata : mapping, optional
+        Its ``adapters.json`` content (read from the folder when not given).
+    summary : mapping, optional
+        Experiment summary; default: ``summary.json`` in the folder or its parent
+        (an experiment's ``<output_folder>/adapters``), when present.
+
+    Returns
+    -------
+    The two paths written.
+    """
+    folder = Path(folder)
+    if metadata is None:
+        from .io import read_metadata
+
+        metadata = read_metadata(folder)
+    if summary is None:
+        for candidate in (folder / "summary.json", folder.parent / "summary.json"):
+            if candidate.is_file():
+                summary = json.loads(candidate.read_text(encoding="utf-8"))
+                break
+    written = []
+    for name, text in (
+        (HPARAMS_NAME, inference_hparams(metadata)),
+        (CARD_NAME, model_card(metadata, summary)),
+    ):
+        (folder / name).write_text(text, encoding="utf-8")
+        written.append(folder / name)
+    return written
+
+
+__all__ = ["describe_training_data", "inference_hparams", "model_card", "profile_name", "write_hub_files"]
