@@ -17,6 +17,7 @@ from speechbrain.dataio.sampler import DynamicBatchSampler
 from speechbrain.utils.distributed import run_on_main
 from torch.utils.data import DataLoader
 
+from ..data.atomic import atomic_write, file_lock
 from ..data.specs import prepare_asr_spec, prepare_text_spec
 from ..evaluation.summary import write_summary
 from ..tiny import build_tiny_model
@@ -36,9 +37,11 @@ def _prepare_cached(prepare, spec: dict, csv: Path, what: str, defaults: dict) -
     """
     record = csv.with_suffix(".spec.json")
     fingerprint = json.dumps({"spec": spec, "defaults": defaults}, sort_keys=True, default=str)
-    fresh = csv.exists() and record.exists() and record.read_text(encoding="utf-8") == fingerprint
-    prepare(spec, csv, what=what, overwrite=not fresh, **defaults)
-    record.write_text(fingerprint, encoding="utf-8")
+    with file_lock(csv):  # experiments started together: one prepares, the others then reuse
+        fresh = csv.exists() and record.exists() and record.read_text(encoding="utf-8") == fingerprint
+        prepare(spec, csv, what=what, overwrite=not fresh, **defaults)
+        with atomic_write(record, encoding="utf-8") as handle:
+            handle.write(fingerprint)
 
 
 def _prepare(hparams: dict) -> dict[str, Path]:
