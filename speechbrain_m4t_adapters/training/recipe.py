@@ -24,6 +24,7 @@ from ..tiny import build_tiny_model
 from .brain import AdapterBrain
 from .datasets import asr_dataset, mixed_loader, text_dataset
 from .hparams import load_experiment
+from .preflight import check_pretrained_adapters, check_writable
 
 logger = logging.getLogger(__name__)
 MODES = ("asr", "text", "mixed")
@@ -115,6 +116,11 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
     hparams, merged_text = load_experiment(hparams_file, overrides)
     if hparams["mode"] not in MODES:
         raise ValueError(f"{hparams_file}: mode must be one of {MODES}, got {hparams['mode']!r}")
+    output = Path(hparams["output_folder"])
+    check_writable(
+        [output, hparams["save_folder"], output / "adapters", output / "test", hparams["manifest_folder"]]
+    )
+    check_pretrained_adapters(hparams.get("pretrained_adapters") or [], argv)
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"])
     Path(hparams["output_folder"], "hyperparams.yaml").write_text(merged_text, encoding="utf-8")
 
