@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 
 from ..data.atomic import atomic_write, file_lock
 from ..data.specs import prepare_asr_spec, prepare_text_spec
-from ..evaluation.summary import write_summary
+from ..evaluation.summary import finished_summary, write_summary
 from ..tiny import build_tiny_model
 from .brain import AdapterBrain
 from .datasets import asr_dataset, mixed_loader, text_dataset
@@ -163,6 +163,16 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
             trainable,
         )
 
+    epochs = hparams["epoch_counter"].current
+    summary_path = Path(hparams["output_folder"]) / "summary.json"
+    done = finished_summary(summary_path, list(hparams.get("test_sets") or {}), epochs)
+    if done is not None and not hparams.get("redo_test"):
+        logger.info(
+            "%s: test sets already decoded after epoch %d (--redo_test=True decodes again)",
+            summary_path,
+            epochs,
+        )
+        return done
     test_sets = {
         name: asr_dataset(csvs[f"test_{name}"], m4t, "ascending") for name in (hparams.get("test_sets") or {})
     }
@@ -189,6 +199,7 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
                 "adapter_sets": report["adapter_sets"],
                 "language": hparams["language"],
                 "nonfinite_steps_skipped": brain.nonfinite_steps_skipped,
+                "epochs_trained": epochs,
             },
         )
     return summary
