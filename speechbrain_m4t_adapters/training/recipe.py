@@ -202,4 +202,8 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
                 "epochs_trained": epochs,
             },
         )
+    if summary:
+        where = Path(hparams["output_folder"]).resolve()
+        saved = f" and adapters in {where / 'adapters'}" if m4t.adapters.sets else ""
+        print(f"{hparams['experiment_name']}: summary in {where / 'summary.json'}{saved}", flush=True)
     return summary
