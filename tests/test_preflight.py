@@ -61,3 +61,21 @@ def test_missing_local_model_folder_says_so(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="has no config.json"):
         SeamlessM4T(tmp_path / "empty")
+
+
+def test_quickstart_runs_from_another_directory_and_cleans_up(tmp_path):
+    import subprocess
+    import sys
+
+    work, scratch = tmp_path / "work", tmp_path / "scratch"
+    work.mkdir()
+    scratch.mkdir()
+    script = Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
+    env = {**os.environ, "TMPDIR": str(scratch)}  # where its temporary tiny model goes
+    run = subprocess.run(
+        [sys.executable, str(script)], cwd=work, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sorted(p.name for p in work.iterdir()) == ["results"]
+    assert (work / "results" / "quickstart_adapters" / "adapters.json").is_file()
+    assert list(scratch.iterdir()) == []  # the tiny model was removed
