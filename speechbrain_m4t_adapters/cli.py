@@ -215,18 +215,33 @@ def _inspect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modules", action="store_true", help="list every host module")
 
 
-@command("inspect", "show an adapter folder's sets, placements, sizes and base model", _inspect_arguments)
+@command(
+    "inspect",
+    "show an adapter folder's sets, placements, sizes and base model, and check its weights "
+    "against adapters.json (exit status 1 on a mismatch, 2 on unreadable adapters.json)",
+    _inspect_arguments,
+)
 def inspect(args: argparse.Namespace) -> int:
     import json
 
     from .inference.inspection import describe_adapters, format_description
 
-    infos = [describe_adapters(folder) for folder in args.folders]
-    if args.json:
+    infos, unreadable = [], 0
+    for folder in args.folders:
+        try:
+            infos.append(describe_adapters(folder))
+        except (OSError, ValueError) as error:  # missing or malformed adapters.json: no traceback
+            print(f"m4t-adapters inspect: error: {error}", file=sys.stderr)
+            unreadable += 1
+    if args.json and infos:
         print(json.dumps(infos if len(infos) > 1 else infos[0], indent=2, ensure_ascii=False))
-    else:
+    elif infos:
         print("\n\n".join(format_description(info, args.modules) for info in infos))
-    return 0
+    failed = unreadable + sum(1 for info in infos if info["problems"])
+    if failed:
+        print(f"{failed} of {len(args.folders)} adapter folder(s) failed the health check", file=sys.stderr)
+    # Like the other commands: 2 when a folder cannot be read at all, 1 when its files disagree.
+    return 2 if unreadable else 1 if failed else 0
 
 
 # -------------------------------------------------------------------- report

@@ -70,3 +70,82 @@ def test_other_base_with_same_architecture_warns_naming_both(saved, tiny_v2, tmp
         M4TAdaptedASR.from_model(moved, device="cpu").load_adapters(saved)
     assert "trained on base" in caplog.text
     assert torch.isfinite(next(iter(m4t.adapters.parameters("enc")))).all()
+
+
+def _edit_json(folder, **changes):
+    meta = json.loads((folder / "adapters.json").read_text())
+    for dotted, value in changes.items():
+        target = meta
+        *path, last = dotted.split("__")
+        for key in path:
+            target = target[key]
+        target[last] = value
+    (folder / "adapters.json").write_text(json.dumps(meta))
+
+
+def _damaged_copies(saved, root):
+    """One copy per kind of damage -> the phrase inspect must report."""
+    cases = {}
+
+    def copy(name):
+        shutil.copytree(saved, root / name)
+        return root / name
+
+    data = bytearray((saved / "adapters.safetensors").read_bytes())
+    flipped = copy("flipped")
+    (flipped / "adapters.safetensors").write_bytes(bytes(data[:-1] + bytes([data[-1] ^ 1])))
+    cases["flipped"] = "damaged or replaced"
+    cut = copy("cut")
+    (cut / "adapters.safetensors").write_bytes(bytes(data[: len(data) - 100]))
+    cases["cut"] = "truncated: tensors need"
+    count = copy("count")
+    _edit_json(count, sets__enc__num_parameters=999)
+    cases["count"] = "set 'enc' holds 1232 parameters, adapters.json says 999"
+    width = copy("width")
+    _edit_json(width, sets__enc__config__bottleneck=16)
+    cases["width"] = "but the config's bottleneck is 16"
+    hosts = copy("hosts")
+    _edit_json(hosts, sets__enc__modules=["text_decoder.layers.0"])
+    cases["hosts"] = "is on no module listed for set 'enc'"
+    renamed = copy("renamed")
+    _edit_json(renamed, sets={"dec": json.loads((saved / "adapters.json").read_text())["sets"]["enc"]})
+    cases["renamed"] = "belongs to no set of adapters.json"
+    return cases
+
+
+def test_inspect_is_a_fast_health_check(saved, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    command = [sys.executable, "-m", "speechbrain_m4t_adapters.cli", "inspect"]
+    start = time.perf_counter()
+    healthy = subprocess.run([*command, str(saved)], capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    print(f"inspect of a healthy folder: {seconds:.2f} s")
+    assert healthy.returncode == 0 and "health:           OK" in healthy.stdout
+    assert seconds < 1.0
+    probe = "import sys; from speechbrain_m4t_adapters import cli; cli.main(['inspect', sys.argv[1]]); "
+    probe += "print(sorted(m for m in ('torch', 'transformers', 'speechbrain') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe, str(saved)], capture_output=True, text=True)
+    assert loaded.stdout.strip().endswith("[]")  # the model stack was never imported
+
+    for name, phrase in _damaged_copies(saved, tmp_path).items():
+        run = subprocess.run([*command, str(tmp_path / name), "--json"], capture_output=True, text=True)
+        assert run.returncode == 1, (name, run.stdout, run.stderr)
+        assert any(phrase in p for p in json.loads(run.stdout)["problems"]), (name, run.stdout)
+
+    bad = tmp_path / "structure"
+    shutil.copytree(saved, bad)
+    for text, phrase in (
+        ('{"format_version": 1, "base_fingerprint": "x", "sets": []}', "field 'sets' must be a mapping"),
+        (
+            '{"format_version": 1, "base_fingerprint": "x", "sets": {"a": 3}}',
+            "field 'sets.a' must be a mapping",
+        ),
+        ("[1, 2]", "top level must be a mapping"),
+        ("{not json", "not valid JSON"),
+    ):
+        (bad / "adapters.json").write_text(text)
+        run = subprocess.run([*command, str(bad)], capture_output=True, text=True)
+        assert run.returncode == 2 and phrase in run.stderr and "Traceback" not in run.stderr, run.stderr

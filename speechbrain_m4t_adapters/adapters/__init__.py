@@ -1,11 +1,35 @@
 """Pluggable adapters for SeamlessM4T: configs, layers, named sets, files."""
 
-from .config import COMPONENTS, LAYER_STACKS, AdapterConfig, BottleneckConfig, FinetuneConfig, LoRAConfig
-from .io import AdapterMismatchError, base_fingerprint, load_adapters, read_metadata, save_adapters
-from .merging import merge_lora, unmerge_lora
-from .modules import BottleneckAdapter, LoRA
-from .peft_interop import export_peft, import_peft
-from .sets import AdapterSet, AdapterSets, base_parameters, select_layers
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Names are imported on first use (PEP 562): reading one light submodule, as
+# ``m4t-adapters inspect`` does, must not import torch and transformers.
+_LAZY = {
+    "COMPONENTS": ".config",
+    "LAYER_STACKS": ".config",
+    "AdapterConfig": ".config",
+    "BottleneckConfig": ".config",
+    "FinetuneConfig": ".config",
+    "LoRAConfig": ".config",
+    "AdapterMismatchError": ".io",
+    "base_fingerprint": ".io",
+    "load_adapters": ".io",
+    "read_metadata": ".io",
+    "save_adapters": ".io",
+    "BottleneckAdapter": ".modules",
+    "LoRA": ".modules",
+    "AdapterSet": ".sets",
+    "AdapterSets": ".sets",
+    "base_parameters": ".sets",
+    "select_layers": ".sets",
+    "merge_lora": ".merging",
+    "unmerge_lora": ".merging",
+    "export_peft": ".peft_interop",
+    "import_peft": ".peft_interop",
+}
 
 __all__ = [
     "COMPONENTS",
@@ -30,3 +54,13 @@ __all__ = [
     "select_layers",
     "unmerge_lora",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

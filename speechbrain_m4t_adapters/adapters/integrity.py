@@ -22,6 +22,12 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
+#: File names of a saved adapter folder (also exported by :mod:`.io`).
+WEIGHTS_NAME = "adapters.safetensors"
+METADATA_NAME = "adapters.json"
+#: Newest ``format_version`` this package reads.
+FORMAT_VERSION = 1
+
 _CHUNK = 1 << 20
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
 
@@ -190,3 +196,157 @@ def safetensors_index(path: str | os.PathLike) -> dict[str, tuple[str, list[int]
     if 8 + length + end > size:
         raise ValueError(f"{path}: truncated: tensors need {8 + length + end} bytes, the file holds {size}")
     return index
+
+
+def load_metadata(folder: str | os.PathLike) -> dict[str, Any]:
+    """Read ``adapters.json`` and check its structure field by field (no torch needed).
+
+    Raises
+    ------
+    FileNotFoundError
+        No ``adapters.json`` in ``folder``.
+    ValueError
+        Invalid JSON or a field of the wrong structure; the message names the
+        file and the field.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / METADATA_NAME).write_text('{"format_version": 1, "base_fingerprint": "x", "sets": []}')
+    >>> try:
+    ...     load_metadata(folder)
+    ... except ValueError as error:
+    ...     print(str(error).split(": ", 1)[1])
+    field 'sets' must be a mapping of set name -> {config, num_parameters, modules}, not list
+    """
+    path = Path(folder) / METADATA_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no adapter metadata (expected {METADATA_NAME} in {folder})")
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from error
+
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            raise ValueError(f"{path}: {message}")
+
+    need(isinstance(metadata, dict), f"top level must be a mapping, not {type(metadata).__name__}")
+    for key in ("format_version", "base_fingerprint", "sets"):
+        need(key in metadata, f"field {key!r} is missing")
+    version = metadata["format_version"]
+    need(
+        isinstance(version, int) and not isinstance(version, bool),
+        "field 'format_version' must be an integer",
+    )
+    need(
+        version <= FORMAT_VERSION,
+        f"format_version {version} is newer than this package supports ({FORMAT_VERSION}); "
+        "upgrade speechbrain-m4t-adapters",
+    )
+    need(isinstance(metadata["base_fingerprint"], str), "field 'base_fingerprint' must be a string")
+    sets = metadata["sets"]
+    need(
+        isinstance(sets, dict),
+        "field 'sets' must be a mapping of set name -> {config, num_parameters, modules}, "
+        f"not {type(sets).__name__}",
+    )
+    for name, info in sets.items():
+        where = f"field 'sets.{name}'"
+        need(isinstance(info, dict), f"{where} must be a mapping, not {type(info).__name__}")
+        need(isinstance(info.get("config"), dict), f"{where}.config must be a mapping")
+        need(isinstance(info["config"].get("kind"), str), f"{where}.config.kind must be a string")
+        count = info.get("num_parameters")
+        need(
+            isinstance(count, int) and not isinstance(count, bool),
+            f"{where}.num_parameters must be an integer",
+        )
+        modules = info.get("modules")
+        need(
+            isinstance(modules, list) and all(isinstance(m, str) for m in modules),
+            f"{where}.modules must be a list of module paths",
+        )
+    return metadata
+
+
+def check_folder(folder: str | os.PathLike) -> list[str]:
+    """Health check of a saved adapter folder; returns the problems found (empty: healthy).
+
+    Compares ``adapters.safetensors`` with ``adapters.json`` without loading
+    any tensor: the file's size against its safetensors header, its SHA-256,
+    the sets and host modules its tensor names belong to, every set's
+    parameter count, and the shapes the config implies (bottleneck width,
+    LoRA rank).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> problems = check_folder(tempfile.mkdtemp())
+    >>> len(problems), "no adapter metadata" in problems[0]
+    (1, True)
+    """
+    folder = Path(folder)
+    try:
+        metadata = load_metadata(folder)
+    except (OSError, ValueError) as error:
+        return [str(error)]
+    weights = folder / WEIGHTS_NAME
+    if not weights.is_file():
+        return [f"{weights}: missing"]
+    problems = []
+    try:
+        check_weights_checksum(folder, metadata, WEIGHTS_NAME)
+    except ValueError as error:
+        problems.append(str(error))
+    if "weights_sha256" not in metadata:
+        problems.append(f"{folder / METADATA_NAME}: no weights_sha256 recorded (saved by an older version)")
+    try:
+        index = safetensors_index(weights)
+    except (OSError, ValueError) as error:
+        return problems + [str(error)]
+    sets = metadata["sets"]
+    counts = {name: 0 for name in sets}
+    for key, (_, shape) in index.items():
+        set_name, _, tensor = key.partition("/")
+        if set_name not in sets:
+            problems.append(
+                f"{weights}: tensor {key!r} belongs to no set of {METADATA_NAME} ({sorted(sets)})"
+            )
+            continue
+        counts[set_name] += _numel(shape)
+        info = sets[set_name]
+        if info["modules"] and not any(tensor.startswith(m + ".") or tensor == m for m in info["modules"]):
+            problems.append(f"{weights}: tensor {key!r} is on no module listed for set {set_name!r}")
+        problem = _shape_problem(info["config"], tensor, shape)
+        if problem:
+            problems.append(f"{weights}: tensor {key!r} {problem}")
+    for name, info in sets.items():
+        if counts[name] != info["num_parameters"]:
+            problems.append(
+                f"{weights}: set {name!r} holds {counts[name]} parameters, "
+                f"{METADATA_NAME} says {info['num_parameters']}"
+            )
+    return problems
+
+
+def _numel(shape: list[int]) -> int:
+    total = 1
+    for dim in shape:
+        total *= dim
+    return total
+
+
+def _shape_problem(config: dict, tensor: str, shape: list[int]) -> str | None:
+    """What a tensor's shape contradicts in its set's config (None: nothing)."""
+    kind = config.get("kind")
+    if kind == "bottleneck" and isinstance(config.get("bottleneck"), int) and len(shape) == 2:
+        width = config["bottleneck"]
+        if tensor.endswith("down.weight") and shape[0] != width:
+            return f"has shape {shape}, but the config's bottleneck is {width}"
+        if tensor.endswith("up.weight") and shape[1] != width:
+            return f"has shape {shape}, but the config's bottleneck is {width}"
+    if kind == "lora" and isinstance(config.get("rank"), int) and len(shape) >= 2:
+        if config["rank"] not in shape:
+            return f"has shape {shape}, but the config's LoRA rank is {config['rank']}"
+    return None

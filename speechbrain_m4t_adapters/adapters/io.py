@@ -26,13 +26,17 @@ from torch import nn
 
 from ..version import __version__
 from .config import AdapterConfig
-from .integrity import base_identity, check_weights_checksum, file_sha256, warn_if_other_base
+from .integrity import (  # noqa: F401  (names of this module since the first release)
+    FORMAT_VERSION,
+    METADATA_NAME,
+    WEIGHTS_NAME,
+    base_identity,
+    check_weights_checksum,
+    file_sha256,
+    warn_if_other_base,
+)
 from .publish import write_hub_files
 from .sets import AdapterSets, base_parameters
-
-WEIGHTS_NAME = "adapters.safetensors"
-METADATA_NAME = "adapters.json"
-FORMAT_VERSION = 1
 
 
 class AdapterMismatchError(ValueError):

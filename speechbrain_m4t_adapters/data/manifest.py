@@ -37,6 +37,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .atomic import atomic_write
+
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
@@ -147,7 +149,7 @@ def write_asr_manifest(rows: Iterable[AsrEntry | Mapping], path: PathLike) -> in
         header += SEGMENT_COLUMNS
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as f:
+    with atomic_write(path, encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         for e in entries:
@@ -239,7 +241,7 @@ def write_text_manifest(rows: Iterable[TextPair | Mapping], path: PathLike) -> i
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    with open(path, "w", encoding="utf-8", newline="") as f:
+    with atomic_write(path, encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(TEXT_HEADER)
         for row in rows:
@@ -352,7 +354,7 @@ class SkipReport:
         """Write ``ID<TAB>reason<TAB>origin<TAB>detail`` lines (with a header)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8", newline="") as f:
+        with atomic_write(path, encoding="utf-8", newline="") as f:
             writer = csv.writer(f, delimiter="\t", lineterminator="\n")
             writer.writerow(["ID", "reason", "origin", "detail"])
             for item in self.items:

@@ -258,3 +258,34 @@ def read_summary(path: str | Path) -> dict:
     except ValueError as exc:
         raise SummaryError(f"{path}: invalid JSON ({exc})") from exc
     return validate_summary(data, str(path))
+
+
+def finished_summary(path: str | Path, test_sets: list[str], epochs: int) -> dict | None:
+    """The summary of a run that already decoded ``test_sets`` after ``epochs`` epochs, else None.
+
+    A finished experiment run again then does not decode its test sets again
+    (nor log them again); more epochs, other test sets or an unreadable
+    summary give None (decode).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / SUMMARY_FILENAME
+    >>> result = {"language": "ben", "wer": 0.5, "cer": 0.2, "num_utterances": 3}
+    >>> _ = write_summary(path, "e", {"t": result}, "m", 1, 10, None,
+    ...                   extra={"epochs_trained": 2})
+    >>> finished_summary(path, ["t"], 2)["experiment"], finished_summary(path, ["t"], 3)
+    ('e', None)
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        summary = read_summary(path)
+    except (OSError, ValueError):
+        return None
+    if summary.get("extra", {}).get("epochs_trained") != epochs or sorted(summary["test_sets"]) != sorted(
+        test_sets
+    ):
+        return None
+    return summary

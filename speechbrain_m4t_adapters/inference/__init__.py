@@ -6,13 +6,31 @@
 * :mod:`.evaluate`: transcribe and score an ASR manifest.
 """
 
-from .asr import HPARAMS_TEMPLATE, M4TAdaptedASR, pad_waveforms
-from .chunking import chunk_bounds, join_texts, split_audio
-from .evaluate import evaluate_manifest
-from .inputs import AUDIO_SUFFIXES, AudioInput, collect_inputs
-from .inspection import describe_adapters, format_description
-from .profiles import AdapterProfile, AdapterProfiles
-from .results import Transcription, failure_report
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Names are imported on first use (PEP 562): reading one light submodule, as
+# ``m4t-adapters inspect`` does, must not import torch and transformers.
+_LAZY = {
+    "HPARAMS_TEMPLATE": ".asr",
+    "M4TAdaptedASR": ".asr",
+    "pad_waveforms": ".asr",
+    "chunk_bounds": ".chunking",
+    "join_texts": ".chunking",
+    "split_audio": ".chunking",
+    "evaluate_manifest": ".evaluate",
+    "AUDIO_SUFFIXES": ".inputs",
+    "AudioInput": ".inputs",
+    "collect_inputs": ".inputs",
+    "describe_adapters": ".inspection",
+    "format_description": ".inspection",
+    "AdapterProfile": ".profiles",
+    "AdapterProfiles": ".profiles",
+    "Transcription": ".results",
+    "failure_report": ".results",
+}
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -32,3 +50,13 @@ __all__ = [
     "pad_waveforms",
     "split_audio",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

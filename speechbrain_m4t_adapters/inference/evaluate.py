@@ -67,7 +67,8 @@ def evaluate_manifest(
     name : str, optional
         Test set name (default: the manifest's stem).
     experiment : str, optional
-        Experiment name in the summary (default: the active adapter profiles, or ``base``).
+        Experiment name in the summary (default: the ``experiment`` recorded in the used
+        adapters' ``adapters.json``, else their profile names, or ``base``).
     lang : str, optional
         Decode every row into this language instead of its own.
     adapters : str or list of str, optional
@@ -122,13 +123,16 @@ def evaluate_manifest(
         "failed": {r.id: r.error for r in results if not r.ok},
         **(extra or {}),
     }
+    # Named after the experiments that trained the adapters (saved in adapters.json), not their
+    # folders (always "adapters"); counts as in training: adapter parameters of base parameters.
+    trained = [asr.adapter_profiles[p].metadata.get("experiment") or p for p in profiles]
     return write_summary(
         output_dir / SUMMARY_FILENAME,
-        experiment or "+".join(profiles) or "base",
+        experiment or "+".join(trained) or "base",
         test_sets,
         model_source=asr.m4t.source,
         trainable_params=adapter_params,
-        total_params=base_params + adapter_params,
+        total_params=base_params,
         train_time_s=None,
         extra=details,
     )

@@ -1,4 +1,8 @@
-"""Describe a saved adapter folder from its metadata alone (no model load)."""
+"""Describe and health-check a saved adapter folder from its files alone (no model load).
+
+Only the standard library is used (see :mod:`..adapters.integrity`), so
+``m4t-adapters inspect`` answers without importing torch or transformers.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..adapters.io import METADATA_NAME, WEIGHTS_NAME, read_metadata
+from ..adapters.integrity import METADATA_NAME, WEIGHTS_NAME, check_folder, load_metadata
 
 #: Metadata keys shown in the header rather than as extra fields.
 _KNOWN = {
@@ -36,16 +40,19 @@ def describe_adapters(folder: str | os.PathLike) -> dict[str, Any]:
         ``folder``, ``base_model``, ``model_type``, ``base_fingerprint``,
         ``package_version``, ``format_version``, ``weights_bytes`` (None if
         the file is missing), ``total_parameters``, ``sets`` (name ->
-        ``kind``, ``num_parameters``, ``num_modules``, ``modules``, ``config``)
-        and ``extra`` (other metadata, e.g. ``language``).
+        ``kind``, ``num_parameters``, ``num_modules``, ``modules``, ``config``),
+        ``extra`` (other metadata, e.g. ``language``) and ``problems`` (what
+        :func:`~speechbrain_m4t_adapters.adapters.integrity.check_folder`
+        found wrong; empty for a healthy folder).
 
     Raises
     ------
     FileNotFoundError, ValueError
-        Missing or invalid metadata (the message names the file).
+        Missing metadata, or metadata of the wrong structure (the message
+        names the file and the field).
     """
     folder = Path(folder)
-    metadata = read_metadata(folder)
+    metadata = load_metadata(folder)
     weights = folder / WEIGHTS_NAME
     sets = {}
     for name, info in metadata["sets"].items():
@@ -68,6 +75,7 @@ def describe_adapters(folder: str | os.PathLike) -> dict[str, Any]:
         "total_parameters": sum(s["num_parameters"] for s in sets.values()),
         "sets": sets,
         "extra": {k: v for k, v in metadata.items() if k not in _KNOWN},
+        "problems": check_folder(folder),
     }
 
 
@@ -97,6 +105,10 @@ def format_description(info: dict[str, Any], show_modules: bool = False) -> str:
         lines.append(f"      modules ({s['num_modules']}): {', '.join(hosts)}")
     if info["weights_bytes"] is None:
         lines.append(f"  WARNING: {Path(info['folder']) / WEIGHTS_NAME} is missing; {METADATA_NAME} alone")
+    for problem in info.get("problems", []):
+        lines.append(f"  PROBLEM: {problem}")
+    if not info.get("problems"):
+        lines.append("  health:           OK (weights match adapters.json)")
     return "\n".join(lines)
 
 

@@ -41,6 +41,7 @@ from ..adapters.io import base_fingerprint, load_checkpoint_state, parse_folder_
 from ..adapters.sets import ADAPTERS_ATTR, base_parameters
 from .features import SeamlessM4TFbank
 from .languages import LanguageMap, TextIds
+from .source import check_model_source
 from .speech_text_model import MODEL_CLASSES
 
 logger = logging.getLogger(__name__)
@@ -179,6 +180,7 @@ class SeamlessM4T(nn.Module):
         self.freeze = freeze
         self.base_dropout = base_dropout
         self.dtype = _as_dtype(dtype)
+        check_model_source(self.source)
         hub_kwargs = dict(cache_dir=save_path, revision=revision, local_files_only=local_files_only)
         config = AutoConfig.from_pretrained(self.source, **hub_kwargs)
         if config.model_type not in MODEL_CLASSES:

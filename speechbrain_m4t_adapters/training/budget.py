@@ -12,7 +12,6 @@ the recipes that write them.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -20,6 +19,7 @@ import torch
 from ..adapters import AdapterSets
 from ..adapters.io import parse_folder_entry
 from .hparams import load_experiment
+from .preflight import find_recipe
 
 #: Relative difference allowed between a recipe's count and the paper's budget ...
 BUDGET_TOLERANCE = 0.02
@@ -68,44 +68,36 @@ def budget_line(ours: int, paper: float | None) -> str:
     return line + f"; the paper's budget: {paper / 1e6:.2f}M ({100 * (ours - paper) / paper:+.1f}%)"
 
 
-def _recipe_index(roots: Iterable[Path]) -> dict[str, Path]:
-    """Experiment name (= file stem) -> recipe YAML."""
-    return {p.stem: p for root in roots for p in sorted(Path(root).glob("*/hparams/*.yaml"))}
-
-
-def _attach(sets: AdapterSets, path: Path, index: dict[str, Path], trainable: bool, prefix: str = "") -> None:
+def _attach(sets: AdapterSets, path: Path, trainable: bool, prefix: str = "") -> None:
     hparams, _ = load_experiment(path, "data_folder: /data")
     for entry in hparams.get("pretrained_adapters") or []:
         folder, options = parse_folder_entry(entry)
-        producer = folder.parent.parent.name  # <output_root>/<experiment>/<seed>/adapters
-        if producer not in index:
-            raise FileNotFoundError(f"{path}: no recipe writes {folder} (experiment {producer!r})")
+        producer = find_recipe(folder.parent.parent.name)  # <output_root>/<experiment>/<seed>/adapters
+        if producer is None:
+            raise FileNotFoundError(f"{path}: no recipe writes {folder}")
         keep = hparams.get("train_pretrained_adapters", False)
-        _attach(sets, index[producer], index, trainable=keep, prefix=options.get("prefix", ""))
+        _attach(sets, producer, trainable=keep, prefix=options.get("prefix", ""))
     for name, config in (hparams.get("adapters") or {}).items():
         sets.add(prefix + name, config, activate=True, trainable=trainable)
 
 
-def recipe_parameters(path: str | Path, recipes_root: str | Path | None = None) -> int:
+def recipe_parameters(path: str | Path) -> int:
     """Budget of a recipe YAML on v1 medium (meta device): see :func:`experiment_parameters`.
 
     Arguments
     ---------
     path : str or Path
-        An experiment YAML under ``recipes/<Language>/hparams/``.
-    recipes_root : str or Path, optional
-        Where the recipes that write its ``pretrained_adapters`` live
-        (default: the ``recipes`` folder holding ``path``).
+        An experiment YAML; the recipes writing its ``pretrained_adapters``
+        are found in this repository's ``recipes``.
     """
     path = Path(path).resolve()
-    root = Path(recipes_root) if recipes_root else path.parents[2]
     sets = _meta_v1_medium()
     hparams, _ = load_experiment(path, "data_folder: /data")
     if not hparams.get("freeze_base", True):
         return sum(p.numel() for p in sets.model.parameters())
     try:
         # New sets train; sets of pretrained folders train only with train_pretrained_adapters.
-        _attach(sets, path, _recipe_index([root]), trainable=True)
+        _attach(sets, path, trainable=True)
         trainable = sum(sets.num_parameters(n) for n in sets.sets if sets.sets[n].trainable)
         report = {
             "trainable_parameters": trainable,

@@ -19,14 +19,16 @@ from speechbrain.utils.distributed import run_on_main
 from torch.utils.data import DataLoader
 
 from ..adapters.publish import describe_training_data, write_hub_files
+from ..data.atomic import atomic_write, file_lock
 from ..data.specs import prepare_asr_spec, prepare_text_spec
-from ..evaluation.summary import write_summary
+from ..evaluation.summary import finished_summary, write_summary
 from ..tiny import build_tiny_model
 from .brain import AdapterBrain
 from .budget import budget_line, experiment_parameters
 from .datasets import asr_dataset, mixed_loader, text_dataset
 from .forgetting import evaluate_forgetting
 from .hparams import load_experiment
+from .preflight import check_pretrained_adapters, check_writable
 
 logger = logging.getLogger(__name__)
 MODES = ("asr", "text", "mixed")
@@ -40,9 +42,11 @@ def _prepare_cached(prepare, spec: dict, csv: Path, what: str, defaults: dict) -
     """
     record = csv.with_suffix(".spec.json")
     fingerprint = json.dumps({"spec": spec, "defaults": defaults}, sort_keys=True, default=str)
-    fresh = csv.exists() and record.exists() and record.read_text(encoding="utf-8") == fingerprint
-    prepare(spec, csv, what=what, overwrite=not fresh, **defaults)
-    record.write_text(fingerprint, encoding="utf-8")
+    with file_lock(csv):  # experiments started together: one prepares, the others then reuse
+        fresh = csv.exists() and record.exists() and record.read_text(encoding="utf-8") == fingerprint
+        prepare(spec, csv, what=what, overwrite=not fresh, **defaults)
+        with atomic_write(record, encoding="utf-8") as handle:
+            handle.write(fingerprint)
 
 
 def _prepare(hparams: dict) -> dict[str, Path]:
@@ -154,6 +158,11 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
             find_unused_parameters=hparams["mode"] == "mixed",
             overridden_args=run_opts.overridden_args | {"find_unused_parameters"},
         )
+    output = Path(hparams["output_folder"])
+    check_writable(
+        [output, hparams["save_folder"], output / "adapters", output / "test", hparams["manifest_folder"]]
+    )
+    check_pretrained_adapters(hparams.get("pretrained_adapters") or [], argv)
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"])
     Path(hparams["output_folder"], "hyperparams.yaml").write_text(merged_text, encoding="utf-8")
 
@@ -199,6 +208,16 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
             trainable,
         )
 
+    epochs = hparams["epoch_counter"].current
+    summary_path = Path(hparams["output_folder"]) / "summary.json"
+    done = finished_summary(summary_path, list(hparams.get("test_sets") or {}), epochs)
+    if done is not None and not hparams.get("redo_test"):
+        logger.info(
+            "%s: test sets already decoded after epoch %d (--redo_test=True decodes again)",
+            summary_path,
+            epochs,
+        )
+        return done
     test_sets = {
         name: asr_dataset(csvs[f"test_{name}"], m4t, "ascending") for name in (hparams.get("test_sets") or {})
     }
@@ -229,8 +248,13 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
                 "adapter_sets": report["adapter_sets"],
                 "language": hparams["language"],
                 "nonfinite_steps_skipped": brain.nonfinite_steps_skipped,
+                "epochs_trained": epochs,
             },
         )
         if m4t.adapters.sets:  # the model card gets the results table
             write_hub_files(Path(hparams["output_folder"]) / "adapters", summary=summary)
+    if summary:
+        where = Path(hparams["output_folder"]).resolve()
+        saved = f" and adapters in {where / 'adapters'}" if m4t.adapters.sets else ""
+        print(f"{hparams['experiment_name']}: summary in {where / 'summary.json'}{saved}", flush=True)
     return summary

@@ -1,0 +1,91 @@
+"""Checks run before any data is prepared or any model loaded: fail early, never after the work.
+
+* every folder the run will write to must be writable (today's alternative:
+  an unwritable ``adapters/`` fails after training and testing);
+* every ``pretrained_adapters`` folder must exist; a missing one names the
+  recipe and the command that makes it (e.g. the Bengali pivot).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from ..adapters.io import parse_folder_entry
+from .hparams import REPO_ROOT
+
+#: Metadata file every saved adapter folder has (see adapters/integrity.py).
+_ADAPTERS_JSON = "adapters.json"
+
+
+def check_writable(folders: Iterable[str | os.PathLike]) -> None:
+    """Raise ``PermissionError`` naming the first folder that could not be written.
+
+    A folder that exists must be a writable directory; one that does not must
+    have a nearest existing ancestor that is a writable directory.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> check_writable([root / "out" / "adapters"])
+    >>> (root / "file").write_text("x")
+    1
+    >>> try:
+    ...     check_writable([root / "file" / "adapters"])
+    ... except PermissionError as error:
+    ...     print(str(error).endswith("file is not a folder"))
+    True
+    """
+    for folder in folders:
+        folder = Path(folder)
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise PermissionError(f"cannot write to {folder}: {existing} is not a folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise PermissionError(
+                f"cannot write to {folder}: {existing} is not writable (fix its permissions or "
+                "choose another output_root) -- checked before any work starts"
+            )
+
+
+def check_pretrained_adapters(folders: Sequence, argv: Sequence[str]) -> None:
+    """Raise ``FileNotFoundError`` for a missing pretrained adapter folder, with the command that makes it.
+
+    The folder ``<output_root>/<experiment>/<seed>/adapters`` is made by the
+    recipe whose YAML sets ``experiment_name: <experiment>``; the command
+    repeats this run's ``--output_root``, ``--seed`` and ``--smoke`` options.
+    """
+    for entry in folders:
+        folder, _ = parse_folder_entry(entry)  # a folder, or {folder: ..., rename: ...}
+        if (folder / _ADAPTERS_JSON).is_file():
+            continue
+        experiment, seed = folder.parent.parent.name, folder.parent.name
+        recipe = find_recipe(experiment)
+        keep = [a for a in argv if re.match(r"--(output_root|seed|smoke|data_folder|model_source)=", a)]
+        if recipe is None:
+            hint = f"no recipe YAML in {REPO_ROOT / 'recipes'} sets experiment_name: {experiment}"
+        else:
+            train = recipe.parent.parent / "train.py"
+            command = ["python", str(train), str(recipe), *keep]
+            if not any(a.startswith("--seed=") for a in keep):
+                command.append(f"--seed={seed}")
+            hint = f"run its recipe {recipe.relative_to(REPO_ROOT)} first:\n    {shlex.join(command)}"
+        raise FileNotFoundError(
+            f"pretrained_adapters: {folder} does not exist (no {_ADAPTERS_JSON}); it is made by "
+            f"experiment {experiment!r} (seed {seed}); {hint}"
+        )
+
+
+def find_recipe(experiment: str) -> Path | None:
+    """The recipe YAML whose own text sets ``experiment_name: <experiment>`` (None if none)."""
+    pattern = re.compile(rf"^experiment_name:\s*['\"]?{re.escape(experiment)}['\"]?\s*(#.*)?$", re.M)
+    for path in sorted((REPO_ROOT / "recipes").glob("*/hparams/*.yaml")):
+        if pattern.search(path.read_text(encoding="utf-8")):
+            return path
+    return None

@@ -1,0 +1,41 @@
+"""One truth per number: training and evaluate agree on parameter counts and the experiment's name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from speechbrain_m4t_adapters.inference import M4TAdaptedASR, evaluate_manifest
+from speechbrain_m4t_adapters.training.recipe import run_experiment
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+def test_evaluate_reports_what_training_reported(tmp_path, tiny_v1, capsys):
+    args = [
+        str(RECIPES / "Bengali/hparams/bengali_encoder.yaml"),
+        "--smoke=True",
+        f"--output_root={tmp_path}",
+        f"--model_source={tiny_v1}",
+        "--tiny_model_version=null",
+    ]
+    trained = run_experiment(args)
+    folder = (tmp_path / "bengali_encoder" / "1986").resolve()
+    printed = capsys.readouterr().out
+    assert f"summary in {folder / 'summary.json'} and adapters in {folder / 'adapters'}" in printed
+    share = 100 * trained["trainable_params"] / trained["total_params"]
+    n, total = trained["trainable_params"], trained["total_params"]
+    assert (
+        f"trainable parameters: {n:,} ({n / 1e6:.2f}M) of {total:,} ({share:.3f}%)"
+        in (folder / "log.txt").read_text()  # SpeechBrain's run log
+    )
+
+    asr = M4TAdaptedASR.from_model(
+        tiny_v1, adapter_folders=[folder / "adapters"], device="cpu", max_new_tokens=4
+    )
+    manifest = tmp_path / "manifests" / "ben" / "1986" / "test_bengali.csv"
+    evaluated = evaluate_manifest(asr, manifest, tmp_path / "eval", lang="ben", adapters="adapters")
+    assert evaluated["experiment"] == "bengali_encoder"  # not the folder name "adapters"
+    assert (evaluated["trainable_params"], evaluated["total_params"]) == (
+        trained["trainable_params"],
+        trained["total_params"],
+    )
