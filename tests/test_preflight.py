@@ -46,11 +46,13 @@ def test_missing_pivot_adapters_name_the_recipe_and_command_before_preparing(tmp
     prepared = []
     monkeypatch.setattr("speechbrain_m4t_adapters.training.recipe._prepare", prepared.append)
     with pytest.raises(FileNotFoundError) as error:
-        run_experiment(_args("Maithili/hparams/maithili_bengali_pivot_length_adaptor.yaml", tmp_path, tiny_v1))
+        pivot = "Maithili/hparams/maithili_bengali_pivot_length_adaptor.yaml"
+        run_experiment(_args(pivot, tmp_path, tiny_v1))
     message = str(error.value)
     assert f"{tmp_path}/bengali_length_adaptor/1986/adapters does not exist" in message
     assert "recipes/Bengali/hparams/bengali_length_adaptor.yaml first" in message
-    assert f"recipes/Bengali/train.py {RECIPES}/Bengali/hparams/bengali_length_adaptor.yaml --smoke=True" in message
+    bengali = f"{RECIPES}/Bengali/hparams/bengali_length_adaptor.yaml"
+    assert f"recipes/Bengali/train.py {bengali} --smoke=True" in message
     assert f"--output_root={tmp_path}" in message and "--seed=1986" in message
     assert prepared == [] and not (tmp_path / "manifests").exists()
 
