@@ -43,7 +43,7 @@ setup(
     ],
     extras_require={
         "lora-peft": ["peft>=0.13"],
-        "dev": ["pytest>=8", "ruff>=0.6"],
+        "dev": ["pytest>=8", "ruff>=0.6", "peft>=0.13"],
     },
     entry_points={
         "console_scripts": [
