@@ -31,6 +31,7 @@ Tokenisation is done before timing on both sides; data loading is not included.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from pathlib import Path
@@ -48,7 +49,10 @@ from speechbrain_m4t_adapters.adapters.config import LAYER_STACKS  # noqa: E402
 from speechbrain_m4t_adapters.adapters.sets import ADAPTERS_ATTR  # noqa: E402
 from speechbrain_m4t_adapters.training.optim import param_groups  # noqa: E402
 
-LORA_TARGETS = r"(speech_encoder\.encoder\.layers\.\d+\.self_attn\.linear_[qv]|text_decoder\.layers\.\d+\.self_attn\.[qv]_proj)"
+LORA_TARGETS = (
+    r"(speech_encoder\.encoder\.layers\.\d+\.self_attn\.linear_[qv]"
+    r"|text_decoder\.layers\.\d+\.self_attn\.[qv]_proj)"
+)
 BOTTLENECK = 64
 
 # mode -> (our adapter config, speech or text input, our activation checkpointing)
@@ -169,7 +173,8 @@ class HFLoop:
         self.adapters.to(device)
         self.model.train()
         self.device = device
-        params = [p for p in self.model.parameters() if p.requires_grad] + list(self.adapters.parameters())
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        params += list(self.adapters.parameters())
         self.optimizer = torch.optim.AdamW(params, lr=1e-4)
 
     def labels(self, texts: list[str], langs: list[str]) -> torch.Tensor:
@@ -207,7 +212,7 @@ class HFLoop:
 
 
 class OurLoop:
-    """This package's training step (what ``AdapterBrain.fit_batch`` runs, without SpeechBrain's bookkeeping)."""
+    """This package's training step (``AdapterBrain``'s, without SpeechBrain's bookkeeping)."""
 
     def __init__(self, folder: Path, mode: str, device: torch.device) -> None:
         config, self.kind, checkpointing = MODES[mode]
@@ -311,7 +316,7 @@ def run_mode(folder: Path, mode: str, args, device: torch.device) -> dict:
             timings: dict = {"features": loop.feature_seconds(batch)} if side == "ours" else {}
             meter = _common.SavedBytes(modules)
             with _common.PeakMemory(device) as peak, meter:
-                seconds, _ = _common.timed(lambda: loop.step(batch, timings), device)
+                seconds, _ = _common.timed(functools.partial(loop.step, batch, timings), device)
             if step >= args.warmup:
                 stats[side]["step"].append(seconds)
                 stats[side]["features"].append(timings.get("features", 0.0))
@@ -354,12 +359,13 @@ def main() -> None:
     device = torch.device(args.device)
     folder = _common.build_checkpoint(args.model, hidden=args.hidden, layers=args.layers)
     print(
-        f"# OURS vs HF loop: model {args.model}, batch {args.batch}, {args.steps} steps after {args.warmup} warm-up"
+        f"# OURS vs HF loop: model {args.model}, batch {args.batch}, "
+        f"{args.steps} steps after {args.warmup} warm-up"
     )
     print(f"# {_common.machine()}")
     header = (
         "| mode | ours s/step | HF s/step | time OURS/HF | features share ours / HF | model-only OURS/HF "
-        "| saved MB ours / HF | saved OURS/HF | peak MB ours / HF | peak OURS/HF | loss diff |"
+        "| saved MB ours / HF | saved OURS/HF | peak MB ours / HF | peak OURS/HF | loss diff alone / padded |"
     )
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
@@ -371,8 +377,10 @@ def main() -> None:
             f"| {mode} | {r['ours_step']:.3f} | {r['hf_step']:.3f} | {ratio(r['ours_step'], r['hf_step'])} "
             f"| {r['ours_features'] / r['ours_step']:.0%} / {r['hf_features'] / r['hf_step']:.0%} "
             f"| {ratio(ours_model, hf_model)} "
-            f"| {r['ours_saved'] / 2**20:.1f} / {r['hf_saved'] / 2**20:.1f} | {ratio(r['ours_saved'], r['hf_saved'])} "
-            f"| {r['ours_peak'] / 2**20:.1f} / {r['hf_peak'] / 2**20:.1f} | {ratio(r['ours_peak'], r['hf_peak'])} "
+            f"| {r['ours_saved'] / 2**20:.1f} / {r['hf_saved'] / 2**20:.1f} "
+            f"| {ratio(r['ours_saved'], r['hf_saved'])} "
+            f"| {r['ours_peak'] / 2**20:.1f} / {r['hf_peak'] / 2**20:.1f} "
+            f"| {ratio(r['ours_peak'], r['hf_peak'])} "
             f"| {r['loss_diff']:.1e} / {r['padded_diff']:.1e} |",
             flush=True,
         )
