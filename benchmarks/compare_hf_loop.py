@@ -178,7 +178,7 @@ class HFLoop:
         self.optimizer = torch.optim.AdamW(params, lr=1e-4)
 
     def labels(self, texts: list[str], langs: list[str]) -> torch.Tensor:
-        """One ``tokenizer(text_target=, tgt_lang=)`` per utterance, ``</s>`` dropped in front, -100 padded."""
+        """Per utterance ``tokenizer(text_target=, tgt_lang=)``, leading ``</s>`` dropped, -100 padded."""
         rows = [
             self.tokenizer(text_target=t, tgt_lang=lang)["input_ids"][1:] for t, lang in zip(texts, langs)
         ]
