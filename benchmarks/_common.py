@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -210,6 +211,14 @@ def timed(func: Callable[[], object], device: torch.device) -> tuple[float, obje
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize(device)
     return time.perf_counter() - start, result
+
+
+def fixed_mmap_threshold() -> None:
+    """Re-run under a fixed glibc mmap threshold, so freed tensors leave RSS and peak RSS means something."""
+    if "MALLOC_MMAP_THRESHOLD_" not in os.environ and sys.platform == "linux":
+        os.execve(
+            sys.executable, [sys.executable, *sys.argv], {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+        )
 
 
 def median(values: list[float]) -> float:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import sys
 from pathlib import Path
 
@@ -333,16 +332,8 @@ def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}" if b > 0 else "n/a"
 
 
-def fixed_mmap_threshold() -> None:
-    """Re-run under a fixed glibc mmap threshold, so freed tensors leave RSS and peak RSS means something."""
-    if "MALLOC_MMAP_THRESHOLD_" not in os.environ and sys.platform == "linux":
-        os.execve(
-            sys.executable, [sys.executable, *sys.argv], {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
-        )
-
-
 def main() -> None:
-    fixed_mmap_threshold()
+    _common.fixed_mmap_threshold()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--model", default="mid", help="mid (random v2 of --hidden/--layers), v1-medium, v2-large"
