@@ -40,6 +40,7 @@ from ..adapters.hosting import active_module
 from ..adapters.io import base_fingerprint, load_checkpoint_state, parse_folder_entry, save_checkpoint_state
 from ..adapters.sets import ADAPTERS_ATTR, base_parameters
 from .features import SeamlessM4TFbank
+from .frozen_cache import FrozenOutputCache, is_deterministic, pad_rows, weights_checksum
 from .languages import LanguageMap, TextIds
 from .source import check_model_source
 from .speech_text_model import MODEL_CLASSES
@@ -141,6 +142,15 @@ class SeamlessM4T(nn.Module):
         Hub revision.
     local_files_only : bool
         Never try the network.
+    frozen_cache : bool
+        In training, keep the outputs of frozen, deterministic stacks below the
+        lowest trainable module on disk and reuse them in later epochs (see
+        :mod:`~speechbrain_m4t_adapters.model.frozen_cache`); needs utterance ids
+        in :meth:`forward` and ``frozen_cache_folder``.
+    frozen_cache_folder : str, optional
+        Where the cache lives.
+    frozen_cache_max_gb : float
+        Size limit of the cache (beyond it, utterances are recomputed).
 
     Example
     -------
@@ -174,6 +184,9 @@ class SeamlessM4T(nn.Module):
         train_pretrained_adapters: bool = False,
         revision: str | None = None,
         local_files_only: bool = False,
+        frozen_cache: bool = False,
+        frozen_cache_folder: str | Path | None = None,
+        frozen_cache_max_gb: float = 20.0,
     ) -> None:
         super().__init__()
         self.source = str(source)
@@ -231,6 +244,13 @@ class SeamlessM4T(nn.Module):
                 )
             self.adapters.add(name, adapter_config, activate=True, trainable=True)
         self.set_activation_checkpointing(activation_checkpointing)
+        if frozen_cache and frozen_cache_folder is None:
+            raise ValueError("frozen_cache needs frozen_cache_folder")
+        self.frozen_cache = frozen_cache
+        self.frozen_cache_folder = frozen_cache_folder
+        self.frozen_cache_max_gb = frozen_cache_max_gb
+        self._caches: dict[str, tuple[tuple, FrozenOutputCache]] = {}
+        self._cache_refusals: set[str] = set()
         self.train(self.training)
 
     # ------------------------------------------------------------------- modes
@@ -310,7 +330,18 @@ class SeamlessM4T(nn.Module):
         with torch.set_grad_enabled(conformer_grad):
             hidden = encoder.feature_projection(features.to(dtype))
             hidden = encoder.encoder(hidden, attention_mask=attention_mask)
-        top_grad = grad and (
+        return self._speech_top(hidden, attention_mask, length_adaptor, conformer_grad)
+
+    def _speech_top(
+        self,
+        hidden: torch.Tensor,
+        attention_mask: torch.Tensor,
+        length_adaptor: bool = True,
+        conformer_grad: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Conformer output -> intermediate FFN, length adaptor, final LayerNorm."""
+        encoder = active_module(self.model.speech_encoder)
+        top_grad = torch.is_grad_enabled() and (
             conformer_grad
             or _requires_grad(encoder.intermediate_ffn, encoder.adapter, encoder.inner_layer_norm)
         )
@@ -336,6 +367,7 @@ class SeamlessM4T(nn.Module):
         decoder_input_ids: torch.Tensor | None = None,
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
+        utterance_ids: Sequence[str] | None = None,
     ) -> tuple[torch.Tensor, ...]:
         """Encode speech (or text) and, given decoder inputs, teacher-force the decoder.
 
@@ -353,6 +385,9 @@ class SeamlessM4T(nn.Module):
             (B, L) ``[</s>, __lang__, tokens...]`` (from :meth:`batch_targets`).
         input_ids, attention_mask : torch.Tensor, optional
             (B, S) text-encoder input and mask (text input, instead of ``wavs``).
+        utterance_ids : list of str, optional
+            Ids of the batch's utterances: with ``frozen_cache`` on, training
+            reuses the stored outputs of the frozen stacks.
 
         Returns
         -------
@@ -361,16 +396,135 @@ class SeamlessM4T(nn.Module):
         """
         if (wavs is None) == (input_ids is None):
             raise ValueError("give either wavs (speech) or input_ids (text)")
-        if wavs is not None:
+        kind = "speech" if wavs is not None else "text"
+        cache = self._usable_cache(kind) if utterance_ids is not None else None
+        if wavs is not None and cache is not None:
+            hidden, mask = self._cached_speech(*cache, list(utterance_ids), wavs.to(self.device), wav_lens)
+        elif wavs is not None:
             features, mask = self.extract_features(wavs.to(self.device), wav_lens)
             hidden, mask = self.encode_speech(features, mask)
         else:
             if attention_mask is None:
                 attention_mask = torch.ones_like(input_ids)
-            hidden, mask = self.encode_text(input_ids, attention_mask)
+            if cache is not None:
+                hidden, mask = self._cached_text(cache[0], list(utterance_ids), input_ids, attention_mask)
+            else:
+                hidden, mask = self.encode_text(input_ids, attention_mask)
         if decoder_input_ids is None:
             return hidden, mask
         return self.decode(hidden, mask, decoder_input_ids), hidden, mask
+
+    # ------------------------------------------------------- frozen-output cache
+    def _cache_point(self, kind: str) -> tuple[str | None, list[nn.Module], str]:
+        """Highest frozen stage of ``kind`` input below every trainable module (and why not, if None)."""
+        config = self.model.config
+        if kind == "text":
+            if _requires_grad(self.model.text_encoder):
+                return None, [], "the text encoder trains"
+            if config.encoder_layerdrop > 0:
+                return None, [], "text-encoder LayerDrop is random"
+            return "text_encoder", [self.model.text_encoder], ""
+        encoder = active_module(self.model.speech_encoder)
+        if _requires_grad(encoder.feature_projection, encoder.encoder):
+            return None, [], "the Conformer trains"
+        if config.speech_encoder_layerdrop > 0:
+            return None, [], "speech-encoder LayerDrop is random"
+        if _requires_grad(encoder.intermediate_ffn, encoder.adapter, encoder.inner_layer_norm):
+            return "conformer", [encoder.feature_projection, encoder.encoder], ""
+        return "speech_encoder", [encoder], ""
+
+    def _usable_cache(self, kind: str) -> tuple[FrozenOutputCache, str] | None:
+        """The frozen-output cache for ``kind`` batches, when on, in training, and exact."""
+        if not (self.frozen_cache and self.training and torch.is_grad_enabled()):
+            return None
+        point, modules, why = self._cache_point(kind)
+        if point is not None and not is_deterministic(modules):
+            point, why = None, "dropout is active below the trainable modules"
+        if point is None:
+            if kind not in self._cache_refusals:
+                logger.info("frozen-output cache off for %s batches: %s", kind, why)
+                self._cache_refusals.add(kind)
+            return None
+        frozen_sets = [n for n in self.adapters.active if not self.adapters.sets[n].trainable]
+        state = (point, tuple(frozen_sets))
+        current = self._caches.get(kind)
+        if current is None or current[0] != state:
+            key = {
+                "point": point,
+                "source": self.source,
+                "fingerprint": self.fingerprint,
+                "weights": weights_checksum(modules),  # includes frozen adapters hosted there
+                "frozen_sets": frozen_sets,
+                "features": {"num_mel_bins": self.fbank.num_mel_bins, "stride": self.fbank.stride},
+                "dtype": str(self.dtype),
+            }
+            distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+            rank = torch.distributed.get_rank() if distributed else 0
+            # One sub-folder per input kind: a new key replaces only its own kind's entries.
+            root = Path(self.frozen_cache_folder) / kind
+            cache = FrozenOutputCache(root, key, self.frozen_cache_max_gb, rank)
+            logger.info("%s", cache.summary())
+            self._caches[kind] = (state, cache)
+        return self._caches[kind][1], point
+
+    def frozen_cache_summaries(self) -> list[str]:
+        """One log line per frozen-output cache in use."""
+        return [cache.summary() for _, cache in self._caches.values()]
+
+    def _cached_speech(
+        self,
+        cache: FrozenOutputCache,
+        point: str,
+        ids: list[str],
+        wavs: torch.Tensor,
+        wav_lens: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Speech encoding with the frozen stage read from (or written to) the cache."""
+        total = wavs.shape[-1]
+        samples = (
+            [total] * wavs.shape[0]
+            if wav_lens is None
+            else torch.round(wav_lens.float() * total).long().tolist()
+        )
+        rows = [cache.get(uid, n) for uid, n in zip(ids, samples)]
+        if all(r is not None for r in rows):
+            cache.hits += 1
+            hidden, mask = pad_rows(rows, self.device, rows[0].dtype)
+        else:
+            cache.misses += 1
+            features, mask = self.extract_features(wavs, wav_lens)
+            with torch.no_grad():
+                if point == "conformer":
+                    encoder = active_module(self.model.speech_encoder)
+                    dtype = next(encoder.parameters()).dtype
+                    hidden = encoder.feature_projection(features.to(dtype))
+                    hidden = encoder.encoder(hidden, attention_mask=mask)
+                else:
+                    hidden, mask = self.encode_speech(features, mask)
+            # Padding as a cache hit pads (zeros), so epoch 1 computes exactly what later epochs do.
+            hidden = hidden * mask.unsqueeze(-1).to(hidden.dtype)
+            lengths = mask.sum(1).tolist()
+            cache.put(ids, [hidden[i, :n] for i, n in enumerate(lengths)], samples)
+        if point == "conformer":
+            hidden, mask = self._speech_top(hidden, mask)
+        return hidden, mask
+
+    def _cached_text(
+        self, cache: FrozenOutputCache, ids: list[str], input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Text-encoder outputs from (or into) the cache; keyed by id and token count."""
+        counts = attention_mask.sum(1).tolist()
+        rows = [cache.get(uid, n) for uid, n in zip(ids, counts)]
+        if all(r is not None for r in rows):
+            cache.hits += 1
+            hidden, _ = pad_rows(rows, input_ids.device, rows[0].dtype)
+            return hidden, attention_mask
+        cache.misses += 1
+        with torch.no_grad():
+            hidden, _ = self.encode_text(input_ids, attention_mask)
+        hidden = hidden * attention_mask.unsqueeze(-1).to(hidden.dtype)
+        cache.put(ids, [hidden[i, :n] for i, n in enumerate(counts)], counts)
+        return hidden, attention_mask
 
     def encode_text(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor

@@ -154,15 +154,18 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
         decoder_inputs = decoder_inputs.masked_fill(
             ~torch.cat([valid[:, :1], valid[:, :-1]], dim=1), m4t.pad_id
         )
+        # Ids let training reuse cached outputs of frozen stacks (the lobe's frozen_cache).
+        ids = list(batch.id) if stage == sb.Stage.TRAIN and m4t.frozen_cache else None
         if hasattr(batch, "sig"):
             wavs, wav_lens = batch.sig
-            logits, hidden, mask = module(wavs, wav_lens, decoder_input_ids=decoder_inputs)
+            logits, hidden, mask = module(wavs, wav_lens, decoder_input_ids=decoder_inputs, utterance_ids=ids)
         else:
             source, source_lens = batch.source
             logits, hidden, mask = module(
                 input_ids=source,
                 attention_mask=_lengths_mask(source, source_lens).long(),
                 decoder_input_ids=decoder_inputs,
+                utterance_ids=ids,
             )
         hypotheses = None
         if stage != sb.Stage.TRAIN and hasattr(batch, "sig"):
@@ -355,6 +358,8 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
             stats.update(WER=errors["wer"], CER=errors["cer"])
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
+            for line in self.m4t.frozen_cache_summaries():
+                logger.info("%s", line)
             if hasattr(self.hparams, "train_clock"):
                 self.hparams.train_clock.stop()
             return
