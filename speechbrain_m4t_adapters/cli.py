@@ -11,6 +11,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .progress import progress_enabled
+
 Handler = Callable[[argparse.Namespace], int]
 ArgumentAdder = Callable[[argparse.ArgumentParser], None]
 COMMANDS: dict[str, tuple[str, ArgumentAdder, Handler]] = {}
@@ -147,7 +149,8 @@ def transcribe(args: argparse.Namespace) -> int:
 
     inputs = unique_ids(collect_inputs(args.inputs))
     asr = _load_asr(args)
-    results = asr.transcribe_files(inputs, lang=args.lang, progress=not args.no_progress)
+    progress = progress_enabled(False if args.no_progress else None)
+    results = asr.transcribe_files(inputs, lang=args.lang, progress=progress)
     ok = [r for r in results if r.ok]
     if args.output:
         out = Path(args.output)
@@ -189,7 +192,7 @@ def evaluate(args: argparse.Namespace) -> int:
             name=args.name,
             experiment=args.experiment,
             lang=args.lang,
-            progress=not args.no_progress,
+            progress=progress_enabled(False if args.no_progress else None),
         )
     except RuntimeError as error:  # every row failed: nothing to score
         print(error, file=sys.stderr)

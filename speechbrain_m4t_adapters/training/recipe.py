@@ -16,14 +16,17 @@ import speechbrain as sb
 from speechbrain.dataio.sampler import DynamicBatchSampler
 from speechbrain.utils.distributed import run_on_main
 from torch.utils.data import DataLoader
+from transformers.utils import logging as hf_logging
 
 from ..adapters.publish import describe_training_data, write_hub_files
 from ..data.specs import prepare_asr_spec, prepare_text_spec
 from ..evaluation.summary import write_summary
+from ..progress import progress_enabled
 from ..tiny import build_tiny_model
 from .brain import AdapterBrain
 from .datasets import asr_dataset, mixed_loader, text_dataset
 from .hparams import load_experiment
+from .loggers import with_tensorboard
 
 logger = logging.getLogger(__name__)
 MODES = ("asr", "text", "mixed")
@@ -113,6 +116,11 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
     hparams, merged_text = load_experiment(hparams_file, overrides)
     if hparams["mode"] not in MODES:
         raise ValueError(f"{hparams_file}: mode must be one of {MODES}, got {hparams['mode']!r}")
+    if "noprogressbar" not in run_opts.overridden_args and not progress_enabled():  # quiet in CI/logs
+        given = {key: run_opts[key] for key in run_opts.overridden_args}
+        run_opts = type(run_opts).from_dictionary({**given, "noprogressbar": True})
+        hf_logging.disable_progress_bar()  # transformers' weight-loading bars too
+    hparams["train_logger"] = with_tensorboard(hparams)
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"])
     Path(hparams["output_folder"], "hyperparams.yaml").write_text(merged_text, encoding="utf-8")
 
