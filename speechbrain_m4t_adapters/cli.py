@@ -22,6 +22,7 @@ def command(name: str, help_text: str, add_arguments: Callable[[argparse.Argumen
     """Register ``func(args) -> exit code`` as sub-command ``name``."""
 
     def register(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        """Add ``func`` to the sub-commands."""
         COMMANDS[name] = (help_text, add_arguments, func)
         return func
 
@@ -40,6 +41,7 @@ def _build_tiny_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("build-tiny-model", "build a tiny random SeamlessM4T checkpoint offline", _build_tiny_arguments)
 def build_tiny(args: argparse.Namespace) -> int:
+    """Build a tiny random checkpoint folder."""
     from .tiny import BUNDLED_CORPUS, build_tiny_model
 
     folder = build_tiny_model(
@@ -142,6 +144,7 @@ def _transcribe_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("transcribe", "transcribe audio files, folders or manifests", _transcribe_arguments)
 def transcribe(args: argparse.Namespace) -> int:
+    """Transcribe audio files or folders."""
     import csv
 
     from .inference import collect_inputs
@@ -179,6 +182,7 @@ def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     "evaluate", "transcribe a manifest and score WER/CER (summary.json + alignments)", _evaluate_arguments
 )
 def evaluate(args: argparse.Namespace) -> int:
+    """Transcribe a manifest and score it."""
     from .data.manifest import read_asr_manifest
     from .inference import evaluate_manifest
 
@@ -220,6 +224,7 @@ def _inspect_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("inspect", "show an adapter folder's sets, placements, sizes and base model", _inspect_arguments)
 def inspect(args: argparse.Namespace) -> int:
+    """Show what an adapter folder holds."""
     import json
 
     from .inference.inspection import describe_adapters, format_description
@@ -242,6 +247,7 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("report", "collect experiment summaries into a markdown table and a bar chart", _report_arguments)
 def report(args: argparse.Namespace) -> int:
+    """Collect experiment summaries into a results table."""
     from .evaluation.report import build_report
 
     png = args.png or str(Path(args.output).with_suffix(".png"))

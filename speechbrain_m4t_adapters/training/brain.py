@@ -78,6 +78,7 @@ class AdapterBrain(sb.Brain):
     # ------------------------------------------------------------- properties
     @property
     def m4t(self) -> SeamlessM4T:
+        """The SeamlessM4T lobe being trained."""
         module = self.modules.m4t
         return module.module if hasattr(module, "module") else module
 

@@ -50,7 +50,10 @@ def tensorboard_logger(save_dir: str | Path) -> TrainLogger:
     from speechbrain.utils.train_logger import TensorboardLogger
 
     class NumericTensorboardLogger(TensorboardLogger):
+        """TensorboardLogger that drops non-numeric statistics."""
+
         def log_stats(self, stats_meta, train_stats=None, valid_stats=None, test_stats=None, verbose=False):
+            """Log the numeric statistics only."""
             name = stats_meta.get("test set")
             if name is not None and test_stats is not None:
                 test_stats = {f"{k}_{name}": v for k, v in test_stats.items()}
