@@ -11,6 +11,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .progress import progress_enabled
+
 Handler = Callable[[argparse.Namespace], int]
 ArgumentAdder = Callable[[argparse.ArgumentParser], None]
 COMMANDS: dict[str, tuple[str, ArgumentAdder, Handler]] = {}
@@ -20,6 +22,7 @@ def command(name: str, help_text: str, add_arguments: Callable[[argparse.Argumen
     """Register ``func(args) -> exit code`` as sub-command ``name``."""
 
     def register(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        """Add ``func`` to the sub-commands."""
         COMMANDS[name] = (help_text, add_arguments, func)
         return func
 
@@ -38,6 +41,7 @@ def _build_tiny_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("build-tiny-model", "build a tiny random SeamlessM4T checkpoint offline", _build_tiny_arguments)
 def build_tiny(args: argparse.Namespace) -> int:
+    """Build a tiny random checkpoint folder."""
     from .tiny import BUNDLED_CORPUS, build_tiny_model
 
     folder = build_tiny_model(
@@ -140,6 +144,7 @@ def _transcribe_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("transcribe", "transcribe audio files, folders or manifests", _transcribe_arguments)
 def transcribe(args: argparse.Namespace) -> int:
+    """Transcribe audio files or folders."""
     import csv
 
     from .inference import collect_inputs
@@ -147,7 +152,8 @@ def transcribe(args: argparse.Namespace) -> int:
 
     inputs = unique_ids(collect_inputs(args.inputs))
     asr = _load_asr(args)
-    results = asr.transcribe_files(inputs, lang=args.lang, progress=not args.no_progress)
+    progress = progress_enabled(False if args.no_progress else None)
+    results = asr.transcribe_files(inputs, lang=args.lang, progress=progress)
     ok = [r for r in results if r.ok]
     if args.output:
         out = Path(args.output)
@@ -176,6 +182,7 @@ def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     "evaluate", "transcribe a manifest and score WER/CER (summary.json + alignments)", _evaluate_arguments
 )
 def evaluate(args: argparse.Namespace) -> int:
+    """Transcribe a manifest and score it."""
     from .data.manifest import read_asr_manifest
     from .inference import evaluate_manifest
 
@@ -189,7 +196,7 @@ def evaluate(args: argparse.Namespace) -> int:
             name=args.name,
             experiment=args.experiment,
             lang=args.lang,
-            progress=not args.no_progress,
+            progress=progress_enabled(False if args.no_progress else None),
         )
     except RuntimeError as error:  # every row failed: nothing to score
         print(error, file=sys.stderr)
@@ -222,6 +229,7 @@ def _inspect_arguments(parser: argparse.ArgumentParser) -> None:
     _inspect_arguments,
 )
 def inspect(args: argparse.Namespace) -> int:
+    """Show what an adapter folder holds."""
     import json
 
     from .inference.inspection import describe_adapters, format_description
@@ -254,6 +262,7 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("report", "collect experiment summaries into a markdown table and a bar chart", _report_arguments)
 def report(args: argparse.Namespace) -> int:
+    """Collect experiment summaries into a results table."""
     from .evaluation.report import build_report
 
     png = args.png or str(Path(args.output).with_suffix(".png"))
@@ -283,6 +292,7 @@ def _translate_arguments(parser: argparse.ArgumentParser) -> None:
     _translate_arguments,
 )
 def translate(args: argparse.Namespace) -> int:
+    """``m4t-adapters translate``: transcripts -> a translations TSV by the base model."""
     from .data.translate import translate_transcripts
 
     result = translate_transcripts(

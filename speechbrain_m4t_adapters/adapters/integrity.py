@@ -229,6 +229,7 @@ def load_metadata(folder: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path}: not valid JSON ({error})") from error
 
     def need(ok: bool, message: str) -> None:
+        """Record ``message`` as a problem unless ``ok``."""
         if not ok:
             raise ValueError(f"{path}: {message}")
 

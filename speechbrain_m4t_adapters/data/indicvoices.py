@@ -299,6 +299,7 @@ def prepare_indicvoices(
         return reused
 
     def candidates() -> Iterator[Candidate]:
+        """Yield one candidate per usable segment."""
         if root.is_file():
             if root.suffix.lower() == ".tsv":
                 yield from _flat_candidates(root, remove_tags)

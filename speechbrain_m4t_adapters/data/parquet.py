@@ -420,6 +420,7 @@ def _audio_pass(files, kinds, wanted, root, rows, out_dir, report, hours, skip_h
     """Decode the chosen rows' audio; refill the budget when some fail to decode."""
 
     def speakers(some: list[_Row]) -> list[str | None] | None:
+        """Speaker ids of ``some`` (None when the metadata has none)."""
         return [r.speaker for r in some] if "speaker" in wanted else None
 
     if hours is None:

@@ -37,6 +37,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..progress import progress_bar
 from .audio import AudioError, PathLike, audio_info, check_wav_complete, load_audio
 from .languages import to_iso639_3
 from .manifest import (
@@ -112,7 +113,7 @@ def validate(
     kept: list[AsrEntry] = []
     seen: set[str] = set()
     info_cache: dict[Path, tuple[float, int, int]] = {}
-    for cand in candidates:
+    for cand in progress_bar(candidates, desc="preparing", unit="utt", leave=False):
         if cand.error:
             report.skip(cand.id, "bad_row", cand.origin, cand.error)
             continue

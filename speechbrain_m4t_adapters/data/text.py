@@ -59,6 +59,7 @@ def _emit(
 
 
 def reuse_existing(save_csv: PathLike, overwrite: bool, name: str) -> SkipReport | None:
+    """A "reused" report when ``save_csv`` exists and may be kept, else None."""
     if overwrite or not Path(save_csv).is_file():
         return None
     logger.info("%s: %s exists, skipping (overwrite=False)", name, save_csv)

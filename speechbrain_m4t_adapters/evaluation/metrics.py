@@ -48,6 +48,7 @@ def _error_stats(
     normalizer = get_normalizer(normalizer_name(normalize))
 
     def prep(text: str) -> str:
+        """Normalise one transcript."""
         return normalizer(text, lang)
 
     ref_words = [prep(r).split() for r in refs]

@@ -70,6 +70,7 @@ def validate_summary(data: Any, source: str = "<summary>") -> dict:
     """
 
     def bad(field: str, why: str) -> SummaryError:
+        """The error for a bad field."""
         return SummaryError(f"{source}: field '{field}' {why}")
 
     if not isinstance(data, dict):

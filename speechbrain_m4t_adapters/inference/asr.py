@@ -47,6 +47,7 @@ class _Pending:
 
     @property
     def done(self) -> bool:
+        """Whether every chunk has a text (or the file failed)."""
         return self.result.error is not None or all(t is not None for t in self.texts)
 
 

@@ -40,6 +40,7 @@ def _kaldi_mel_filters(num_mel_bins: int) -> torch.Tensor:
     fft_freqs = torch.linspace(0, SAMPLE_RATE // 2, num_freqs, dtype=torch.float64)
 
     def to_mel(hz: torch.Tensor) -> torch.Tensor:
+        """Hz -> mel (Kaldi's formula)."""
         return 1127.0 * torch.log1p(hz / 700.0)
 
     mel_min = to_mel(torch.tensor(20.0, dtype=torch.float64))

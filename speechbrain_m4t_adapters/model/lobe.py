@@ -84,6 +84,7 @@ def _zero_padding_hook(holder: _FrameMask):
     """
 
     def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+        """Zero the padded frames of ``output``."""
         mask = holder.mask
         if mask is None or output.shape[:2] != mask.shape:
             return output

@@ -33,6 +33,7 @@ def _target_item(m4t: SeamlessM4T):
     @takes("transcript", "language")
     @provides("target")
     def target(text, lang):
+        """Label ids of the transcript."""
         return torch.LongTensor(text_ids(text, lang))
 
     return target
@@ -65,6 +66,7 @@ def asr_dataset(csv: str | Path, m4t: SeamlessM4T, sorting: str = "ascending") -
     @takes("wav", "start", "stop")
     @provides("sig")
     def audio(wav, start, stop):
+        """Waveform of the utterance."""
         return load_audio(wav, start=start, stop=stop)
 
     dataset = DynamicItemDataset(data, dynamic_items=[audio, _target_item(m4t)], output_keys=ASR_KEYS)
@@ -89,6 +91,7 @@ def text_dataset(csv: str | Path, m4t: SeamlessM4T, sorting: str = "random") -> 
     @takes("source_text", "src_lang")
     @provides("source")
     def source(text, lang):
+        """Source ids of the sentence."""
         return torch.LongTensor(text_ids(text, lang))
 
     dataset = DynamicItemDataset(data, dynamic_items=[source, _target_item(m4t)], output_keys=TEXT_KEYS)

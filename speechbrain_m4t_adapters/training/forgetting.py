@@ -36,6 +36,7 @@ def adapters_off(brain) -> Iterator[None]:
     original = brain.on_evaluate_start
 
     def start(max_key=None, min_key=None):
+        """Load the best checkpoint, then switch every adapter set off."""
         original(max_key=max_key, min_key=min_key)
         m4t.adapters.set_active([])
 

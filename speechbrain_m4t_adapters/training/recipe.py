@@ -17,17 +17,20 @@ import speechbrain as sb
 from speechbrain.dataio.sampler import DynamicBatchSampler
 from speechbrain.utils.distributed import run_on_main
 from torch.utils.data import DataLoader
+from transformers.utils import logging as hf_logging
 
 from ..adapters.publish import describe_training_data, write_hub_files
 from ..data.atomic import atomic_write, file_lock
 from ..data.specs import prepare_asr_spec, prepare_text_spec
 from ..evaluation.summary import finished_summary, write_summary
+from ..progress import progress_enabled
 from ..tiny import build_tiny_model
 from .brain import AdapterBrain
 from .budget import budget_line, experiment_parameters
 from .datasets import asr_dataset, mixed_loader, text_dataset
 from .forgetting import evaluate_forgetting
 from .hparams import load_experiment
+from .loggers import with_tensorboard
 from .preflight import check_pretrained_adapters, check_writable
 
 logger = logging.getLogger(__name__)
@@ -163,6 +166,11 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
         [output, hparams["save_folder"], output / "adapters", output / "test", hparams["manifest_folder"]]
     )
     check_pretrained_adapters(hparams.get("pretrained_adapters") or [], argv)
+    if "noprogressbar" not in run_opts.overridden_args and not progress_enabled():  # quiet in CI/logs
+        given = {key: run_opts[key] for key in run_opts.overridden_args}
+        run_opts = type(run_opts).from_dictionary({**given, "noprogressbar": True})
+        hf_logging.disable_progress_bar()  # transformers' weight-loading bars too
+    hparams["train_logger"] = with_tensorboard(hparams)
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"])
     Path(hparams["output_folder"], "hyperparams.yaml").write_text(merged_text, encoding="utf-8")
 
