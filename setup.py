@@ -44,6 +44,8 @@ setup(
     extras_require={
         "lora-peft": ["peft>=0.13"],
         "dev": ["pytest>=8", "ruff>=0.6"],
+        # tools/mini/make_speech.py: libespeak-ng + voices in a wheel, for the mini model's synthetic speech
+        "mini": ["espeakng-loader>=0.2.4"],
     },
     entry_points={
         "console_scripts": [
