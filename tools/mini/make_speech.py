@@ -31,15 +31,17 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import math
+import multiprocessing
 import sys
 import zlib
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import torch
-import torchaudio
 import yaml
+from scipy.signal import resample_poly
 
 SPEC = Path(__file__).with_name("speech_spec.yaml")
 DEFAULT_FLORES = Path(__file__).resolve().parents[3] / "shared" / "data" / "flores200"
@@ -103,8 +105,13 @@ class Espeak:
         self._callback = _CALLBACK(collect)  # keep a reference: the C side holds the pointer
         self.lib.espeak_SetSynthCallback(self._callback)
 
-    def synthesize(self, text: str, voice: str, rate: int, pitch: int) -> np.ndarray:
-        """Speak ``text`` with ``voice`` (e.g. ``hi+f2``): float32 samples at :attr:`sample_rate`."""
+    def synthesize(self, text: str, voice: str, rate: int, pitch: int, seed: int = 0) -> np.ndarray:
+        """Speak ``text`` with ``voice`` (e.g. ``hi+f2``): float32 samples at :attr:`sample_rate`.
+
+        ``seed`` seeds espeak-ng's own random generator (breathy variants use it;
+        it is otherwise seeded from the clock).
+        """
+        self.lib.espeak_ng_SetRandSeed(ctypes.c_long(seed))
         if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise ValueError(f"espeak-ng has no voice {voice!r}")
         self.lib.espeak_SetParameter(_ESPEAK_RATE, int(rate), 0)
@@ -221,9 +228,12 @@ def plan_clips(spec: dict, flores_dir: str | Path, languages: list[str] | None =
 
 def render_clip(tts: Espeak, clip: dict, spec: dict) -> np.ndarray:
     """Audio of one planned clip at ``spec['sample_rate']``: speech, silences, noise."""
-    wav = tts.synthesize(clip["text"], f"{clip['voice']}+{clip['variant']}", clip["rate"], clip["pitch"])
+    voice = f"{clip['voice']}+{clip['variant']}"
+    seed = zlib.crc32(f"{spec['seed']} {clip['id']}".encode())
+    wav = tts.synthesize(clip["text"], voice, clip["rate"], clip["pitch"], seed=seed)
     rate = spec["sample_rate"]
-    wav = torchaudio.functional.resample(torch.from_numpy(wav), tts.sample_rate, rate).numpy()
+    common = math.gcd(rate, tts.sample_rate)
+    wav = resample_poly(wav, rate // common, tts.sample_rate // common).astype(np.float32)
     rng = _rng(spec["seed"], "noise", clip["id"])
     pads = [np.zeros(int(rng.uniform(*spec["lead_silence_s"]) * rate), np.float32) for _ in range(2)]
     wav = np.concatenate([pads[0], wav, pads[1]])
@@ -311,30 +321,57 @@ def make_speech(
             if seen[key] <= limit:
                 kept.append(clip)
         clips = kept
-    tts = Espeak()
+    by_language: dict[str, list[dict]] = {}
+    for clip in clips:
+        by_language.setdefault(clip["lang"], []).append(clip)
+    # espeak-ng keeps synthesis state (e.g. its pitch-flutter phase) across utterances, even
+    # across espeak_Initialize: each language is rendered in a fresh process so that its clips
+    # depend only on the spec, not on which languages were made before it.
+    context = multiprocessing.get_context("spawn")
+    rows, messages = [], []
+    for lang, lang_clips in by_language.items():
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            lang_rows, lang_messages = pool.submit(render_language, str(out), spec, lang_clips).result()
+        rows += lang_rows
+        messages += lang_messages
+        print(f"{lang}: {len(lang_rows)} clips", file=sys.stderr, flush=True)
+    for message in messages:
+        print(message, file=sys.stderr)
+    if messages:
+        print(f"skipped {len(messages)} of {len(clips)} clips (reasons above)", file=sys.stderr)
     manifest = out / "manifest.tsv"
-    skipped = 0
     with open(manifest, "w", encoding="utf-8") as f:
         f.write("\t".join(MANIFEST_COLUMNS) + "\n")
-        for n, clip in enumerate(clips):
-            wav = render_clip(tts, clip, spec)
-            if len(wav) < spec["sample_rate"] * 0.2:
-                print(
-                    f"{clip['id']}: espeak-ng gave no speech for {clip['text']!r}; skipped", file=sys.stderr
-                )
-                skipped += 1
-                continue
-            rel = Path("wavs") / clip["lang"] / f"{clip['id']}.wav"
-            (out / rel).parent.mkdir(parents=True, exist_ok=True)
-            sf.write(out / rel, wav, spec["sample_rate"], subtype="PCM_16")
-            row = {**clip, "wav": str(rel), "duration_s": round(len(wav) / spec["sample_rate"], 3)}
-            row["text"] = _check_field(row["text"], clip["id"])
+        for row in rows:
             f.write("\t".join(str(row[c]) for c in MANIFEST_COLUMNS) + "\n")
-            if (n + 1) % 500 == 0:
-                print(f"{n + 1}/{len(clips)} clips", file=sys.stderr, flush=True)
-    if skipped:
-        print(f"skipped {skipped} clips without speech", file=sys.stderr)
     return manifest
+
+
+def render_language(out: str, spec: dict, clips: list[dict]) -> tuple[list[dict], list[str]]:
+    """Render and write planned clips in this process; return manifest rows and skip messages."""
+    out = Path(out)
+    tts = Espeak()
+    rows, messages = [], []
+    for clip in clips:
+        wav = render_clip(tts, clip, spec)
+        seconds = len(wav) / spec["sample_rate"]
+        if seconds < 0.2:
+            messages.append(f"{clip['id']}: espeak-ng gave no speech for {clip['text']!r}; skipped")
+            continue
+        if seconds > 1.0 + spec["max_seconds_per_word"] * len(clip["text"].split()):
+            # A voice fed a script it cannot read spells out Unicode character names.
+            messages.append(
+                f"{clip['id']}: {seconds:.1f} s for {clip['text']!r}: voice {clip['voice']!r} "
+                "probably cannot read this script; skipped"
+            )
+            continue
+        rel = Path("wavs") / clip["lang"] / f"{clip['id']}.wav"
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(out / rel, wav, spec["sample_rate"], subtype="PCM_16")
+        row = {**clip, "wav": str(rel), "duration_s": round(seconds, 3)}
+        row["text"] = _check_field(row["text"], clip["id"])
+        rows.append(row)
+    return rows, messages
 
 
 def read_manifest(path: str | Path) -> list[dict]:
@@ -361,7 +398,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--languages", nargs="*", help="speech languages to make (default: all)")
     parser.add_argument("--limit", type=int, help="at most N clips per language and split")
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
     manifest = make_speech(args.out, load_spec(args.spec), args.flores, args.languages, args.limit)
     print(manifest)
 
