@@ -109,7 +109,7 @@ class Espeak:
         """Speak ``text`` with ``voice`` (e.g. ``hi+f2``): float32 samples at :attr:`sample_rate`.
 
         ``seed`` seeds espeak-ng's own random generator (breathy variants use it;
-        it is otherwise seeded from the clock).
+        without it they differ from process to process).
         """
         self.lib.espeak_ng_SetRandSeed(ctypes.c_long(seed))
         if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
