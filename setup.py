@@ -46,6 +46,8 @@ setup(
         "indic": ["indic-nlp-library>=0.92"],  # the "vistaar" scoring normaliser
         # peft: the PEFT interoperability tests (tests/test_peft_interop.py)
         "dev": ["pytest>=8", "ruff>=0.6", "peft>=0.13", "indic-nlp-library>=0.92", "tensorboard>=2.10"],
+        # tools/mini/make_speech.py: libespeak-ng + voices in a wheel, for the mini model's synthetic speech
+        "mini": ["espeakng-loader>=0.2.4"],
     },
     entry_points={
         "console_scripts": [

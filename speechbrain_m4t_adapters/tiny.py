@@ -106,6 +106,7 @@ def tiny_config(
     hidden_size: int = 32,
     layers: int = 2,
     initializer_range: float = 0.25,
+    **overrides,
 ) -> SeamlessM4TConfig | SeamlessM4Tv2Config:
     """Config of a tiny SeamlessM4T (v1 or v2) with every tower present.
 
@@ -113,6 +114,8 @@ def tiny_config(
     initialisation is wider than the real configs' 0.02: with a width of 32
     and tied embeddings of std 0.02 the logits could never leave the
     uniform distribution, so nothing (adapters included) could learn.
+    ``overrides`` replace or add config fields (e.g. the mini model's
+    per-stack layer counts and adaptor stride).
 
     Example
     -------
@@ -164,6 +167,7 @@ def tiny_config(
         vocoder_num_langs=4,
         vocoder_num_spkrs=2,
     )
+    common.update(overrides)
     if version == "v2":
         return SeamlessM4Tv2Config(
             **common,
@@ -187,6 +191,7 @@ def build_tiny_model(
     layers: int = 2,
     languages: tuple[str, ...] = TINY_LANGUAGES,
     seed: int = 0,
+    config_overrides: dict | None = None,
 ) -> Path:
     """Build and save a tiny random SeamlessM4T checkpoint folder.
 
@@ -213,6 +218,8 @@ def build_tiny_model(
         Language codes with tokens and decoder ids.
     seed : int
         Seed of the random weights.
+    config_overrides : dict, optional
+        Extra config fields for :func:`tiny_config`.
 
     Returns
     -------
@@ -226,7 +233,9 @@ def build_tiny_model(
         languages=languages,
         sentencepiece_path=output_dir / "sentencepiece.bpe.model",
     )
-    config = tiny_config(version, vocab_size=len(tokenizer), hidden_size=hidden_size, layers=layers)
+    config = tiny_config(
+        version, vocab_size=len(tokenizer), hidden_size=hidden_size, layers=layers, **(config_overrides or {})
+    )
     model_cls = SeamlessM4Tv2Model if version == "v2" else SeamlessM4TModel
     # A private RNG stream: building the model (on DDP rank 0 only) must not shift the
     # caller's global RNG, or the ranks' adapters would start from different weights.
