@@ -33,6 +33,7 @@ from .integrity import (  # noqa: F401  (names of this module since the first re
     base_identity,
     check_weights_checksum,
     file_sha256,
+    load_metadata,
     warn_if_other_base,
 )
 from .publish import write_hub_files
@@ -142,23 +143,8 @@ def save_adapters(
 
 
 def read_metadata(folder: str | Path) -> dict[str, Any]:
-    """Read and validate ``adapters.json`` of a saved folder."""
-    path = Path(folder) / METADATA_NAME
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no adapter metadata (expected {METADATA_NAME} in {folder})")
-    try:
-        metadata = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
-    for key in ("format_version", "base_fingerprint", "sets"):
-        if key not in metadata:
-            raise ValueError(f"{path}: field {key!r} is missing")
-    if metadata["format_version"] > FORMAT_VERSION:
-        raise ValueError(
-            f"{path}: format_version {metadata['format_version']} is newer than this package "
-            f"supports ({FORMAT_VERSION}); upgrade speechbrain-m4t-adapters"
-        )
-    return metadata
+    """Read and validate ``adapters.json`` of a saved folder (see :func:`.integrity.load_metadata`)."""
+    return load_metadata(folder)
 
 
 def parse_folder_entry(entry: str | Path | Mapping[str, Any]) -> tuple[Path, dict[str, Any]]:
@@ -254,8 +240,6 @@ def load_adapters(
                 f"{metadata['base_fingerprint']}), but the loaded base {base_description or ''} has "
                 f"architecture fingerprint {expected}; load them onto the base they were trained on"
             )
-    if not isinstance(metadata["sets"], dict):
-        raise ValueError(f"{folder / METADATA_NAME}: field 'sets' must be a mapping of set name -> info")
     available = list(metadata["sets"])
     names = available if names is None else list(names)
     missing = [n for n in names if n not in metadata["sets"]]
