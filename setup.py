@@ -22,7 +22,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["speechbrain_m4t_adapters", "speechbrain_m4t_adapters.*"]),
     package_data={
-        "speechbrain_m4t_adapters": ["resources/*", "inference/hparams/*.yaml"],
+        "speechbrain_m4t_adapters": ["resources/*", "resources/mini/*", "resources/mini_m4t/*", "resources/flores200/dev/*", "inference/hparams/*.yaml"],
     },
     include_package_data=True,
     install_requires=[
@@ -40,13 +40,15 @@ setup(
         "numpy>=1.24",
         "tqdm>=4.60",
         "matplotlib>=3.7",
+        "scipy>=1.10",  # resampling of the synthetic speech (data.synthetic)
+        "espeakng-loader>=0.2.4",  # libespeak-ng + voices in a 10 MB wheel: synthetic speech for --mini=True
     ],
     extras_require={
         "lora-peft": ["peft>=0.13"],
         "indic": ["indic-nlp-library>=0.92"],  # the "vistaar" scoring normaliser
         # peft: the PEFT interoperability tests (tests/test_peft_interop.py)
         "dev": ["pytest>=8", "ruff>=0.6", "peft>=0.13", "indic-nlp-library>=0.92", "tensorboard>=2.10"],
-        # tools/mini/make_speech.py: libespeak-ng + voices in a wheel, for the mini model's synthetic speech
+        # kept for old install commands: espeakng-loader is now a core dependency
         "mini": ["espeakng-loader>=0.2.4"],
     },
     entry_points={

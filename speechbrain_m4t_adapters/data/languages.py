@@ -17,6 +17,24 @@ _ALIASES = {
     "hin": ("hin", "hi", "hindi", "hi_in", "hin_deva"),
     "eng": ("eng", "en", "english", "en_us", "eng_latn"),
 }
+#: ISO 639-3 -> FLORES-200 file stem, for the languages of the mini model.
+FLORES_CODES = {
+    "eng": "eng_Latn",
+    "hin": "hin_Deva",
+    "ben": "ben_Beng",
+    "asm": "asm_Beng",
+    "guj": "guj_Gujr",
+    "kan": "kan_Knda",
+    "mal": "mal_Mlym",
+    "mar": "mar_Deva",
+    "npi": "npi_Deva",
+    "pan": "pan_Guru",
+    "tam": "tam_Taml",
+    "tel": "tel_Telu",
+    "ory": "ory_Orya",
+    "mai": "mai_Deva",
+}
+
 _LOOKUP = {alias: iso for iso, aliases in _ALIASES.items() for alias in aliases}
 
 

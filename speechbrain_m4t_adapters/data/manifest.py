@@ -63,6 +63,7 @@ SKIP_REASONS = (
     "empty_source",
     "empty_target",
     "missing_translation",
+    "synthesis_failed",
 )
 
 

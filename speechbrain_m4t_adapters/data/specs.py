@@ -21,6 +21,7 @@ from .indicvoices import prepare_indicvoices
 from .manifest import SkipReport
 from .parquet import prepare_parquet
 from .prepare import prepare_common_voice, prepare_fleurs, prepare_generic, prepare_respin
+from .synthetic import prepare_synthetic
 from .text import aligned_file_pairs, flores_pairs, parallel_tsv_pairs, translated_transcript_pairs
 
 ASR_CORPORA: dict[str, Callable[..., SkipReport]] = {
@@ -30,6 +31,7 @@ ASR_CORPORA: dict[str, Callable[..., SkipReport]] = {
     "common_voice": prepare_common_voice,
     "generic": prepare_generic,
     "parquet": prepare_parquet,
+    "synthetic": prepare_synthetic,  # espeak-ng speech of FLORES dev phrases (mini-model experiments)
 }
 TEXT_KINDS: dict[str, Callable[..., SkipReport]] = {
     "translated_transcripts": translated_transcript_pairs,

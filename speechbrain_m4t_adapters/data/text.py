@@ -20,9 +20,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from .audio import PathLike
-from .languages import to_iso639_3
+from .languages import FLORES_CODES, to_iso639_3
 from .manifest import SkipReport, TextPair, read_asr_manifest, write_text_manifest
 from .prepare import read_rows
+from .synthetic import BUNDLED_FLORES
 
 logger = logging.getLogger(__name__)
 
@@ -157,27 +158,35 @@ def translated_transcript_pairs(
 
 
 def flores_pairs(
-    flores_dir: PathLike,
+    flores_dir: PathLike | None,
     save_csv: PathLike,
     src: str = "eng_Latn",
     tgt: str = "ory_Orya",
     splits: Sequence[str] = ("dev",),
+    sentences: Sequence[int] | None = None,
+    normalize: bool = False,
     overwrite: bool = False,
 ) -> SkipReport:
     """Build pairs from FLORES-200 files ``<flores_dir>/<split>/<lang>.<split>``.
 
     Arguments
     ---------
-    flores_dir : path-like
-        Folder with ``dev/`` and/or ``devtest/``.
+    flores_dir : path-like or None
+        Folder with ``dev/`` and/or ``devtest/``; None: the dev files bundled
+        with the package (eng, ben, ory, mai).
     save_csv : path-like
         Output text-pair manifest; IDs are ``flores_<split>_<line:04d>``
         (1-based line numbers).
     src, tgt : str
-        FLORES-200 codes (``eng_Latn``, ``ory_Orya``, ``ben_Beng``,
-        ``mai_Deva``, ``hin_Deva``); stored as ISO 639-3 codes.
+        FLORES-200 codes (``eng_Latn``, ``ory_Orya``...) or ISO 639-3 codes
+        (``eng``, ``ory``); stored as ISO 639-3 codes.
     splits : sequence of str
         Splits to concatenate, in order.
+    sentences : [start, stop], optional
+        Only lines ``start <= index < stop`` (0-based) of each split.
+    normalize : bool
+        Normalise both sides as for scoring (no punctuation, lowercase Latin),
+        the form the mini model was pretrained on.
     overwrite : bool
         Rebuild even if ``save_csv`` exists.
 
@@ -189,19 +198,35 @@ def flores_pairs(
     ------
     AlignmentError
         If the two files of a split differ in line count.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> csv = Path(tempfile.mkdtemp()) / "pairs.csv"
+    >>> flores_pairs(None, csv, src="eng", tgt="ory", sentences=[0, 10], normalize=True).kept
+    10
     """
+    from ..evaluation.normalize import normalize_text
+
+    src, tgt = (FLORES_CODES.get(code, code) for code in (src, tgt))
     name = f"flores/{src}-{tgt}"
     reused = reuse_existing(save_csv, overwrite, name)
     if reused:
         return reused
-    root = Path(flores_dir)
+    root = Path(flores_dir) if flores_dir is not None else BUNDLED_FLORES
+    start, stop = sentences if sentences is not None else (0, None)
+    src_iso, tgt_iso = to_iso639_3(src), to_iso639_3(tgt)
     pairs = []
     for split in splits:
         src_path = root / split / f"{src}.{split}"
         tgt_path = root / split / f"{tgt}.{split}"
         for n, (s, t) in enumerate(_aligned(src_path, tgt_path), start=1):
+            if n - 1 < start or (stop is not None and n - 1 >= stop):
+                continue
+            if normalize:
+                s, t = normalize_text(s, src_iso), normalize_text(t, tgt_iso)
             pairs.append((f"flores_{split}_{n:04d}", s, t, f"{tgt_path}:{n}"))
-    return _emit(pairs, to_iso639_3(src), to_iso639_3(tgt), save_csv, SkipReport(name))
+    return _emit(pairs, src_iso, tgt_iso, save_csv, SkipReport(name))
 
 
 def _aligned(src_file: PathLike, tgt_file: PathLike) -> list[tuple[str, str]]:

@@ -173,6 +173,40 @@ def forgetting_entry(adapted: dict, base: dict | None) -> dict:
     return entry
 
 
+def verdict_line(name: str, entry: dict) -> str:
+    """One line saying whether the adapted model beats the base on a test set.
+
+    ``entry`` is a :func:`forgetting_entry` of the test set (adapted vs base).
+    The verdict is on CER ("clearly better": at least 5 points lower), the
+    stabler of the two on short utterances; WER is reported beside it.
+
+    Example
+    -------
+    >>> on = {"language": "ory", "wer": 71.0, "cer": 30.5, "num_utterances": 150}
+    >>> off = {"language": "ory", "wer": 100.0, "cer": 92.0, "num_utterances": 150}
+    >>> for part in verdict_line("held_out", forgetting_entry(on, off)).split(", "):
+    ...     print(part)
+    held_out (ory
+    150 utterances): adapted model CLEARLY BETTER than the base
+    CER 92.00% -> 30.50% (-61.50 points)
+    WER 100.00% -> 71.00% (-29.00)
+    """
+    dc, dw = entry["delta_cer"], entry["delta_wer"]
+    if dc <= -5.0:
+        word = "CLEARLY BETTER than"
+    elif dc < 0.0:
+        word = "slightly better than"
+    elif dc == 0.0:
+        word = "EQUAL to"
+    else:
+        word = "WORSE than"
+    return (
+        f"{name} ({entry['language']}, {entry['num_utterances']} utterances): adapted model {word} the base, "
+        f"CER {entry['base_cer']:.2f}% -> {entry['cer']:.2f}% ({dc:+.2f} points), "
+        f"WER {entry['base_wer']:.2f}% -> {entry['wer']:.2f}% ({dw:+.2f})"
+    )
+
+
 def write_summary(
     path: str | Path,
     experiment: str,

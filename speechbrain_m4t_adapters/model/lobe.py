@@ -42,7 +42,7 @@ from ..adapters.sets import ADAPTERS_ATTR, base_parameters
 from .features import SeamlessM4TFbank
 from .frozen_cache import FrozenOutputCache, is_deterministic, pad_rows, weights_checksum
 from .languages import LanguageMap, TextIds
-from .source import check_model_source
+from .source import check_model_source, resolve_model_source
 from .speech_text_model import MODEL_CLASSES
 
 logger = logging.getLogger(__name__)
@@ -105,7 +105,8 @@ class SeamlessM4T(nn.Module):
     ---------
     source : str
         Hub id (``facebook/seamless-m4t-v2-large``, ``facebook/hf-seamless-m4t-medium``,
-        ...) or local folder of a full SeamlessM4T checkpoint.
+        ...), local folder of a full SeamlessM4T checkpoint, or ``"mini"``: the mini
+        SeamlessM4T bundled with the package (offline; see ``docs/mini_model.md``).
     save_path : str, optional
         Cache folder for hub downloads.
     freeze : bool
@@ -190,7 +191,7 @@ class SeamlessM4T(nn.Module):
         frozen_cache_max_gb: float = 20.0,
     ) -> None:
         super().__init__()
-        self.source = str(source)
+        self.source = resolve_model_source(source)  # 'mini': the bundled mini model
         self.freeze = freeze
         self.base_dropout = base_dropout
         self.dtype = _as_dtype(dtype)

@@ -4,6 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+#: Models shipped inside the package, loadable offline by name as ``model_source``.
+BUNDLED_MODELS = {"mini": Path(__file__).resolve().parents[1] / "resources" / "mini_m4t"}
+
+
+def resolve_model_source(source: str | Path) -> str:
+    """The folder of a bundled model name (``mini``), else ``source`` unchanged.
+
+    Example
+    -------
+    >>> resolve_model_source("mini").endswith("mini_m4t")
+    True
+    >>> resolve_model_source("facebook/hf-seamless-m4t-medium")
+    'facebook/hf-seamless-m4t-medium'
+    """
+    source = str(source)
+    return str(BUNDLED_MODELS[source]) if source in BUNDLED_MODELS else source
+
 
 def check_model_source(source: str) -> None:
     """Raise ``FileNotFoundError`` when ``source`` is meant as a local folder that is not a checkpoint.

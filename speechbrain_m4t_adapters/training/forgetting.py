@@ -48,6 +48,16 @@ def adapters_off(brain) -> Iterator[None]:
         m4t.adapters.set_active(before)
 
 
+def evaluate_base(brain, datasets: Mapping, loader_kwargs: dict) -> dict[str, dict]:
+    """Decode ``datasets`` ({name: dataset}) with every adapter set off; ``{name: metrics}``.
+
+    Outputs go to ``test/<name>.base``.
+    """
+    with adapters_off(brain):
+        runs = brain.evaluate_test_sets({n + BASE_SUFFIX: d for n, d in datasets.items()}, loader_kwargs)
+    return {name[: -len(BASE_SUFFIX)]: metrics for name, metrics in runs.items()}
+
+
 def evaluate_forgetting(brain, manifests: Mapping[str, Path], loader_kwargs: dict) -> dict[str, dict]:
     """Decode each forgetting set with adapters on and off; ``{name: forgetting_entry}``.
 
@@ -73,9 +83,7 @@ def evaluate_forgetting(brain, manifests: Mapping[str, Path], loader_kwargs: dic
     adapted = brain.evaluate_test_sets(data, loader_kwargs)
     base: dict = {}
     if m4t.adapters.sets:
-        with adapters_off(brain):
-            runs = brain.evaluate_test_sets({n + BASE_SUFFIX: d for n, d in data.items()}, loader_kwargs)
-        base = {name[: -len(BASE_SUFFIX)]: metrics for name, metrics in runs.items()}
+        base = evaluate_base(brain, data, loader_kwargs)
     else:
         logger.warning("forgetting check: no adapter sets to switch off; only the adapted numbers are kept")
     result = {name: forgetting_entry(adapted[name], base.get(name)) for name in manifests}

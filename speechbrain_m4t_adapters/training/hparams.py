@@ -7,9 +7,15 @@ allowed, e.g. ``odia_text_then_encoder.yaml`` -> ``odia_encoder.yaml`` ->
 (no deep merge, so what an experiment says is exactly what runs), then
 command-line overrides (``--key=value``) replace entries of the result.
 
-``--smoke=True`` additionally applies ``hparams/smoke.yaml`` (tiny offline
-model, the real data shipped in ``tests/fixtures/real``, one short epoch) so
-that every experiment can be run end to end on a CPU in minutes.
+Two overlays, each a YAML next to the root of the chain (``hparams/``), make
+any experiment runnable on a CPU in minutes: ``--smoke=True`` applies
+``hparams/smoke.yaml`` (tiny RANDOM offline model, the real clips shipped in
+``tests/fixtures/real``, one short epoch: checks the pipeline) and
+``--mini=True`` applies ``hparams/mini.yaml`` (the mini SeamlessM4T bundled
+with the package, which has learned, and synthetic speech of the
+experiment's language: numbers that mean something at mini scale). They are
+found from the experiment file, not from the installed package, so they work
+from a non-editable install too.
 
 Every key is checked before anything is built (no model or data is loaded
 for a typo): a key that the root of the chain (``hparams/base.yaml``) does not
@@ -104,7 +110,8 @@ def check_entry(key: str, value: Any, known: Any, source: str) -> None:
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SMOKE_HPARAMS = REPO_ROOT / "hparams" / "smoke.yaml"
+#: Boolean keys that apply ``<root hparams folder>/<key>.yaml`` on top of the experiment.
+OVERLAYS = ("smoke", "mini")
 
 
 def _yaml() -> ruamel.yaml.YAML:
@@ -154,24 +161,44 @@ def _as_tree(overrides: str | dict | None) -> dict:
     return dict(overrides)
 
 
-def experiment_tree(
-    path: str | Path, overrides: str | dict | None = None, smoke_hparams: str | Path = SMOKE_HPARAMS
-) -> Any:
-    """Merged YAML tree of an experiment: base chain, then smoke, then overrides.
+def chain_root(path: str | Path) -> Path:
+    """The file at the root of ``path``'s ``base_hparams`` chain (e.g. ``hparams/base.yaml``)."""
+    path = Path(path).resolve()
+    seen = set()
+    while path not in seen:
+        seen.add(path)
+        base = _load_tree(path).get(BASE_KEY)
+        if base is None:
+            return path
+        path = (path.parent / str(base)).resolve()
+    raise ValueError(f"{path}: {BASE_KEY} chain loops back on itself")
 
-    ``repo_root`` (this checkout) and ``hparams_file`` are added for
-    references such as the smoke data folder.
+
+def _flag(value: Any) -> bool:
+    return str(value).lower() in ("true", "1")
+
+
+def experiment_tree(path: str | Path, overrides: str | dict | None = None) -> Any:
+    """Merged YAML tree of an experiment: base chain, then overlays (smoke, mini), then overrides.
+
+    ``repo_root`` (the folder above the chain root's folder) and
+    ``hparams_file`` are added for references such as the smoke data folder.
     """
     tree = merged_tree(path)
     extra = _as_tree(overrides)
-    if str(extra.get("smoke", tree.get("smoke", False))).lower() in ("true", "1"):
-        for key, value in merged_tree(smoke_hparams).items():
-            check_entry(key, value, tree, str(smoke_hparams))
+    root = chain_root(path)
+    applied = [name for name in OVERLAYS if _flag(extra.get(name, tree.get(name, False)))]
+    if len(applied) > 1:
+        raise HparamsError(f"--{applied[0]}=True and --{applied[1]}=True exclude each other: choose one")
+    for name in applied:
+        overlay = root.parent / f"{name}.yaml"
+        for key, value in merged_tree(overlay).items():
+            check_entry(key, value, tree, str(overlay))
             tree[key] = value
     for key, value in extra.items():
         check_entry(key, value, tree, "command line")
         tree[key] = value
-    tree.setdefault("repo_root", str(REPO_ROOT))
+    tree.setdefault("repo_root", str(root.parent.parent))
     tree["hparams_file"] = str(Path(path).resolve())
     return tree
 

@@ -59,7 +59,7 @@ def check_pretrained_adapters(folders: Sequence, argv: Sequence[str]) -> None:
 
     The folder ``<output_root>/<experiment>/<seed>/adapters`` is made by the
     recipe whose YAML sets ``experiment_name: <experiment>``; the command
-    repeats this run's ``--output_root``, ``--seed`` and ``--smoke`` options.
+    repeats this run's ``--output_root``, ``--seed``, ``--smoke`` and ``--mini`` options.
     """
     for entry in folders:
         folder, _ = parse_folder_entry(entry)  # a folder, or {folder: ..., rename: ...}
@@ -67,7 +67,7 @@ def check_pretrained_adapters(folders: Sequence, argv: Sequence[str]) -> None:
             continue
         experiment, seed = folder.parent.parent.name, folder.parent.name
         recipe = find_recipe(experiment)
-        keep = [a for a in argv if re.match(r"--(output_root|seed|smoke|data_folder|model_source)=", a)]
+        keep = [a for a in argv if re.match(r"--(output_root|seed|smoke|mini|data_folder|model_source)=", a)]
         if recipe is None:
             hint = f"no recipe YAML in {REPO_ROOT / 'recipes'} sets experiment_name: {experiment}"
         else:

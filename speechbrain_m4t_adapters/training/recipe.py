@@ -22,13 +22,13 @@ from transformers.utils import logging as hf_logging
 from ..adapters.publish import describe_training_data, write_hub_files
 from ..data.atomic import atomic_write, file_lock
 from ..data.specs import prepare_asr_spec, prepare_text_spec
-from ..evaluation.summary import finished_summary, write_summary
+from ..evaluation.summary import finished_summary, forgetting_entry, verdict_line, write_summary
 from ..progress import progress_enabled
 from ..tiny import build_tiny_model
 from .brain import AdapterBrain
 from .budget import budget_line, experiment_parameters
 from .datasets import asr_dataset, mixed_loader, text_dataset
-from .forgetting import evaluate_forgetting
+from .forgetting import evaluate_base, evaluate_forgetting
 from .hparams import load_experiment
 from .loggers import with_tensorboard
 from .preflight import check_pretrained_adapters, check_writable
@@ -225,11 +225,16 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
             summary_path,
             epochs,
         )
+        _print_verdicts(done)
         return done
     test_sets = {
         name: asr_dataset(csvs[f"test_{name}"], m4t, "ascending") for name in (hparams.get("test_sets") or {})
     }
     results = brain.evaluate_test_sets(test_sets, hparams["test_dataloader_opts"])
+    versus_base = {}
+    if hparams.get("compare_base") and m4t.adapters.sets:  # the same test sets, adapters off
+        base = evaluate_base(brain, test_sets, hparams["test_dataloader_opts"])
+        versus_base = {name: forgetting_entry(results[name], base[name]) for name in results}
     forget = {n: csvs[f"forget_{n}"] for n in hparams.get("forgetting_sets") or {}}
     forgetting = evaluate_forgetting(brain, forget, hparams["test_dataloader_opts"])  # adapters on vs off
     report = m4t.parameter_report()
@@ -257,6 +262,7 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
                 "language": hparams["language"],
                 "nonfinite_steps_skipped": brain.nonfinite_steps_skipped,
                 "epochs_trained": epochs,
+                **({"versus_base": versus_base} if versus_base else {}),
             },
         )
         if m4t.adapters.sets:  # the model card gets the results table
@@ -265,4 +271,11 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
         where = Path(hparams["output_folder"]).resolve()
         saved = f" and adapters in {where / 'adapters'}" if m4t.adapters.sets else ""
         print(f"{hparams['experiment_name']}: summary in {where / 'summary.json'}{saved}", flush=True)
+        _print_verdicts(summary)
     return summary
+
+
+def _print_verdicts(summary: dict) -> None:
+    """The last lines of a run with ``compare_base``: adapted vs base, per test set."""
+    for name, entry in (summary.get("extra", {}).get("versus_base") or {}).items():
+        print(verdict_line(name, entry), flush=True)

@@ -30,20 +30,23 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import ctypes
-import math
 import multiprocessing
 import sys
-import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 import yaml
-from scipy.signal import resample_poly
 
-SPEC = Path(__file__).with_name("speech_spec.yaml")
+from speechbrain_m4t_adapters.data.synthetic import (  # the synthesis shared with the experiments' data
+    SPEECH_SPEC,
+    Espeak,
+    cut_phrases,
+    render_clip,
+    seeded_rng,
+)
+
+SPEC = SPEECH_SPEC
 DEFAULT_FLORES = Path(__file__).resolve().parents[3] / "shared" / "data" / "flores200"
 MANIFEST_COLUMNS = (
     "id",
@@ -60,75 +63,9 @@ MANIFEST_COLUMNS = (
     "text",
 )
 
-# espeak-ng C API constants (speak_lib.h).
-_AUDIO_OUTPUT_SYNCHRONOUS = 2
-_ESPEAK_RATE, _ESPEAK_PITCH = 1, 3
-_ESPEAK_CHARS_UTF8 = 1
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
-
-
-class Espeak:
-    """In-process espeak-ng synthesiser (one per process: the library keeps global state).
-
-    Arguments
-    ---------
-    library, data : str, optional
-        ``libespeak-ng`` and ``espeak-ng-data`` paths; default: the ones
-        bundled by the ``espeakng-loader`` wheel.
-
-    Example
-    -------
-    >>> tts = Espeak()  # doctest: +SKIP
-    >>> wav = tts.synthesize("नमस्ते", "hi+f2", rate=150, pitch=50)  # doctest: +SKIP
-    >>> tts.sample_rate, wav.dtype  # doctest: +SKIP
-    (22050, dtype('float32'))
-    """
-
-    def __init__(self, library: str | None = None, data: str | None = None) -> None:
-        if library is None or data is None:
-            import espeakng_loader
-
-            library = library or espeakng_loader.get_library_path()
-            data = data or espeakng_loader.get_data_path()
-        self.lib = ctypes.CDLL(library)
-        self.lib.espeak_Initialize.restype = ctypes.c_int
-        self.sample_rate = self.lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data.encode(), 0)
-        if self.sample_rate <= 0:
-            raise RuntimeError(f"espeak_Initialize failed with {library} and data {data}")
-        self._chunks: list[np.ndarray] = []
-
-        def collect(samples, count, events) -> int:
-            if count > 0:
-                self._chunks.append(np.ctypeslib.as_array(samples, shape=(count,)).copy())
-            return 0
-
-        self._callback = _CALLBACK(collect)  # keep a reference: the C side holds the pointer
-        self.lib.espeak_SetSynthCallback(self._callback)
-
-    def synthesize(self, text: str, voice: str, rate: int, pitch: int, seed: int = 0) -> np.ndarray:
-        """Speak ``text`` with ``voice`` (e.g. ``hi+f2``): float32 samples at :attr:`sample_rate`.
-
-        ``seed`` seeds espeak-ng's own random generator (breathy variants use it;
-        without it they differ from process to process).
-        """
-        self.lib.espeak_ng_SetRandSeed(ctypes.c_long(seed))
-        if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
-            raise ValueError(f"espeak-ng has no voice {voice!r}")
-        self.lib.espeak_SetParameter(_ESPEAK_RATE, int(rate), 0)
-        self.lib.espeak_SetParameter(_ESPEAK_PITCH, int(pitch), 0)
-        self._chunks = []
-        data = text.encode("utf-8") + b"\0"
-        err = self.lib.espeak_Synth(data, len(data), 0, 0, 0, _ESPEAK_CHARS_UTF8, None, None)
-        if err != 0:
-            raise RuntimeError(f"espeak_Synth failed ({err}) on {text!r}")
-        self.lib.espeak_Synchronize()
-        if not self._chunks:
-            return np.zeros(0, dtype=np.float32)
-        return np.concatenate(self._chunks).astype(np.float32) / 32768.0
-
 
 def load_spec(path: str | Path = SPEC) -> dict:
-    """Read the YAML spec (see ``tools/mini/speech_spec.yaml``)."""
+    """Read the YAML spec (``speechbrain_m4t_adapters/resources/mini/speech_spec.yaml``)."""
     return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
 
 
@@ -140,37 +77,6 @@ def read_flores(flores_dir: str | Path, code: str, split: str = "dev") -> list[s
     if not path.exists():
         raise FileNotFoundError(f"{path}: FLORES-200 file missing (see /work/shared/data/README.md)")
     return path.read_text(encoding="utf-8").splitlines()
-
-
-def _rng(seed: int, *keys: str | int) -> np.random.Generator:
-    """A generator that depends only on the seed and the keys (stable across runs and machines)."""
-    return np.random.default_rng([seed] + [zlib.crc32(str(k).encode()) for k in keys])
-
-
-def cut_phrases(sentence: str, rng: np.random.Generator, min_words: int, max_words: int) -> list[str]:
-    """Cut a sentence into consecutive phrases of ``min_words``-``max_words`` words.
-
-    Phrases holding a digit are dropped (espeak-ng reads numbers in words
-    the transcript does not contain).
-
-    Example
-    -------
-    >>> rng = np.random.default_rng(0)
-    >>> phrases = cut_phrases("a b c d e f g", rng, 2, 3)
-    >>> " ".join(phrases), all(2 <= len(p.split()) <= 3 for p in phrases[:-1])
-    ('a b c d e f g', True)
-    """
-    words = sentence.split()
-    phrases, start = [], 0
-    while start < len(words):
-        size = int(rng.integers(min_words, max_words + 1))
-        phrase = words[start : start + size]
-        start += size
-        if len(phrase) < min_words and phrases:  # glue a short tail to the previous phrase
-            phrases[-1] += " " + " ".join(phrase)
-        else:
-            phrases.append(" ".join(phrase))
-    return [p for p in phrases if not any(ch.isdigit() for ch in p)]
 
 
 def plan_clips(spec: dict, flores_dir: str | Path, languages: list[str] | None = None) -> list[dict]:
@@ -201,14 +107,14 @@ def plan_clips(spec: dict, flores_dir: str | Path, languages: list[str] | None =
         entry = table[lang]
         sentences = read_flores(flores_dir, entry["flores"], spec["split"])
         for split, ids in (("train", range(0, cut)), ("heldout", range(cut, len(sentences)))):
-            rng = _rng(seed, "phrases", lang, split)
+            rng = seeded_rng(seed, "phrases", lang, split)
             pool = [(i, p) for i in ids for p in cut_phrases(sentences[i], rng, low, high)]
             order = rng.permutation(len(pool))[: entry[split]]
             if len(order) < entry[split]:
                 print(f"{lang}/{split}: only {len(order)} phrases for {entry[split]} asked", file=sys.stderr)
             for k, j in enumerate(order):
                 sentence_id, text = pool[j]
-                clip_rng = _rng(seed, "clip", lang, split, k)
+                clip_rng = seeded_rng(seed, "clip", lang, split, k)
                 clips.append(
                     {
                         "id": f"{lang}_{split}_{k:05d}",
@@ -224,23 +130,6 @@ def plan_clips(spec: dict, flores_dir: str | Path, languages: list[str] | None =
                     }
                 )
     return clips
-
-
-def render_clip(tts: Espeak, clip: dict, spec: dict) -> np.ndarray:
-    """Audio of one planned clip at ``spec['sample_rate']``: speech, silences, noise."""
-    voice = f"{clip['voice']}+{clip['variant']}"
-    seed = zlib.crc32(f"{spec['seed']} {clip['id']}".encode())
-    wav = tts.synthesize(clip["text"], voice, clip["rate"], clip["pitch"], seed=seed)
-    rate = spec["sample_rate"]
-    common = math.gcd(rate, tts.sample_rate)
-    wav = resample_poly(wav, rate // common, tts.sample_rate // common).astype(np.float32)
-    rng = _rng(spec["seed"], "noise", clip["id"])
-    pads = [np.zeros(int(rng.uniform(*spec["lead_silence_s"]) * rate), np.float32) for _ in range(2)]
-    wav = np.concatenate([pads[0], wav, pads[1]])
-    power = float(np.mean(wav**2)) + 1e-12
-    noise = rng.standard_normal(len(wav)).astype(np.float32)
-    wav = wav + noise * np.sqrt(power / 10 ** (clip["snr_db"] / 10))
-    return np.clip(wav, -1.0, 1.0).astype(np.float32)
 
 
 def _check_field(text: str, where: str) -> str:
@@ -270,7 +159,7 @@ def write_text_tables(spec: dict, flores_dir: str | Path, out: Path) -> tuple[in
     with open(out / "text_pairs.tsv", "w", encoding="utf-8") as f:
         f.write("sentence_id\tsrc_lang\ttgt_lang\tsrc_text\ttgt_text\n")
         for i in range(min(cut, count)):
-            rng = _rng(spec["seed"], "pairs", i)
+            rng = seeded_rng(spec["seed"], "pairs", i)
             for _ in range(spec["text_pairs_per_sentence"]):
                 src, tgt = rng.choice(len(langs), size=2, replace=False)
                 f.write(f"{i}\t{langs[src]}\t{langs[tgt]}\t{texts[langs[src]][i]}\t{texts[langs[tgt]][i]}\n")
@@ -292,7 +181,7 @@ def make_speech(
     out : str or Path
         Output folder (created).
     spec : dict, optional
-        Default: ``tools/mini/speech_spec.yaml``.
+        Default: ``speechbrain_m4t_adapters/resources/mini/speech_spec.yaml``.
     flores_dir : str or Path
         FLORES-200 folder.
     languages : list of str, optional
