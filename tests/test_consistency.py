@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from speechbrain_m4t_adapters.training.hparams import dump_tree, experiment_tree
+from speechbrain_m4t_adapters.training.hparams import OVERLAYS, dump_tree, experiment_tree
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE_YAMLS = sorted(REPO.glob("recipes/*/hparams/*.yaml"))
-# Added by experiment_tree itself for references (see training/hparams.py).
-INJECTED = {"repo_root", "hparams_file"}
+# Added by experiment_tree itself for references, and its overlay switches (see training/hparams.py).
+INJECTED = {"repo_root", "hparams_file", *OVERLAYS}
 _USE_PATTERNS = (
     r"""hparams(?:\.get\(|\[)\s*["'](\w+)["']""",  # hparams["x"], hparams.get("x")
     r"""\.hparams\.(\w+)""",  # self.hparams.x

@@ -110,6 +110,7 @@ class Espeak:
         self._chunks: list[np.ndarray] = []
 
         def collect(samples, count, events) -> int:
+            """espeak-ng's synthesis callback: keep a copy of each chunk of samples."""
             if count > 0:
                 self._chunks.append(np.ctypeslib.as_array(samples, shape=(count,)).copy())
             return 0

@@ -1,0 +1,144 @@
+"""The bundled mini SeamlessM4T (issue 9): a model that has learned, its synthetic data, --mini=True."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import torch
+from safetensors import safe_open
+
+from speechbrain_m4t_adapters import SeamlessM4T
+from speechbrain_m4t_adapters.data.manifest import read_asr_manifest, read_text_manifest
+from speechbrain_m4t_adapters.data.synthetic import SPLITS, prepare_synthetic, read_flores_dev
+from speechbrain_m4t_adapters.data.text import flores_pairs
+from speechbrain_m4t_adapters.evaluation.metrics import compute_error_rates
+from speechbrain_m4t_adapters.evaluation.normalize import normalize_text
+from speechbrain_m4t_adapters.inference.asr import pad_waveforms
+from speechbrain_m4t_adapters.mini import MINI_LANGUAGES
+from speechbrain_m4t_adapters.model.source import BUNDLED_MODELS
+from speechbrain_m4t_adapters.training import run_experiment
+from speechbrain_m4t_adapters.training.hparams import HparamsError, experiment_tree
+
+REPO = Path(__file__).resolve().parents[1]
+MINI = BUNDLED_MODELS["mini"]
+
+
+@pytest.fixture(scope="module")
+def mini() -> SeamlessM4T:
+    return SeamlessM4T("mini").eval()
+
+
+@pytest.fixture(scope="module")
+def flores_with_hindi() -> Path:
+    folder = REPO.parent / "shared" / "data" / "flores200"
+    if not (folder / "dev" / "hin_Deva.dev").exists():
+        pytest.skip("needs ../shared/data/flores200 (Hindi is not bundled)")
+    return folder
+
+
+def test_mini_model_is_a_small_plain_seamless_m4t_loaded_by_name(mini):
+    size = sum(p.stat().st_size for p in MINI.iterdir())
+    assert size < 40e6, f"bundled mini model is {size / 1e6:.1f} MB (limit 40)"
+    assert mini.source == str(MINI) and mini.version == "v2"
+    assert mini.model.config.hidden_size == 144 and mini.model.config.adaptor_stride == 4
+    assert {f"__{lang}__" for lang in MINI_LANGUAGES} <= set(mini.tokenizer.get_vocab())
+    with safe_open(MINI / "model.safetensors", "pt") as weights:
+        names = list(weights.keys())
+        assert weights.get_tensor(names[0]).dtype == torch.float16
+    assert not [n for n in names if "ctc" in n.lower()], "the pretraining-only CTC head must not ship"
+    card = (MINI / "README.md").read_text(encoding="utf-8")
+    rates = json.loads((MINI / "held_out_error_rates.json").read_text(encoding="utf-8"))
+    for lang in ("hin", "ory", "mai"):  # the card's table shows the measured numbers
+        assert re.search(rf"\| {lang} \| [^|]+ \| {rates[lang]['cer']:.2f} \|", card)
+
+
+def _transcribe(mini: SeamlessM4T, csv: Path, lang: str) -> float:
+    rows = read_asr_manifest(csv)
+    wavs, lens = pad_waveforms([torch.from_numpy(sf.read(r.wav, dtype="float32")[0]) for r in rows])
+    with torch.no_grad():
+        hyps = mini.transcribe(wavs, lens, lang, max_new_tokens=32)
+    return compute_error_rates([r.id for r in rows], [r.transcript for r in rows], hyps, lang=lang)["cer"]
+
+
+def test_mini_model_transcribes_a_language_it_heard_far_better_than_one_it_never_heard(
+    mini, tmp_path, flores_with_hindi
+):
+    # Held-out sentences (900+) of Hindi (heard in pretraining) and Odia (never heard): a random
+    # model scores ~100 % CER on both; this one has learned to listen to Hindi.
+    cer = {}
+    for lang in ("hin", "ory"):
+        csv = tmp_path / f"{lang}.csv"
+        prepare_synthetic(csv, lang, "test", count=16, seed=7, flores_dir=flores_with_hindi)
+        cer[lang] = _transcribe(mini, csv, lang)
+    assert cer["hin"] < 80.0, cer
+    assert cer["hin"] < cer["ory"] - 15.0, cer
+
+
+def test_synthetic_speech_is_reproducible_normalised_and_split_by_sentence(tmp_path):
+    first = prepare_synthetic(tmp_path / "a" / "test.csv", "ory", "test", count=5, seed=3)
+    again = prepare_synthetic(tmp_path / "b" / "test.csv", "ory", "test", count=5, seed=3)
+    rows_a = read_asr_manifest(tmp_path / "a" / "test.csv")
+    rows_b = read_asr_manifest(tmp_path / "b" / "test.csv")
+    assert first.kept + len(first.items) == 5 and first.kept == again.kept >= 4
+    assert [(r.id, r.transcript) for r in rows_a] == [(r.id, r.transcript) for r in rows_b]
+    for a, b in zip(rows_a, rows_b):
+        assert Path(a.wav).read_bytes() == Path(b.wav).read_bytes()  # same seed, same samples
+        assert a.language == "ory" and 0.5 < a.duration < 10
+        assert a.transcript == normalize_text(a.transcript, "ory")
+    # test phrases come from the held-out sentences 900+ only
+    start, _ = SPLITS["test"]
+    held_out = " ".join(normalize_text(s, "ory") for s in read_flores_dev(None, "ory_Orya")[start:])
+    assert all(r.transcript in held_out for r in rows_a)
+    prepare_synthetic(tmp_path / "c" / "t.csv", "ory", "test", 5, seed=4)
+    other = read_asr_manifest(tmp_path / "c" / "t.csv")
+    assert [r.transcript for r in other] != [r.transcript for r in rows_a]  # the seed picks the phrases
+
+
+def test_synthetic_speech_rejects_unknown_language_and_split(tmp_path):
+    with pytest.raises(ValueError, match="no espeak-ng voice for language 'xyz'"):
+        prepare_synthetic(tmp_path / "x.csv", "xyz", "train", 2)
+    with pytest.raises(ValueError, match="split must be one of"):
+        prepare_synthetic(tmp_path / "x.csv", "ory", "devtest", 2)
+
+
+def test_flores_pairs_takes_a_sentence_range_iso_codes_and_normalises(tmp_path):
+    csv = tmp_path / "p.csv"
+    report = flores_pairs(None, csv, src="eng", tgt="mai", sentences=[800, 900], normalize=True)
+    pairs = read_text_manifest(tmp_path / "p.csv")
+    assert report.kept == len(pairs) == 100
+    assert pairs[0].id == "flores_dev_0801" and (pairs[0].src_lang, pairs[0].tgt_lang) == ("eng", "mai")
+    assert pairs[0].target == normalize_text(read_flores_dev(None, "mai_Deva")[800], "mai")
+    assert not re.search(r"[,.?!]", " ".join(p.source + p.target for p in pairs))
+
+
+def test_overlays_are_found_next_to_the_experiment_chain_not_the_installed_package(tmp_path):
+    # A checkout elsewhere (as with a non-editable install): its own hparams/ and fixtures are used.
+    copy = tmp_path / "checkout"
+    shutil.copytree(REPO / "hparams", copy / "hparams")
+    shutil.copytree(REPO / "recipes" / "Odia" / "hparams", copy / "recipes" / "Odia" / "hparams")
+    recipe = copy / "recipes" / "Odia" / "hparams" / "odia_encoder.yaml"
+    smoke = experiment_tree(recipe, {"smoke": True})
+    assert smoke["repo_root"] == str(copy.resolve()) and smoke["tiny_model_version"] == "v1"
+    mini = experiment_tree(recipe, {"mini": True})
+    assert mini["model_source"] == "mini" and mini["datasets"]["train"]["corpus"] == "synthetic"
+    with pytest.raises(HparamsError, match="exclude each other"):
+        experiment_tree(recipe, {"mini": True, "smoke": True})
+
+
+def test_main_job_on_the_mini_model_makes_held_out_odia_clearly_better(tmp_path, capsys):
+    """The README's main job (`cd recipes/Odia && python train.py hparams/odia_encoder.yaml --mini=True`)."""
+    summary = run_experiment(
+        [str(REPO / "recipes/Odia/hparams/odia_encoder.yaml"), "--mini=True", f"--output_root={tmp_path}"]
+    )
+    entry = summary["extra"]["versus_base"]["held_out"]
+    assert entry["language"] == "ory" and entry["num_utterances"] >= 140
+    assert entry["base_cer"] > 80.0  # never heard Odia: the base barely transcribes it
+    assert entry["delta_cer"] <= -5.0, entry  # encoder adapters trained on Odia speech help clearly
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("held_out (ory, ") and "CLEARLY BETTER than the base" in last
+    assert (tmp_path / "odia_encoder" / "1986" / "test" / "held_out.base" / "hypotheses.tsv").exists()
