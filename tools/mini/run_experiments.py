@@ -174,6 +174,11 @@ def _mean(table: dict, stem: str, lang: str, metric: str = "cer") -> float | Non
     return statistics.mean(values) if values else None
 
 
+def _sd(table: dict, stem: str, lang: str, metric: str = "cer") -> float:
+    values = table[(stem, lang)][metric]
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def findings(table: dict) -> list[str]:
     """The paper's findings (../shared/notes/paper_results.md), each checked on the mini means (CER)."""
 
@@ -181,7 +186,12 @@ def findings(table: dict) -> list[str]:
         a, b = _mean(table, better, lang), _mean(table, worse, lang)
         if a is None or b is None:
             return "not run"
-        return f"{'holds' if a < b else 'does NOT hold'} ({a:.1f} vs {b:.1f})"
+        spread = max(_sd(table, better, lang) + _sd(table, worse, lang), 0.5)
+        if abs(a - b) <= spread:
+            verdict = "inconclusive (difference within the seeds' spread)"
+        else:
+            verdict = "holds" if a < b else "does NOT hold"
+        return f"{verdict}: {a:.1f} vs {b:.1f} % CER"
 
     lines = []
     for lang, (name, _) in LANGUAGES.items():
@@ -289,10 +299,7 @@ def plot(table: dict, out_png: Path) -> None:
     labels = [label for label, *_ in ROWS]
     for ax, (lang, (name, _)) in zip(axes, LANGUAGES.items()):
         means = [_mean(table, stem, lang) or 0.0 for _, stem, _, _ in ROWS]
-        sds = [
-            statistics.stdev(table[(stem, lang)]["cer"]) if len(table[(stem, lang)]["cer"]) > 1 else 0.0
-            for _, stem, _, _ in ROWS
-        ]
+        sds = [_sd(table, stem, lang) for _, stem, _, _ in ROWS]
         ys = range(len(ROWS))
         ax.barh(list(ys), means, xerr=sds, color="tab:blue", alpha=0.8, label="mini model, synthetic speech")
         ax.scatter(
@@ -308,8 +315,9 @@ def plot(table: dict, out_png: Path) -> None:
         ax.invert_yaxis()
         ax.set_xlim(0, 100)
         ax.grid(axis="x", alpha=0.3)
-    axes[0].legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=2, fontsize=9)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(out_png, dpi=110)
     plt.close(fig)
 
