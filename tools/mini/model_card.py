@@ -93,7 +93,7 @@ def write_card(folder: Path, rates: dict, info: dict, count: int, seconds: float
         "  encoder never heard them (as SeamlessM4T knows Odia text better than Odia speech).",
         "- FLORES dev sentences 0-899 only; 900-996 are held out of everything; devtest never read.",
         f"- {info['steps']:,} steps of batch {cfg['batch_size']}, "
-        f"{info['train_seconds'] / 3600:.2f} h on one CPU thread",
+        f"{info['train_seconds'] / 3600:.2f} h on 1-2 CPU threads",
         "  (2-core machine, resumed across restarts), AdamW lr "
         f"{cfg['lr']} with {cfg['warmup_steps']} warmup steps and",
         f"  inverse-sqrt decay, label smoothing {cfg['label_smoothing']}, text steps {cfg['text_prob']:.0%},",
