@@ -316,7 +316,7 @@ def plot(table: dict, out_png: Path) -> None:
         ax.set_yticks(list(ys))
         ax.set_yticklabels(labels)
         ax.invert_yaxis()
-        ax.set_xlim(0, 100)
+        ax.set_xlim(0, max(100.0, max(m + d for m, d in zip(means, sds)) + 5.0))  # CER may pass 100
         ax.grid(axis="x", alpha=0.3)
     handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="lower center", ncol=2, fontsize=9)
