@@ -33,14 +33,6 @@ def mini() -> SeamlessM4T:
     return SeamlessM4T("mini").eval()
 
 
-@pytest.fixture(scope="module")
-def flores_with_hindi() -> Path:
-    folder = REPO.parent / "shared" / "data" / "flores200"
-    if not (folder / "dev" / "hin_Deva.dev").exists():
-        pytest.skip("needs ../shared/data/flores200 (Hindi is not bundled)")
-    return folder
-
-
 def test_mini_model_is_a_small_plain_seamless_m4t_loaded_by_name(mini):
     size = sum(p.stat().st_size for p in MINI.iterdir())
     assert size < 40e6, f"bundled mini model is {size / 1e6:.1f} MB (limit 40)"
@@ -65,18 +57,16 @@ def _transcribe(mini: SeamlessM4T, csv: Path, lang: str) -> float:
     return compute_error_rates([r.id for r in rows], [r.transcript for r in rows], hyps, lang=lang)["cer"]
 
 
-def test_mini_model_transcribes_a_language_it_heard_far_better_than_one_it_never_heard(
-    mini, tmp_path, flores_with_hindi
-):
-    # Held-out sentences (900+) of Hindi (heard in pretraining) and Odia (never heard): a random
-    # model scores ~100 % CER on both; this one has learned to listen to Hindi.
+def test_mini_model_transcribes_a_language_it_heard_far_better_than_one_it_never_heard(mini, tmp_path):
+    # Held-out sentences (900+) of Bengali (heard in pretraining) and Odia (never heard), from the
+    # bundled FLORES text: a random model scores ~100 % CER on both; this one has learned to listen.
     cer = {}
-    for lang in ("hin", "ory"):
+    for lang in ("ben", "ory"):
         csv = tmp_path / f"{lang}.csv"
-        prepare_synthetic(csv, lang, "test", count=16, seed=7, flores_dir=flores_with_hindi)
+        prepare_synthetic(csv, lang, "test", count=16, seed=7)
         cer[lang] = _transcribe(mini, csv, lang)
-    assert cer["hin"] < 80.0, cer
-    assert cer["hin"] < cer["ory"] - 15.0, cer
+    assert cer["ben"] < 60.0, cer  # the card: 26 % on 100 clips
+    assert cer["ben"] < cer["ory"] - 30.0, cer
 
 
 def test_synthetic_speech_is_reproducible_normalised_and_split_by_sentence(tmp_path):
