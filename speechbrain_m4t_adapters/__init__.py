@@ -6,9 +6,9 @@ light utilities do not pay for importing torch/transformers/speechbrain.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .lazy import lazy_exports
 from .version import __version__
 
 _LAZY = {
@@ -24,7 +24,4 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["M4TAdaptedASR", "SeamlessM4T", "SeamlessM4TFbank", "__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

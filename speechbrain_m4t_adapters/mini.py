@@ -20,26 +20,12 @@ from pathlib import Path
 
 from transformers import SeamlessM4Tv2Config
 
+from .data.languages import FLORES_CODES
 from .evaluation.normalize import normalize_text
 from .tiny import build_tiny_model, tiny_config
 
-#: Every language of the mini model (FLORES-200 code -> file stem). Each gets a ``__code__`` token.
-MINI_LANGUAGES = {
-    "eng": "eng_Latn",
-    "hin": "hin_Deva",
-    "ben": "ben_Beng",
-    "asm": "asm_Beng",
-    "guj": "guj_Gujr",
-    "kan": "kan_Knda",
-    "mal": "mal_Mlym",
-    "mar": "mar_Deva",
-    "npi": "npi_Deva",
-    "pan": "pan_Guru",
-    "tam": "tam_Taml",
-    "tel": "tel_Telu",
-    "ory": "ory_Orya",
-    "mai": "mai_Deva",
-}
+#: Every language of the mini model (ISO 639-3 code -> FLORES-200 file stem). Each gets a ``__code__`` token.
+MINI_LANGUAGES = FLORES_CODES
 #: Languages the mini model hears in pretraining (ASR). No Odia, no Maithili.
 PRETRAIN_SPEECH_LANGUAGES = tuple(code for code in MINI_LANGUAGES if code not in ("ory", "mai"))
 #: Adaptation targets: text only in pretraining.

@@ -49,6 +49,7 @@ MOVED_FILES = {
     "model/source.py": "source.py",
     "model/__init__.py": "__init__.py",
     "tiny.py": "tiny.py",
+    "lazy.py": "lazy.py",  # lazy attributes of the adapters package
     "resources/tiny_corpus.txt": "resources/tiny_corpus.txt",
     "inference/hparams/inference.yaml": "hparams/inference.yaml",  # read by adapters/publish.py
     **{f"adapters/{p.name}": f"adapters/{p.name}" for p in (REPO / PACKAGE / "adapters").glob("*.py")},

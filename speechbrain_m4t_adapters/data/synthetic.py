@@ -50,23 +50,6 @@ RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 SPEECH_SPEC = RESOURCES / "mini" / "speech_spec.yaml"
 #: FLORES-200 dev files bundled with the package (see resources/README.md).
 BUNDLED_FLORES = RESOURCES / "flores200"
-#: Language -> espeak-ng voice. Maithili has none: the Hindi voice reads it.
-VOICES = {
-    "eng": "en-us",
-    "hin": "hi",
-    "ben": "bn",
-    "asm": "as",
-    "guj": "gu",
-    "kan": "kn",
-    "mal": "ml",
-    "mar": "mr",
-    "npi": "ne",
-    "pan": "pa",
-    "tam": "ta",
-    "tel": "te",
-    "ory": "or",
-    "mai": "hi",
-}
 #: Dev sentence ranges ``[start, stop)`` of each split (stop None: to the end).
 SPLITS = {"train": (0, 800), "valid": (800, 900), "test": (900, None)}
 
@@ -145,6 +128,16 @@ def load_speech_spec(path: PathLike = SPEECH_SPEC) -> dict:
     return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
 
 
+def _voices(spec: dict) -> dict[str, str]:
+    table = {**spec["pretrain_speech"], **spec["target_speech"]}
+    return {lang: entry["voice"] for lang, entry in table.items()}
+
+
+#: Language -> espeak-ng voice, from the speech spec (the same voices as the pretraining data).
+#: Maithili has none: the Hindi voice reads it.
+VOICES = _voices(load_speech_spec())
+
+
 def read_flores_dev(flores_dir: PathLike | None, stem: str) -> list[str]:
     """Sentences of ``<flores_dir>/dev/<stem>.dev`` (default folder: the bundled copy)."""
     path = Path(flores_dir or BUNDLED_FLORES) / "dev" / f"{stem}.dev"
@@ -195,7 +188,7 @@ def cut_phrases(sentence: str, rng: np.random.Generator, min_words: int, max_wor
     return [p for p in phrases if not any(ch.isdigit() for ch in p)]
 
 
-def clip_settings(spec: dict, clip_id: str, rng: np.random.Generator) -> dict:
+def clip_settings(spec: dict, rng: np.random.Generator) -> dict:
     """Random voice variant, rate, pitch and SNR of one clip (drawn from ``rng``)."""
     return {
         "variant": str(rng.choice(spec["variants"])),
@@ -273,7 +266,7 @@ def plan_phrases(
     clips = []
     for k, j in enumerate(order):
         clip_id = f"{language}_{split}_{seed}_{k:04d}"
-        settings = clip_settings(spec, clip_id, seeded_rng(seed, "clip", clip_id))
+        settings = clip_settings(spec, seeded_rng(seed, "clip", clip_id))
         clips.append({"id": clip_id, "text": pool[j], "voice": voice, **settings})
     return clips
 

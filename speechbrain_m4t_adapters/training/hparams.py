@@ -136,20 +136,35 @@ def _load_tree(path: Path) -> Any:
     return tree
 
 
-def merged_tree(path: str | Path, _seen: tuple[Path, ...] = ()) -> Any:
-    """The YAML tree of ``path`` with its base chain applied (tags preserved)."""
+def _chain(path: str | Path) -> list[tuple[Path, Any]]:
+    """``(file, tree without base_hparams)`` along the base chain: the experiment first, the root last."""
+    chain: list[tuple[Path, Any]] = []
     path = Path(path).resolve()
-    if path in _seen:
-        raise ValueError(f"{path}: {BASE_KEY} chain loops back on itself ({' -> '.join(map(str, _seen))})")
-    tree = _load_tree(path)
-    base = tree.pop(BASE_KEY, None)
-    if base is None:
-        return tree
-    merged = merged_tree(path.parent / str(base), _seen + (path,))
-    for key, value in tree.items():
-        check_entry(key, value, merged, str(path))
-        merged[key] = value
+    while True:
+        if any(path == seen for seen, _ in chain):
+            names = " -> ".join(str(seen) for seen, _ in chain)
+            raise ValueError(f"{path}: {BASE_KEY} chain loops back on itself ({names})")
+        tree = _load_tree(path)
+        base = tree.pop(BASE_KEY, None)
+        chain.append((path, tree))
+        if base is None:
+            return chain
+        path = (path.parent / str(base)).resolve()
+
+
+def _merge(chain: list[tuple[Path, Any]]) -> Any:
+    """Apply a chain from its root down: a child replaces whole top-level entries (checked)."""
+    merged = chain[-1][1]
+    for path, tree in reversed(chain[:-1]):
+        for key, value in tree.items():
+            check_entry(key, value, merged, str(path))
+            merged[key] = value
     return merged
+
+
+def merged_tree(path: str | Path) -> Any:
+    """The YAML tree of ``path`` with its base chain applied (tags preserved)."""
+    return _merge(_chain(path))
 
 
 def _as_tree(overrides: str | dict | None) -> dict:
@@ -163,15 +178,7 @@ def _as_tree(overrides: str | dict | None) -> dict:
 
 def chain_root(path: str | Path) -> Path:
     """The file at the root of ``path``'s ``base_hparams`` chain (e.g. ``hparams/base.yaml``)."""
-    path = Path(path).resolve()
-    seen = set()
-    while path not in seen:
-        seen.add(path)
-        base = _load_tree(path).get(BASE_KEY)
-        if base is None:
-            return path
-        path = (path.parent / str(base)).resolve()
-    raise ValueError(f"{path}: {BASE_KEY} chain loops back on itself")
+    return _chain(path)[-1][0]
 
 
 def _flag(value: Any) -> bool:
@@ -184,9 +191,10 @@ def experiment_tree(path: str | Path, overrides: str | dict | None = None) -> An
     ``repo_root`` (the folder above the chain root's folder) and
     ``hparams_file`` are added for references such as the smoke data folder.
     """
-    tree = merged_tree(path)
+    chain = _chain(path)
+    root = chain[-1][0]
+    tree = _merge(chain)
     extra = _as_tree(overrides)
-    root = chain_root(path)
     applied = [name for name in OVERLAYS if _flag(extra.get(name, tree.get(name, False)))]
     if len(applied) > 1:
         raise HparamsError(f"--{applied[0]}=True and --{applied[1]}=True exclude each other: choose one")

@@ -41,9 +41,12 @@ import yaml
 from speechbrain_m4t_adapters.data.synthetic import (  # the synthesis shared with the experiments' data
     SPEECH_SPEC,
     Espeak,
+    clip_settings,
     cut_phrases,
+    read_flores_dev,
     render_clip,
     seeded_rng,
+    unreadable_reason,
 )
 
 SPEC = SPEECH_SPEC
@@ -73,10 +76,7 @@ def read_flores(flores_dir: str | Path, code: str, split: str = "dev") -> list[s
     """Sentences of one FLORES-200 file (``dev`` only: devtest is the test text)."""
     if split != "dev":
         raise ValueError(f"only FLORES dev is used for the mini model, not {split!r}")
-    path = Path(flores_dir) / split / f"{code}.{split}"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: FLORES-200 file missing (see /work/shared/data/README.md)")
-    return path.read_text(encoding="utf-8").splitlines()
+    return read_flores_dev(flores_dir, code)
 
 
 def plan_clips(spec: dict, flores_dir: str | Path, languages: list[str] | None = None) -> list[dict]:
@@ -122,10 +122,7 @@ def plan_clips(spec: dict, flores_dir: str | Path, languages: list[str] | None =
                         "split": split,
                         "sentence_id": sentence_id,
                         "voice": entry["voice"],
-                        "variant": str(clip_rng.choice(spec["variants"])),
-                        "rate": int(clip_rng.integers(spec["rate_wpm"][0], spec["rate_wpm"][1] + 1)),
-                        "pitch": int(clip_rng.integers(spec["pitch"][0], spec["pitch"][1] + 1)),
-                        "snr_db": round(float(clip_rng.uniform(*spec["snr_db"])), 2),
+                        **clip_settings(spec, clip_rng),
                         "text": text,
                     }
                 )
@@ -244,15 +241,9 @@ def render_language(out: str, spec: dict, clips: list[dict]) -> tuple[list[dict]
     for clip in clips:
         wav = render_clip(tts, clip, spec)
         seconds = len(wav) / spec["sample_rate"]
-        if seconds < 0.2:
-            messages.append(f"{clip['id']}: espeak-ng gave no speech for {clip['text']!r}; skipped")
-            continue
-        if seconds > 1.0 + spec["max_seconds_per_word"] * len(clip["text"].split()):
-            # A voice fed a script it cannot read spells out Unicode character names.
-            messages.append(
-                f"{clip['id']}: {seconds:.1f} s for {clip['text']!r}: voice {clip['voice']!r} "
-                "probably cannot read this script; skipped"
-            )
+        reason = unreadable_reason(seconds, clip["text"], spec)
+        if reason is not None:
+            messages.append(f"{clip['id']} (voice {clip['voice']!r}): {reason}; skipped")
             continue
         rel = Path("wavs") / clip["lang"] / f"{clip['id']}.wav"
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -263,8 +254,8 @@ def render_language(out: str, spec: dict, clips: list[dict]) -> tuple[list[dict]
     return rows, messages
 
 
-def read_manifest(path: str | Path) -> list[dict]:
-    """Rows of a ``manifest.tsv`` written by :func:`make_speech` (numbers parsed)."""
+def read_tsv(path: str | Path) -> list[dict]:
+    """Rows of a TSV with a header line (``manifest.tsv``, ``text.tsv``, ``text_pairs.tsv``), as strings."""
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     header = lines[0].split("\t")
     rows = []
@@ -272,10 +263,16 @@ def read_manifest(path: str | Path) -> list[dict]:
         fields = line.split("\t")
         if len(fields) != len(header):
             raise ValueError(f"{path}:{n}: {len(fields)} fields, expected {len(header)}")
-        row = dict(zip(header, fields))
+        rows.append(dict(zip(header, fields)))
+    return rows
+
+
+def read_manifest(path: str | Path) -> list[dict]:
+    """Rows of a ``manifest.tsv`` written by :func:`make_speech` (numbers parsed)."""
+    rows = read_tsv(path)
+    for row in rows:
         row["duration_s"] = float(row["duration_s"])
         row["sentence_id"] = int(row["sentence_id"])
-        rows.append(row)
     return rows
 
 

@@ -48,7 +48,7 @@ import yaml
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_speech import read_manifest  # noqa: E402
+from make_speech import read_manifest, read_tsv  # noqa: E402
 
 from speechbrain_m4t_adapters import SeamlessM4T  # noqa: E402
 from speechbrain_m4t_adapters.evaluation.metrics import compute_error_rates  # noqa: E402
@@ -91,15 +91,7 @@ def load_config(path: str | Path = CONFIG, overrides: list[str] | None = None) -
 
 def read_text_table(path: Path) -> list[dict]:
     """Rows of ``text.tsv`` or ``text_pairs.tsv`` written by ``make_speech.py``."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    header = lines[0].split("\t")
-    rows = []
-    for n, line in enumerate(lines[1:], start=2):
-        fields = line.split("\t")
-        if len(fields) != len(header):
-            raise ValueError(f"{path}:{n}: {len(fields)} fields, expected {len(header)}")
-        rows.append(dict(zip(header, fields)))
-    return rows
+    return read_tsv(path)
 
 
 # -------------------------------------------------------------------- data
