@@ -22,11 +22,11 @@ from speechbrain_m4t_adapters.adapters import BottleneckConfig, FinetuneConfig
 from speechbrain_m4t_adapters.tiny import build_tiny_model
 
 CONFIGS = {
-    "decoder adapters": ({"dec": BottleneckConfig(bottleneck=64, placement=["text_decoder"])}, False),
-    "length adaptor (finetune)": ({"la": FinetuneConfig(components=["length_adaptor"])}, False),
-    "encoder adapters": ({"enc": BottleneckConfig(bottleneck=64, placement=["speech_encoder"])}, False),
+    "decoder adapters": ({"dec": BottleneckConfig(bottleneck=64, targets=["text_decoder"])}, False),
+    "length adaptor (finetune)": ({"la": FinetuneConfig(targets=["length_adaptor"])}, False),
+    "encoder adapters": ({"enc": BottleneckConfig(bottleneck=64, targets=["speech_encoder"])}, False),
     "encoder adapters + act. ckpt": (
-        {"enc": BottleneckConfig(bottleneck=64, placement=["speech_encoder"])},
+        {"enc": BottleneckConfig(bottleneck=64, targets=["speech_encoder"])},
         True,
     ),
 }
@@ -81,7 +81,7 @@ def main() -> None:
     print(f"{'configuration':32s} {'s/step':>8s} {'saved MB':>9s} {'trainable':>10s}")
     for name, (adapters, checkpointing) in CONFIGS.items():
         m4t = SeamlessM4T(folder, adapters=adapters, activation_checkpointing=checkpointing).to(args.device)
-        decoder_inputs, labels = m4t.batch_targets(["একটি ছোট পরীক্ষা বাক্য"] * args.batch, "ben")
+        decoder_inputs, labels = m4t.text_ids.batch_targets(["একটি ছোট পরীক্ষা বাক্য"] * args.batch, "ben")
         seconds, megabytes = measure(m4t, wavs, decoder_inputs, labels, args.steps)
         trainable = sum(p.numel() for p in m4t.trainable_parameters())
         print(f"{name:32s} {seconds:8.3f} {megabytes:9.1f} {trainable:10d}")

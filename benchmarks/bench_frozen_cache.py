@@ -28,8 +28,8 @@ from speechbrain_m4t_adapters.adapters import BottleneckConfig, FinetuneConfig  
 from speechbrain_m4t_adapters.training.optim import param_groups  # noqa: E402
 
 MODES = {
-    "decoder adapters": {"dec": BottleneckConfig(bottleneck=64, placement=["text_decoder"])},
-    "length adaptor": {"la": FinetuneConfig(components=["length_adaptor"])},
+    "decoder adapters": {"dec": BottleneckConfig(bottleneck=64, targets=["text_decoder"])},
+    "length adaptor": {"la": FinetuneConfig(targets=["length_adaptor"])},
 }
 
 

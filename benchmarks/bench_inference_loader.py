@@ -78,8 +78,8 @@ def bench_generate(folder: Path, args, device: torch.device) -> None:
         sequences = out if isinstance(out, torch.Tensor) else out.sequences
         result = []
         for row in sequences[:, 2:].tolist():  # drop [</s>, __ben__]
-            row = row[: row.index(m4t.eos_id)] if m4t.eos_id in row else row
-            result.append([t for t in row if t != m4t.pad_id])
+            row = row[: row.index(m4t.text_ids.eos_id)] if m4t.text_ids.eos_id in row else row
+            result.append([t for t in row if t != m4t.text_ids.pad_id])
         return result
 
     times = {"ours": [], "hf": []}
@@ -108,8 +108,8 @@ def bench_loader(folder: Path, args, device: torch.device) -> None:
     m4t = SeamlessM4T(
         folder,
         adapters={
-            "dec": BottleneckConfig(bottleneck=64, placement=["text_decoder"]),
-            "enc": BottleneckConfig(bottleneck=64, placement=["speech_encoder"]),
+            "dec": BottleneckConfig(bottleneck=64, targets=["text_decoder"]),
+            "enc": BottleneckConfig(bottleneck=64, targets=["speech_encoder"]),
         },
     ).to(device)
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,7 +150,7 @@ def bench_loader(folder: Path, args, device: torch.device) -> None:
             print(f"| loading + features, num_workers={workers} | {rate:.1f} |", flush=True)
         batch = next(iter(DataLoader(dataset, batch_size=args.batch, collate_fn=PaddedBatch))).to(device)
         wavs, lens = batch.sig
-        inputs, labels = m4t.batch_targets(list(batch.transcript), list(batch.language))
+        inputs, labels = m4t.text_ids.batch_targets(list(batch.transcript), list(batch.language))
         for set_name, label in (("dec", "decoder adapters"), ("enc", "encoder adapters")):
             m4t.adapters.set_active([set_name])
             m4t.train()

@@ -21,7 +21,7 @@ import torch
 
 from speechbrain_m4t_adapters import SeamlessM4T
 from speechbrain_m4t_adapters.adapters import LoRAConfig, base_parameters
-from speechbrain_m4t_adapters.adapters.merging import merge_lora, unmerge_lora
+from speechbrain_m4t_adapters.adapters.lora import merge_lora, unmerge_lora
 from speechbrain_m4t_adapters.tiny import build_tiny_model
 
 TARGETS = [
@@ -60,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = build_tiny_model(tempfile.mkdtemp(), "v2", hidden_size=args.hidden, layers=args.layers)
-    m4t = SeamlessM4T(folder, adapters={"lora": LoRAConfig(target_modules=TARGETS, rank=args.rank)})
+    m4t = SeamlessM4T(folder, adapters={"lora": LoRAConfig(targets=TARGETS, rank=args.rank)})
     m4t.to(args.device).eval()
     torch.manual_seed(0)
     with torch.no_grad():
@@ -70,7 +70,7 @@ def main() -> None:
     wavs = torch.randn(args.batch, int(16000 * args.seconds), device=args.device)
     features, mask = m4t.extract_features(wavs)
     decoder_ids = torch.randint(10, 100, (args.batch, 40), device=args.device)
-    decoder_ids[:, 0] = m4t.eos_id
+    decoder_ids[:, 0] = m4t.text_ids.eos_id
 
     @torch.no_grad()
     def logits() -> torch.Tensor:
@@ -139,7 +139,7 @@ def peft_round_trip(m4t, folder, features, mask, decoder_ids, reference) -> None
     from peft import PeftModel
     from transformers import SeamlessM4Tv2ForSpeechToText
 
-    from speechbrain_m4t_adapters.adapters.peft_interop import export_peft, import_peft
+    from speechbrain_m4t_adapters.adapters.lora import export_peft, import_peft
 
     exported = export_peft(m4t.adapters, "lora", tempfile.mkdtemp(), base_model=str(folder))
     hf = SeamlessM4Tv2ForSpeechToText.from_pretrained(folder).to(features.device).eval()

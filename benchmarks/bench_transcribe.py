@@ -36,7 +36,7 @@ def _tiny_model_with_adapters(folder: Path) -> tuple[Path, Path]:
     from speechbrain_m4t_adapters.tiny import build_tiny_model
 
     model = build_tiny_model(folder / "tiny_v2", "v2")
-    config = BottleneckConfig(bottleneck=8, placement=["speech_encoder", "text_decoder"])
+    config = BottleneckConfig(bottleneck=8, targets=["speech_encoder", "text_decoder"])
     m4t = SeamlessM4T(model, adapters={"enc": config})
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():

@@ -44,7 +44,7 @@ from torch import nn  # noqa: E402
 
 from speechbrain_m4t_adapters import SeamlessM4T  # noqa: E402
 from speechbrain_m4t_adapters.adapters import BottleneckConfig, FinetuneConfig, LoRAConfig  # noqa: E402
-from speechbrain_m4t_adapters.adapters.config import LAYER_STACKS  # noqa: E402
+from speechbrain_m4t_adapters.adapters.base import LAYER_STACKS  # noqa: E402
 from speechbrain_m4t_adapters.adapters.sets import ADAPTERS_ATTR  # noqa: E402
 from speechbrain_m4t_adapters.training.optim import param_groups  # noqa: E402
 
@@ -57,24 +57,24 @@ BOTTLENECK = 64
 # mode -> (our adapter config, speech or text input, our activation checkpointing)
 MODES = {
     "encoder adapters": (
-        BottleneckConfig(bottleneck=BOTTLENECK, placement=["speech_encoder"]),
+        BottleneckConfig(bottleneck=BOTTLENECK, targets=["speech_encoder"]),
         "speech",
         False,
     ),
     "encoder adapters + act. ckpt (ours)": (
-        BottleneckConfig(bottleneck=BOTTLENECK, placement=["speech_encoder"]),
+        BottleneckConfig(bottleneck=BOTTLENECK, targets=["speech_encoder"]),
         "speech",
         True,
     ),
     "decoder adapters": (
-        BottleneckConfig(bottleneck=BOTTLENECK, placement=["text_decoder"]),
+        BottleneckConfig(bottleneck=BOTTLENECK, targets=["text_decoder"]),
         "speech",
         False,
     ),
-    "length adaptor": (FinetuneConfig(components=["length_adaptor"]), "speech", False),
-    "LoRA (q,v)": (LoRAConfig(target_modules=[LORA_TARGETS], rank=8, alpha=16.0), "speech", False),
+    "length adaptor": (FinetuneConfig(targets=["length_adaptor"]), "speech", False),
+    "LoRA (q,v)": (LoRAConfig(targets=[LORA_TARGETS], rank=8, alpha=16.0), "speech", False),
     "text-only (decoder adapters)": (
-        BottleneckConfig(bottleneck=BOTTLENECK, placement=["text_decoder"]),
+        BottleneckConfig(bottleneck=BOTTLENECK, targets=["text_decoder"]),
         "text",
         False,
     ),
@@ -271,8 +271,8 @@ def make_batches(m4t: SeamlessM4T, hf: HFLoop, batch_size: int, device: torch.de
         targets = [p[1] for p in pairs[start : start + batch_size]]
         if hf.kind == "text":
             texts, langs = targets, ["ben"] * len(targets)
-        decoder_inputs, labels = m4t.batch_targets(texts, langs)
-        source_ids, source_mask = m4t.batch_sources(sources, "eng")
+        decoder_inputs, labels = m4t.text_ids.batch_targets(texts, langs)
+        source_ids, source_mask = m4t.text_ids.batch_sources(sources, "eng")
         batches.append(
             dict(
                 wav_list=wav_list,

@@ -46,11 +46,11 @@ DTYPES = {"bf16": "bfloat16", "fp32": "float32"}
 # Dense peak TFLOP/s by device-name substring: (bf16, fp32 without TF32).
 PEAK_TFLOPS = {"H100": (989.0, 67.0), "H200": (989.0, 67.0), "A100": (312.0, 19.5), "L40S": (362.0, 91.6)}
 SETS = {
-    "enc": BottleneckConfig(bottleneck=256, placement=["speech_encoder"]),
-    "dec": BottleneckConfig(bottleneck=256, placement=["text_decoder"]),
-    "la": FinetuneConfig(components=["length_adaptor"]),
+    "enc": BottleneckConfig(bottleneck=256, targets=["speech_encoder"]),
+    "dec": BottleneckConfig(bottleneck=256, targets=["text_decoder"]),
+    "la": FinetuneConfig(targets=["length_adaptor"]),
     "lora": LoRAConfig(
-        target_modules=[
+        targets=[
             r"speech_encoder\.encoder\.layers\.\d+\.self_attn\.linear_[qv]",
             r"text_decoder\.layers\.\d+\.self_attn\.[qv]_proj",
         ],
@@ -94,9 +94,9 @@ def make_batch(m4t: SeamlessM4T, batch: int, seconds: float, device: torch.devic
         wavs.append(torch.cat(parts)[: int(seconds * 16000)])
         texts.append(" ".join(words))
         langs.append(clips[i % len(clips)][2])
-    inputs, labels = m4t.batch_targets(texts, langs)
-    sources, source_mask = m4t.batch_sources([pairs[i % len(pairs)][0] for i in range(batch)], "eng")
-    text_inputs, text_labels = m4t.batch_targets(
+    inputs, labels = m4t.text_ids.batch_targets(texts, langs)
+    sources, source_mask = m4t.text_ids.batch_sources([pairs[i % len(pairs)][0] for i in range(batch)], "eng")
+    text_inputs, text_labels = m4t.text_ids.batch_targets(
         [pairs[i % len(pairs)][1] for i in range(batch)], ["ben"] * batch
     )
     return dict(

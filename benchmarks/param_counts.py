@@ -18,15 +18,15 @@ from speechbrain_m4t_adapters.model import SeamlessM4TSpeechTextModel, SeamlessM
 from speechbrain_m4t_adapters.model.reference_configs import reference_config
 
 EXPERIMENTS = {
-    "length adaptor": {"la": FinetuneConfig(components=["length_adaptor"])},
-    "encoder adapters D2=256": {"enc": BottleneckConfig(bottleneck=256, placement=["speech_encoder"])},
-    "encoder adapters D2=2048": {"enc": BottleneckConfig(bottleneck=2048, placement=["speech_encoder"])},
-    "decoder adapters D2=256": {"dec": BottleneckConfig(bottleneck=256, placement=["text_decoder"])},
-    "full fine-tuning: text decoder": {"dec_ft": FinetuneConfig(components=["text_decoder"])},
-    "full fine-tuning: speech encoder": {"enc_ft": FinetuneConfig(components=["speech_encoder"])},
+    "length adaptor": {"la": FinetuneConfig(targets=["length_adaptor"])},
+    "encoder adapters D2=256": {"enc": BottleneckConfig(bottleneck=256, targets=["speech_encoder"])},
+    "encoder adapters D2=2048": {"enc": BottleneckConfig(bottleneck=2048, targets=["speech_encoder"])},
+    "decoder adapters D2=256": {"dec": BottleneckConfig(bottleneck=256, targets=["text_decoder"])},
+    "full fine-tuning: text decoder": {"dec_ft": FinetuneConfig(targets=["text_decoder"])},
+    "full fine-tuning: speech encoder": {"enc_ft": FinetuneConfig(targets=["speech_encoder"])},
     "length adaptor + encoder D2=256": {
-        "la": FinetuneConfig(components=["length_adaptor"]),
-        "enc": BottleneckConfig(bottleneck=256, placement=["speech_encoder"]),
+        "la": FinetuneConfig(targets=["length_adaptor"]),
+        "enc": BottleneckConfig(bottleneck=256, targets=["speech_encoder"]),
     },
 }
 

@@ -52,6 +52,6 @@ def real_clips() -> list[tuple[torch.Tensor, str, str]]:
 
 def pad_batch(waves: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad waveforms; return (B, T) and SpeechBrain relative lengths."""
-    from speechbrain_m4t_adapters.inference.asr import pad_waveforms
+    from speechbrain.utils.data_utils import batch_pad_right
 
-    return pad_waveforms(waves)
+    return batch_pad_right(waves)

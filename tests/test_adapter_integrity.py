@@ -15,7 +15,7 @@ from speechbrain_m4t_adapters.adapters import BottleneckConfig
 from speechbrain_m4t_adapters.adapters.integrity import file_sha256
 from speechbrain_m4t_adapters.inference import M4TAdaptedASR
 
-CONFIG = {"enc": BottleneckConfig(bottleneck=8, placement=["speech_encoder"])}
+CONFIG = {"enc": BottleneckConfig(bottleneck=8, targets=["speech_encoder"])}
 
 
 @pytest.fixture(scope="module")

@@ -21,11 +21,11 @@ from speechbrain_m4t_adapters.model import SeamlessM4TSpeechTextModel, SeamlessM
 from speechbrain_m4t_adapters.model.reference_configs import reference_config
 
 ALL_KINDS = {
-    "enc": BottleneckConfig(bottleneck=8, placement=["speech_encoder"]),
-    "dec": BottleneckConfig(bottleneck=8, placement=["text_decoder"], layers=[-1]),
-    "la": BottleneckConfig(bottleneck=4, placement=["length_adaptor"]),
+    "enc": BottleneckConfig(bottleneck=8, targets=["speech_encoder"]),
+    "dec": BottleneckConfig(bottleneck=8, targets=["text_decoder"], layers=[-1]),
+    "la": BottleneckConfig(bottleneck=4, targets=["length_adaptor"]),
     "lora": LoRAConfig(
-        target_modules=[
+        targets=[
             r"text_decoder\.layers\.\d+\.self_attn\.(q|v)_proj",
             r"speech_encoder\.adapter\.layers\.0\.residual_conv",
         ],
@@ -36,7 +36,7 @@ ALL_KINDS = {
 
 def asr_batch(lobe, clips):
     batch, lens = pad_batch([c[0] for c in clips])
-    decoder_inputs, labels = lobe.batch_targets([c[1] for c in clips], [c[2] for c in clips])
+    decoder_inputs, labels = lobe.text_ids.batch_targets([c[1] for c in clips], [c[2] for c in clips])
     return batch, lens, decoder_inputs, labels
 
 
@@ -54,7 +54,7 @@ def test_adapters_are_identity_at_init(version, tiny_dirs, real_clips):
     data = asr_batch(bare, real_clips[:2])
     with torch.no_grad():
         _, reference = asr_loss(bare, *data)
-    for name, config in list(ALL_KINDS.items()) + [("la_ft", FinetuneConfig(components=["length_adaptor"]))]:
+    for name, config in list(ALL_KINDS.items()) + [("la_ft", FinetuneConfig(targets=["length_adaptor"]))]:
         adapted = SeamlessM4T(tiny_dirs[version], adapters={name: config})
         with torch.no_grad():
             _, logits = asr_loss(adapted, *data)
@@ -64,9 +64,9 @@ def test_adapters_are_identity_at_init(version, tiny_dirs, real_clips):
 def test_only_active_trainable_adapters_change(tiny_v2, real_clips):
     lobe = SeamlessM4T(tiny_v2, adapters=dict(ALL_KINDS))
     lobe.adapters.add(
-        "frozen_extra", BottleneckConfig(bottleneck=4, placement=["text_decoder"]), trainable=False
+        "frozen_extra", BottleneckConfig(bottleneck=4, targets=["text_decoder"]), trainable=False
     )
-    lobe.adapters.add("inactive", BottleneckConfig(bottleneck=4, placement=["text_encoder"]), activate=False)
+    lobe.adapters.add("inactive", BottleneckConfig(bottleneck=4, targets=["text_encoder"]), activate=False)
     base_before = {n: p.detach().clone() for n, p in base_parameters(lobe.model)}
     sets_before = {
         n: {k: v.clone() for k, v in lobe.adapters.state_dict(n).items()} for n in lobe.adapters.sets
@@ -108,8 +108,8 @@ def test_activate_deactivate_stack_and_remove(tiny_v2, real_clips):
     with torch.no_grad():
         _, bare = asr_loss(lobe, *data)
     keys_before = set(lobe.model.state_dict())
-    lobe.adapters.add("a", BottleneckConfig(bottleneck=4, placement=["text_decoder"]))
-    lobe.adapters.add("b", BottleneckConfig(bottleneck=4, placement=["speech_encoder", "text_decoder"]))
+    lobe.adapters.add("a", BottleneckConfig(bottleneck=4, targets=["text_decoder"]))
+    lobe.adapters.add("b", BottleneckConfig(bottleneck=4, targets=["speech_encoder", "text_decoder"]))
     for name in ("a", "b"):  # make them non-trivial
         for p in lobe.adapters.parameters(name):
             torch.nn.init.normal_(p, std=0.1)
@@ -136,7 +136,7 @@ def test_activate_deactivate_stack_and_remove(tiny_v2, real_clips):
 
 
 def test_finetune_set_replaces_component_and_conflicts(tiny_v2, real_clips):
-    lobe = SeamlessM4T(tiny_v2, adapters={"la": FinetuneConfig(components=["length_adaptor"])})
+    lobe = SeamlessM4T(tiny_v2, adapters={"la": FinetuneConfig(targets=["length_adaptor"])})
     copy_params = list(lobe.adapters.parameters("la"))
     assert sum(p.numel() for p in copy_params) == sum(
         p.numel() for n, p in base_parameters(lobe.model) if n.startswith("speech_encoder.adapter.")
@@ -150,7 +150,7 @@ def test_finetune_set_replaces_component_and_conflicts(tiny_v2, real_clips):
         lobe.adapters.deactivate("la")
         original = asr_loss(lobe, *data)[1]
     assert not torch.allclose(changed, original)
-    lobe.adapters.add("inner", BottleneckConfig(bottleneck=4, placement=["length_adaptor"]), activate=False)
+    lobe.adapters.add("inner", BottleneckConfig(bottleneck=4, targets=["length_adaptor"]), activate=False)
     with pytest.raises(ValueError, match="cannot be active together"):
         lobe.adapters.set_active(["la", "inner"])
 
@@ -180,7 +180,7 @@ def test_no_grad_below_lowest_trainable_module(tiny_v2, real_clips):
     hidden, _ = decoder_only(batch, lens)
     assert torch.is_grad_enabled() and not hidden.requires_grad
 
-    length_only = SeamlessM4T(tiny_v2, adapters={"la": FinetuneConfig(components=["length_adaptor"])})
+    length_only = SeamlessM4T(tiny_v2, adapters={"la": FinetuneConfig(targets=["length_adaptor"])})
     length_only.train()
     handle = length_only.model.speech_encoder.encoder.register_forward_hook(
         lambda mod, args, out: conformer_out.append(out.requires_grad)
@@ -224,9 +224,9 @@ def test_activation_checkpointing_same_gradients_and_recomputes(tiny_v2, real_cl
 
 
 def test_save_load_roundtrip_reproduces_outputs(tiny_v2, real_clips, tmp_path):
-    dec_lora = LoRAConfig(target_modules=[r"text_decoder\.layers\.\d+\.ffn\.fc1"], rank=2)
+    dec_lora = LoRAConfig(targets=[r"text_decoder\.layers\.\d+\.ffn\.fc1"], rank=2)
     adapters = {"enc": ALL_KINDS["enc"], "dec": ALL_KINDS["dec"], "lora": dec_lora}
-    lobe = SeamlessM4T(tiny_v2, adapters=dict(adapters, ft=FinetuneConfig(components=["length_adaptor"])))
+    lobe = SeamlessM4T(tiny_v2, adapters=dict(adapters, ft=FinetuneConfig(targets=["length_adaptor"])))
     for p in lobe.trainable_parameters():
         torch.nn.init.normal_(p, std=0.05)
     data = asr_batch(lobe, real_clips[:2])
@@ -277,23 +277,23 @@ def test_speechbrain_checkpointer_recovers_adapter_state(tiny_v2, tmp_path):
 
 def test_layer_selection_and_bad_configs(tiny_v2):
     lobe = SeamlessM4T(tiny_v2)
-    s = lobe.adapters.add("sel", BottleneckConfig(bottleneck=4, placement=["speech_encoder"], layers=[-1]))
+    s = lobe.adapters.add("sel", BottleneckConfig(bottleneck=4, targets=["speech_encoder"], layers=[-1]))
     assert s.targets == ["speech_encoder.encoder.layers.1"]
     with pytest.raises(ValueError, match="out of range"):
         lobe.adapters.add("bad", BottleneckConfig(bottleneck=4, layers=[5]))
-    with pytest.raises(ValueError, match="unknown placement"):
-        BottleneckConfig(placement=["vocoder"])
+    with pytest.raises(ValueError, match="unknown targets"):
+        BottleneckConfig(targets=["vocoder"])
     with pytest.raises(ValueError, match="match no Linear"):
-        lobe.adapters.add("lora", LoRAConfig(target_modules=["nothing.*"]))
+        lobe.adapters.add("lora", LoRAConfig(targets=["nothing.*"]))
 
 
 def _meta_counts(model_cls, config, bottleneck):
     with torch.device("meta"):
         model = model_cls(config)
     sets = AdapterSets(model, hidden_size=config.hidden_size)
-    sets.add("enc", BottleneckConfig(bottleneck=bottleneck, placement=["speech_encoder"]))
-    sets.add("dec", BottleneckConfig(bottleneck=bottleneck, placement=["text_decoder"]))
-    sets.add("la", FinetuneConfig(components=["length_adaptor"]))
+    sets.add("enc", BottleneckConfig(bottleneck=bottleneck, targets=["speech_encoder"]))
+    sets.add("dec", BottleneckConfig(bottleneck=bottleneck, targets=["text_decoder"]))
+    sets.add("la", FinetuneConfig(targets=["length_adaptor"]))
     return model, sets
 
 
@@ -320,7 +320,7 @@ def test_adapter_sizes_on_v2_large_config():
 
 @pytest.mark.parametrize("component", ["speech_encoder", "text_decoder", "conformer"])
 def test_finetuning_whole_components_trains_the_copy(component, tiny_v2, real_clips):
-    lobe = SeamlessM4T(tiny_v2, dtype="bfloat16", adapters={"ft": FinetuneConfig(components=[component])})
+    lobe = SeamlessM4T(tiny_v2, dtype="bfloat16", adapters={"ft": FinetuneConfig(targets=[component])})
     data = asr_batch(lobe, real_clips[:2])
     with torch.no_grad():
         before = asr_loss(lobe, *data)[1]
@@ -339,7 +339,7 @@ def test_finetuning_whole_components_trains_the_copy(component, tiny_v2, real_cl
 
 
 def test_finetune_text_decoder_leaves_tied_embeddings_alone(tiny_v2):
-    lobe = SeamlessM4T(tiny_v2, adapters={"ft": FinetuneConfig(components=["text_decoder"])})
+    lobe = SeamlessM4T(tiny_v2, adapters={"ft": FinetuneConfig(targets=["text_decoder"])})
     expected = sum(
         p.numel()
         for n, p in base_parameters(lobe.model)
@@ -348,11 +348,11 @@ def test_finetune_text_decoder_leaves_tied_embeddings_alone(tiny_v2):
     assert lobe.adapters.num_parameters("ft") == expected
     assert not lobe.model.shared.weight.requires_grad
     with pytest.raises(ValueError, match="tied to 'shared.weight'"):
-        lobe.adapters.add("whole", FinetuneConfig(components=["text_decoder.embed_tokens"]))
+        lobe.adapters.add("whole", FinetuneConfig(targets=["text_decoder.embed_tokens"]))
 
 
 def _saved_set(base, folder, name: str, seed: int):
-    lobe = SeamlessM4T(base, adapters={name: BottleneckConfig(bottleneck=4, placement=["text_decoder"])})
+    lobe = SeamlessM4T(base, adapters={name: BottleneckConfig(bottleneck=4, targets=["text_decoder"])})
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in lobe.adapters.parameters(name):

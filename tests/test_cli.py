@@ -126,7 +126,7 @@ def test_inspect_shows_metadata(work):
     assert info["base_fingerprint"] == metadata["base_fingerprint"]
     assert info["model_type"] == "seamless_m4t_v2" and info["extra"] == {"language": "ory"}
     enc = info["sets"]["enc"]
-    assert enc["kind"] == "bottleneck" and enc["config"]["placement"] == ["speech_encoder", "text_decoder"]
+    assert enc["kind"] == "bottleneck" and enc["config"]["targets"] == ["speech_encoder", "text_decoder"]
     assert enc["num_parameters"] == metadata["sets"]["enc"]["num_parameters"] > 0
     assert enc["num_modules"] == 4
 

@@ -67,7 +67,7 @@ def test_resumes_after_interruption_without_duplicates(manifest, tmp_path, tiny_
     from speechbrain_m4t_adapters import SeamlessM4T
     from speechbrain_m4t_adapters.adapters import BottleneckConfig
 
-    m4t = SeamlessM4T(tiny_v2, adapters={"dec": BottleneckConfig(bottleneck=4, placement=["text_decoder"])})
+    m4t = SeamlessM4T(tiny_v2, adapters={"dec": BottleneckConfig(bottleneck=4, targets=["text_decoder"])})
     real_translate, calls, active_seen = m4t.translate, [], []
 
     def flaky(*args, **kwargs):

@@ -11,6 +11,8 @@ import soundfile as sf
 import torch
 from conftest import REAL
 
+from speechbrain.utils.data_utils import batch_pad_right
+
 from speechbrain_m4t_adapters import SeamlessM4T
 from speechbrain_m4t_adapters.adapters import AdapterMismatchError, BottleneckConfig
 from speechbrain_m4t_adapters.data.audio import AudioError, load_audio
@@ -22,7 +24,6 @@ from speechbrain_m4t_adapters.inference import (
     chunk_bounds,
     evaluate_manifest,
     failure_report,
-    pad_waveforms,
 )
 
 TOKENS = 5  # short outputs keep the random model fast
@@ -34,7 +35,7 @@ ODIA = REAL / "commonvoice_or" / "common_voice_or_21820802.wav"
 def make_adapters(base: Path, folder: Path, language: str | None, seed: int) -> Path:
     """Save one bottleneck set with non-zero random weights (zero-init adapters are the identity)."""
     m4t = SeamlessM4T(
-        base, adapters={"enc": BottleneckConfig(bottleneck=8, placement=["speech_encoder", "text_decoder"])}
+        base, adapters={"enc": BottleneckConfig(bottleneck=8, targets=["speech_encoder", "text_decoder"])}
     )
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -92,7 +93,7 @@ def test_single_and_batched_agree(asr):
         assert [r.text for r in results] == single, batch_size
         assert all(r.ok and r.chunks == 1 and r.lang == "ben" for r in results)
         assert [r.id for r in results] == [f.stem for f in files]  # input order, despite sorting
-    wavs, lens = pad_waveforms([load_audio(f) for f in files])
+    wavs, lens = batch_pad_right([load_audio(f) for f in files])
     texts, tokens = asr.transcribe_batch(wavs, lens, lang="ben")
     assert texts == single and len(tokens) == len(files)
 

@@ -7,7 +7,7 @@ import torch
 from conftest import REAL
 
 from speechbrain_m4t_adapters.data.audio import load_audio
-from speechbrain_m4t_adapters.inference.chunking import chunk_bounds, join_texts, split_audio
+from speechbrain_m4t_adapters.model.decoding import chunk_bounds, join_texts, split_audio
 
 ODIA = REAL / "commonvoice_or" / "common_voice_or_21820802.wav"
 

@@ -124,7 +124,7 @@ def test_mini_tokenizer_has_every_language_token(mini_init):
     ids = {lang: lobe.tokenizer.convert_tokens_to_ids(f"__{lang}__") for lang in MINI_LANGUAGES}
     assert len(set(ids.values())) == 14 and lobe.tokenizer.unk_token_id not in ids.values()
     assert {lang: lobe.languages.id(lang) for lang in MINI_LANGUAGES} == ids
-    assert lobe.target_ids("नमस्ते", "ory")[0] == ids["ory"]
+    assert lobe.text_ids("नमस्ते", "ory")[0] == ids["ory"]
     config = lobe.model.config
     assert (config.adaptor_stride, config.adaptor_kernel_size, config.speech_encoder_layers) == (4, 4, 1)
     hidden, mask = lobe(torch.randn(1, 16000))

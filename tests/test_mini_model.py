@@ -17,8 +17,9 @@ from speechbrain_m4t_adapters.data.manifest import read_asr_manifest, read_text_
 from speechbrain_m4t_adapters.data.synthetic import SPLITS, prepare_synthetic, read_flores_dev
 from speechbrain_m4t_adapters.data.text import flores_pairs
 from speechbrain_m4t_adapters.evaluation.metrics import compute_error_rates
+from speechbrain_m4t_adapters.model.decoding import transcribe
 from speechbrain_m4t_adapters.evaluation.normalize import normalize_text
-from speechbrain_m4t_adapters.inference.asr import pad_waveforms
+from speechbrain.utils.data_utils import batch_pad_right
 from speechbrain_m4t_adapters.mini import MINI_LANGUAGES
 from speechbrain_m4t_adapters.model.source import BUNDLED_MODELS
 from speechbrain_m4t_adapters.training import run_experiment
@@ -51,9 +52,9 @@ def test_mini_model_is_a_small_plain_seamless_m4t_loaded_by_name(mini):
 
 def _transcribe(mini: SeamlessM4T, csv: Path, lang: str) -> float:
     rows = read_asr_manifest(csv)
-    wavs, lens = pad_waveforms([torch.from_numpy(sf.read(r.wav, dtype="float32")[0]) for r in rows])
+    wavs, lens = batch_pad_right([torch.from_numpy(sf.read(r.wav, dtype="float32")[0]) for r in rows])
     with torch.no_grad():
-        hyps = mini.transcribe(wavs, lens, lang, max_new_tokens=32)
+        hyps = transcribe(mini, wavs, lens, lang, max_new_tokens=32)
     return compute_error_rates([r.id for r in rows], [r.transcript for r in rows], hyps, lang=lang)["cer"]
 
 

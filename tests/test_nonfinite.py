@@ -20,7 +20,7 @@ def _adapter_weights(m4t: SeamlessM4T) -> dict[str, torch.Tensor]:
 
 def test_nonfinite_batches_are_skipped_counted_then_stop_the_run(tiny_v2, tmp_path, caplog):
     torch.manual_seed(0)
-    m4t = SeamlessM4T(tiny_v2, adapters={"enc": BottleneckConfig(bottleneck=8, placement=["speech_encoder"])})
+    m4t = SeamlessM4T(tiny_v2, adapters={"enc": BottleneckConfig(bottleneck=8, targets=["speech_encoder"])})
     csv = tmp_path / "bn.csv"
     prepare_respin(REAL / "respin", "bn", csv)
     dataset = asr_dataset(csv, m4t)
@@ -64,7 +64,7 @@ def test_nonfinite_batches_are_skipped_counted_then_stop_the_run(tiny_v2, tmp_pa
 
 
 def test_adapters_with_nonfinite_values_are_never_saved(tiny_v2, tmp_path):
-    m4t = SeamlessM4T(tiny_v2, adapters={"enc": BottleneckConfig(bottleneck=8, placement=["speech_encoder"])})
+    m4t = SeamlessM4T(tiny_v2, adapters={"enc": BottleneckConfig(bottleneck=8, targets=["speech_encoder"])})
     m4t.save_adapters(tmp_path / "ok")
     param = next(iter(m4t.trainable_parameters()))
     with torch.no_grad():

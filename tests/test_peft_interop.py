@@ -9,8 +9,8 @@ import torch
 
 from speechbrain_m4t_adapters import SeamlessM4T
 from speechbrain_m4t_adapters.adapters import LoRAConfig
-from speechbrain_m4t_adapters.adapters.merging import merge_lora, merged_sets, unmerge_lora
-from speechbrain_m4t_adapters.adapters.peft_interop import (
+from speechbrain_m4t_adapters.adapters.lora import merge_lora, unmerge_lora
+from speechbrain_m4t_adapters.adapters.lora import (
     PEFT_CONFIG_NAME,
     export_peft,
     import_peft,
@@ -38,7 +38,7 @@ def _randomise(m4t: SeamlessM4T, name: str) -> None:
 def _inputs(m4t: SeamlessM4T):
     torch.manual_seed(1)
     features, mask = m4t.extract_features(torch.randn(1, 16000))
-    decoder_ids = torch.tensor([[m4t.eos_id, m4t.languages.id("ory"), 10, 11, 12]])
+    decoder_ids = torch.tensor([[m4t.text_ids.eos_id, m4t.languages.id("ory"), 10, 11, 12]])
     return features, mask, decoder_ids
 
 
@@ -58,7 +58,7 @@ def _hf_speech_to_text(folder, version: str):
 @pytest.mark.parametrize("version", ["v2", "v1"])
 def test_exported_lora_reproduces_our_outputs_in_peft(tiny_dirs, tmp_path, version):
     m4t = SeamlessM4T(
-        tiny_dirs[version], adapters={"lora": LoRAConfig(target_modules=TARGETS, rank=4, alpha=8)}
+        tiny_dirs[version], adapters={"lora": LoRAConfig(targets=TARGETS, rank=4, alpha=8)}
     )
     m4t.eval()
     _randomise(m4t, "lora")
@@ -111,7 +111,7 @@ def test_peft_folder_imports_as_named_set(tiny_v2, tmp_path):
 
 
 def test_peft_import_refuses_what_it_cannot_reproduce(tiny_v2, tmp_path):
-    m4t = SeamlessM4T(tiny_v2, adapters={"lora": LoRAConfig(target_modules=TARGETS, rank=2)})
+    m4t = SeamlessM4T(tiny_v2, adapters={"lora": LoRAConfig(targets=TARGETS, rank=2)})
     folder = export_peft(m4t.adapters, "lora", tmp_path / "peft")
     config = json.loads((folder / PEFT_CONFIG_NAME).read_text())
     (folder / PEFT_CONFIG_NAME).write_text(json.dumps({**config, "use_dora": True}))
@@ -125,7 +125,7 @@ def test_peft_import_refuses_what_it_cannot_reproduce(tiny_v2, tmp_path):
 
 
 def test_merge_and_unmerge_lora_keep_outputs(tiny_v2):
-    m4t = SeamlessM4T(tiny_v2, adapters={"lora": LoRAConfig(target_modules=TARGETS, rank=4)})
+    m4t = SeamlessM4T(tiny_v2, adapters={"lora": LoRAConfig(targets=TARGETS, rank=4)})
     m4t.eval()
     _randomise(m4t, "lora")
     features, mask, decoder_ids = _inputs(m4t)
@@ -134,9 +134,9 @@ def test_merge_and_unmerge_lora_keep_outputs(tiny_v2):
     weight = conv.weight.detach().clone()
 
     merge_lora(m4t.adapters, "lora")
-    assert merged_sets(m4t.adapters) == ["lora"]
+    assert [n for n, s in m4t.adapters.sets.items() if s.merged] == ["lora"]
     assert not torch.equal(conv.weight, weight)
-    assert conv._sb_post == []  # the LoRA module no longer runs
+    assert conv.merged  # PEFT runs the merged weight alone
     assert m4t.adapters.trainable_parameters() == []
     # float32 rounding of W + BA: equal to 1e-5 relative to the logits' size
     assert torch.allclose(_our_logits(m4t, features, mask, decoder_ids), before, rtol=1e-5, atol=1e-5)
@@ -147,7 +147,7 @@ def test_merge_and_unmerge_lora_keep_outputs(tiny_v2):
 
     unmerge_lora(m4t.adapters, "lora")
     assert (conv.weight - weight).abs().max().item() <= 1e-6
-    assert conv._sb_post == ["lora"]
+    assert not conv.merged and conv.active_adapters == ["lora"]
     assert torch.allclose(_our_logits(m4t, features, mask, decoder_ids), before, rtol=1e-5, atol=1e-5)
     m4t.adapters.deactivate("lora")
     with pytest.raises(ValueError, match="not active"):

@@ -11,8 +11,9 @@ import torch
 
 from speechbrain_m4t_adapters import SeamlessM4T
 from speechbrain_m4t_adapters.adapters import BottleneckConfig
-from speechbrain_m4t_adapters.adapters.publish import CARD_NAME, HPARAMS_NAME, write_hub_files
+from speechbrain_m4t_adapters.inference.publish import CARD_NAME, HPARAMS_NAME, publish_adapters
 from speechbrain_m4t_adapters.inference import M4TAdaptedASR
+from speechbrain_m4t_adapters.model.decoding import transcribe
 
 TOKENS = 6
 
@@ -20,7 +21,7 @@ TOKENS = 6
 @pytest.fixture(scope="module")
 def saved(tiny_v2, tmp_path_factory):
     """A trained-looking encoder adapter set saved like an experiment does, and its outputs."""
-    m4t = SeamlessM4T(tiny_v2, adapters={"enc": BottleneckConfig(bottleneck=4, placement=["speech_encoder"])})
+    m4t = SeamlessM4T(tiny_v2, adapters={"enc": BottleneckConfig(bottleneck=4, targets=["speech_encoder"])})
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for p in m4t.adapters.parameters("enc"):
@@ -28,10 +29,11 @@ def saved(tiny_v2, tmp_path_factory):
     m4t.eval()
     folder = tmp_path_factory.mktemp("experiment") / "adapters"
     m4t.save_adapters(folder, language="ory", experiment="odia_encoder", training_data=["train: corpus=x"])
+    publish_adapters(folder)
     wavs = torch.randn(2, 16000, generator=generator)
-    expected = m4t.transcribe(wavs, torch.tensor([1.0, 0.8]), "ory", max_new_tokens=TOKENS)
+    expected = transcribe(m4t, wavs, torch.tensor([1.0, 0.8]), "ory", max_new_tokens=TOKENS)
     m4t.adapters.deactivate("enc")
-    base = m4t.transcribe(wavs, torch.tensor([1.0, 0.8]), "ory", max_new_tokens=TOKENS)
+    base = transcribe(m4t, wavs, torch.tensor([1.0, 0.8]), "ory", max_new_tokens=TOKENS)
     return folder, wavs, expected, base
 
 
@@ -55,7 +57,7 @@ def test_card_has_results_from_experiment_summary(saved, tmp_path):
     shutil.copytree(saved[0], folder)
     summary = {"test_sets": {"odia": {"language": "ory", "wer": 41.25, "cer": 12.5, "num_utterances": 7}}}
     (folder.parent / "summary.json").write_text(json.dumps(summary))
-    write_hub_files(folder)
+    publish_adapters(folder)
     card = (folder / CARD_NAME).read_text(encoding="utf-8")
     assert "| odia | ory | 41.25 | 12.50 | 7 |" in card
     assert "No results recorded" not in card

@@ -14,6 +14,7 @@ from speechbrain_m4t_adapters import SeamlessM4T
 from speechbrain_m4t_adapters.adapters import BottleneckConfig
 from speechbrain_m4t_adapters.data import prepare_respin
 from speechbrain_m4t_adapters.data.specs import prepare_asr_spec, prepare_text_spec
+from speechbrain_m4t_adapters.model.decoding import transcribe
 from speechbrain_m4t_adapters.training import AdapterBrain, InterleavedBatchSampler, asr_dataset, text_dataset
 from speechbrain_m4t_adapters.training.hparams import experiment_tree, load_experiment
 from speechbrain_m4t_adapters.training.recipe import run_experiment
@@ -94,7 +95,7 @@ def test_cross_lingual_pivot_loads_bengali_adapters(tmp_path, tiny_v1):
 
 
 def test_text_mode_never_runs_the_speech_encoder(tmp_path, tiny_v2):
-    m4t = SeamlessM4T(tiny_v2, adapters={"dec": BottleneckConfig(bottleneck=16, placement=["text_decoder"])})
+    m4t = SeamlessM4T(tiny_v2, adapters={"dec": BottleneckConfig(bottleneck=16, targets=["text_decoder"])})
     calls = []
     m4t.model.speech_encoder.register_forward_pre_hook(lambda *a: calls.append(1))
     csv = tmp_path / "pairs.csv"
@@ -130,8 +131,8 @@ def test_adapter_training_on_real_utterances_halves_the_loss(tiny_v2, tmp_path):
     m4t = SeamlessM4T(
         tiny_v2,
         adapters={
-            "enc": BottleneckConfig(bottleneck=64, placement=["speech_encoder"]),
-            "dec": BottleneckConfig(bottleneck=64, placement=["text_decoder"]),
+            "enc": BottleneckConfig(bottleneck=64, targets=["speech_encoder"]),
+            "dec": BottleneckConfig(bottleneck=64, targets=["text_decoder"]),
         },
     )
     csv = tmp_path / "bn.csv"
@@ -268,13 +269,13 @@ def test_evaluation_sets_are_never_cut_by_training_duration_limits(tmp_path, tin
 
 def test_long_evaluation_utterances_are_decoded_in_chunks(tiny_v2, real_clips):
     """Over max_decode_seconds an utterance is cut at quiet points and its chunks' texts joined."""
-    from speechbrain_m4t_adapters.inference.asr import pad_waveforms
-    from speechbrain_m4t_adapters.inference.chunking import chunk_bounds, join_texts
+    from speechbrain.utils.data_utils import batch_pad_right
+    from speechbrain_m4t_adapters.model.decoding import chunk_bounds, join_texts
 
     m4t = SeamlessM4T(tiny_v2).eval()
     waves = [real_clips[0][0], real_clips[1][0]]
     limit = 0.8 * max(len(w) for w in waves) / 16000  # only the longest clip is over the limit
-    wavs, lens = pad_waveforms(waves)
+    wavs, lens = batch_pad_right(waves)
     batch = sb.dataio.batch.PaddedBatch([{"sig": w, "language": "ben"} for w in waves])
     brain = AdapterBrain(
         modules={"m4t": m4t}, hparams={"max_decode_seconds": limit}, run_opts={"device": "cpu"}
@@ -285,10 +286,10 @@ def test_long_evaluation_utterances_are_decoded_in_chunks(tiny_v2, real_clips):
     long_row = max(range(2), key=lambda i: len(waves[i]))
     chunks = [waves[long_row][a:b] for a, b in chunk_bounds(waves[long_row], limit)]
     assert len(chunks) == 2
-    assert texts[long_row] == join_texts(m4t.transcribe(*pad_waveforms(chunks), "ben", **search))
+    assert texts[long_row] == join_texts(transcribe(m4t, *batch_pad_right(chunks), "ben", **search))
     short = 1 - long_row
-    one, one_lens = pad_waveforms([waves[short]])
-    assert texts[short] == m4t.transcribe(one, one_lens, "ben", **search)[0]
+    one, one_lens = batch_pad_right([waves[short]])
+    assert texts[short] == transcribe(m4t, one, one_lens, "ben", **search)[0]
 
 
 def test_optimizer_groups_warmup_annealing_and_global_clipping(tiny_v2):
@@ -299,7 +300,7 @@ def test_optimizer_groups_warmup_annealing_and_global_clipping(tiny_v2):
     m4t = SeamlessM4T(
         tiny_v2,
         adapters={
-            "length_adaptor": FinetuneConfig(components=["length_adaptor"], lr=1e-4, weight_decay=0.05),
+            "length_adaptor": FinetuneConfig(targets=["length_adaptor"], lr=1e-4, weight_decay=0.05),
             "enc": BottleneckConfig(bottleneck=8),
         },
     )

@@ -1,14 +1,16 @@
 """Attach adapters to existing modules without changing their parameter names.
 
-A module that receives adapters is "hosted": its class is swapped for a
-subclass whose ``forward`` runs the original computation (or, for a
-fine-tuning set, a trainable copy of the module), then every active adapter in
-order. The adapters live in a ``ModuleDict`` called ``sb_adapters`` on the host,
-keyed by set name, so base checkpoint keys stay exactly as in Hugging Face.
+A module that receives adapters of role ``after`` or ``replace`` is "hosted": its class is
+swapped for a subclass whose ``forward`` runs the original computation (or a ``replace``
+set's trainable copy), then every active ``after`` adapter in order. The adapters live in a
+``ModuleDict`` called ``sb_adapters`` on the host, keyed by set name, so base checkpoint keys
+stay exactly as in Hugging Face.
 
-For Hugging Face ``GradientCheckpointingLayer`` hosts (Conformer, decoder and
-text-encoder layers) the subclass is re-wrapped by transformers, so activation
-checkpointing recomputes the adapters together with the layer.
+Host classes pickle by reference to the original class (``__reduce_ex__``), so a model with
+adapters survives ``pickle``, ``copy.deepcopy`` and ``torch.save(model)``. For Hugging Face
+``GradientCheckpointingLayer`` hosts (Conformer, decoder and text-encoder layers) the call
+goes through transformers' wrapper, so activation checkpointing recomputes the adapters
+together with the layer.
 """
 
 from __future__ import annotations
@@ -90,6 +92,16 @@ def _host_forward(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
     return out
 
 
+def _new_host(base_cls: type) -> nn.Module:
+    """An empty instance of ``base_cls``'s host class (what unpickling starts from)."""
+    return object.__new__(host_class(base_cls))
+
+
+def _host_reduce(self: nn.Module, protocol: int) -> tuple:
+    # The host class is made at run time; pickle names the original class instead.
+    return (_new_host, (type(self)._sb_base_class,), self.__dict__)
+
+
 def host_class(base_cls: type) -> type:
     """The hosting subclass of ``base_cls`` (created once and cached)."""
     if getattr(base_cls, "_sb_base_class", None) is not None:
@@ -98,7 +110,12 @@ def host_class(base_cls: type) -> type:
         _HOST_CLASSES[base_cls] = type(
             f"{base_cls.__name__}WithAdapters",
             (base_cls,),
-            {"forward": _host_forward, "_sb_base_class": base_cls, "__module__": __name__},
+            {
+                "forward": _host_forward,
+                "__reduce_ex__": _host_reduce,
+                "_sb_base_class": base_cls,
+                "__module__": __name__,
+            },
         )
     return _HOST_CLASSES[base_cls]
 

@@ -25,8 +25,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..version import __version__
-from .config import AdapterConfig
-from .integrity import (  # noqa: F401  (names of this module since the first release)
+from .base import AdapterConfig
+from .integrity import (
     FORMAT_VERSION,
     METADATA_NAME,
     WEIGHTS_NAME,
@@ -36,8 +36,9 @@ from .integrity import (  # noqa: F401  (names of this module since the first re
     load_metadata,
     warn_if_other_base,
 )
-from .publish import write_hub_files
 from .sets import AdapterSets, base_parameters
+
+__all__ = ["METADATA_NAME", "WEIGHTS_NAME", "AdapterMismatchError", "load_adapters", "save_adapters"]
 
 
 class AdapterMismatchError(ValueError):
@@ -113,10 +114,12 @@ def save_adapters(
     for name in names:
         for key, value in sets.state_dict(name).items():
             tensors[f"{name}/{key}"] = value.detach().to("cpu").contiguous()
+        config = sets.sets[name].config
         meta_sets[name] = {
-            "config": sets.sets[name].config.to_dict(),
+            "config": config.to_dict(),
             "num_parameters": sets.num_parameters(name),
             "modules": sets.sets[name].targets,
+            "shape_rules": [list(rule) for rule in config.shape_rules],  # read by `inspect`, torch-free
         }
     require_finite(tensors, folder)
     metadata = {
@@ -138,13 +141,10 @@ def save_adapters(
     tmp_meta.write_text(json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8")
     tmp_weights.replace(folder / WEIGHTS_NAME)
     tmp_meta.replace(folder / METADATA_NAME)
-    write_hub_files(folder, metadata)  # hyperparams.yaml + README.md: publishable as it is
     return folder
 
 
-def read_metadata(folder: str | Path) -> dict[str, Any]:
-    """Read and validate ``adapters.json`` of a saved folder (see :func:`.integrity.load_metadata`)."""
-    return load_metadata(folder)
+read_metadata = load_metadata  # the reader of adapters.json, under the name users know
 
 
 def parse_folder_entry(entry: str | Path | Mapping[str, Any]) -> tuple[Path, dict[str, Any]]:
@@ -281,18 +281,17 @@ def load_adapters(
 
 
 def save_checkpoint_state(sets: AdapterSets, path: str | Path) -> None:
-    """Save every set's weights and flags in one file (SpeechBrain Checkpointer hook)."""
-    state = {"weights": {}, "active": list(sets.active), "trainable": {}}
-    for name, s in sets.sets.items():
-        state["weights"][name] = {k: v.detach().cpu() for k, v in sets.state_dict(name).items()}
-        state["trainable"][name] = s.trainable
-    flat = {f"{n}/{k}": v for n, weights in state["weights"].items() for k, v in weights.items()}
-    require_finite(flat, path)
-    torch.save(state, path)
+    """Save every set's weights in one file (SpeechBrain Checkpointer hook).
+
+    Only weights: which sets are active or trainable is the run's choice, not the checkpoint's.
+    """
+    weights = {name: {k: v.detach().cpu() for k, v in sets.state_dict(name).items()} for name in sets.sets}
+    require_finite({f"{n}/{k}": v for n, w in weights.items() for k, v in w.items()}, path)
+    torch.save({"weights": weights}, path)
 
 
 def load_checkpoint_state(sets: AdapterSets, path: str | Path) -> None:
-    """Restore what :func:`save_checkpoint_state` wrote into the same sets."""
+    """Restore the weights :func:`save_checkpoint_state` wrote into the same sets."""
     state = torch.load(path, map_location="cpu", weights_only=True)
     unknown = sorted(set(state["weights"]) - set(sets.sets))
     if unknown:
@@ -302,5 +301,3 @@ def load_checkpoint_state(sets: AdapterSets, path: str | Path) -> None:
         )
     for name, weights in state["weights"].items():
         sets.load_state_dict(name, weights)
-        sets.sets[name].trainable = state["trainable"][name]
-    sets.set_active([n for n in state["active"] if n in sets.sets])

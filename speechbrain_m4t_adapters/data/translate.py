@@ -172,6 +172,8 @@ def translate_transcripts(
     if not todo:
         logger.info("%s: %d translations reused (spec unchanged)", save_tsv, len(done))
         return TranslationResult(save_tsv, 0, len(done), 0.0)
+    from ..model.decoding import translate  # torch only once there is work
+
     m4t = model if model is not None else _load(model_source, device, dtype)
     active = list(m4t.adapters.active)
     m4t.adapters.set_active([])  # the base model translates, not an adapted one
@@ -184,7 +186,8 @@ def translate_transcripts(
         with open(save_tsv, "a", encoding="utf-8", newline="") as out:
             for i in range(0, len(todo), batch_size):
                 batch = todo[i : i + batch_size]
-                hyps = m4t.translate(
+                hyps = translate(
+                    m4t,
                     [e.transcript for e in batch],
                     [e.language for e in batch],
                     tgt,

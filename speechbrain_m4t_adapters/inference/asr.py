@@ -24,8 +24,10 @@ from tqdm import tqdm
 
 from ..data.audio import AudioError, audio_info, load_audio
 from ..model.features import FRAME_LENGTH
+from speechbrain.utils.data_utils import batch_pad_right
+
+from ..model.decoding import SAMPLE_RATE, join_texts, split_audio, transcribe_chunks
 from ..model.lobe import SeamlessM4T
-from .chunking import SAMPLE_RATE, chunk_bounds, join_texts
 from .inputs import AudioInput, InputLike, as_input
 from .profiles import AdapterProfile, AdapterProfiles
 from .results import Transcription
@@ -49,22 +51,6 @@ class _Pending:
     def done(self) -> bool:
         """Whether every chunk has a text (or the file failed)."""
         return self.result.error is not None or all(t is not None for t in self.texts)
-
-
-def pad_waveforms(waves: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad 1-D waveforms into (B, T) plus SpeechBrain relative lengths.
-
-    Example
-    -------
-    >>> wavs, lens = pad_waveforms([torch.ones(4), torch.ones(2)])
-    >>> wavs.tolist(), lens.tolist()
-    ([[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0]], [1.0, 0.5])
-    """
-    length = max(int(w.shape[0]) for w in waves)
-    batch = torch.zeros(len(waves), length)
-    for i, w in enumerate(waves):
-        batch[i, : w.shape[0]] = w
-    return batch, torch.tensor([w.shape[0] / length for w in waves], dtype=torch.float64)
 
 
 class M4TAdaptedASR(Pretrained):
@@ -384,7 +370,7 @@ class M4TAdaptedASR(Pretrained):
         sample_rate: int = SAMPLE_RATE,
         lang: str | None = None,
         adapters: AdapterSelection = None,
-        max_chunk_seconds: float | None = -1,
+        max_chunk_seconds: float | None = None,
         batch_size: int | None = None,
         **decode_kwargs: Any,
     ) -> str:
@@ -399,7 +385,7 @@ class M4TAdaptedASR(Pretrained):
         lang, adapters
             As in :meth:`transcribe_batch`.
         max_chunk_seconds : float or None
-            Chunk limit; default the instance's; ``None`` disables chunking.
+            Chunk limit; ``None``: the instance's; ``0`` never cuts.
         batch_size : int, optional
             Chunks per forward pass (default: the instance's).
         **decode_kwargs
@@ -427,24 +413,20 @@ class M4TAdaptedASR(Pretrained):
         self, wav, what, lang, adapters, max_chunk_seconds, batch_size, decode_kwargs
     ) -> str:
         """Chunk a 16 kHz waveform, decode the chunks in batches, join the texts."""
-        batch_size = batch_size or self.batch_size
-        limit = self.max_chunk_seconds if max_chunk_seconds == -1 else max_chunk_seconds
+        limit = self.max_chunk_seconds if max_chunk_seconds is None else max_chunk_seconds
         lang, sets = self.select(lang, adapters)
-        chunks = [wav[a:b] for a, b in chunk_bounds(wav, limit)]
+        chunks = split_audio(wav, limit)
         _check_length(chunks, what)
-        texts: list[str] = []
+        search = {"num_beams": self.num_beams, "max_new_tokens": self.max_new_tokens, **decode_kwargs}
         with self.profiles.using(sets):
-            for i in range(0, len(chunks), batch_size):
-                part = chunks[i : i + batch_size]
-                texts += self._decode(*pad_waveforms(part), lang, **decode_kwargs)[0]
-        return join_texts(texts)
+            return transcribe_chunks(self.m4t, chunks, lang, batch_size or self.batch_size, **search)
 
     def transcribe_file(
         self,
         path: str | os.PathLike,
         lang: str | None = None,
         adapters: AdapterSelection = None,
-        max_chunk_seconds: float | None = -1,
+        max_chunk_seconds: float | None = None,
         batch_size: int | None = None,
         **decode_kwargs: Any,
     ) -> str:
@@ -457,7 +439,7 @@ class M4TAdaptedASR(Pretrained):
         lang, adapters
             As in :meth:`transcribe_batch`.
         max_chunk_seconds : float or None
-            Chunk limit; default the instance's; ``None`` disables chunking.
+            Chunk limit; ``None``: the instance's; ``0`` never cuts.
         batch_size : int, optional
             Chunks per forward pass (default: the instance's).
         **decode_kwargs
@@ -482,7 +464,7 @@ class M4TAdaptedASR(Pretrained):
         lang: str | None = None,
         adapters: AdapterSelection = None,
         batch_size: int | None = None,
-        max_chunk_seconds: float | None = -1,
+        max_chunk_seconds: float | None = None,
         progress: bool = False,
         **decode_kwargs: Any,
     ) -> list[Transcription]:
@@ -504,7 +486,7 @@ class M4TAdaptedASR(Pretrained):
         batch_size : int, optional
             Chunks per forward pass (default: the instance's).
         max_chunk_seconds : float or None
-            Chunk limit (default the instance's; ``None``: no chunking).
+            Chunk limit; ``None``: the instance's; ``0`` never cuts.
         progress : bool
             Show a tqdm progress bar on stderr.
         **decode_kwargs
@@ -519,7 +501,7 @@ class M4TAdaptedASR(Pretrained):
             Transcription(item.id, item.path, lang=lang or item.lang, reference=item.reference)
             for item in items
         ]
-        limit = self.max_chunk_seconds if max_chunk_seconds == -1 else max_chunk_seconds
+        limit = self.max_chunk_seconds if max_chunk_seconds is None else max_chunk_seconds
         batch_size = batch_size or self.batch_size
         groups: dict[tuple[str, tuple[str, ...]], list[int]] = {}
         for i, item in enumerate(items):
@@ -553,7 +535,7 @@ class M4TAdaptedASR(Pretrained):
             pending = _Pending(i, results[i])
             try:
                 wav = self.load_audio(items[i].path, items[i].start, items[i].stop)
-                chunks = [wav[a:b] for a, b in chunk_bounds(wav, limit)]
+                chunks = split_audio(wav, limit)
                 _check_length(chunks, items[i].path)
             except AudioError as error:
                 results[i].error = str(error)
@@ -574,7 +556,7 @@ class M4TAdaptedASR(Pretrained):
         if not work:
             return
         try:
-            texts = self._decode(*pad_waveforms([w for _, _, w in work]), lang, **decode_kwargs)[0]
+            texts = self._decode(*batch_pad_right([w for _, _, w in work]), lang, **decode_kwargs)[0]
         except Exception as error:
             if len(work) == 1:
                 work[0][0].result.error = f"{work[0][0].result.path}: transcription failed ({error})"

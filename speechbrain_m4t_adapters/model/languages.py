@@ -7,6 +7,10 @@ uses NLLB's 202 codes, large v1/v2 a 98-code list.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import torch
+
 
 class LanguageMap:
     """Check ISO 639-3 codes and map them to decoder token ids.
@@ -57,8 +61,20 @@ class LanguageMap:
         return isinstance(code, str) and code.strip("_") in self.lang_to_id
 
 
+def teacher_forcing(labels: torch.Tensor, eos_id: int, pad_id: int) -> torch.Tensor:
+    """Decoder inputs for ``labels`` (B, L) padded with -100: ``[</s>, labels[:-1]]``, padding -> ``pad_id``.
+
+    Example
+    -------
+    >>> teacher_forcing(torch.tensor([[7, 5, 2], [7, 2, -100]]), eos_id=2, pad_id=1).tolist()
+    [[2, 7, 5], [2, 7, 2]]
+    """
+    shifted = torch.cat([torch.full_like(labels[:, :1], eos_id), labels[:, :-1]], dim=1)
+    return shifted.masked_fill(shifted == -100, pad_id)
+
+
 class TextIds:
-    """Text -> ``[__lang__, tokens..., </s>]``: decoder labels and text-encoder inputs.
+    """Text -> ``[__lang__, tokens..., </s>]``: decoder labels and text-encoder inputs, padded batches.
 
     Small and picklable (tokenizer + language map), so data-loading workers
     get this instead of the whole model.
@@ -70,15 +86,45 @@ class TextIds:
     languages : LanguageMap
         Codes and their token ids.
     eos_id : int
-        ``</s>``.
+        ``</s>`` (end of sequence and decoder start).
+    pad_id : int
+        Padding id.
     """
 
-    def __init__(self, tokenizer, languages: LanguageMap, eos_id: int) -> None:
+    def __init__(self, tokenizer, languages: LanguageMap, eos_id: int, pad_id: int = 0) -> None:
         self.tokenizer = tokenizer
         self.languages = languages
         self.eos_id = eos_id
+        self.pad_id = pad_id
 
     def __call__(self, text: str, lang: str) -> list[int]:
         """Ids of ``text`` in language ``lang`` (unknown codes raise ``ValueError``)."""
         tokens = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return [self.languages.id(lang), *tokens, self.eos_id]
+
+    def batch_targets(
+        self, targets: Sequence[Sequence[int]] | Sequence[str], langs: Sequence[str] | str | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decoder inputs (B, L) ``[</s>, __lang__, tokens...]`` and labels (B, L) ``[__lang__, ..., </s>]``.
+
+        ``targets`` are id lists (from calling this object) or strings (then ``langs`` is needed);
+        labels are padded with -100, inputs with ``pad_id``.
+        """
+        if targets and isinstance(targets[0], str):
+            langs = [langs] * len(targets) if isinstance(langs, str) or langs is None else list(langs)
+            targets = [self(t, lang) for t, lang in zip(targets, langs)]
+        labels = torch.full((len(targets), max(len(t) for t in targets)), -100, dtype=torch.long)
+        for i, seq in enumerate(targets):
+            labels[i, : len(seq)] = torch.as_tensor(seq)
+        return teacher_forcing(labels, self.eos_id, self.pad_id), labels
+
+    def batch_sources(self, texts: Sequence[str], langs: Sequence[str] | str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Text-encoder input ids (B, L) ``[__lang__, tokens..., </s>]`` and attention mask (B, L)."""
+        langs = [langs] * len(texts) if isinstance(langs, str) else list(langs)
+        seqs = [self(t, lang) for t, lang in zip(texts, langs)]
+        ids = torch.full((len(seqs), max(len(s) for s in seqs)), self.pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, seq in enumerate(seqs):
+            ids[i, : len(seq)] = torch.as_tensor(seq)
+            mask[i, : len(seq)] = 1
+        return ids, mask

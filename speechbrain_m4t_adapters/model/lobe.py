@@ -17,13 +17,12 @@ Usable from hyperpyyaml::
         adapters:
             encoder: !new:speechbrain_m4t_adapters.adapters.BottleneckConfig
                 bottleneck: 256
-                placement: [speech_encoder]
+                targets: [speech_encoder]
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,17 +34,21 @@ from transformers import AutoConfig, AutoTokenizer, GenerationMixin
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput
 
-from ..adapters import LAYER_STACKS, AdapterConfig, AdapterSets, load_adapters, save_adapters
-from ..adapters.hosting import active_module
-from ..adapters.io import base_fingerprint, load_checkpoint_state, parse_folder_entry, save_checkpoint_state
-from ..adapters.sets import ADAPTERS_ATTR, base_parameters
+from ..adapters.base import LAYER_STACKS, AdapterConfig
+from ..adapters.hosting import ADAPTERS_ATTR, active_module
+from ..adapters.io import (
+    base_fingerprint,
+    load_adapters,
+    load_checkpoint_state,
+    parse_folder_entry,
+    save_adapters,
+    save_checkpoint_state,
+)
+from ..adapters.sets import AdapterSets
 from .features import SeamlessM4TFbank
-from .frozen_cache import FrozenOutputCache, is_deterministic, pad_rows, weights_checksum
 from .languages import LanguageMap, TextIds
 from .source import check_model_source, resolve_model_source
 from .speech_text_model import MODEL_CLASSES
-
-logger = logging.getLogger(__name__)
 
 DTYPES = {
     "float32": torch.float32,
@@ -72,25 +75,46 @@ class _FrameMask:
     mask: torch.Tensor | None = None
 
 
-def _zero_padding_hook(holder: _FrameMask):
+class _ZeroPadding:
     """Forward hook zeroing padded frames of a length-adaptor LayerNorm output.
 
-    transformers' length adaptor convolves LayerNorm(hidden) with a stride-8
-    kernel that reaches 4 frames past an utterance's end; in a padded batch it
-    would read LayerNorm(padding) (= its bias, not 0) where a lone utterance
-    reads the convolution's zero padding, so batched outputs would depend on
-    the batch. A closure (not a bound method) so deep copies of the module
-    share it instead of copying the lobe.
+    transformers' length adaptor convolves LayerNorm(hidden) with a stride-8 kernel that
+    reaches 4 frames past an utterance's end; in a padded batch it would read
+    LayerNorm(padding) (= its bias, not 0) where a lone utterance reads the convolution's zero
+    padding, so batched outputs would depend on the batch. An object (not a closure), so a
+    model pickles and deep copies share the holder instead of copying the lobe.
     """
 
-    def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+    def __init__(self, holder: _FrameMask) -> None:
+        self.holder = holder
+
+    def __call__(self, module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
         """Zero the padded frames of ``output``."""
-        mask = holder.mask
+        mask = self.holder.mask
         if mask is None or output.shape[:2] != mask.shape:
             return output
         return output * mask.unsqueeze(-1).to(output.dtype)
 
-    return hook
+
+def _load_base(source: str, dtype: torch.dtype, attn_implementation: str, layerdrop: float, hub_kwargs: dict):
+    """The speech+text SeamlessM4T model of ``source`` (hub id or folder), checked before loading."""
+    check_model_source(source)
+    config = AutoConfig.from_pretrained(source, **hub_kwargs)
+    if config.model_type not in MODEL_CLASSES:
+        raise ValueError(
+            f"{source}: model_type {config.model_type!r} is not SeamlessM4T (expected one of {sorted(MODEL_CLASSES)})"
+        )
+    if attn_implementation == "eager" and config.model_type == "seamless_m4t_v2":
+        raise ValueError(
+            "attn_implementation='eager' ignores speech padding in SeamlessM4T v2's Conformer "
+            "(its 4-D boolean chunk mask is added, not applied); use 'sdpa'"
+        )
+    for key in ("speech_encoder_layerdrop", "encoder_layerdrop", "decoder_layerdrop"):
+        setattr(config, key, layerdrop)
+    model_class = MODEL_CLASSES[config.model_type]
+    return model_class.from_pretrained(
+        source, config=config, dtype=dtype, attn_implementation=attn_implementation, **hub_kwargs
+    )
 
 
 def _requires_grad(*modules: nn.Module | None) -> bool:
@@ -144,15 +168,6 @@ class SeamlessM4T(nn.Module):
         Hub revision.
     local_files_only : bool
         Never try the network.
-    frozen_cache : bool
-        In training, keep the outputs of frozen, deterministic stacks below the
-        lowest trainable module on disk and reuse them in later epochs (see
-        :mod:`~speechbrain_m4t_adapters.model.frozen_cache`); needs utterance ids
-        in :meth:`forward` and ``frozen_cache_folder``.
-    frozen_cache_folder : str, optional
-        Where the cache lives.
-    frozen_cache_max_gb : float
-        Size limit of the cache (beyond it, utterances are recomputed).
 
     Example
     -------
@@ -165,9 +180,9 @@ class SeamlessM4T(nn.Module):
     >>> hidden, mask = m4t(wavs, torch.tensor([1.0, 0.7]))
     >>> hidden.shape, mask.sum(1).tolist()
     (torch.Size([2, 7, 32]), [7, 5])
-    >>> texts = m4t.transcribe(wavs, torch.tensor([1.0, 0.7]), "ory", max_new_tokens=5)
-    >>> len(texts)
-    2
+    >>> tokens = m4t.generate(hidden, mask, "ory", max_new_tokens=5)
+    >>> len(tokens), max(len(t) for t in tokens) <= 5
+    (2, True)
     """
 
     def __init__(
@@ -186,49 +201,27 @@ class SeamlessM4T(nn.Module):
         train_pretrained_adapters: bool = False,
         revision: str | None = None,
         local_files_only: bool = False,
-        frozen_cache: bool = False,
-        frozen_cache_folder: str | Path | None = None,
-        frozen_cache_max_gb: float = 20.0,
     ) -> None:
         super().__init__()
         self.source = resolve_model_source(source)  # 'mini': the bundled mini model
         self.freeze = freeze
         self.base_dropout = base_dropout
         self.dtype = _as_dtype(dtype)
-        check_model_source(self.source)
         hub_kwargs = dict(cache_dir=save_path, revision=revision, local_files_only=local_files_only)
-        config = AutoConfig.from_pretrained(self.source, **hub_kwargs)
-        if config.model_type not in MODEL_CLASSES:
-            raise ValueError(
-                f"{self.source}: model_type {config.model_type!r} is not SeamlessM4T "
-                f"(expected one of {sorted(MODEL_CLASSES)})"
-            )
-        self.version = "v2" if config.model_type == "seamless_m4t_v2" else "v1"
-        if attn_implementation == "eager" and self.version == "v2":
-            raise ValueError(
-                "attn_implementation='eager' ignores speech padding in SeamlessM4T v2's Conformer "
-                "(its 4-D boolean chunk mask is added, not applied); use 'sdpa'"
-            )
-        for key in ("speech_encoder_layerdrop", "encoder_layerdrop", "decoder_layerdrop"):
-            setattr(config, key, layerdrop)
-        self.model = MODEL_CLASSES[config.model_type].from_pretrained(
-            self.source,
-            config=config,
-            dtype=self.dtype,
-            attn_implementation=attn_implementation,
-            **hub_kwargs,
-        )
+        self.model = _load_base(self.source, self.dtype, attn_implementation, layerdrop, hub_kwargs)
+        self.version = "v2" if self.model.config.model_type == "seamless_m4t_v2" else "v1"
         self.tokenizer = AutoTokenizer.from_pretrained(self.source, **hub_kwargs)
         self.languages = LanguageMap(
             getattr(self.model.generation_config, "text_decoder_lang_to_code_id", None) or {}
         )
-        self.text_ids = TextIds(self.tokenizer, self.languages, self.eos_id)
+        config = self.model.config
+        self.text_ids = TextIds(self.tokenizer, self.languages, int(config.eos_token_id), int(config.pad_token_id))
         self.fbank = SeamlessM4TFbank()
         self._frame_mask = _FrameMask()
-        if self.model.speech_encoder.adapter is not None:
+        if self.model.speech_encoder.adapter is not None:  # transformers' name of the length adaptor
             for layer in self.model.speech_encoder.adapter.layers:
                 for norm in (layer.residual_layer_norm, layer.self_attn_layer_norm):
-                    norm.register_forward_hook(_zero_padding_hook(self._frame_mask))
+                    norm.register_forward_hook(_ZeroPadding(self._frame_mask))
         self.fingerprint = base_fingerprint(self.model)
         if freeze:
             for p in self.model.parameters():
@@ -246,13 +239,6 @@ class SeamlessM4T(nn.Module):
                 )
             self.adapters.add(name, adapter_config, activate=True, trainable=True)
         self.set_activation_checkpointing(activation_checkpointing)
-        if frozen_cache and frozen_cache_folder is None:
-            raise ValueError("frozen_cache needs frozen_cache_folder")
-        self.frozen_cache = frozen_cache
-        self.frozen_cache_folder = frozen_cache_folder
-        self.frozen_cache_max_gb = frozen_cache_max_gb
-        self._caches: dict[str, tuple[tuple, FrozenOutputCache]] = {}
-        self._cache_refusals: set[str] = set()
         self.train(self.training)
 
     # ------------------------------------------------------------------- modes
@@ -323,30 +309,25 @@ class SeamlessM4T(nn.Module):
         mask : torch.Tensor
             (B, F') long.
         """
+        hidden = self.encode_conformer(features, attention_mask)
+        return self.speech_top(hidden, attention_mask, length_adaptor)
+
+    def encode_conformer(self, features: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Feature projection + Conformer: (B, F, 160) -> (B, F, d); no autograd when they are frozen."""
         # A fine-tuning set may replace the whole speech encoder by its trained copy.
         encoder = active_module(self.model.speech_encoder)
         dtype = next(encoder.parameters()).dtype
-        grad = torch.is_grad_enabled()
-        # Stages below the lowest trainable module keep no activations.
-        conformer_grad = grad and _requires_grad(encoder.feature_projection, encoder.encoder)
-        with torch.set_grad_enabled(conformer_grad):
-            hidden = encoder.feature_projection(features.to(dtype))
-            hidden = encoder.encoder(hidden, attention_mask=attention_mask)
-        return self._speech_top(hidden, attention_mask, length_adaptor, conformer_grad)
+        grad = torch.is_grad_enabled() and _requires_grad(encoder.feature_projection, encoder.encoder)
+        with torch.set_grad_enabled(grad):  # stages below the lowest trainable module keep no activations
+            return encoder.encoder(encoder.feature_projection(features.to(dtype)), attention_mask=attention_mask)
 
-    def _speech_top(
-        self,
-        hidden: torch.Tensor,
-        attention_mask: torch.Tensor,
-        length_adaptor: bool = True,
-        conformer_grad: bool = False,
+    def speech_top(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor, length_adaptor: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Conformer output -> intermediate FFN, length adaptor, final LayerNorm."""
+        """Conformer output (B, F, d) -> intermediate FFN, length adaptor, final LayerNorm: (B, F', d), mask."""
         encoder = active_module(self.model.speech_encoder)
-        top_grad = torch.is_grad_enabled() and (
-            conformer_grad
-            or _requires_grad(encoder.intermediate_ffn, encoder.adapter, encoder.inner_layer_norm)
-        )
+        top = (encoder.intermediate_ffn, encoder.adapter, encoder.inner_layer_norm)
+        top_grad = torch.is_grad_enabled() and (hidden.requires_grad or _requires_grad(*top))
         mask = attention_mask
         with torch.set_grad_enabled(top_grad):
             hidden = hidden + 0.5 * encoder.intermediate_ffn(hidden)
@@ -369,13 +350,13 @@ class SeamlessM4T(nn.Module):
         decoder_input_ids: torch.Tensor | None = None,
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
-        utterance_ids: Sequence[str] | None = None,
+        encoded: tuple[str, torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, ...]:
         """Encode speech (or text) and, given decoder inputs, teacher-force the decoder.
 
-        Everything a training step computes runs inside this one call, so that
-        a ``DistributedDataParallel`` wrapper sees it all (gradients of
-        decoder adapters are synchronised even on text batches).
+        Everything a training step computes runs inside this one call, so that a
+        ``DistributedDataParallel`` wrapper sees it all (gradients of decoder adapters are
+        synchronised even on text batches).
 
         Arguments
         ---------
@@ -384,154 +365,39 @@ class SeamlessM4T(nn.Module):
         wav_lens : torch.Tensor, optional
             (B,) SpeechBrain relative lengths.
         decoder_input_ids : torch.Tensor, optional
-            (B, L) ``[</s>, __lang__, tokens...]`` (from :meth:`batch_targets`).
+            (B, L) ``[</s>, __lang__, tokens...]`` (from ``text_ids.batch_targets``).
         input_ids, attention_mask : torch.Tensor, optional
             (B, S) text-encoder input and mask (text input, instead of ``wavs``).
-        utterance_ids : list of str, optional
-            Ids of the batch's utterances: with ``frozen_cache`` on, training
-            reuses the stored outputs of the frozen stacks.
+        encoded : (str, torch.Tensor, torch.Tensor), optional
+            ``(point, hidden, mask)`` computed earlier by frozen stages (a training cache):
+            ``speech_encoder`` / ``text_encoder`` outputs are decoded as they are;
+            ``conformer`` outputs still go through the length adaptor.
 
         Returns
         -------
         ``(hidden, mask)``: encoder states (B, F', d) and mask (B, F'); with
         ``decoder_input_ids`` ``(logits, hidden, mask)``, logits (B, L, V).
         """
-        if (wavs is None) == (input_ids is None):
+        if encoded is not None:
+            point, hidden, mask = encoded
+            if point == "conformer":
+                hidden, mask = self.speech_top(hidden, mask)
+        elif (wavs is None) == (input_ids is None):
             raise ValueError("give either wavs (speech) or input_ids (text)")
-        kind = "speech" if wavs is not None else "text"
-        cache = self._usable_cache(kind) if utterance_ids is not None else None
-        if wavs is not None and cache is not None:
-            hidden, mask = self._cached_speech(*cache, list(utterance_ids), wavs.to(self.device), wav_lens)
         elif wavs is not None:
             features, mask = self.extract_features(wavs.to(self.device), wav_lens)
             hidden, mask = self.encode_speech(features, mask)
         else:
-            if attention_mask is None:
-                attention_mask = torch.ones_like(input_ids)
-            if cache is not None:
-                hidden, mask = self._cached_text(cache[0], list(utterance_ids), input_ids, attention_mask)
-            else:
-                hidden, mask = self.encode_text(input_ids, attention_mask)
+            mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+            hidden, mask = self.encode_text(input_ids, mask)
         if decoder_input_ids is None:
             return hidden, mask
         return self.decode(hidden, mask, decoder_input_ids), hidden, mask
 
-    # ------------------------------------------------------- frozen-output cache
-    def _cache_point(self, kind: str) -> tuple[str | None, list[nn.Module], str]:
-        """Highest frozen stage of ``kind`` input below every trainable module (and why not, if None)."""
-        config = self.model.config
-        if kind == "text":
-            if _requires_grad(self.model.text_encoder):
-                return None, [], "the text encoder trains"
-            if config.encoder_layerdrop > 0:
-                return None, [], "text-encoder LayerDrop is random"
-            return "text_encoder", [self.model.text_encoder], ""
-        encoder = active_module(self.model.speech_encoder)
-        if _requires_grad(encoder.feature_projection, encoder.encoder):
-            return None, [], "the Conformer trains"
-        if config.speech_encoder_layerdrop > 0:
-            return None, [], "speech-encoder LayerDrop is random"
-        if _requires_grad(encoder.intermediate_ffn, encoder.adapter, encoder.inner_layer_norm):
-            return "conformer", [encoder.feature_projection, encoder.encoder], ""
-        return "speech_encoder", [encoder], ""
-
-    def _usable_cache(self, kind: str) -> tuple[FrozenOutputCache, str] | None:
-        """The frozen-output cache for ``kind`` batches, when on, in training, and exact."""
-        if not (self.frozen_cache and self.training and torch.is_grad_enabled()):
-            return None
-        point, modules, why = self._cache_point(kind)
-        if point is not None and not is_deterministic(modules):
-            point, why = None, "dropout is active below the trainable modules"
-        if point is None:
-            if kind not in self._cache_refusals:
-                logger.info("frozen-output cache off for %s batches: %s", kind, why)
-                self._cache_refusals.add(kind)
-            return None
-        frozen_sets = [n for n in self.adapters.active if not self.adapters.sets[n].trainable]
-        state = (point, tuple(frozen_sets))
-        current = self._caches.get(kind)
-        if current is None or current[0] != state:
-            key = {
-                "point": point,
-                "source": self.source,
-                "fingerprint": self.fingerprint,
-                "weights": weights_checksum(modules),  # includes frozen adapters hosted there
-                "frozen_sets": frozen_sets,
-                "features": {"num_mel_bins": self.fbank.num_mel_bins, "stride": self.fbank.stride},
-                "dtype": str(self.dtype),
-            }
-            distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-            rank = torch.distributed.get_rank() if distributed else 0
-            # One sub-folder per input kind: a new key replaces only its own kind's entries.
-            root = Path(self.frozen_cache_folder) / kind
-            cache = FrozenOutputCache(root, key, self.frozen_cache_max_gb, rank)
-            logger.info("%s", cache.summary())
-            self._caches[kind] = (state, cache)
-        return self._caches[kind][1], point
-
-    def frozen_cache_summaries(self) -> list[str]:
-        """One log line per frozen-output cache in use."""
-        return [cache.summary() for _, cache in self._caches.values()]
-
-    def _cached_speech(
-        self,
-        cache: FrozenOutputCache,
-        point: str,
-        ids: list[str],
-        wavs: torch.Tensor,
-        wav_lens: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Speech encoding with the frozen stage read from (or written to) the cache."""
-        total = wavs.shape[-1]
-        samples = (
-            [total] * wavs.shape[0]
-            if wav_lens is None
-            else torch.round(wav_lens.float() * total).long().tolist()
-        )
-        rows = [cache.get(uid, n) for uid, n in zip(ids, samples)]
-        if all(r is not None for r in rows):
-            cache.hits += 1
-            hidden, mask = pad_rows(rows, self.device, rows[0].dtype)
-        else:
-            cache.misses += 1
-            features, mask = self.extract_features(wavs, wav_lens)
-            with torch.no_grad():
-                if point == "conformer":
-                    encoder = active_module(self.model.speech_encoder)
-                    dtype = next(encoder.parameters()).dtype
-                    hidden = encoder.feature_projection(features.to(dtype))
-                    hidden = encoder.encoder(hidden, attention_mask=mask)
-                else:
-                    hidden, mask = self.encode_speech(features, mask)
-            # Padding as a cache hit pads (zeros), so epoch 1 computes exactly what later epochs do.
-            hidden = hidden * mask.unsqueeze(-1).to(hidden.dtype)
-            lengths = mask.sum(1).tolist()
-            cache.put(ids, [hidden[i, :n] for i, n in enumerate(lengths)], samples)
-        if point == "conformer":
-            hidden, mask = self._speech_top(hidden, mask)
-        return hidden, mask
-
-    def _cached_text(
-        self, cache: FrozenOutputCache, ids: list[str], input_ids: torch.Tensor, attention_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Text-encoder outputs from (or into) the cache; keyed by id and token count."""
-        counts = attention_mask.sum(1).tolist()
-        rows = [cache.get(uid, n) for uid, n in zip(ids, counts)]
-        if all(r is not None for r in rows):
-            cache.hits += 1
-            hidden, _ = pad_rows(rows, input_ids.device, rows[0].dtype)
-            return hidden, attention_mask
-        cache.misses += 1
-        with torch.no_grad():
-            hidden, _ = self.encode_text(input_ids, attention_mask)
-        hidden = hidden * attention_mask.unsqueeze(-1).to(hidden.dtype)
-        cache.put(ids, [hidden[i, :n] for i, n in enumerate(counts)], counts)
-        return hidden, attention_mask
-
     def encode_text(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Text encoder: (B, L) source ids (from :meth:`batch_sources`) -> (B, L, d), mask."""
+        """Text encoder: (B, L) source ids (from ``text_ids.batch_sources``) -> (B, L, d), mask."""
         grad = torch.is_grad_enabled() and _requires_grad(self.model.text_encoder)
         with torch.set_grad_enabled(grad):
             out = self.model.text_encoder(input_ids=input_ids, attention_mask=attention_mask)
@@ -547,7 +413,7 @@ class SeamlessM4T(nn.Module):
         """Teacher-forced decoding: returns logits (B, L, V) in the base dtype.
 
         ``decoder_input_ids`` start with ``</s>`` then the language token, as
-        :meth:`batch_targets` builds them.
+        ``text_ids.batch_targets`` builds them.
         """
         out = self.model.text_decoder(
             input_ids=decoder_input_ids,
@@ -557,68 +423,6 @@ class SeamlessM4T(nn.Module):
             use_cache=False,
         )
         return self.model.lm_head(out.last_hidden_state)
-
-    # ---------------------------------------------------------------- tokens
-    @property
-    def eos_id(self) -> int:
-        """``</s>``: end of sequence and decoder start."""
-        return int(self.model.config.eos_token_id)
-
-    @property
-    def pad_id(self) -> int:
-        """Padding id."""
-        return int(self.model.config.pad_token_id)
-
-    def target_ids(self, text: str, lang: str) -> list[int]:
-        """Label sequence ``[__lang__, tokens..., </s>]`` for one transcript."""
-        return self.text_ids(text, lang)
-
-    def source_ids(self, text: str, lang: str) -> list[int]:
-        """Text-encoder input ``[__lang__, tokens..., </s>]`` for one source sentence."""
-        return self.target_ids(text, lang)
-
-    def batch_targets(
-        self, targets: Sequence[Sequence[int]] | Sequence[str], langs: Sequence[str] | str | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pad label sequences and build the matching decoder inputs.
-
-        Arguments
-        ---------
-        targets : list of id lists (from :meth:`target_ids`) or list of str
-        langs : language code(s), needed when ``targets`` are strings
-
-        Returns
-        -------
-        decoder_input_ids : torch.Tensor
-            (B, L) ``[</s>, __lang__, tokens...]`` padded with pad id.
-        labels : torch.Tensor
-            (B, L) ``[__lang__, tokens..., </s>]`` padded with -100.
-        """
-        if targets and isinstance(targets[0], str):
-            langs = [langs] * len(targets) if isinstance(langs, str) or langs is None else list(langs)
-            targets = [self.target_ids(t, lang) for t, lang in zip(targets, langs)]
-        length = max(len(t) for t in targets)
-        labels = torch.full((len(targets), length), -100, dtype=torch.long)
-        inputs = torch.full((len(targets), length), self.pad_id, dtype=torch.long)
-        for i, seq in enumerate(targets):
-            labels[i, : len(seq)] = torch.as_tensor(seq)
-            inputs[i, 0] = self.eos_id
-            inputs[i, 1 : len(seq)] = torch.as_tensor(seq[:-1])
-        return inputs.to(self.device), labels.to(self.device)
-
-    def batch_sources(
-        self, texts: Sequence[str], langs: Sequence[str] | str
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Tokenise source sentences: ids (B, L) and attention mask (B, L)."""
-        langs = [langs] * len(texts) if isinstance(langs, str) else list(langs)
-        seqs = [self.source_ids(t, lang) for t, lang in zip(texts, langs)]
-        length = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), length), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(seqs), length), dtype=torch.long)
-        for i, seq in enumerate(seqs):
-            ids[i, : len(seq)] = torch.as_tensor(seq)
-            mask[i, : len(seq)] = 1
-        return ids.to(self.device), mask.to(self.device)
 
     # -------------------------------------------------------------- generation
     @torch.no_grad()
@@ -640,7 +444,7 @@ class SeamlessM4T(nn.Module):
         batch = encoder_hidden.shape[0]
         langs = [tgt_lang] * batch if isinstance(tgt_lang, str) else list(tgt_lang)
         prefix = torch.tensor(
-            [[self.eos_id, self.languages.id(lang)] for lang in langs], device=encoder_hidden.device
+            [[self.text_ids.eos_id, self.languages.id(lang)] for lang in langs], device=encoder_hidden.device
         )
         previous = self.model.current_modality
         # "text" modality: the given mask is already the encoder-output mask.
@@ -662,60 +466,19 @@ class SeamlessM4T(nn.Module):
             sequences = sequences.sequences
         result = []
         for row in sequences[:, 2:].tolist():
-            if self.eos_id in row:
-                row = row[: row.index(self.eos_id)]
-            result.append([t for t in row if t != self.pad_id])
+            if self.text_ids.eos_id in row:
+                row = row[: row.index(self.text_ids.eos_id)]
+            result.append([t for t in row if t != self.text_ids.pad_id])
         return result
 
     def decode_tokens(self, token_ids: Sequence[Sequence[int]]) -> list[str]:
         """Token ids -> text, special tokens removed."""
         return self.tokenizer.batch_decode(token_ids, skip_special_tokens=True)
 
-    @torch.no_grad()
-    def transcribe(
-        self,
-        wavs: torch.Tensor,
-        wav_lens: torch.Tensor | None,
-        lang: str | Sequence[str],
-        num_beams: int = 1,
-        max_new_tokens: int | None = None,
-    ) -> list[str]:
-        """Speech (B, T) at 16 kHz -> text in ``lang`` (ASR when ``lang`` is the spoken language)."""
-        hidden, mask = self(wavs, wav_lens)
-        return self.decode_tokens(self.generate(hidden, mask, lang, num_beams, max_new_tokens))
-
-    @torch.no_grad()
-    def translate(
-        self,
-        texts: Sequence[str],
-        src_lang: str | Sequence[str],
-        tgt_lang: str | Sequence[str],
-        num_beams: int = 1,
-        max_new_tokens: int | None = None,
-    ) -> list[str]:
-        """Text -> text through the text encoder and the shared decoder."""
-        ids, mask = self.batch_sources(texts, src_lang)
-        hidden, mask = self.encode_text(ids, mask)
-        return self.decode_tokens(self.generate(hidden, mask, tgt_lang, num_beams, max_new_tokens))
-
     # ---------------------------------------------------------------- adapters
     def trainable_parameters(self) -> list[nn.Parameter]:
         """Every parameter that currently requires grad (what to optimise)."""
         return [p for p in self.parameters() if p.requires_grad]
-
-    def parameter_report(self) -> dict:
-        """Trainable vs total parameter counts, overall and per adapter set."""
-        base_total = sum(p.numel() for _, p in base_parameters(self.model))
-        base_trainable = sum(p.numel() for _, p in base_parameters(self.model) if p.requires_grad)
-        sets = self.adapters.report()
-        trainable = base_trainable + sum(s["parameters"] for s in sets if s["trainable"])
-        return {
-            "base_parameters": base_total,
-            "base_trainable": base_trainable,
-            "adapter_sets": sets,
-            "trainable_parameters": trainable,
-            "trainable_percent": 100.0 * trainable / base_total,
-        }
 
     def save_adapters(self, folder: str | Path, names: Sequence[str] | None = None, **extra) -> Path:
         """Save adapter sets alone (safetensors + JSON) to ``folder``."""

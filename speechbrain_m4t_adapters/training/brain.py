@@ -19,13 +19,15 @@ import speechbrain as sb
 import torch
 import torch.distributed as dist
 from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
-from speechbrain.utils.data_utils import batch_pad_right
+from speechbrain.dataio.dataio import length_to_mask
 from speechbrain.utils.distributed import if_main_process
 from torch.utils.data import Sampler
 
 from ..evaluation.metrics import compute_error_rates, scores_by_normalizer, write_alignments
-from ..inference.chunking import SAMPLE_RATE, chunk_bounds, join_texts
+from ..model.decoding import SAMPLE_RATE, split_audio, transcribe_chunks
+from ..model.languages import teacher_forcing
 from ..model.lobe import SeamlessM4T
+from .frozen_cache import FrozenOutputs
 from .nonfinite import NonFiniteStepGuard
 from .optim import apply_warmup, log_param_groups, param_groups, scale_peak_lr
 
@@ -111,8 +113,8 @@ class ShardSampler(Sampler):
 
 def _lengths_mask(padded: torch.Tensor, rel_lens: torch.Tensor) -> torch.Tensor:
     """Boolean (B, L) mask of valid positions from SpeechBrain relative lengths."""
-    abs_lens = torch.round(rel_lens * padded.shape[1]).long()
-    return torch.arange(padded.shape[1], device=padded.device)[None, :] < abs_lens[:, None].to(padded.device)
+    lengths = torch.round(rel_lens * padded.shape[1])
+    return length_to_mask(lengths, max_len=padded.shape[1], device=padded.device).bool()
 
 
 class AdapterBrain(NonFiniteStepGuard, sb.Brain):
@@ -148,24 +150,19 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
         module = self.modules.m4t if stage == sb.Stage.TRAIN else self.m4t
         m4t = self.m4t
         target, target_lens = batch.target
-        valid = _lengths_mask(target, target_lens)
-        labels = target.masked_fill(~valid, -100)
-        decoder_inputs = torch.cat([torch.full_like(target[:, :1], m4t.eos_id), target[:, :-1]], dim=1)
-        decoder_inputs = decoder_inputs.masked_fill(
-            ~torch.cat([valid[:, :1], valid[:, :-1]], dim=1), m4t.pad_id
-        )
-        # Ids let training reuse cached outputs of frozen stacks (the lobe's frozen_cache).
-        ids = list(batch.id) if stage == sb.Stage.TRAIN and m4t.frozen_cache else None
+        labels = target.masked_fill(~_lengths_mask(target, target_lens), -100)
+        decoder_inputs = teacher_forcing(labels, m4t.text_ids.eos_id, m4t.text_ids.pad_id)
+        frozen = getattr(self, "frozen_outputs", None) if stage == sb.Stage.TRAIN else None
         if hasattr(batch, "sig"):
             wavs, wav_lens = batch.sig
-            logits, hidden, mask = module(wavs, wav_lens, decoder_input_ids=decoder_inputs, utterance_ids=ids)
+            encoded = frozen.encoded(batch.id, wavs, wav_lens) if frozen else None
+            logits, hidden, mask = module(wavs, wav_lens, decoder_input_ids=decoder_inputs, encoded=encoded)
         else:
             source, source_lens = batch.source
+            source_mask = _lengths_mask(source, source_lens).long()
+            encoded = frozen.encoded(batch.id, input_ids=source, attention_mask=source_mask) if frozen else None
             logits, hidden, mask = module(
-                input_ids=source,
-                attention_mask=_lengths_mask(source, source_lens).long(),
-                decoder_input_ids=decoder_inputs,
-                utterance_ids=ids,
+                input_ids=source, attention_mask=source_mask, decoder_input_ids=decoder_inputs, encoded=encoded
             )
         hypotheses = None
         if stage != sb.Stage.TRAIN and hasattr(batch, "sig"):
@@ -188,11 +185,8 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
             for i, text in zip(short_rows, m4t.decode_tokens(tokens)):
                 texts[i] = text
         for i in long_rows:
-            wav = wavs[i, : samples[i]]
-            chunks = [wav[a:b] for a, b in chunk_bounds(wav, limit)]
-            padded, lens = batch_pad_right(chunks)
-            parts = m4t.transcribe(padded, lens, batch.language[i], **search)
-            texts[i] = join_texts(parts)
+            chunks = split_audio(wavs[i, : samples[i]], limit)
+            texts[i] = transcribe_chunks(m4t, chunks, batch.language[i], batch_size=len(chunks), **search)
         return texts
 
     def compute_objectives(self, predictions, batch, stage):
@@ -288,6 +282,10 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
     def on_fit_start(self):
         """Wrap (DDP), build the optimizer, recover, re-sync ranks; check the replicas are equal."""
         super().on_fit_start()
+        if getattr(self.hparams, "frozen_cache", False):
+            self.frozen_outputs = FrozenOutputs(
+                self.m4t, self.hparams.frozen_cache_folder, getattr(self.hparams, "frozen_cache_max_gb", 20.0)
+            )
         self._sync_trainable()
         self.check_replicas("start")
 
@@ -358,7 +356,7 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
             stats.update(WER=errors["wer"], CER=errors["cer"])
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
-            for line in self.m4t.frozen_cache_summaries():
+            for line in self.frozen_outputs.summaries() if getattr(self, "frozen_outputs", None) else []:
                 logger.info("%s", line)
             if hasattr(self.hparams, "train_clock"):
                 self.hparams.train_clock.stop()

@@ -28,23 +28,14 @@ BASE_SUFFIX = ".base"
 def adapters_off(brain) -> Iterator[None]:
     """Evaluate with no adapter set active, then restore the active sets.
 
-    Evaluation first loads the best checkpoint, whose state re-activates the
-    sets; the switch-off therefore happens right after that load.
+    Checkpoints hold weights only, so loading the best one leaves this choice alone.
     """
     m4t = brain.m4t
     before = list(m4t.adapters.active)
-    original = brain.on_evaluate_start
-
-    def start(max_key=None, min_key=None):
-        """Load the best checkpoint, then switch every adapter set off."""
-        original(max_key=max_key, min_key=min_key)
-        m4t.adapters.set_active([])
-
-    brain.on_evaluate_start = start
+    m4t.adapters.set_active([])
     try:
         yield
     finally:
-        del brain.on_evaluate_start  # back to the class method
         m4t.adapters.set_active(before)
 
 

@@ -19,7 +19,7 @@ from speechbrain.utils.distributed import run_on_main
 from torch.utils.data import DataLoader
 from transformers.utils import logging as hf_logging
 
-from ..adapters.publish import describe_training_data, write_hub_files
+from ..inference.publish import describe_training_data, publish_adapters
 from ..data.atomic import atomic_write, file_lock
 from ..data.specs import prepare_asr_spec, prepare_text_spec
 from ..evaluation.summary import finished_summary, forgetting_entry, verdict_line, write_summary
@@ -195,7 +195,7 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
         valid = asr_dataset(csvs["valid"], m4t, "ascending")
 
     trainable = sum(p.numel() for p in m4t.trainable_parameters())
-    report = m4t.parameter_report()
+    report = m4t.adapters.parameter_report()
     logger.info(parameter_summary(report))
     logger.info(budget_line(experiment_parameters(report), hparams.get("paper_params")))
     if hparams["number_of_epochs"] > 0 and trainable > 0:
@@ -237,7 +237,7 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
         versus_base = {name: forgetting_entry(results[name], base[name]) for name in results}
     forget = {n: csvs[f"forget_{n}"] for n in hparams.get("forgetting_sets") or {}}
     forgetting = evaluate_forgetting(brain, forget, hparams["test_dataloader_opts"])  # adapters on vs off
-    report = m4t.parameter_report()
+    report = m4t.adapters.parameter_report()
     summary = {}
     if sb.utils.distributed.if_main_process():
         if m4t.adapters.sets:
@@ -266,7 +266,7 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
             },
         )
         if m4t.adapters.sets:  # the model card gets the results table
-            write_hub_files(Path(hparams["output_folder"]) / "adapters", summary=summary)
+            publish_adapters(Path(hparams["output_folder"]) / "adapters", summary=summary)
     if summary:
         where = Path(hparams["output_folder"]).resolve()
         saved = f" and adapters in {where / 'adapters'}" if m4t.adapters.sets else ""

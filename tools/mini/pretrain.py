@@ -187,7 +187,7 @@ class Pretrainer(nn.Module):
     ) -> tuple[torch.Tensor, float, float]:
         """Weighted decoder CE + CTC for a batch of ``[__lang__, tokens..., </s>]`` targets."""
         hidden, out_mask, ctc = self.encode(feats, mask)
-        dec_in, labels = self.lobe.batch_targets(targets)
+        dec_in, labels = self.lobe.text_ids.batch_targets(targets)
         logits = self.lobe.decode(hidden, out_mask, dec_in)
         ce = F.cross_entropy(
             logits.flatten(0, 1), labels.flatten(), ignore_index=-100, label_smoothing=cfg["label_smoothing"]
@@ -198,7 +198,7 @@ class Pretrainer(nn.Module):
             torch.cat([torch.as_tensor(t) for t in tokens]),
             mask.sum(1),
             torch.as_tensor([len(t) for t in tokens]),
-            blank=self.lobe.pad_id,
+            blank=self.lobe.text_ids.pad_id,
             zero_infinity=True,
         )
         w = cfg["ctc_weight"]
@@ -206,9 +206,9 @@ class Pretrainer(nn.Module):
 
     def text_loss(self, sources: list[list[int]], targets: list[list[int]], cfg: dict) -> torch.Tensor:
         """Decoder CE for text-to-text translation."""
-        ids, mask = pad_ids(sources, self.lobe.pad_id)
+        ids, mask = pad_ids(sources, self.lobe.text_ids.pad_id)
         hidden, mask = self.lobe.encode_text(ids, mask)
-        dec_in, labels = self.lobe.batch_targets(targets)
+        dec_in, labels = self.lobe.text_ids.batch_targets(targets)
         logits = self.lobe.decode(hidden, mask, dec_in)
         return F.cross_entropy(
             logits.flatten(0, 1), labels.flatten(), ignore_index=-100, label_smoothing=cfg["label_smoothing"]
@@ -220,7 +220,7 @@ class Pretrainer(nn.Module):
         for row, n in zip(ctc.argmax(-1).tolist(), mask.sum(1).tolist()):
             seq, prev = [], None
             for t in row[:n]:
-                if t != prev and t != self.lobe.pad_id:
+                if t != prev and t != self.lobe.text_ids.pad_id:
                     seq.append(t)
                 prev = t
             out.append(seq)
@@ -262,7 +262,7 @@ class Run:
             data, self.train_rows + sum(self.heldout.values(), []), run / "features.pt"
         )
         self.targets = {
-            r["id"]: self.lobe.target_ids(normalize_text(r["text"], r["lang"]), r["lang"])
+            r["id"]: self.lobe.text_ids(normalize_text(r["text"], r["lang"]), r["lang"])
             for r in self.train_rows
         }
         self.pairs = self._text_pairs() if cfg["text_prob"] > 0 else []
@@ -286,8 +286,8 @@ class Run:
         for r in read_text_table(self.data / "text_pairs.tsv"):
             if r["src_lang"] not in langs or r["tgt_lang"] not in langs:
                 continue
-            src = self.lobe.source_ids(normalize_text(r["src_text"], r["src_lang"]), r["src_lang"])
-            tgt = self.lobe.target_ids(normalize_text(r["tgt_text"], r["tgt_lang"]), r["tgt_lang"])
+            src = self.lobe.text_ids(normalize_text(r["src_text"], r["src_lang"]), r["src_lang"])
+            tgt = self.lobe.text_ids(normalize_text(r["tgt_text"], r["tgt_lang"]), r["tgt_lang"])
             if max(len(src), len(tgt)) <= self.cfg["max_text_tokens"]:
                 pairs.append((src, tgt))
         return pairs

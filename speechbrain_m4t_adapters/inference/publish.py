@@ -21,9 +21,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..adapters.integrity import load_metadata as read_metadata
+
 HPARAMS_NAME = "hyperparams.yaml"
 CARD_NAME = "README.md"
-TEMPLATE = Path(__file__).resolve().parents[1] / "inference" / "hparams" / "inference.yaml"
+TEMPLATE = Path(__file__).resolve().parent / "hparams" / "inference.yaml"
 # Metadata keys that describe the experiment rather than the adapters.
 TRAINING_DATA_KEY = "training_data"
 
@@ -217,10 +219,10 @@ def model_card(metadata: Mapping[str, Any], summary: Mapping[str, Any] | None = 
     return "\n".join(lines)
 
 
-def write_hub_files(
+def publish_adapters(
     folder: str | Path, metadata: Mapping[str, Any] | None = None, summary: Mapping[str, Any] | None = None
 ) -> list[Path]:
-    """Write ``hyperparams.yaml`` and ``README.md`` into a saved adapter folder.
+    """Write ``hyperparams.yaml`` and ``README.md`` into a saved adapter folder (one explicit step).
 
     Arguments
     ---------
@@ -238,8 +240,6 @@ def write_hub_files(
     """
     folder = Path(folder)
     if metadata is None:
-        from .io import read_metadata
-
         metadata = read_metadata(folder)
     if summary is None:
         for candidate in (folder / "summary.json", folder.parent / "summary.json"):
@@ -256,4 +256,4 @@ def write_hub_files(
     return written
 
 
-__all__ = ["describe_training_data", "inference_hparams", "model_card", "profile_name", "write_hub_files"]
+__all__ = ["describe_training_data", "inference_hparams", "model_card", "profile_name", "publish_adapters"]

@@ -1,7 +1,8 @@
-"""Cut long recordings into silence-aligned chunks the model can handle.
+"""Decoding conveniences over the lobe: transcribe, translate, and long recordings cut at pauses.
 
 SeamlessM4T was trained on utterances of up to about 30 s; longer input
 degrades or exhausts memory, and silently truncating it would lose words.
+
 :func:`chunk_bounds` cuts a waveform into consecutive, non-overlapping chunks
 that together cover every sample, none longer than ``max_seconds``:
 
@@ -22,8 +23,13 @@ be garbled, which is the price of never dropping audio.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
+from speechbrain.utils.data_utils import batch_pad_right
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .lobe import SeamlessM4T
 
 SAMPLE_RATE = 16000
 #: Analysis window and hop of the energy search (25 ms / 10 ms at 16 kHz).
@@ -133,3 +139,53 @@ def join_texts(texts: Sequence[str]) -> str:
     'ଆମେ ଭଲ ଅଛୁ'
     """
     return " ".join(t.strip() for t in texts if t and t.strip())
+
+
+@torch.no_grad()
+def transcribe(
+    m4t: SeamlessM4T,
+    wavs: torch.Tensor,
+    wav_lens: torch.Tensor | None,
+    lang: str | Sequence[str],
+    num_beams: int = 1,
+    max_new_tokens: int | None = None,
+) -> list[str]:
+    """Speech (B, T) at 16 kHz -> text in ``lang`` (ASR when ``lang`` is the spoken language).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_m4t_adapters import SeamlessM4T
+    >>> from speechbrain_m4t_adapters.tiny import build_tiny_model
+    >>> m4t = SeamlessM4T(build_tiny_model(tempfile.mkdtemp(), "v2", vocab_size=400))
+    >>> len(transcribe(m4t, torch.randn(2, 16000), torch.tensor([1.0, 0.7]), "ory", max_new_tokens=5))
+    2
+    """
+    hidden, mask = m4t(wavs, wav_lens)
+    return m4t.decode_tokens(m4t.generate(hidden, mask, lang, num_beams, max_new_tokens))
+
+
+def transcribe_chunks(
+    m4t: SeamlessM4T, chunks: Sequence[torch.Tensor], lang: str, batch_size: int = 8, **search
+) -> str:
+    """Decode the chunks of one recording (from :func:`split_audio`) ``batch_size`` at a time, joined."""
+    texts: list[str] = []
+    for i in range(0, len(chunks), batch_size):
+        wavs, lens = batch_pad_right(list(chunks[i : i + batch_size]))
+        texts += transcribe(m4t, wavs, lens, lang, **search)
+    return join_texts(texts)
+
+
+@torch.no_grad()
+def translate(
+    m4t: SeamlessM4T,
+    texts: Sequence[str],
+    src_lang: str | Sequence[str],
+    tgt_lang: str | Sequence[str],
+    num_beams: int = 1,
+    max_new_tokens: int | None = None,
+) -> list[str]:
+    """Text -> text through the text encoder and the shared decoder."""
+    ids, mask = m4t.text_ids.batch_sources(texts, src_lang)
+    hidden, mask = m4t.encode_text(ids.to(m4t.device), mask.to(m4t.device))
+    return m4t.decode_tokens(m4t.generate(hidden, mask, tgt_lang, num_beams, max_new_tokens))

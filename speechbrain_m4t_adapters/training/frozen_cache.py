@@ -33,6 +33,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from ..adapters.hosting import active_module
+
 logger = logging.getLogger(__name__)
 
 
@@ -192,3 +194,134 @@ def pad_rows(
         hidden[i, : r.shape[0]] = r.to(device, dtype)
         mask[i, : r.shape[0]] = 1
     return hidden, mask
+
+
+def _requires_grad(*modules: nn.Module | None) -> bool:
+    return any(p.requires_grad for m in modules if m is not None for p in m.parameters())
+
+
+class FrozenOutputs:
+    """The lobe's frozen stages, computed once per utterance and read from the cache afterwards.
+
+    :meth:`encoded` gives what :meth:`SeamlessM4T.forward` takes as ``encoded``; it is None
+    when there is nothing exact to cache (the model is not training, the lowest trainable module
+    is in the Conformer, or dropout/LayerDrop is active below it), and the lobe then runs whole.
+
+    Arguments
+    ---------
+    m4t : SeamlessM4T
+        The lobe.
+    folder : str or Path
+        Where the cache lives (one sub-folder per input kind).
+    max_gb : float
+        Size limit (beyond it, utterances are recomputed).
+    """
+
+    def __init__(self, m4t, folder: str | Path | None, max_gb: float = 20.0) -> None:
+        if folder is None:
+            raise ValueError("frozen_cache needs frozen_cache_folder")
+        self.m4t, self.folder, self.max_gb = m4t, Path(folder), max_gb
+        self._caches: dict[str, tuple[tuple, FrozenOutputCache]] = {}
+        self._refusals: set[str] = set()
+
+    def summaries(self) -> list[str]:
+        """One log line per cache in use."""
+        return [cache.summary() for _, cache in self._caches.values()]
+
+    def _point(self, kind: str) -> tuple[str | None, list[nn.Module], str]:
+        """Highest frozen stage of ``kind`` input below every trainable module (and why not, if None)."""
+        model = self.m4t.model
+        if kind == "text":
+            if _requires_grad(model.text_encoder):
+                return None, [], "the text encoder trains"
+            if model.config.encoder_layerdrop > 0:
+                return None, [], "text-encoder LayerDrop is random"
+            return "text_encoder", [model.text_encoder], ""
+        encoder = active_module(model.speech_encoder)
+        if _requires_grad(encoder.feature_projection, encoder.encoder):
+            return None, [], "the Conformer trains"
+        if model.config.speech_encoder_layerdrop > 0:
+            return None, [], "speech-encoder LayerDrop is random"
+        if _requires_grad(encoder.intermediate_ffn, encoder.adapter, encoder.inner_layer_norm):
+            return "conformer", [encoder.feature_projection, encoder.encoder], ""
+        return "speech_encoder", [encoder], ""
+
+    def _cache(self, kind: str) -> tuple[FrozenOutputCache, str] | None:
+        """The cache for ``kind`` batches, when in training and exact."""
+        if not (self.m4t.training and torch.is_grad_enabled()):
+            return None
+        point, modules, why = self._point(kind)
+        if point is not None and not is_deterministic(modules):
+            point, why = None, "dropout is active below the trainable modules"
+        if point is None:
+            if kind not in self._refusals:
+                logger.info("frozen-output cache off for %s batches: %s", kind, why)
+                self._refusals.add(kind)
+            return None
+        sets = self.m4t.adapters
+        frozen_sets = [n for n in sets.active if not sets.sets[n].trainable]
+        state = (point, tuple(frozen_sets))
+        if self._caches.get(kind, (None,))[0] != state:
+            key = {
+                "point": point,
+                "source": self.m4t.source,
+                "fingerprint": self.m4t.fingerprint,
+                "weights": weights_checksum(modules),  # includes frozen adapters hosted there
+                "frozen_sets": frozen_sets,
+                "features": {"num_mel_bins": self.m4t.fbank.num_mel_bins, "stride": self.m4t.fbank.stride},
+                "dtype": str(self.m4t.dtype),
+            }
+            distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+            rank = torch.distributed.get_rank() if distributed else 0
+            # One sub-folder per input kind: a new key replaces only its own kind's entries.
+            cache = FrozenOutputCache(self.folder / kind, key, self.max_gb, rank)
+            logger.info("%s", cache.summary())
+            self._caches[kind] = (state, cache)
+        return self._caches[kind][1], point
+
+    def encoded(self, ids, wavs=None, wav_lens=None, input_ids=None, attention_mask=None):
+        """``(point, hidden, mask)`` of the batch's frozen stages, or None (see the class docstring)."""
+        found = self._cache("speech" if wavs is not None else "text")
+        if found is None:
+            return None
+        cache, point = found
+        if wavs is not None:
+            hidden, mask = self._speech(cache, point, list(ids), wavs.to(self.m4t.device), wav_lens)
+        else:
+            hidden, mask = self._text(cache, list(ids), input_ids, attention_mask)
+        return point, hidden, mask
+
+    def _speech(self, cache, point: str, ids: list[str], wavs: torch.Tensor, wav_lens):
+        """Frozen speech stage from (or into) the cache; keyed by id and sample count."""
+        total = wavs.shape[-1]
+        lens = torch.ones(wavs.shape[0]) if wav_lens is None else wav_lens.float().cpu()
+        samples = torch.round(lens * total).long().tolist()
+        rows = [cache.get(uid, n) for uid, n in zip(ids, samples)]
+        if all(r is not None for r in rows):
+            cache.hits += 1
+            return pad_rows(rows, self.m4t.device, rows[0].dtype)
+        cache.misses += 1
+        with torch.no_grad():
+            features, mask = self.m4t.extract_features(wavs, wav_lens)
+            if point == "conformer":
+                hidden = self.m4t.encode_conformer(features, mask)
+            else:
+                hidden, mask = self.m4t.encode_speech(features, mask)
+        # Padding as a cache hit pads (zeros), so epoch 1 computes exactly what later epochs do.
+        hidden = hidden * mask.unsqueeze(-1).to(hidden.dtype)
+        cache.put(ids, [hidden[i, :n] for i, n in enumerate(mask.sum(1).tolist())], samples)
+        return hidden, mask
+
+    def _text(self, cache, ids: list[str], input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        """Text-encoder outputs from (or into) the cache; keyed by id and token count."""
+        counts = attention_mask.sum(1).tolist()
+        rows = [cache.get(uid, n) for uid, n in zip(ids, counts)]
+        if all(r is not None for r in rows):
+            cache.hits += 1
+            return pad_rows(rows, input_ids.device, rows[0].dtype)[0], attention_mask
+        cache.misses += 1
+        with torch.no_grad():
+            hidden, _ = self.m4t.encode_text(input_ids, attention_mask)
+        hidden = hidden * attention_mask.unsqueeze(-1).to(hidden.dtype)
+        cache.put(ids, [hidden[i, :n] for i, n in enumerate(counts)], counts)
+        return hidden, attention_mask

@@ -1,0 +1,176 @@
+"""What every adapter kind shares: the config base class, the registry of kinds, target lookup.
+
+A kind is one subclass of :class:`AdapterConfig` in its own module (``bottleneck``,
+``finetune``, ``lora``). Defining the subclass registers it under its ``kind`` name, so a
+saved ``adapters.json`` names its kind and :meth:`AdapterConfig.from_dict` finds the class.
+A kind declares its ``role`` and builds its modules; :class:`~.sets.AdapterSets` hosts them
+by role and never asks which kind it holds:
+
+=========  ==========================================================  ===========
+role       what the set's module at a target path does                 kinds
+=========  ==========================================================  ===========
+after      runs on the target's output (``(output, input) -> output``)  bottleneck
+replace    computes instead of the target (a trainable copy)            finetune
+inject     lives inside the target, which the kind wraps itself         lora (PEFT)
+=========  ==========================================================  ===========
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+#: Stack name -> module path of the ModuleList whose layers an "after" adapter follows.
+#: ``length_adaptor`` is transformers' ``speech_encoder.adapter`` (its only place in our names).
+LAYER_STACKS = {
+    "speech_encoder": "speech_encoder.encoder.layers",
+    "text_decoder": "text_decoder.layers",
+    "text_encoder": "text_encoder.layers",
+    "length_adaptor": "speech_encoder.adapter.layers",
+}
+
+#: Component name -> module paths a trainable copy replaces ("*": every element of that list).
+#: The paper's "speech encoder" (311M on v1 medium) excludes the length adaptor (46M); the text
+#: stacks exclude their token embeddings, which are tied to the LM head and stay shared.
+COMPONENTS = {
+    "length_adaptor": ["speech_encoder.adapter"],
+    "speech_encoder": [
+        "speech_encoder.feature_projection",
+        "speech_encoder.encoder",
+        "speech_encoder.intermediate_ffn",
+        "speech_encoder.inner_layer_norm",
+    ],
+    "conformer": ["speech_encoder.encoder"],
+    "text_encoder": ["text_encoder.layers.*", "text_encoder.layer_norm"],
+    "text_decoder": ["text_decoder.layers.*", "text_decoder.layer_norm"],
+}
+
+#: Name of a set's ``targets`` field in files written before the field was unified.
+_LEGACY_TARGET_FIELDS = ("placement", "target_modules", "components")
+
+#: Kind name -> config class: filled by defining a subclass (the built-in kinds load on first use).
+KINDS: dict[str, type[AdapterConfig]] = {}
+_BUILTIN_KINDS = {"bottleneck": ".bottleneck", "finetune": ".finetune", "lora": ".lora"}
+
+
+@dataclass
+class AdapterConfig:
+    """Fields and hooks common to every adapter kind.
+
+    Arguments
+    ---------
+    lr : float, optional
+        Learning rate of this set's parameters (default: the optimiser's).
+    weight_decay : float, optional
+        Weight decay of this set's matrices (default: the optimiser's); norms and biases never get any.
+    """
+
+    kind: ClassVar[str] = ""
+    role: ClassVar[str] = "after"
+    #: ``(tensor name suffix, dimension, config field)``: the shapes the config implies, checked by
+    #: ``inspect`` from the file headers alone (recorded in ``adapters.json``).
+    shape_rules: ClassVar[tuple[tuple[str, int, str], ...]] = ()
+    lr: float | None = field(default=None, kw_only=True)
+    weight_decay: float | None = field(default=None, kw_only=True)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            KINDS[cls.kind] = cls
+
+    def __post_init__(self) -> None:
+        targets = getattr(self, "targets", None)
+        if isinstance(targets, str):
+            self.targets = [targets]
+        elif targets is not None:
+            self.targets = list(targets)
+        if targets is not None and not self.targets:
+            raise ValueError(f"{type(self).__name__}.targets is empty: name at least one target")
+
+    def build(self, model: Any, hidden_size: int) -> dict[str, Any]:
+        """Module path -> new module of this set (roles ``after`` and ``replace``)."""
+        raise NotImplementedError(f"adapter kind {self.kind!r} builds no hosted modules")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict including the ``kind`` discriminator."""
+        return {"kind": self.kind, **dataclasses.asdict(self)}
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> AdapterConfig:
+        """Rebuild a config written by :meth:`to_dict` (older field names are read too).
+
+        Example
+        -------
+        >>> from speechbrain_m4t_adapters.adapters import BottleneckConfig
+        >>> AdapterConfig.from_dict({"kind": "bottleneck", "placement": ["text_decoder"]}).targets
+        ['text_decoder']
+        """
+        data = dict(data)
+        kind = data.pop("kind", None)
+        if kind not in KINDS and kind in _BUILTIN_KINDS:
+            importlib.import_module(_BUILTIN_KINDS[kind], __package__)
+        if kind not in KINDS:
+            raise ValueError(f"unknown adapter kind {kind!r}; known: {sorted(KINDS)}")
+        for legacy in _LEGACY_TARGET_FIELDS:
+            if legacy in data:
+                data["targets"] = data.pop(legacy)
+        names = {f.name for f in dataclasses.fields(KINDS[kind])}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown field(s) {unknown} for adapter kind {kind!r}")
+        return KINDS[kind](**data)
+
+
+def select_layers(selection: str | int | list[int], num_layers: int) -> list[int]:
+    """Resolve a layer selection ("all", an index, a list, or inclusive "a-b") to sorted indices.
+
+    Example
+    -------
+    >>> select_layers("all", 4), select_layers([0, -1], 4), select_layers("1-2", 4)
+    ([0, 1, 2, 3], [0, 3], [1, 2])
+    """
+    if selection == "all":
+        chosen = list(range(num_layers))
+    elif isinstance(selection, int):
+        chosen = [selection]
+    elif isinstance(selection, str):
+        match = re.fullmatch(r"\s*(-?\d+)\s*-\s*(-?\d+)\s*", selection)
+        if not match:
+            raise ValueError(f"layer selection {selection!r}: use 'all', a list of ints or 'a-b'")
+        start, end = (int(g) % num_layers if int(g) < 0 else int(g) for g in match.groups())
+        chosen = list(range(start, end + 1))
+    else:
+        chosen = [int(i) for i in selection]
+    resolved = []
+    for i in chosen:
+        j = i + num_layers if i < 0 else i
+        if not 0 <= j < num_layers:
+            raise ValueError(f"layer index {i} out of range for a stack of {num_layers} layers")
+        resolved.append(j)
+    return sorted(set(resolved))
+
+
+def find_module(model: Any, path: str, what: str) -> Any:
+    """``model.get_submodule(path)`` with an error naming what asked for it."""
+    try:
+        module = model.get_submodule(path)
+    except AttributeError as error:
+        raise ValueError(f"{what}: this model has no module {path!r}") from error
+    if module is None:
+        raise ValueError(f"{what}: module {path!r} is disabled in this model's config")
+    return module
+
+
+def expand_paths(model: Any, patterns: list[str], what: str) -> list[str]:
+    """``a.b.*`` -> ``a.b.0``, ``a.b.1``, ... for every element of the list ``a.b``; other paths as given."""
+    paths = []
+    for pattern in patterns:
+        if pattern.endswith(".*"):
+            stack = find_module(model, pattern[:-2], what)
+            paths += [f"{pattern[:-2]}.{i}" for i in range(len(stack))]
+        else:
+            paths.append(pattern)
+    return paths

@@ -1,0 +1,60 @@
+"""Trainable copies of whole components (the paper's length-adaptor and full fine-tuning rows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from torch import nn
+
+from .base import COMPONENTS, AdapterConfig, expand_paths, find_module
+from .hosting import plain_copy
+
+
+@dataclass
+class FinetuneConfig(AdapterConfig):
+    """Train whole components outright (e.g. the length adaptor, 46M params).
+
+    The set holds a trainable copy of each component; while the set is active the copy
+    computes instead of the original, which stays untouched, so the set can be saved,
+    swapped and removed like any adapter. Full fine-tuning of the speech encoder or decoder
+    (the paper's reference) is this config with ``targets: [speech_encoder]`` etc.
+
+    Arguments
+    ---------
+    targets : list of str
+        Names from ``COMPONENTS`` (``length_adaptor``, ``speech_encoder``, ``conformer``,
+        ``text_encoder``, ``text_decoder``) or module paths (``text_decoder.layers.*`` = every
+        decoder layer). A module whose weights are tied to weights outside it (token
+        embeddings) cannot be copied.
+
+    Example
+    -------
+    >>> FinetuneConfig(targets=["length_adaptor"]).targets
+    ['length_adaptor']
+    """
+
+    kind: ClassVar[str] = "finetune"
+    role: ClassVar[str] = "replace"
+    targets: list[str] = field(default_factory=lambda: ["length_adaptor"])
+
+    def build(self, model: nn.Module, hidden_size: int) -> dict[str, nn.Module]:
+        """A plain (adapter-free) copy of every target module."""
+        modules = {}
+        for target in self.targets:
+            what = f"component {target!r}"
+            for path in expand_paths(model, COMPONENTS.get(target, [target]), what):
+                module = find_module(model, path, what)
+                _check_untied(model, path, module)
+                modules[path] = plain_copy(module)
+        return modules
+
+
+def _check_untied(model: nn.Module, path: str, module: nn.Module) -> None:
+    inside = {id(p) for p in module.parameters()}
+    for name, p in model.named_parameters(remove_duplicate=False):
+        if id(p) in inside and not name.startswith(path + "."):
+            raise ValueError(
+                f"cannot fine-tune a copy of {path!r}: its weights are tied to {name!r} outside it; "
+                "name its untied sub-modules instead (e.g. 'text_decoder' = its layers and final norm)"
+            )
