@@ -21,10 +21,10 @@ from speechbrain_m4t_adapters.evaluation.summary import read_summary
 from speechbrain_m4t_adapters.inference import (
     HPARAMS_TEMPLATE,
     M4TAdaptedASR,
-    chunk_bounds,
     evaluate_manifest,
     failure_report,
 )
+from speechbrain_m4t_adapters.model.decoding import chunk_bounds
 
 TOKENS = 5  # short outputs keep the random model fast
 BN_WAVS = sorted((REAL / "respin" / "bn" / "wav").glob("*.wav"))

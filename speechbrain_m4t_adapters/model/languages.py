@@ -67,10 +67,10 @@ def teacher_forcing(labels: torch.Tensor, eos_id: int, pad_id: int) -> torch.Ten
     Example
     -------
     >>> teacher_forcing(torch.tensor([[7, 5, 2], [7, 2, -100]]), eos_id=2, pad_id=1).tolist()
-    [[2, 7, 5], [2, 7, 2]]
+    [[2, 7, 5], [2, 7, 1]]
     """
     shifted = torch.cat([torch.full_like(labels[:, :1], eos_id), labels[:, :-1]], dim=1)
-    return shifted.masked_fill(shifted == -100, pad_id)
+    return shifted.masked_fill(labels == -100, pad_id)
 
 
 class TextIds:

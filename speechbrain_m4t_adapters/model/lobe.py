@@ -74,6 +74,9 @@ class _FrameMask:
 
     mask: torch.Tensor | None = None
 
+    def __deepcopy__(self, memo: dict) -> _FrameMask:
+        return self  # a trained copy of the length adaptor reads the lobe's mask too
+
 
 class _ZeroPadding:
     """Forward hook zeroing padded frames of a length-adaptor LayerNorm output.
@@ -82,7 +85,7 @@ class _ZeroPadding:
     reaches 4 frames past an utterance's end; in a padded batch it would read
     LayerNorm(padding) (= its bias, not 0) where a lone utterance reads the convolution's zero
     padding, so batched outputs would depend on the batch. An object (not a closure), so a
-    model pickles and deep copies share the holder instead of copying the lobe.
+    model pickles.
     """
 
     def __init__(self, holder: _FrameMask) -> None:
