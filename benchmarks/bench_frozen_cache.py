@@ -25,6 +25,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from speechbrain_m4t_adapters import SeamlessM4T  # noqa: E402
 from speechbrain_m4t_adapters.adapters import BottleneckConfig, FinetuneConfig  # noqa: E402
+from speechbrain_m4t_adapters.training.frozen_cache import FrozenOutputs  # noqa: E402
 from speechbrain_m4t_adapters.training.optim import param_groups  # noqa: E402
 
 MODES = {
@@ -39,9 +40,8 @@ def train(folder, adapters, batches, epochs, device, cache_folder=None):
     m4t = SeamlessM4T(
         folder,
         adapters=adapters,
-        frozen_cache=cache_folder is not None,
-        frozen_cache_folder=cache_folder,
     ).to(device)
+    frozen = FrozenOutputs(m4t, cache_folder) if cache_folder is not None else None
     m4t.train()
     optimizer = torch.optim.AdamW(param_groups(m4t), lr=1e-4)
     seconds, losses = [], []
@@ -54,7 +54,7 @@ def train(folder, adapters, batches, epochs, device, cache_folder=None):
                 batch["wavs"],
                 batch["wav_lens"],
                 decoder_input_ids=batch["inputs"],
-                utterance_ids=batch["ids"],
+                encoded=frozen.encoded(batch["ids"], batch["wavs"], batch["wav_lens"]) if frozen else None,
             )
             loss = F.cross_entropy(logits.float().transpose(1, 2), batch["labels"], ignore_index=-100)
             loss.backward()
@@ -84,7 +84,7 @@ def main() -> None:
     for start in range(0, len(clips), args.batch):
         chunk = clips[start : start + args.batch]
         wavs, lens = _common.pad([c[0] for c in chunk])
-        inputs, labels = probe.batch_targets([c[1] for c in chunk], [c[2] for c in chunk])
+        inputs, labels = probe.text_ids.batch_targets([c[1] for c in chunk], [c[2] for c in chunk])
         ids = [f"clip{start + i}" for i in range(len(chunk))]
         batches.append(
             dict(

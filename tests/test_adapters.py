@@ -270,9 +270,11 @@ def test_speechbrain_checkpointer_recovers_adapter_state(tiny_v2, tmp_path):
     for p in lobe.trainable_parameters():
         torch.nn.init.zeros_(p)
     restored = SeamlessM4T(tiny_v2, adapters={"enc": ALL_KINDS["enc"]})
+    restored.adapters.deactivate("enc")  # which sets run is the run's choice: recovery keeps it
     Checkpointer(tmp_path / "ckpt", recoverables={"m4t": restored}).recover_if_possible()
     for key, value in restored.adapters.state_dict("enc").items():
         assert torch.equal(value, saved[key])
+    assert restored.adapters.active == []
 
 
 def test_layer_selection_and_bad_configs(tiny_v2):
@@ -391,7 +393,7 @@ def test_training_and_inference_share_one_adapter_folder_loader(tiny_v2, tmp_pat
     original = io.load_adapters
     monkeypatch.setattr(
         "speechbrain_m4t_adapters.model.lobe.load_adapters",
-        lambda *a, **k: calls.append(k.get("prefix")) or original(*a, **k),
+        lambda *a, **k: calls.append(k.get("prefix", "")) or original(*a, **k),
     )
     lobe = SeamlessM4T(tiny_v2, pretrained_adapters=[folder])
     profile = AdapterProfiles(lobe).load(folder, name="odia")

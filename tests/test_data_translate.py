@@ -63,12 +63,13 @@ def test_format_and_cache(manifest, tmp_path, tiny_v2, monkeypatch):
     assert (remade.translated, remade.reused) == (12, 0) and set(tsv_rows(out)) == ids
 
 
-def test_resumes_after_interruption_without_duplicates(manifest, tmp_path, tiny_v2):
+def test_resumes_after_interruption_without_duplicates(manifest, tmp_path, tiny_v2, monkeypatch):
     from speechbrain_m4t_adapters import SeamlessM4T
     from speechbrain_m4t_adapters.adapters import BottleneckConfig
+    from speechbrain_m4t_adapters.model import decoding
 
     m4t = SeamlessM4T(tiny_v2, adapters={"dec": BottleneckConfig(bottleneck=4, targets=["text_decoder"])})
-    real_translate, calls, active_seen = m4t.translate, [], []
+    real_translate, calls, active_seen = decoding.translate, [], []
 
     def flaky(*args, **kwargs):
         calls.append(1)
@@ -77,7 +78,7 @@ def test_resumes_after_interruption_without_duplicates(manifest, tmp_path, tiny_
             raise KeyboardInterrupt  # killed during the second batch
         return real_translate(*args, **kwargs)
 
-    m4t.translate = flaky
+    monkeypatch.setattr(decoding, "translate", flaky)
     out = tmp_path / "t.tsv"
     with pytest.raises(KeyboardInterrupt):
         mt.translate_transcripts(manifest, out, model=m4t, **SEARCH)
@@ -87,7 +88,7 @@ def test_resumes_after_interruption_without_duplicates(manifest, tmp_path, tiny_
     first = next(iter(tsv_rows(out)))
     with open(out, "a", encoding="utf-8") as f:
         f.write("IISc_torn_id\tpartial")
-    m4t.translate = real_translate
+    monkeypatch.setattr(decoding, "translate", real_translate)
     resumed = mt.translate_transcripts(manifest, out, model=m4t, **SEARCH)
     assert (resumed.translated, resumed.reused) == (8, 4)
     rows = tsv_rows(out)

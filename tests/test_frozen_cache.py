@@ -37,7 +37,9 @@ def _train(folder, adapters, clips, epochs=2, cache=None, text=False, max_gb=1.0
             if text:
                 src, mask = m4t.text_ids.batch_sources([c[1] for c in batch], "eng")
                 encoded = frozen.encoded(ids, input_ids=src, attention_mask=mask) if frozen else None
-                logits, _, _ = m4t(input_ids=src, attention_mask=mask, decoder_input_ids=inputs, encoded=encoded)
+                logits, _, _ = m4t(
+                    input_ids=src, attention_mask=mask, decoder_input_ids=inputs, encoded=encoded
+                )
             else:
                 wavs, lens = pad_batch([c[0] for c in batch])
                 encoded = frozen.encoded(ids, wavs, lens) if frozen else None

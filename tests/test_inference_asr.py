@@ -10,7 +10,6 @@ import pytest
 import soundfile as sf
 import torch
 from conftest import REAL
-
 from speechbrain.utils.data_utils import batch_pad_right
 
 from speechbrain_m4t_adapters import SeamlessM4T

@@ -9,12 +9,13 @@ import torch
 
 from speechbrain_m4t_adapters import SeamlessM4T
 from speechbrain_m4t_adapters.adapters import LoRAConfig
-from speechbrain_m4t_adapters.adapters.lora import merge_lora, unmerge_lora
 from speechbrain_m4t_adapters.adapters.lora import (
     PEFT_CONFIG_NAME,
     export_peft,
     import_peft,
+    merge_lora,
     read_peft_lora,
+    unmerge_lora,
 )
 
 peft = pytest.importorskip("peft")
@@ -57,9 +58,7 @@ def _hf_speech_to_text(folder, version: str):
 
 @pytest.mark.parametrize("version", ["v2", "v1"])
 def test_exported_lora_reproduces_our_outputs_in_peft(tiny_dirs, tmp_path, version):
-    m4t = SeamlessM4T(
-        tiny_dirs[version], adapters={"lora": LoRAConfig(targets=TARGETS, rank=4, alpha=8)}
-    )
+    m4t = SeamlessM4T(tiny_dirs[version], adapters={"lora": LoRAConfig(targets=TARGETS, rank=4, alpha=8)})
     m4t.eval()
     _randomise(m4t, "lora")
     features, mask, decoder_ids = _inputs(m4t)

@@ -11,8 +11,8 @@ import torch
 
 from speechbrain_m4t_adapters import SeamlessM4T
 from speechbrain_m4t_adapters.adapters import BottleneckConfig
-from speechbrain_m4t_adapters.inference.publish import CARD_NAME, HPARAMS_NAME, publish_adapters
 from speechbrain_m4t_adapters.inference import M4TAdaptedASR
+from speechbrain_m4t_adapters.inference.publish import CARD_NAME, HPARAMS_NAME, publish_adapters
 from speechbrain_m4t_adapters.model.decoding import transcribe
 
 TOKENS = 6

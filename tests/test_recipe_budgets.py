@@ -23,7 +23,7 @@ def test_the_missions_command_runs_the_headline_encoder_adapters(language):
     path = RECIPES / language.capitalize() / "hparams" / f"{language}_encoder.yaml"
     hparams = _hparams(path)
     assert hparams["experiment_name"] == f"{language}_encoder"
-    assert [(c.kind, c.bottleneck, c.placement) for c in hparams["adapters"].values()] == [
+    assert [(c.kind, c.bottleneck, c.targets) for c in hparams["adapters"].values()] == [
         ("bottleneck", 256, ["speech_encoder"])
     ]
     assert recipe_parameters(path) == 6_331_392

@@ -270,6 +270,7 @@ def test_evaluation_sets_are_never_cut_by_training_duration_limits(tmp_path, tin
 def test_long_evaluation_utterances_are_decoded_in_chunks(tiny_v2, real_clips):
     """Over max_decode_seconds an utterance is cut at quiet points and its chunks' texts joined."""
     from speechbrain.utils.data_utils import batch_pad_right
+
     from speechbrain_m4t_adapters.model.decoding import chunk_bounds, join_texts
 
     m4t = SeamlessM4T(tiny_v2).eval()

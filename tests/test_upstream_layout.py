@@ -25,7 +25,7 @@ def _module_file(root: Path, module: str) -> Path | None:
 def test_layout_imports_resolve_inside_the_new_tree(tmp_path):
     written = layout(tmp_path)
     lobe = tmp_path / Path(*LOBE.split("."))
-    assert (lobe / "lobe.py").is_file() and (lobe / "adapters" / "peft_interop.py").is_file()
+    assert (lobe / "lobe.py").is_file() and (lobe / "adapters" / "lora.py").is_file()
     for path in (p for p in written if p.suffix == ".py" and lobe in p.parents):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):

@@ -41,17 +41,10 @@ MODULE_MAP = {
 }
 #: Source files that move (relative to the package) -> path under the lobe folder.
 MOVED_FILES = {
-    "model/lobe.py": "lobe.py",
-    "model/features.py": "features.py",
-    "model/languages.py": "languages.py",
-    "model/speech_text_model.py": "speech_text_model.py",
-    "model/frozen_cache.py": "frozen_cache.py",
-    "model/source.py": "source.py",
-    "model/__init__.py": "__init__.py",
+    **{f"model/{p.name}": p.name for p in (REPO / PACKAGE / "model").glob("*.py")},
     "tiny.py": "tiny.py",
     "lazy.py": "lazy.py",  # lazy attributes of the adapters package
     "resources/tiny_corpus.txt": "resources/tiny_corpus.txt",
-    "inference/hparams/inference.yaml": "hparams/inference.yaml",  # read by adapters/publish.py
     **{f"adapters/{p.name}": f"adapters/{p.name}" for p in (REPO / PACKAGE / "adapters").glob("*.py")},
 }
 CSV_HEADER = [
@@ -154,12 +147,6 @@ def layout(output: Path) -> list[Path]:
         else:
             shutil.copyfile(src, dst)
         written.append(dst)
-    # publish.py finds the inference template next to the lobe upstream.
-    publish = lobe_dir / "adapters" / "publish.py"
-    publish.write_text(
-        publish.read_text(encoding="utf-8").replace('/ "inference" / "hparams" /', '/ "hparams" /'),
-        encoding="utf-8",
-    )
 
     recipe = output / RECIPE
     hparams = recipe / "hparams"

@@ -100,7 +100,8 @@ class LoRAConfig(AdapterConfig):
         if not paths:
             raise ValueError(
                 f"LoRA targets {self.targets} match no Linear/Conv1d module; names look like "
-                "'text_decoder.layers.0.self_attn.q_proj' or 'speech_encoder.encoder.layers.0.self_attn.linear_q'"
+                "'text_decoder.layers.0.self_attn.q_proj' or "
+                "'speech_encoder.encoder.layers.0.self_attn.linear_q'"
             )
         config = self.peft_config(paths)
         for path in paths:
@@ -117,7 +118,9 @@ class LoRAConfig(AdapterConfig):
     def injected_modules(self, model: nn.Module, name: str, paths: list[str]) -> dict[str, nn.ModuleDict]:
         """Path -> ``{lora_A, lora_B}`` of set ``name`` (its state dict reads ``lora_A.weight``, ...)."""
         layers = {path: model.get_submodule(path) for path in paths}
-        return {p: nn.ModuleDict({"lora_A": x.lora_A[name], "lora_B": x.lora_B[name]}) for p, x in layers.items()}
+        return {
+            p: nn.ModuleDict({"lora_A": x.lora_A[name], "lora_B": x.lora_B[name]}) for p, x in layers.items()
+        }
 
     def eject(self, model: nn.Module, name: str, paths: list[str]) -> None:
         """Delete set ``name`` from its PEFT layers; a layer left empty gives its base module back."""
@@ -212,7 +215,9 @@ def _lora_set(sets: AdapterSets, name: str) -> AdapterSet:
     return adapter_set
 
 
-def export_peft(sets: AdapterSets, name: str, folder: str | Path, base_model: str = "", revision=None) -> Path:
+def export_peft(
+    sets: AdapterSets, name: str, folder: str | Path, base_model: str = "", revision=None
+) -> Path:
     """Write LoRA set ``name`` as a PEFT LoRA folder (``PeftModel.from_pretrained`` loads it).
 
     Example
@@ -228,6 +233,8 @@ def export_peft(sets: AdapterSets, name: str, folder: str | Path, base_model: st
     ['adapter_config.json', 'adapter_model.safetensors']
     >>> json.loads((folder / PEFT_CONFIG_NAME).read_text())["target_modules"]
     ['proj']
+    >>> import_peft(sets, folder, "again").config.rank  # and back, as a second set
+    2
     """
     adapter_set = _lora_set(sets, name)
     folder = Path(folder)
@@ -287,26 +294,17 @@ def _read_peft_config(path: Path) -> dict[str, Any]:
 
 
 def import_peft(sets: AdapterSets, folder: str | Path, name: str, activate: bool = True, trainable=False):
-    """Attach the PEFT LoRA folder ``folder`` as set ``name`` (frozen unless ``trainable``).
-
-    Example
-    -------
-    >>> import tempfile
-    >>> from speechbrain_m4t_adapters.adapters import AdapterSets
-    >>> model = nn.Module()
-    >>> model.proj = nn.Linear(4, 4)
-    >>> sets = AdapterSets(model, hidden_size=4)
-    >>> _ = sets.add("a", LoRAConfig(targets=["proj"], rank=2))
-    >>> import_peft(sets, export_peft(sets, "a", tempfile.mkdtemp()), "b").config.rank
-    2
-    """
+    """Attach the PEFT LoRA folder ``folder`` as set ``name`` (frozen unless ``trainable``; see
+    :func:`export_peft` for an example)."""
     config, state = read_peft_lora(folder)
     adapter_set = sets.add(name, config, activate=False, trainable=trainable)
     try:
         expected = sorted({k.rsplit(".lora_", 1)[0] for k in state})
         if sorted(adapter_set.targets) != expected:
             missing = sorted(set(expected) - set(adapter_set.targets))
-            raise ValueError(f"{folder}: LoRA modules {missing[:5]} are not Linear/Conv1d modules of this model")
+            raise ValueError(
+                f"{folder}: LoRA modules {missing[:5]} are not Linear/Conv1d modules of this model"
+            )
         sets.load_state_dict(name, state)
     except ValueError as error:
         sets.remove(name)

@@ -20,8 +20,30 @@ from torch import nn
 from .base import AdapterConfig
 from .hosting import ADAPTERS_ATTR, ensure_host, release_host
 
+#: What a set or profile name may hold (it becomes a module key and a file-name part).
+NAME_PATTERN = r"[A-Za-z0-9_\-]+"
+
+
+def safe_name(text: str) -> str:
+    """``text`` with every run of other characters replaced by ``_`` (``adapters`` if nothing is left).
+
+    Example
+    -------
+    >>> safe_name("odia encoder/1"), safe_name("***")
+    ('odia_encoder_1', 'adapters')
+    """
+    return re.sub(r"[^A-Za-z0-9_\-]+", "_", text).strip("_") or "adapters"
+
+
 #: Parts of a parameter name that belong to an adapter, not to the base model.
-_ADAPTER_PARTS = (ADAPTERS_ATTR, "lora_A", "lora_B", "lora_magnitude_vector", "lora_embedding_A", "lora_embedding_B")
+_ADAPTER_PARTS = (
+    ADAPTERS_ATTR,
+    "lora_A",
+    "lora_B",
+    "lora_magnitude_vector",
+    "lora_embedding_A",
+    "lora_embedding_B",
+)
 
 
 @dataclass
@@ -80,7 +102,7 @@ class AdapterSets:
         trainable: bool = True,
     ) -> AdapterSet:
         """Create set ``name`` from ``config`` and (by default) activate it."""
-        if not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
+        if not re.fullmatch(NAME_PATTERN, name):
             raise ValueError(f"adapter set name {name!r}: use letters, digits, '_' or '-'")
         if name in self.sets:
             raise ValueError(f"adapter set {name!r} already exists; remove it first")
@@ -146,6 +168,7 @@ class AdapterSets:
         self.refresh()
 
     def check_known(self, names: Iterable[str]) -> None:
+        """Raise ``KeyError`` naming every set in ``names`` that is not attached."""
         unknown = [n for n in names if n not in self.sets]
         if unknown:
             raise KeyError(f"unknown adapter set(s) {unknown}; attached: {sorted(self.sets)}")
@@ -205,7 +228,9 @@ class AdapterSets:
         adapter_set = self.sets[name]
         if adapter_set.config.role == "inject":
             return adapter_set.config.injected_modules(self.model, name, adapter_set.targets)
-        return {path: getattr(self.model.get_submodule(path), ADAPTERS_ATTR)[name] for path in adapter_set.targets}
+        return {
+            path: getattr(self.model.get_submodule(path), ADAPTERS_ATTR)[name] for path in adapter_set.targets
+        }
 
     def parameters(self, name: str) -> Iterator[nn.Parameter]:
         """Parameters of set ``name``."""
@@ -267,7 +292,6 @@ class AdapterSets:
             }
             for name, s in self.sets.items()
         ]
-
 
     def parameter_report(self) -> dict:
         """Trainable vs total parameter counts, overall and per set (the one count runs log)."""

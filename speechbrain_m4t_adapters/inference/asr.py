@@ -20,13 +20,12 @@ from typing import Any
 
 import torch
 from speechbrain.inference.interfaces import Pretrained
+from speechbrain.utils.data_utils import batch_pad_right
 from tqdm import tqdm
 
 from ..data.audio import AudioError, audio_info, load_audio
-from ..model.features import FRAME_LENGTH
-from speechbrain.utils.data_utils import batch_pad_right
-
 from ..model.decoding import SAMPLE_RATE, join_texts, split_audio, transcribe_chunks
+from ..model.features import FRAME_LENGTH
 from ..model.lobe import SeamlessM4T
 from .inputs import AudioInput, InputLike, as_input
 from .profiles import AdapterProfile, AdapterProfiles
@@ -432,27 +431,9 @@ class M4TAdaptedASR(Pretrained):
     ) -> str:
         """Transcribe one audio file (any rate, any channel count, chunked if long).
 
-        Arguments
-        ---------
-        path : path-like
-            Audio file readable by soundfile.
-        lang, adapters
-            As in :meth:`transcribe_batch`.
-        max_chunk_seconds : float or None
-            Chunk limit; ``None``: the instance's; ``0`` never cuts.
-        batch_size : int, optional
-            Chunks per forward pass (default: the instance's).
-        **decode_kwargs
-            ``num_beams``, ``max_new_tokens``.
-
-        Returns
-        -------
-        str
-
-        Raises
-        ------
-        AudioError
-            Missing, corrupt, empty or too short file (the message names it).
+        ``path`` is any file soundfile reads; the other arguments are those of
+        :meth:`transcribe_waveform`. A missing, corrupt, empty or too short file raises
+        :class:`AudioError` naming it.
         """
         wav = self.load_audio(path)
         return self._transcribe_long(wav, path, lang, adapters, max_chunk_seconds, batch_size, decode_kwargs)

@@ -24,6 +24,7 @@ from typing import Any
 
 from ..adapters import read_metadata
 from ..adapters.io import METADATA_NAME
+from ..adapters.sets import NAME_PATTERN, safe_name
 from ..model.lobe import SeamlessM4T
 
 #: Values of ``adapters=`` that mean "the base model alone".
@@ -55,10 +56,6 @@ class AdapterProfile:
     metadata: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_\-]+", "_", text).strip("_") or "adapters"
-
-
 class AdapterProfiles:
     """Load, select and drop adapter profiles on a :class:`SeamlessM4T`.
 
@@ -88,8 +85,8 @@ class AdapterProfiles:
         folder = Path(folder)
         metadata = read_metadata(folder)
         if name is None:
-            name = self._free_name(_safe_name(folder.resolve().name))
-        elif not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
+            name = self._free_name(safe_name(folder.resolve().name))
+        elif not re.fullmatch(NAME_PATTERN, name):
             raise ValueError(f"adapter profile name {name!r}: use letters, digits, '_' or '-'")
         elif name in self.profiles:
             raise ValueError(

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..adapters.integrity import load_metadata as read_metadata
+from ..adapters.sets import safe_name
 
 HPARAMS_NAME = "hyperparams.yaml"
 CARD_NAME = "README.md"
@@ -58,8 +59,7 @@ def profile_name(metadata: Mapping[str, Any]) -> str:
     >>> profile_name({"experiment": "odia encoder/1"}), profile_name({"language": "ory"}), profile_name({})
     ('odia_encoder_1', 'ory', 'adapters')
     """
-    raw = str(metadata.get("experiment") or metadata.get("language") or "adapters")
-    return re.sub(r"[^A-Za-z0-9_\-]+", "_", raw).strip("_") or "adapters"
+    return safe_name(str(metadata.get("experiment") or metadata.get("language") or "adapters"))
 
 
 def inference_hparams(metadata: Mapping[str, Any]) -> str:

@@ -118,7 +118,9 @@ class TextIds:
             labels[i, : len(seq)] = torch.as_tensor(seq)
         return teacher_forcing(labels, self.eos_id, self.pad_id), labels
 
-    def batch_sources(self, texts: Sequence[str], langs: Sequence[str] | str) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch_sources(
+        self, texts: Sequence[str], langs: Sequence[str] | str
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Text-encoder input ids (B, L) ``[__lang__, tokens..., </s>]`` and attention mask (B, L)."""
         langs = [langs] * len(texts) if isinstance(langs, str) else list(langs)
         seqs = [self(t, lang) for t, lang in zip(texts, langs)]

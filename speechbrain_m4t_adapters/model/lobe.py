@@ -105,7 +105,8 @@ def _load_base(source: str, dtype: torch.dtype, attn_implementation: str, layerd
     config = AutoConfig.from_pretrained(source, **hub_kwargs)
     if config.model_type not in MODEL_CLASSES:
         raise ValueError(
-            f"{source}: model_type {config.model_type!r} is not SeamlessM4T (expected one of {sorted(MODEL_CLASSES)})"
+            f"{source}: model_type {config.model_type!r} is not SeamlessM4T "
+            f"(expected one of {sorted(MODEL_CLASSES)})"
         )
     if attn_implementation == "eager" and config.model_type == "seamless_m4t_v2":
         raise ValueError(
@@ -218,7 +219,9 @@ class SeamlessM4T(nn.Module):
             getattr(self.model.generation_config, "text_decoder_lang_to_code_id", None) or {}
         )
         config = self.model.config
-        self.text_ids = TextIds(self.tokenizer, self.languages, int(config.eos_token_id), int(config.pad_token_id))
+        self.text_ids = TextIds(
+            self.tokenizer, self.languages, int(config.eos_token_id), int(config.pad_token_id)
+        )
         self.fbank = SeamlessM4TFbank()
         self._frame_mask = _FrameMask()
         if self.model.speech_encoder.adapter is not None:  # transformers' name of the length adaptor
@@ -293,24 +296,10 @@ class SeamlessM4T(nn.Module):
     def encode_speech(
         self, features: torch.Tensor, attention_mask: torch.Tensor, length_adaptor: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run the speech encoder on features.
+        """Speech encoder: features (B, F, 160) and mask (B, F) -> hidden (B, F', d) and mask (B, F').
 
-        Arguments
-        ---------
-        features : torch.Tensor
-            (B, F, 160) from :meth:`extract_features`.
-        attention_mask : torch.Tensor
-            (B, F), 1 on valid frames.
-        length_adaptor : bool
-            Apply the length adaptor (x8 shorter). False returns the Conformer
-            output (after the intermediate FFN and final LayerNorm).
-
-        Returns
-        -------
-        hidden : torch.Tensor
-            (B, F', d), F' = F // 8 + 1 with the length adaptor.
-        mask : torch.Tensor
-            (B, F') long.
+        F' = F // 8 + 1 with the length adaptor; ``length_adaptor=False`` keeps F frames
+        (Conformer output after the intermediate FFN and final LayerNorm).
         """
         hidden = self.encode_conformer(features, attention_mask)
         return self.speech_top(hidden, attention_mask, length_adaptor)
@@ -322,12 +311,14 @@ class SeamlessM4T(nn.Module):
         dtype = next(encoder.parameters()).dtype
         grad = torch.is_grad_enabled() and _requires_grad(encoder.feature_projection, encoder.encoder)
         with torch.set_grad_enabled(grad):  # stages below the lowest trainable module keep no activations
-            return encoder.encoder(encoder.feature_projection(features.to(dtype)), attention_mask=attention_mask)
+            return encoder.encoder(
+                encoder.feature_projection(features.to(dtype)), attention_mask=attention_mask
+            )
 
     def speech_top(
         self, hidden: torch.Tensor, attention_mask: torch.Tensor, length_adaptor: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Conformer output (B, F, d) -> intermediate FFN, length adaptor, final LayerNorm: (B, F', d), mask."""
+        """Conformer output (B, F, d) -> intermediate FFN, length adaptor, final LN: (B, F', d), mask."""
         encoder = active_module(self.model.speech_encoder)
         top = (encoder.intermediate_ffn, encoder.adapter, encoder.inner_layer_norm)
         top_grad = torch.is_grad_enabled() and (hidden.requires_grad or _requires_grad(*top))
@@ -490,25 +481,11 @@ class SeamlessM4T(nn.Module):
         extra = {"base_revision": revision, **extra} if revision else extra
         return save_adapters(self.adapters, folder, names=names, base_model=self.source, extra=extra or None)
 
-    def load_adapters(
-        self,
-        folder: str | Path,
-        names: Sequence[str] | None = None,
-        activate: bool = True,
-        trainable: bool = False,
-        rename: dict[str, str] | None = None,
-        prefix: str = "",
-    ) -> list[str]:
-        """Attach sets saved with :meth:`save_adapters` (see ``adapters.load_adapters``)."""
+    def load_adapters(self, folder: str | Path, **options) -> list[str]:
+        """Attach sets saved with :meth:`save_adapters`; ``options`` as in ``adapters.load_adapters``
+        (``names``, ``activate``, ``trainable``, ``rename``, ``prefix``)."""
         return load_adapters(
-            self.adapters,
-            folder,
-            names=names,
-            activate=activate,
-            trainable=trainable,
-            rename=rename,
-            prefix=prefix,
-            base_description=f"{self.source} ({self.version})",
+            self.adapters, folder, base_description=f"{self.source} ({self.version})", **options
         )
 
     # ------------------------------------------------------- SpeechBrain hooks

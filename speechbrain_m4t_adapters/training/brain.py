@@ -18,8 +18,8 @@ from pathlib import Path
 import speechbrain as sb
 import torch
 import torch.distributed as dist
-from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
 from speechbrain.dataio.dataio import length_to_mask
+from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
 from speechbrain.utils.distributed import if_main_process
 from torch.utils.data import Sampler
 
@@ -160,9 +160,14 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
         else:
             source, source_lens = batch.source
             source_mask = _lengths_mask(source, source_lens).long()
-            encoded = frozen.encoded(batch.id, input_ids=source, attention_mask=source_mask) if frozen else None
+            encoded = (
+                frozen.encoded(batch.id, input_ids=source, attention_mask=source_mask) if frozen else None
+            )
             logits, hidden, mask = module(
-                input_ids=source, attention_mask=source_mask, decoder_input_ids=decoder_inputs, encoded=encoded
+                input_ids=source,
+                attention_mask=source_mask,
+                decoder_input_ids=decoder_inputs,
+                encoded=encoded,
             )
         hypotheses = None
         if stage != sb.Stage.TRAIN and hasattr(batch, "sig"):

@@ -22,14 +22,14 @@ from pathlib import Path
 
 import soundfile as sf
 import torch
+from speechbrain.utils.data_utils import batch_pad_right
 
 from speechbrain_m4t_adapters import SeamlessM4T
 from speechbrain_m4t_adapters.data.manifest import read_asr_manifest
 from speechbrain_m4t_adapters.data.synthetic import prepare_synthetic
 from speechbrain_m4t_adapters.evaluation.metrics import compute_error_rates
-from speechbrain_m4t_adapters.model.decoding import transcribe
-from speechbrain.utils.data_utils import batch_pad_right
 from speechbrain_m4t_adapters.mini import MINI_LANGUAGES, PRETRAIN_SPEECH_LANGUAGES, TARGET_LANGUAGES
+from speechbrain_m4t_adapters.model.decoding import transcribe
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_FLORES = REPO.parent / "shared" / "data" / "flores200"
@@ -46,7 +46,9 @@ def held_out_error_rates(model: SeamlessM4T, flores: Path, count: int, seed: int
         hyps = []
         for start in range(0, len(rows), 25):
             chunk = rows[start : start + 25]
-            wavs, lens = batch_pad_right([torch.from_numpy(sf.read(r.wav, dtype="float32")[0]) for r in chunk])
+            wavs, lens = batch_pad_right(
+                [torch.from_numpy(sf.read(r.wav, dtype="float32")[0]) for r in chunk]
+            )
             hyps += transcribe(model, wavs, lens, lang, max_new_tokens=32)
         ids, refs = [r.id for r in rows], [r.transcript for r in rows]
         rates = compute_error_rates(ids, refs, hyps, lang=lang)
