@@ -15,12 +15,13 @@ from pathlib import Path
 
 import speechbrain as sb
 from speechbrain.dataio.sampler import DynamicBatchSampler
+from filelock import FileLock
 from speechbrain.utils.distributed import run_on_main
 from torch.utils.data import DataLoader
 from transformers.utils import logging as hf_logging
 
 from ..adapters.publish import describe_training_data, write_hub_files
-from ..data.atomic import atomic_write, file_lock
+from ..data.atomic import atomic_write
 from ..data.specs import prepare_asr_spec, prepare_text_spec
 from ..evaluation.summary import finished_summary, forgetting_entry, verdict_line, write_summary
 from ..progress import progress_enabled
@@ -45,7 +46,7 @@ def _prepare_cached(prepare, spec: dict, csv: Path, what: str, defaults: dict) -
     """
     record = csv.with_suffix(".spec.json")
     fingerprint = json.dumps({"spec": spec, "defaults": defaults}, sort_keys=True, default=str)
-    with file_lock(csv):  # experiments started together: one prepares, the others then reuse
+    with FileLock(f"{csv}.lock"):  # experiments started together: one prepares, the others then reuse
         fresh = csv.exists() and record.exists() and record.read_text(encoding="utf-8") == fingerprint
         prepare(spec, csv, what=what, overwrite=not fresh, **defaults)
         with atomic_write(record, encoding="utf-8") as handle:
