@@ -243,8 +243,6 @@ def prepare_indicvoices(
     ---------
     data_folder : path-like
         Folder (searched recursively) or a single ``.json``/``.jsonl``/``.tsv``.
-    save_csv : path-like
-        Output manifest (adds ``start``/``stop`` columns for layout 1).
     language : str, optional
         Language label; by default taken from the ``lang`` fields or from a
         folder named after the language (``Odia``, ``maithili``, ...).
@@ -258,12 +256,6 @@ def prepare_indicvoices(
         Remove ``[...]`` annotation tags from transcripts.
     audio_folder : path-like, optional
         Hub release: where decoded audio goes (see :func:`~.parquet.prepare_parquet`).
-    options, **settings
-        :class:`~.prepare.PrepareOptions`, or its fields as keywords.
-
-    Returns
-    -------
-    SkipReport
     """
     opts = PrepareOptions.from_settings(options, settings, "prepare_indicvoices")
     if text_field not in ("verbatim", "normalized"):

@@ -19,7 +19,22 @@ Text-pair manifest (text-only adaptation, ``source -> target``)::
     ID,src_lang,tgt_lang,source,target
 
 Both are UTF-8 with standard CSV quoting (``csv.QUOTE_MINIMAL``), so commas,
-quotes and newlines inside text survive a round trip.
+quotes and newlines inside text survive a round trip. Writers take
+dataclass rows or dicts keyed by the CSV columns, write atomically (parent
+folders created) and return the number of rows; readers check the header,
+the field counts and that IDs are present and unique, and raise
+:class:`ManifestError` naming ``file:line``::
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> write_asr_manifest([AsrEntry("u1", 1.5, "/a/u1.wav", "ory", "ନମସ୍କାର")], f"{folder}/train.csv")
+    1
+    >>> read_asr_manifest(f"{folder}/train.csv")[0].transcript
+    'ନମସ୍କାର'
+    >>> write_text_manifest([TextPair("p1", "eng", "ben", 'He said "hi", ok', "হ্যাঁ")], f"{folder}/p.csv")
+    1
+    >>> read_text_manifest(f"{folder}/p.csv")[0].source
+    'He said "hi", ok'
 
 :class:`SkipReport` records every entry that preparation drops, with its
 reason and origin (``file:line``), logs a one-line summary and writes a
@@ -120,7 +135,7 @@ def _as_asr_entry(row: AsrEntry | Mapping) -> AsrEntry:
 
 
 def _write_csv(path: PathLike, header: list[str], lines: Iterable[list[str]]) -> int:
-    """Write a manifest atomically (parent folders created); returns the number of rows."""
+    """Write a manifest; returns the number of rows."""
     count = 0
     with atomic_write(path, encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
@@ -132,19 +147,7 @@ def _write_csv(path: PathLike, header: list[str], lines: Iterable[list[str]]) ->
 
 
 def write_asr_manifest(rows: Iterable[AsrEntry | Mapping], path: PathLike) -> int:
-    """Write an ASR manifest CSV; ``rows`` are :class:`AsrEntry` or dicts keyed by the CSV columns.
-
-    Returns the number of rows written.
-
-    Example
-    -------
-    >>> import tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "train.csv")
-    >>> write_asr_manifest([AsrEntry("u1", 1.5, "/a/u1.wav", "ory", "ନମସ୍କାର")], path)
-    1
-    >>> read_asr_manifest(path)[0].transcript
-    'ନମସ୍କାର'
-    """
+    """Write an ASR manifest CSV (see the module docstring)."""
     entries = [_as_asr_entry(r) for r in rows]
     segmented = any(e.is_segment for e in entries)
     lines = (
@@ -183,14 +186,7 @@ def _read_csv(path: PathLike, expected: list[str], optional: list[str]) -> Itera
 
 
 def read_asr_manifest(path: PathLike) -> list[AsrEntry]:
-    """Read and validate an ASR manifest written by :func:`write_asr_manifest`.
-
-    Raises
-    ------
-    ManifestError
-        On a bad header, a wrong field count, an empty ID, a duplicate ID or a
-        non-numeric duration/start/stop (the message gives ``file:line``).
-    """
+    """Read and validate an ASR manifest (also: numeric duration/start/stop; see the module docstring)."""
     entries: list[AsrEntry] = []
     for line, row in _read_csv(path, ASR_HEADER, SEGMENT_COLUMNS):
         try:
@@ -201,19 +197,7 @@ def read_asr_manifest(path: PathLike) -> list[AsrEntry]:
 
 
 def write_text_manifest(rows: Iterable[TextPair | Mapping], path: PathLike) -> int:
-    """Write a text-pair manifest CSV; ``rows`` are :class:`TextPair` or dicts keyed by the CSV columns.
-
-    Returns the number of rows written.
-
-    Example
-    -------
-    >>> import tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "pairs.csv")
-    >>> write_text_manifest([TextPair("p1", "eng", "ben", 'He said "hi", ok', "হ্যাঁ")], path)
-    1
-    >>> read_text_manifest(path)[0].source
-    'He said "hi", ok'
-    """
+    """Write a text-pair manifest CSV (see the module docstring)."""
     lines = (
         [str(r[k]) for k in TEXT_HEADER] if not isinstance(r, TextPair) else list(astuple(r)) for r in rows
     )
@@ -221,7 +205,7 @@ def write_text_manifest(rows: Iterable[TextPair | Mapping], path: PathLike) -> i
 
 
 def read_text_manifest(path: PathLike) -> list[TextPair]:
-    """Read and validate a text-pair manifest (errors as :func:`read_asr_manifest`)."""
+    """Read and validate a text-pair manifest (see the module docstring)."""
     return [TextPair(*(row[k] for k in TEXT_HEADER)) for _, row in _read_csv(path, TEXT_HEADER, [])]
 
 

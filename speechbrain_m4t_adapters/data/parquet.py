@@ -288,8 +288,6 @@ def prepare_parquet(
     data_folder : path-like
         Folder searched recursively (a hub snapshot's language folder, a
         ``datasets`` ``save_to_disk`` folder) or one ``.parquet``/``.arrow`` file.
-    save_csv : path-like
-        Output manifest.
     columns : dict
         Role -> column name (roles in :data:`COLUMN_ROLES`; ``audio`` and
         ``text`` required; missing/None roles are not read). Default
@@ -307,12 +305,6 @@ def prepare_parquet(
         Rows read per batch.
     name : str, optional
         Label of the skip report.
-    options, **settings
-        :class:`~.prepare.PrepareOptions`, or its fields as keywords.
-
-    Returns
-    -------
-    SkipReport
 
     Raises
     ------

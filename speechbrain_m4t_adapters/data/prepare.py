@@ -6,8 +6,9 @@ if it exists (``overwrite=False``, as in SpeechBrain recipes), else validate
 each candidate, draw the ``hours`` subset and write the manifest (format in
 :mod:`speechbrain_m4t_adapters.data.manifest`) and ``<manifest stem>.skipped.tsv``.
 It returns a :class:`~speechbrain_m4t_adapters.data.manifest.SkipReport`.
-The settings every preparer shares are one :class:`PrepareOptions`, given as
-``options=`` or as its fields in keyword arguments (``hours=5, seed=1``).
+Every preparer takes ``save_csv`` (the output manifest) and the settings they
+all share, one :class:`PrepareOptions` given as ``options=`` or as its fields
+in keyword arguments (``hours=5, seed=1``).
 
 Validation, in this order (the first failing check gives the reason):
 
@@ -353,8 +354,6 @@ def prepare_manifest(
     ---------
     name : str
         Label of the skip report and the log lines.
-    save_csv : path-like
-        Output manifest.
     options : PrepareOptions
         Shared settings.
     list_candidates : callable
@@ -362,10 +361,6 @@ def prepare_manifest(
         (it may record skips of its own in ``report``, e.g. ``missing_transcript``).
     language : str, optional
         Language of every row (else each candidate's own).
-
-    Returns
-    -------
-    SkipReport
     """
 
     def write(report: SkipReport) -> None:
@@ -460,16 +455,8 @@ def prepare_respin(
         Folder holding the ``bn``/``mt`` sub-folders (or one of them).
     lang : str
         ``bn``/``ben`` (Bengali) or ``mt``/``mai`` (Maithili).
-    save_csv : path-like
-        Output manifest.
     audio_format : str
         ``"wav"`` or ``"mp3"`` (sub-folder and extension).
-    options, **settings
-        :class:`PrepareOptions`, or its fields as keywords.
-
-    Returns
-    -------
-    SkipReport
     """
     opts = PrepareOptions.from_settings(options, settings, "prepare_respin")
     iso = to_iso639_3(lang)
@@ -535,18 +522,10 @@ def prepare_fleurs(
         ``language`` is None.
     split : str
         ``train``, ``dev`` or ``test``.
-    save_csv : path-like
-        Output manifest.
     language : str, optional
         Language label, e.g. ``ory``.
     text_field : str
         ``"transcription"`` (FLEURS-normalised) or ``"raw_transcription"``.
-    options, **settings
-        :class:`PrepareOptions`, or its fields as keywords.
-
-    Returns
-    -------
-    SkipReport
     """
     opts = PrepareOptions.from_settings(options, settings, "prepare_fleurs")
     lang_dir = Path(lang_dir)
@@ -601,16 +580,8 @@ def prepare_common_voice(
         gives the language if ``language`` is None.
     split : str
         ``train``, ``dev``, ``test``, ``validated``, ...
-    save_csv : path-like
-        Output manifest.
     language : str, optional
         Language label, e.g. ``ory``.
-    options, **settings
-        :class:`PrepareOptions`, or its fields as keywords.
-
-    Returns
-    -------
-    SkipReport
     """
     opts = PrepareOptions.from_settings(options, settings, "prepare_common_voice")
     cv_dir = Path(cv_dir)
@@ -663,18 +634,10 @@ def prepare_generic(
     ---------
     listing : path-like
         The CSV/TSV file.
-    save_csv : path-like
-        Output manifest.
     language : str, optional
         Language for all rows; otherwise ``language_column`` must be given.
     path_column, text_column, id_column, language_column : str
         Column names in the listing header.
-    options, **settings
-        :class:`PrepareOptions`, or its fields as keywords.
-
-    Returns
-    -------
-    SkipReport
     """
     opts = PrepareOptions.from_settings(options, settings, "prepare_generic")
     listing = Path(listing)

@@ -302,12 +302,12 @@ def prepare_synthetic(
 
     Transcripts are the phrases normalised for scoring (no punctuation,
     lowercase Latin; :func:`~speechbrain_m4t_adapters.evaluation.normalize.normalize_text`),
-    the form the mini model was pretrained on.
+    the form the mini model was pretrained on. The options' ``seed`` picks the
+    phrases and every synthesis setting; a clip the voice cannot read is
+    skipped as ``synthesis_failed``.
 
     Arguments
     ---------
-    save_csv : path-like
-        Output manifest.
     language : str
         ISO 639-3 code with an entry in :data:`VOICES`.
     split : str
@@ -318,14 +318,6 @@ def prepare_synthetic(
         Where the wavs go (default: ``<save_csv folder>/synthetic_wavs/<manifest stem>``).
     flores_dir : path-like, optional
         FLORES-200 folder with ``dev/`` (default: the bundled copy).
-    options, **settings
-        :class:`~.prepare.PrepareOptions`, or its fields as keywords; its
-        ``seed`` picks the phrases and every synthesis setting.
-
-    Returns
-    -------
-    SkipReport
-        A clip the voice cannot read is skipped as ``synthesis_failed``.
     """
     opts = PrepareOptions.from_settings(options, settings, "prepare_synthetic")
     name = f"synthetic/{language}/{split}"
