@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import speechbrain as sb
-from speechbrain.dataio.sampler import DynamicBatchSampler
 from filelock import FileLock
+from speechbrain.dataio.sampler import DynamicBatchSampler
 from speechbrain.utils.distributed import run_on_main
 from torch.utils.data import DataLoader
 from transformers.utils import logging as hf_logging
@@ -166,7 +166,7 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
     check_writable(
         [output, hparams["save_folder"], output / "adapters", output / "test", hparams["manifest_folder"]]
     )
-    check_pretrained_adapters(hparams.get("pretrained_adapters") or [], argv)
+    check_pretrained_adapters(hparams.get("pretrained_adapters") or [], argv, hparams["hparams_file"])
     if "noprogressbar" not in run_opts.overridden_args and not progress_enabled():  # quiet in CI/logs
         given = {key: run_opts[key] for key in run_opts.overridden_args}
         run_opts = type(run_opts).from_dictionary({**given, "noprogressbar": True})
