@@ -46,12 +46,8 @@ malformed segments are reported as ``bad_row``.
    karma's IndicVoices evaluation set, which casts ``audio_filepath`` to
    ``Audio(decode=False)`` and reads ``["bytes"]`` and ``text``; shard
    names from huggingface.co/datasets/ai4bharat/IndicVoices/tree/main):
-   ``audio_filepath`` (Audio struct ``{bytes, path}``), ``text``,
-   ``duration`` (s), ``lang``, ``samples``, ``verbatim``, ``normalized``,
-   ``speaker_id``, ``scenario``, ``task_name``, ``gender``, ``age_group``,
-   ``job_type``, ``qualification``, ``area``, ``district``, ``state``,
-   ``occupation``, ``verification_report``, ``unsanitized_verbatim``,
-   ``unsanitized_normalized``. The ID is the audio struct's ``path`` stem
+   ``audio_filepath`` (Audio struct ``{bytes, path}``), ``duration`` (s),
+   ``samples`` and the strings of :data:`HUB_TEXT_COLUMNS`. The ID is the audio struct's ``path`` stem
    (else ``<shard>_<row>``); the 5-hour subset is speaker-aware via
    ``speaker_id``; durations come from ``duration``, so the audio of
    unselected rows is never read.
@@ -239,10 +235,11 @@ def prepare_indicvoices(
 ) -> SkipReport:
     """Prepare IndicVoices data in one of the layouts in the module docstring.
 
+    ``data_folder`` is a folder (searched recursively) or a single
+    ``.json``/``.jsonl``/``.tsv``/``.parquet`` file.
+
     Arguments
     ---------
-    data_folder : path-like
-        Folder (searched recursively) or a single ``.json``/``.jsonl``/``.tsv``.
     language : str, optional
         Language label; by default taken from the ``lang`` fields or from a
         folder named after the language (``Odia``, ``maithili``, ...).
@@ -289,25 +286,9 @@ def prepare_indicvoices(
 
 
 #: String columns of the hub schema besides the audio struct, ``duration`` and ``samples``.
-HUB_TEXT_COLUMNS = (
-    "text",
-    "lang",
-    "verbatim",
-    "normalized",
-    "speaker_id",
-    "scenario",
-    "task_name",
-    "gender",
-    "age_group",
-    "job_type",
-    "qualification",
-    "area",
-    "district",
-    "state",
-    "occupation",
-    "verification_report",
-    "unsanitized_verbatim",
-    "unsanitized_normalized",
+HUB_TEXT_COLUMNS = tuple(
+    "text lang verbatim normalized speaker_id scenario task_name gender age_group job_type qualification "
+    "area district state occupation verification_report unsanitized_verbatim unsanitized_normalized".split()
 )
 
 

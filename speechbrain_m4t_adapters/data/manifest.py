@@ -63,22 +63,10 @@ SEGMENT_COLUMNS = ["start", "stop"]
 TEXT_HEADER = ["ID", "src_lang", "tgt_lang", "source", "target"]
 
 #: Reasons accepted by :meth:`SkipReport.skip`.
-SKIP_REASONS = (
-    "missing_audio",
-    "corrupt_audio",
-    "empty_audio",
-    "nonfinite_audio",
-    "truncated_audio",
-    "empty_transcript",
-    "missing_transcript",
-    "too_long",
-    "too_short",
-    "duplicate_id",
-    "bad_row",
-    "empty_source",
-    "empty_target",
-    "missing_translation",
-    "synthesis_failed",
+SKIP_REASONS = tuple(
+    "missing_audio corrupt_audio empty_audio nonfinite_audio truncated_audio empty_transcript "
+    "missing_transcript too_long too_short duplicate_id bad_row empty_source empty_target "
+    "missing_translation synthesis_failed".split()
 )
 
 

@@ -283,11 +283,12 @@ def prepare_parquet(
 ) -> SkipReport:
     """Prepare parquet/Arrow tables with audio inside (see module docstring).
 
+    ``data_folder`` is a folder searched recursively (a hub snapshot's
+    language folder, a ``datasets`` ``save_to_disk`` folder) or one
+    ``.parquet``/``.arrow`` file.
+
     Arguments
     ---------
-    data_folder : path-like
-        Folder searched recursively (a hub snapshot's language folder, a
-        ``datasets`` ``save_to_disk`` folder) or one ``.parquet``/``.arrow`` file.
     columns : dict
         Role -> column name (roles in :data:`COLUMN_ROLES`; ``audio`` and
         ``text`` required; missing/None roles are not read). Default

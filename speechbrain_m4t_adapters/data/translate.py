@@ -150,13 +150,9 @@ def translate_transcripts(
     save_tsv = Path(save_tsv)
     entries = read_asr_manifest(asr_manifest)
     tgt = to_iso639_3(tgt_lang)
-    spec = {
-        "model_source": str(model.source if model is not None else model_source),
-        "tgt_lang": tgt,
-        "num_beams": int(num_beams),
-        "max_new_tokens": int(max_new_tokens),
-        "manifest": _manifest_digest(entries),
-    }
+    source = str(model.source if model is not None else model_source)
+    spec = {"model_source": source, "tgt_lang": tgt, "num_beams": int(num_beams)}
+    spec.update(max_new_tokens=int(max_new_tokens), manifest=_manifest_digest(entries))
     done = _resume(save_tsv, spec, overwrite, {e.id for e in entries})
     todo = [e for e in entries if e.id not in done]
     if not todo:
@@ -168,17 +164,12 @@ def translate_transcripts(
         _append_translations(
             m4t, todo, save_tsv, tgt, batch_size, num_beams=num_beams, max_new_tokens=max_new_tokens
         )
-    seconds = time.perf_counter() - start
+    result = TranslationResult(save_tsv, len(todo), len(done), time.perf_counter() - start)
+    speed = f"{result.seconds:.1f} s ({result.sentences_per_second:.2f} sentences/s)"
     logger.info(
-        "%s: translated %d transcripts into %s in %.1f s (%.2f sentences/s), %d reused",
-        save_tsv,
-        len(todo),
-        tgt,
-        seconds,
-        len(todo) / seconds,
-        len(done),
+        "%s: translated %d transcripts into %s in %s, %d reused", save_tsv, len(todo), tgt, speed, len(done)
     )
-    return TranslationResult(save_tsv, len(todo), len(done), seconds)
+    return result
 
 
 def _resume(save_tsv: Path, spec: dict, overwrite: bool, wanted: set[str]) -> dict[str, str]:
