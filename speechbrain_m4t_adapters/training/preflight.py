@@ -116,11 +116,14 @@ def recipe_folders(hparams_file: str | os.PathLike) -> list[Path]:
 def find_recipe(experiment: str, hparams_file: str | os.PathLike) -> Path | None:
     """The recipe YAML whose own text sets ``experiment_name: <experiment>`` (None if none).
 
-    Searched in the :func:`recipe_folders` of ``hparams_file``.
+    Searched beside ``hparams_file`` (a flat ``hparams/`` folder of several
+    languages, as in SpeechBrain's tree), then in its :func:`recipe_folders`.
     """
     pattern = re.compile(rf"^experiment_name:\s*['\"]?{re.escape(experiment)}['\"]?\s*(#.*)?$", re.M)
+    siblings = sorted(Path(hparams_file).resolve().parent.glob("*.yaml"))
     for folder in recipe_folders(hparams_file):
-        for path in sorted(folder.glob("*/hparams/*.yaml")):
-            if pattern.search(path.read_text(encoding="utf-8")):
-                return path
+        siblings += sorted(folder.glob("*/hparams/*.yaml"))
+    for path in siblings:
+        if pattern.search(path.read_text(encoding="utf-8")):
+            return path
     return None
