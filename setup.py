@@ -31,6 +31,7 @@ setup(
         "torchaudio>=2.3,<2.12",
         "transformers>=5.0,<6",
         "hyperpyyaml>=1.2",
+        "filelock>=3.0",  # one process prepares a shared manifest, the others wait (training.recipe)
         "jiwer>=3.0",
         "sentencepiece>=0.2",
         "protobuf>=4",  # converting a hub sentencepiece.bpe.model into the fast tokenizer

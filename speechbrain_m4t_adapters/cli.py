@@ -29,6 +29,11 @@ def command(name: str, help_text: str, add_arguments: Callable[[argparse.Argumen
     return register
 
 
+def _arguments(args: argparse.Namespace, *names: str) -> dict:
+    """The options ``names`` of ``args`` as keyword arguments (named as the called function's parameters)."""
+    return {name: getattr(args, name) for name in names}
+
+
 def _build_tiny_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, help="folder to write the checkpoint to")
     parser.add_argument("--version", choices=["v1", "v2"], default="v2", help="SeamlessM4T architecture")
@@ -44,16 +49,8 @@ def build_tiny(args: argparse.Namespace) -> int:
     """Build a tiny random checkpoint folder."""
     from .tiny import BUNDLED_CORPUS, build_tiny_model
 
-    folder = build_tiny_model(
-        args.output,
-        version=args.version,
-        corpus=args.corpus or BUNDLED_CORPUS,
-        vocab_size=args.vocab_size,
-        hidden_size=args.hidden_size,
-        layers=args.layers,
-        seed=args.seed,
-    )
-    print(folder)
+    settings = _arguments(args, "version", "vocab_size", "hidden_size", "layers", "seed")
+    print(build_tiny_model(args.output, corpus=args.corpus or BUNDLED_CORPUS, **settings))
     return 0
 
 
@@ -295,18 +292,10 @@ def translate(args: argparse.Namespace) -> int:
     """``m4t-adapters translate``: transcripts -> a translations TSV by the base model."""
     from .data.translate import translate_transcripts
 
-    result = translate_transcripts(
-        args.manifest,
-        args.output,
-        model_source=args.model,
-        tgt_lang=args.tgt_lang,
-        num_beams=args.num_beams,
-        batch_size=args.batch_size,
-        max_new_tokens=args.max_new_tokens,
-        device=args.device,
-        dtype=args.dtype,
-        overwrite=args.overwrite,
+    settings = _arguments(
+        args, "tgt_lang", "num_beams", "batch_size", "max_new_tokens", "device", "dtype", "overwrite"
     )
+    result = translate_transcripts(args.manifest, args.output, model_source=args.model, **settings)
     rate = f" ({result.sentences_per_second:.2f} sentences/s)" if result.translated else ""
     print(f"{result.path}: {result.translated} translated{rate}, {result.reused} reused")
     return 0

@@ -81,3 +81,22 @@ def test_quickstart_runs_from_another_directory_and_cleans_up(tmp_path):
     assert sorted(p.name for p in work.iterdir()) == ["results"]
     assert (work / "results" / "quickstart_adapters" / "adapters.json").is_file()
     assert list(scratch.iterdir()) == []  # the tiny model was removed
+
+
+def test_recipes_are_found_beside_the_experiment_yaml_not_the_package(tmp_path):
+    """A checkout of the recipes elsewhere (a non-editable install): its own recipes are searched."""
+    import shutil
+
+    from speechbrain_m4t_adapters.training.preflight import find_recipe, recipe_folders
+
+    checkout = Path(__file__).resolve().parents[1]
+    shutil.copytree(checkout / "hparams", tmp_path / "hparams")
+    shutil.copytree(checkout / "recipes" / "Bengali", tmp_path / "recipes" / "Bengali")
+    shutil.copytree(checkout / "recipes" / "Maithili", tmp_path / "recipes" / "Maithili")
+    pivot = tmp_path / "recipes" / "Maithili" / "hparams" / "maithili_bengali_pivot_length_adaptor.yaml"
+    assert recipe_folders(pivot) == [tmp_path.resolve() / "recipes"]
+    found = find_recipe("bengali_length_adaptor", pivot)
+    assert found == tmp_path.resolve() / "recipes" / "Bengali" / "hparams" / "bengali_length_adaptor.yaml"
+    assert (
+        find_recipe("odia_encoder", pivot) is None
+    )  # Odia was not copied: the package's checkout is not read

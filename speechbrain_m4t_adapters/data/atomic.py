@@ -1,15 +1,14 @@
-"""Files that other processes may read while they are written: atomic replace and a lock.
+"""Files that other processes may read while they are written.
 
 Experiments of one language share their manifest folder, so two runs started
 together may prepare the same manifest. :func:`atomic_write` makes a reader
-see either the old file or the complete new one, never a half-written one,
-and :func:`file_lock` lets only one process prepare at a time (the others
-wait, then find the manifest ready and reuse it).
+see either the old file or the complete new one, never a half-written one;
+``filelock.FileLock`` on ``<manifest>.lock`` lets only one process prepare at
+a time (the others wait, then find the manifest ready and reuse it).
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,25 +43,3 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs: Any) -
     finally:
         if temporary.exists():
             temporary.unlink()
-
-
-@contextmanager
-def file_lock(path: str | os.PathLike) -> Iterator[None]:
-    """Hold an exclusive lock on ``<path>.lock`` (blocking) for the ``with`` block.
-
-    Example
-    -------
-    >>> import tempfile
-    >>> target = Path(tempfile.mkdtemp()) / "train.csv"
-    >>> with file_lock(target):
-    ...     (target.parent / "train.csv.lock").exists()
-    True
-    """
-    lock = Path(f"{path}.lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -46,12 +46,8 @@ malformed segments are reported as ``bad_row``.
    karma's IndicVoices evaluation set, which casts ``audio_filepath`` to
    ``Audio(decode=False)`` and reads ``["bytes"]`` and ``text``; shard
    names from huggingface.co/datasets/ai4bharat/IndicVoices/tree/main):
-   ``audio_filepath`` (Audio struct ``{bytes, path}``), ``text``,
-   ``duration`` (s), ``lang``, ``samples``, ``verbatim``, ``normalized``,
-   ``speaker_id``, ``scenario``, ``task_name``, ``gender``, ``age_group``,
-   ``job_type``, ``qualification``, ``area``, ``district``, ``state``,
-   ``occupation``, ``verification_report``, ``unsanitized_verbatim``,
-   ``unsanitized_normalized``. The ID is the audio struct's ``path`` stem
+   ``audio_filepath`` (Audio struct ``{bytes, path}``), ``duration`` (s),
+   ``samples`` and the strings of :data:`HUB_TEXT_COLUMNS`. The ID is the audio struct's ``path`` stem
    (else ``<shard>_<row>``); the 5-hour subset is speaker-aware via
    ``speaker_id``; durations come from ``duration``, so the audio of
    unselected rows is never read.
@@ -70,12 +66,13 @@ import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from .audio import PathLike
-from .languages import lookup_language, to_iso639_3
+from .languages import lookup_language
 from .manifest import SkipReport
 from .parquet import prepare_parquet
-from .prepare import Candidate, finalize, read_rows, reuse_existing
+from .prepare import Candidate, PrepareOptions, bad_row, id_text_candidates, prepare_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -119,12 +116,8 @@ def _recording_candidates(
     texts = obj.get(text_field, segments) if text_field != "verbatim" else segments
     lang = obj.get("lang") or obj.get("language")
     if not isinstance(texts, list) or len(texts) != len(segments):
-        yield Candidate(
-            json_path.stem,
-            None,
-            None,
-            str(json_path),
-            error=f"'{text_field}' list missing or not parallel to 'verbatim'",
+        yield bad_row(
+            json_path.stem, str(json_path), f"'{text_field}' list missing or not parallel to 'verbatim'"
         )
         return
     for k, (seg, txt) in enumerate(zip(segments, texts), start=1):
@@ -133,7 +126,7 @@ def _recording_candidates(
         try:
             start, stop = float(seg["start"]), float(seg["end"])
         except (KeyError, TypeError, ValueError):
-            yield Candidate(utt, None, None, origin, error="segment without numeric start/end")
+            yield bad_row(utt, origin, "segment without numeric start/end")
             continue
         text = _text(txt.get("text") if isinstance(txt, dict) else None, remove_tags)
         # Negative starts occur in the raw data; clamp like AI4Bharat's script.
@@ -160,13 +153,7 @@ def _jsonl_candidates(
             obj = json.loads(raw)
             audio = Path(obj["audio_filepath"])
         except (ValueError, KeyError, TypeError):
-            yield Candidate(
-                f"{path.name}:{n}",
-                None,
-                None,
-                origin,
-                error="not a JSON object with 'audio_filepath'",
-            )
+            yield bad_row(f"{path.name}:{n}", origin, "not a JSON object with 'audio_filepath'")
             continue
         if not audio.is_absolute():
             audio = path.parent / audio
@@ -205,19 +192,34 @@ def _flat_candidates(listing: Path, remove_tags: bool) -> Iterator[Candidate]:
     """Layout 3: ``ID<TAB>text`` next to the segment audio files."""
     folder = listing.parent
     folders = (folder, folder / "audio", folder / "audios", folder / "wav")
-    for line, row in read_rows(listing, "\t"):
-        origin = f"{listing}:{line}"
-        if len(row) != 2 or not row[0].strip():
-            yield Candidate(
-                row[0] if row else "",
-                None,
-                None,
-                origin,
-                error="expected 'ID<TAB>text'",
-            )
-            continue
-        utt = row[0].strip()
-        yield Candidate(utt, _find_audio(Path(utt), folders), _text(row[1], remove_tags), origin)
+    return id_text_candidates(
+        listing, "ID<TAB>text", lambda utt: _find_audio(Path(utt), folders), lambda t: _text(t, remove_tags)
+    )
+
+
+def _folder_candidates(
+    root: Path, split: str | None, language: str | None, text_field: str, remove_tags: bool
+) -> Iterator[Candidate]:
+    """Candidates of layouts 1-3 under ``root`` (or in the single file ``root``)."""
+    if root.is_file():
+        if root.suffix.lower() == ".tsv":
+            yield from _flat_candidates(root, remove_tags)
+        else:
+            yield from _json_file_candidates(root, text_field, remove_tags)
+        return
+    json_files = sorted(p for ext in ("*.json", "*.jsonl") for p in root.rglob(ext))
+    if split:
+        json_files = [p for p in json_files if split in p.relative_to(root).parts[:-1]]
+    if json_files:
+        for path in json_files:
+            fallback = language or _infer_language(path.relative_to(root.parent))
+            for cand in _json_file_candidates(path, text_field, remove_tags):
+                cand.language = cand.language or fallback
+                yield cand
+    elif (root / "transcripts.tsv").is_file():
+        yield from _flat_candidates(root / "transcripts.tsv", remove_tags)
+    else:
+        raise FileNotFoundError(f"no IndicVoices JSON or transcripts.tsv under {root}")
 
 
 def prepare_indicvoices(
@@ -227,23 +229,17 @@ def prepare_indicvoices(
     split: str | None = None,
     text_field: str = "verbatim",
     remove_tags: bool = True,
-    min_duration: float = 0.0,
-    max_duration: float | None = None,
-    hours: float | None = None,
-    seed: int = 1234,
-    overwrite: bool = False,
-    verify_decode: bool = False,
-    skip_hours: float = 0.0,
     audio_folder: PathLike | None = None,
+    options: PrepareOptions | None = None,
+    **settings: Any,
 ) -> SkipReport:
     """Prepare IndicVoices data in one of the layouts in the module docstring.
 
+    ``data_folder`` is a folder (searched recursively) or a single
+    ``.json``/``.jsonl``/``.tsv``/``.parquet`` file.
+
     Arguments
     ---------
-    data_folder : path-like
-        Folder (searched recursively) or a single ``.json``/``.jsonl``/``.tsv``.
-    save_csv : path-like
-        Output manifest (adds ``start``/``stop`` columns for layout 1).
     language : str, optional
         Language label; by default taken from the ``lang`` fields or from a
         folder named after the language (``Odia``, ``maithili``, ...).
@@ -255,26 +251,19 @@ def prepare_indicvoices(
         ``"verbatim"`` or ``"normalized"``.
     remove_tags : bool
         Remove ``[...]`` annotation tags from transcripts.
-    min_duration, max_duration, hours, seed, overwrite, verify_decode
-        See :mod:`speechbrain_m4t_adapters.data.prepare`.
-    skip_hours : float
-        Leave out the first ``skip_hours`` of the seeded order before drawing
-        ``hours``: a held-out set disjoint from the ``hours`` subset of the same seed.
     audio_folder : path-like, optional
         Hub release: where decoded audio goes (see :func:`~.parquet.prepare_parquet`).
-
-    Returns
-    -------
-    SkipReport
     """
+    opts = PrepareOptions.from_settings(options, settings, "prepare_indicvoices")
     if text_field not in ("verbatim", "normalized"):
         raise ValueError(f"text_field must be 'verbatim' or 'normalized', got {text_field!r}")
     root = Path(data_folder)
     name = f"indicvoices/{language or root.name}" + (f"/{split}" if split else "")
-    if root.suffix == ".parquet" or (root.is_dir() and next(root.rglob("*.parquet"), None)):
+    hub = root.suffix == ".parquet" or (root.is_dir() and next(root.rglob("*.parquet"), None) is not None)
+    if language is None and (hub or not root.is_file()):
+        language = _infer_language(root.resolve())
+    if hub:
         columns = dict(HUB_COLUMNS, text=text_field)
-        if language is None:
-            language = _infer_language(root.resolve())
         if language is not None:
             del columns["language"]  # the given/folder language wins over the lang column
         return prepare_parquet(
@@ -285,78 +274,21 @@ def prepare_indicvoices(
             language=language,
             audio_folder=audio_folder,
             text_filter=(lambda t: _text(t, True)) if remove_tags else None,
-            min_duration=min_duration,
-            max_duration=max_duration,
-            hours=hours,
-            skip_hours=skip_hours,
-            seed=seed,
-            overwrite=overwrite,
-            verify_decode=verify_decode,
             name=name,
+            options=opts,
         )
-    reused = reuse_existing(save_csv, overwrite, name)
-    if reused:
-        return reused
 
-    def candidates() -> Iterator[Candidate]:
-        """Yield one candidate per usable segment."""
-        if root.is_file():
-            if root.suffix.lower() == ".tsv":
-                yield from _flat_candidates(root, remove_tags)
-            else:
-                yield from _json_file_candidates(root, text_field, remove_tags)
-            return
-        json_files = sorted(p for ext in ("*.json", "*.jsonl") for p in root.rglob(ext))
-        if split:
-            json_files = [p for p in json_files if split in p.relative_to(root).parts[:-1]]
-        if json_files:
-            for path in json_files:
-                fallback = language or _infer_language(path.relative_to(root.parent))
-                for cand in _json_file_candidates(path, text_field, remove_tags):
-                    cand.language = cand.language or fallback
-                    yield cand
-        elif (root / "transcripts.tsv").is_file():
-            yield from _flat_candidates(root / "transcripts.tsv", remove_tags)
-        else:
-            raise FileNotFoundError(f"no IndicVoices JSON or transcripts.tsv under {root}")
+    def candidates(report: SkipReport) -> Iterator[Candidate]:
+        """Layouts 1-3."""
+        return _folder_candidates(root, split, language, text_field, remove_tags)
 
-    if language is None:
-        language = _infer_language(root.resolve()) if not root.is_file() else None
-    iso = to_iso639_3(language) if language else None
-    return finalize(
-        candidates(),
-        save_csv,
-        SkipReport(name),
-        iso,
-        min_duration,
-        max_duration,
-        hours,
-        seed,
-        verify_decode,
-        skip_hours,
-    )
+    return prepare_manifest(name, save_csv, opts, candidates, language)
 
 
 #: String columns of the hub schema besides the audio struct, ``duration`` and ``samples``.
-HUB_TEXT_COLUMNS = (
-    "text",
-    "lang",
-    "verbatim",
-    "normalized",
-    "speaker_id",
-    "scenario",
-    "task_name",
-    "gender",
-    "age_group",
-    "job_type",
-    "qualification",
-    "area",
-    "district",
-    "state",
-    "occupation",
-    "verification_report",
-    "unsanitized_verbatim",
-    "unsanitized_normalized",
+HUB_TEXT_COLUMNS = tuple(
+    "text lang verbatim normalized speaker_id scenario task_name gender age_group job_type qualification "
+    "area district state occupation verification_report unsanitized_verbatim unsanitized_normalized".split()
 )
 
 

@@ -19,7 +19,22 @@ Text-pair manifest (text-only adaptation, ``source -> target``)::
     ID,src_lang,tgt_lang,source,target
 
 Both are UTF-8 with standard CSV quoting (``csv.QUOTE_MINIMAL``), so commas,
-quotes and newlines inside text survive a round trip.
+quotes and newlines inside text survive a round trip. Writers take
+dataclass rows or dicts keyed by the CSV columns, write atomically (parent
+folders created) and return the number of rows; readers check the header,
+the field counts and that IDs are present and unique, and raise
+:class:`ManifestError` naming ``file:line``::
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> write_asr_manifest([AsrEntry("u1", 1.5, "/a/u1.wav", "ory", "ନମସ୍କାର")], f"{folder}/train.csv")
+    1
+    >>> read_asr_manifest(f"{folder}/train.csv")[0].transcript
+    'ନମସ୍କାର'
+    >>> write_text_manifest([TextPair("p1", "eng", "ben", 'He said "hi", ok', "হ্যাঁ")], f"{folder}/p.csv")
+    1
+    >>> read_text_manifest(f"{folder}/p.csv")[0].source
+    'He said "hi", ok'
 
 :class:`SkipReport` records every entry that preparation drops, with its
 reason and origin (``file:line``), logs a one-line summary and writes a
@@ -33,8 +48,8 @@ import csv
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
 
 from .atomic import atomic_write
@@ -48,22 +63,10 @@ SEGMENT_COLUMNS = ["start", "stop"]
 TEXT_HEADER = ["ID", "src_lang", "tgt_lang", "source", "target"]
 
 #: Reasons accepted by :meth:`SkipReport.skip`.
-SKIP_REASONS = (
-    "missing_audio",
-    "corrupt_audio",
-    "empty_audio",
-    "nonfinite_audio",
-    "truncated_audio",
-    "empty_transcript",
-    "missing_transcript",
-    "too_long",
-    "too_short",
-    "duplicate_id",
-    "bad_row",
-    "empty_source",
-    "empty_target",
-    "missing_translation",
-    "synthesis_failed",
+SKIP_REASONS = tuple(
+    "missing_audio corrupt_audio empty_audio nonfinite_audio truncated_audio empty_transcript "
+    "missing_transcript too_long too_short duplicate_id bad_row empty_source empty_target "
+    "missing_translation synthesis_failed".split()
 )
 
 
@@ -119,53 +122,36 @@ def _as_asr_entry(row: AsrEntry | Mapping) -> AsrEntry:
     )
 
 
-def write_asr_manifest(rows: Iterable[AsrEntry | Mapping], path: PathLike) -> int:
-    """Write an ASR manifest CSV.
-
-    Arguments
-    ---------
-    rows : iterable of AsrEntry or dict
-        Dicts use the CSV column names (``ID``, ``duration``, ...).
-    path : path-like
-        Output CSV; parent folders are created.
-
-    Returns
-    -------
-    int
-        Number of rows written.
-
-    Example
-    -------
-    >>> import tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "train.csv")
-    >>> write_asr_manifest([AsrEntry("u1", 1.5, "/a/u1.wav", "ory", "ନମସ୍କାର")], path)
-    1
-    >>> read_asr_manifest(path)[0].transcript
-    'ନମସ୍କାର'
-    """
-    entries = [_as_asr_entry(r) for r in rows]
-    header = list(ASR_HEADER)
-    segmented = any(e.is_segment for e in entries)
-    if segmented:
-        header += SEGMENT_COLUMNS
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write_csv(path: PathLike, header: list[str], lines: Iterable[list[str]]) -> int:
+    """Write a manifest; returns the number of rows."""
+    count = 0
     with atomic_write(path, encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
-        for e in entries:
-            line = [e.id, _fmt_float(e.duration), e.wav, e.language, e.transcript]
-            if segmented:
-                line += [_fmt_float(e.start), _fmt_float(e.stop)]
+        for line in lines:
             writer.writerow(line)
-    return len(entries)
+            count += 1
+    return count
 
 
-def _read_csv(path: PathLike, expected: list[str], optional: list[str]):
-    """Yield ``(line_number, dict)`` after checking the header."""
+def write_asr_manifest(rows: Iterable[AsrEntry | Mapping], path: PathLike) -> int:
+    """Write an ASR manifest CSV (see the module docstring)."""
+    entries = [_as_asr_entry(r) for r in rows]
+    segmented = any(e.is_segment for e in entries)
+    lines = (
+        [e.id, _fmt_float(e.duration), e.wav, e.language, e.transcript]
+        + ([_fmt_float(e.start), _fmt_float(e.stop)] if segmented else [])
+        for e in entries
+    )
+    return _write_csv(path, ASR_HEADER + (SEGMENT_COLUMNS if segmented else []), lines)
+
+
+def _read_csv(path: PathLike, expected: list[str], optional: list[str]) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line_number, dict)`` after checking the header and that IDs are present and unique."""
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"{path}: manifest not found")
+    seen: set[str] = set()
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
@@ -178,36 +164,19 @@ def _read_csv(path: PathLike, expected: list[str], optional: list[str]):
         for row in reader:
             if len(row) != len(header):
                 raise ManifestError(f"{path}:{start_line}: expected {len(header)} fields, got {len(row)}")
+            if not row[0]:
+                raise ManifestError(f"{path}:{start_line}: empty ID")
+            if row[0] in seen:
+                raise ManifestError(f"{path}:{start_line}: duplicate ID {row[0]!r}")
+            seen.add(row[0])
             yield start_line, dict(zip(header, row))
             start_line = reader.line_num + 1
 
 
 def read_asr_manifest(path: PathLike) -> list[AsrEntry]:
-    """Read and validate an ASR manifest written by :func:`write_asr_manifest`.
-
-    Arguments
-    ---------
-    path : path-like
-        Manifest CSV.
-
-    Returns
-    -------
-    list of AsrEntry
-
-    Raises
-    ------
-    ManifestError
-        On a bad header, a wrong field count, an empty ID, a duplicate ID or a
-        non-numeric duration/start/stop (the message gives ``file:line``).
-    """
+    """Read and validate an ASR manifest (also: numeric duration/start/stop; see the module docstring)."""
     entries: list[AsrEntry] = []
-    seen: set[str] = set()
     for line, row in _read_csv(path, ASR_HEADER, SEGMENT_COLUMNS):
-        if not row["ID"]:
-            raise ManifestError(f"{path}:{line}: empty ID")
-        if row["ID"] in seen:
-            raise ManifestError(f"{path}:{line}: duplicate ID {row['ID']!r}")
-        seen.add(row["ID"])
         try:
             entries.append(_as_asr_entry(row))
         except ValueError as exc:
@@ -216,68 +185,16 @@ def read_asr_manifest(path: PathLike) -> list[AsrEntry]:
 
 
 def write_text_manifest(rows: Iterable[TextPair | Mapping], path: PathLike) -> int:
-    """Write a text-pair manifest CSV (``ID,src_lang,tgt_lang,source,target``).
-
-    Arguments
-    ---------
-    rows : iterable of TextPair or dict
-        Dicts use the CSV column names.
-    path : path-like
-        Output CSV; parent folders are created.
-
-    Returns
-    -------
-    int
-        Number of rows written.
-
-    Example
-    -------
-    >>> import tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "pairs.csv")
-    >>> write_text_manifest([TextPair("p1", "eng", "ben", 'He said "hi", ok', "হ্যাঁ")], path)
-    1
-    >>> read_text_manifest(path)[0].source
-    'He said "hi", ok'
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    count = 0
-    with atomic_write(path, encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(TEXT_HEADER)
-        for row in rows:
-            if not isinstance(row, TextPair):
-                row = TextPair(*(str(row[k]) for k in TEXT_HEADER))
-            writer.writerow([row.id, row.src_lang, row.tgt_lang, row.source, row.target])
-            count += 1
-    return count
+    """Write a text-pair manifest CSV (see the module docstring)."""
+    lines = (
+        [str(r[k]) for k in TEXT_HEADER] if not isinstance(r, TextPair) else list(astuple(r)) for r in rows
+    )
+    return _write_csv(path, TEXT_HEADER, lines)
 
 
 def read_text_manifest(path: PathLike) -> list[TextPair]:
-    """Read and validate a text-pair manifest.
-
-    Arguments
-    ---------
-    path : path-like
-        Manifest CSV.
-
-    Returns
-    -------
-    list of TextPair
-
-    Raises
-    ------
-    ManifestError
-        On a bad header, a wrong field count, an empty or duplicate ID.
-    """
-    pairs: list[TextPair] = []
-    seen: set[str] = set()
-    for line, row in _read_csv(path, TEXT_HEADER, []):
-        if not row["ID"] or row["ID"] in seen:
-            raise ManifestError(f"{path}:{line}: empty or duplicate ID {row['ID']!r}")
-        seen.add(row["ID"])
-        pairs.append(TextPair(*(row[k] for k in TEXT_HEADER)))
-    return pairs
+    """Read and validate a text-pair manifest (see the module docstring)."""
+    return [TextPair(*(row[k] for k in TEXT_HEADER)) for _, row in _read_csv(path, TEXT_HEADER, [])]
 
 
 @dataclass
@@ -354,7 +271,6 @@ class SkipReport:
     def write(self, path: PathLike) -> Path:
         """Write ``ID<TAB>reason<TAB>origin<TAB>detail`` lines (with a header)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(path, encoding="utf-8", newline="") as f:
             writer = csv.writer(f, delimiter="\t", lineterminator="\n")
             writer.writerow(["ID", "reason", "origin", "detail"])
@@ -385,3 +301,56 @@ def read_skipped(path: PathLike) -> list[SkippedItem]:
         reader = csv.reader(f, delimiter="\t")
         next(reader, None)
         return [SkippedItem(*row) for row in reader]
+
+
+def reuse_existing(
+    save_csv: PathLike, overwrite: bool, name: str, reader: Callable[[PathLike], list] = read_asr_manifest
+) -> SkipReport | None:
+    """A "reused" report (counting ``reader``'s rows) when ``save_csv`` exists and may be kept, else None."""
+    if overwrite or not Path(save_csv).is_file():
+        return None
+    logger.info("%s: %s exists, skipping preparation (overwrite=False)", name, save_csv)
+    return SkipReport(name, kept=len(reader(save_csv)), reused=True)
+
+
+def prepare_once(
+    name: str,
+    save_csv: PathLike,
+    overwrite: bool,
+    write: Callable[[SkipReport], object],
+    reader: Callable[[PathLike], list] = read_asr_manifest,
+) -> SkipReport:
+    """The skeleton of every preparer: reuse ``save_csv``, or ``write(report)`` it and write its skip list.
+
+    Arguments
+    ---------
+    name : str
+        Label of the report (``"respin/ben"``).
+    save_csv : path-like
+        The manifest.
+    overwrite : bool
+        Prepare again even if ``save_csv`` exists.
+    write : callable
+        Writes ``save_csv``, recording kept and skipped entries in the report it is given.
+    reader : callable
+        Reads the manifest (:func:`read_asr_manifest`, :func:`read_text_manifest`) to count a reused one.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> csv_path = Path(tempfile.mkdtemp()) / "pairs.csv"
+    >>> def write(report):
+    ...     report.keep(write_text_manifest([TextPair("p1", "eng", "ory", "a", "b")], csv_path))
+    >>> prepare_once("demo", csv_path, False, write, read_text_manifest).reused
+    False
+    >>> again = prepare_once("demo", csv_path, False, write, read_text_manifest)
+    >>> again.reused, again.kept
+    (True, 1)
+    """
+    reused = reuse_existing(save_csv, overwrite, name, reader)
+    if reused is not None:
+        return reused
+    report = SkipReport(name)
+    write(report)
+    report.finish(save_csv)
+    return report

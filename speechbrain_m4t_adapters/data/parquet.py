@@ -34,19 +34,27 @@ shard's folder, then ``data_folder``).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import soundfile as sf
 
 from .audio import PathLike
-from .languages import to_iso639_3
 from .manifest import SkipReport
-from .prepare import Candidate, clean_transcript, finalize, reuse_existing, select_hours
+from .prepare import (
+    Candidate,
+    PrepareOptions,
+    clean_transcript,
+    log_selection,
+    prepare_manifest,
+    select_hours,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +242,32 @@ def _write_audio(raw: bytes, out: Path) -> float:
     return data.shape[0] / rate
 
 
+@dataclass
+class _Tables:
+    """The table files of a corpus, their column map (role -> column) and audio kinds."""
+
+    root: Path
+    files: list[Path]
+    wanted: dict[str, str]
+    kinds: list[str]
+    batch_rows: int
+
+    def origin(self, row: _Row) -> str:
+        """Where a row comes from, for the skip report."""
+        return f"{self.files[row.shard]}:row {row.index}"
+
+
+def _open_tables(
+    root: Path, split: str | None, columns: Mapping[str, str | None], batch_rows: int
+) -> _Tables:
+    files = find_table_files(root, split)
+    wanted = {}
+    for path in files:
+        wanted = _check_columns(path, columns)
+    kinds = [_audio_kind(path, wanted["audio"]) for path in files]
+    return _Tables(root, files, wanted, kinds, batch_rows)
+
+
 def prepare_parquet(
     data_folder: PathLike,
     save_csv: PathLike,
@@ -241,26 +275,20 @@ def prepare_parquet(
     split: str | None = None,
     language: str | None = None,
     audio_folder: PathLike | None = None,
-    text_filter=None,
-    min_duration: float = 0.0,
-    max_duration: float | None = None,
-    hours: float | None = None,
-    skip_hours: float = 0.0,
-    seed: int = 1234,
-    overwrite: bool = False,
-    verify_decode: bool = False,
+    text_filter: Callable[[str], str] | None = None,
     batch_rows: int = BATCH_ROWS,
     name: str | None = None,
+    options: PrepareOptions | None = None,
+    **settings: Any,
 ) -> SkipReport:
     """Prepare parquet/Arrow tables with audio inside (see module docstring).
 
+    ``data_folder`` is a folder searched recursively (a hub snapshot's
+    language folder, a ``datasets`` ``save_to_disk`` folder) or one
+    ``.parquet``/``.arrow`` file.
+
     Arguments
     ---------
-    data_folder : path-like
-        Folder searched recursively (a hub snapshot's language folder, a
-        ``datasets`` ``save_to_disk`` folder) or one ``.parquet``/``.arrow`` file.
-    save_csv : path-like
-        Output manifest.
     columns : dict
         Role -> column name (roles in :data:`COLUMN_ROLES`; ``audio`` and
         ``text`` required; missing/None roles are not read). Default
@@ -274,19 +302,10 @@ def prepare_parquet(
         the manifest).
     text_filter : callable, optional
         Applied to each transcript before whitespace clean-up (Python only).
-    min_duration, max_duration, hours, seed, overwrite, verify_decode
-        See :mod:`speechbrain_m4t_adapters.data.prepare`.
-    skip_hours : float
-        Leave out the first ``skip_hours`` of the seeded order before drawing
-        ``hours`` (a held-out set disjoint from the ``hours`` subset).
     batch_rows : int
         Rows read per batch.
     name : str, optional
         Label of the skip report.
-
-    Returns
-    -------
-    SkipReport
 
     Raises
     ------
@@ -295,78 +314,74 @@ def prepare_parquet(
     ColumnError
         A mapped column is missing from a file (names it and lists the available ones).
     """
+    opts = PrepareOptions.from_settings(options, settings, "prepare_parquet")
     root = Path(data_folder)
-    columns = dict(columns or {"audio": "audio", "text": "text"})
     name = name or f"parquet/{root.name}" + (f"/{split}" if split else "")
-    reused = reuse_existing(save_csv, overwrite, name)
-    if reused:
-        return reused
-    files = find_table_files(root, split)
-    wanted = {}
-    for path in files:
-        wanted = _check_columns(path, columns)
-    if language is None and "language" not in wanted:
-        raise ValueError(f"{name}: give language or map a 'language' column")
-    kinds = [_audio_kind(path, wanted["audio"]) for path in files]
-    report = SkipReport(name)
-    rows = _metadata_pass(files, kinds, wanted, root, report, text_filter, batch_rows)
-    rows = _check_rows(rows, files, report, min_duration, max_duration)
     out_dir = Path(audio_folder) if audio_folder else Path(save_csv).with_name(Path(save_csv).stem + "_audio")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    candidates = _audio_pass(
-        files, kinds, wanted, root, rows, out_dir, report, hours, skip_hours, seed, batch_rows
-    )
-    iso = to_iso639_3(language) if language else None
-    return finalize(candidates, save_csv, report, iso, min_duration, max_duration, None, seed, verify_decode)
+
+    def candidates(report: SkipReport) -> list[Candidate]:
+        """Metadata pass, then the audio pass over the chosen rows."""
+        tables = _open_tables(root, split, dict(columns or {"audio": "audio", "text": "text"}), batch_rows)
+        if language is None and "language" not in tables.wanted:
+            raise ValueError(f"{name}: give language or map a 'language' column")
+        rows = _check_rows(_metadata_pass(tables, report, text_filter), tables, report, opts)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return _audio_pass(tables, rows, out_dir, report, opts)
+
+    # The hours subset is drawn in the audio pass, from the metadata: only chosen rows are decoded.
+    return prepare_manifest(name, save_csv, dataclasses.replace(opts, hours=None), candidates, language)
 
 
-def _metadata_pass(files, kinds, wanted, root, report, text_filter, batch_rows) -> list[_Row]:
-    meta = {role: col for role, col in wanted.items() if role != "audio"}
-    read_audio = "duration" not in wanted  # durations then come from the audio headers
+def _metadata_columns(tables: _Tables, kind: str) -> list[str]:
+    """Columns the metadata pass reads from a shard whose audio is of ``kind``."""
+    audio_col = tables.wanted["audio"]
+    cols = [col for role, col in tables.wanted.items() if role != "audio"]
+    if "duration" not in tables.wanted or kind == "path":  # durations then come from the audio headers
+        cols.append(audio_col)
+    elif kind == "struct":
+        cols.append(f"{audio_col}.path")
+    return list(dict.fromkeys(cols))
+
+
+def _metadata_pass(
+    tables: _Tables, report: SkipReport, text_filter: Callable[[str], str] | None
+) -> list[_Row]:
+    meta = {role: col for role, col in tables.wanted.items() if role != "audio"}
+    audio_col = tables.wanted["audio"]
+    read_audio = "duration" not in tables.wanted
     rows: list[_Row] = []
-    for shard, (path, kind) in enumerate(zip(files, kinds)):
-        cols = list(meta.values())
-        audio_col = wanted["audio"]
-        if read_audio:
-            cols.append(audio_col)
-        elif kind == "struct":
-            cols.append(f"{audio_col}.path")
-        elif kind == "path":
-            cols.append(audio_col)
+    for shard, (path, kind) in enumerate(zip(tables.files, tables.kinds)):
+        cols = _metadata_columns(tables, kind)
         index = 0
-        for batch in iter_table(path, list(dict.fromkeys(cols)), batch_rows):
+        for batch in iter_table(path, cols, tables.batch_rows):
             count = len(batch[cols[0]])
             for i in range(count):
                 get = {role: batch[col][i] for role, col in meta.items()}
-                hint = None
+                cell = batch[audio_col][i] if audio_col in batch else None
                 if read_audio or kind == "path":
-                    cell = batch[audio_col][i]
                     hint = cell.get("path") if isinstance(cell, dict) else cell if kind == "path" else None
-                elif kind == "struct":
-                    hint = batch[f"{audio_col}.path"][i]
+                else:
+                    hint = batch[f"{audio_col}.path"][i] if kind == "struct" else None
                 utt = get.get("id")
                 from_path = (utt is None or str(utt).strip() == "") and bool(hint)
                 if utt is None or str(utt).strip() == "":
                     utt = Path(hint).stem if hint else f"{path.stem}_{index + i:07d}"
                 text = get["text"] if isinstance(get["text"], str) else ""
-                if text_filter is not None:
-                    text = text_filter(text)
+                speaker = None if get.get("speaker") is None else str(get["speaker"])
                 row = _Row(
                     str(utt).strip(),
                     shard,
                     index + i,
-                    text,
+                    text_filter(text) if text_filter is not None else text,
                     get.get("language"),
                     _as_float(get.get("duration")),
-                    None if get.get("speaker") is None else str(get["speaker"]),
+                    speaker,
                     from_path,
                 )
                 if read_audio:
-                    row.duration = _header_duration(batch[audio_col][i], kind, path, root)
+                    row.duration = _header_duration(cell, kind, path, tables.root)
                     if row.duration is None:
-                        report.skip(
-                            row.id, "corrupt_audio", f"{path}:row {row.index}", "audio header unreadable"
-                        )
+                        report.skip(row.id, "corrupt_audio", tables.origin(row), "audio header unreadable")
                         continue
                 rows.append(row)
             index += count
@@ -376,7 +391,7 @@ def _metadata_pass(files, kinds, wanted, root, report, text_filter, batch_rows) 
         # of dropping all but one of each name as duplicates.
         logger.warning("audio file names repeat; IDs are <shard>_<row> instead")
         for r in named:
-            r.id = f"{files[r.shard].stem}_{r.index:07d}"
+            r.id = f"{tables.files[r.shard].stem}_{r.index:07d}"
     return rows
 
 
@@ -396,17 +411,19 @@ def _header_duration(cell, kind: str, shard: Path, root: Path) -> float | None:
     return info.frames / info.samplerate if info and info.frames > 0 else None
 
 
-def _check_rows(rows: list[_Row], files, report: SkipReport, min_duration: float, max_duration):
+def _check_rows(rows: list[_Row], tables: _Tables, report: SkipReport, options: PrepareOptions) -> list[_Row]:
+    """The metadata checks of :func:`~.prepare.validate`, before any audio is decoded."""
     kept, seen = [], set()
+    max_duration = options.max_duration
     for row in rows:
-        origin = f"{files[row.shard]}:row {row.index}"
+        origin = tables.origin(row)
         if row.id in seen:
             report.skip(row.id, "duplicate_id", origin)
         elif not clean_transcript(row.text):
             report.skip(row.id, "empty_transcript", origin)
         elif row.duration is None:
             report.skip(row.id, "bad_row", origin, "no numeric duration")
-        elif row.duration < min_duration:
+        elif row.duration < options.min_duration:
             report.skip(row.id, "too_short", origin, f"{row.duration:.3f} s")
         elif max_duration is not None and row.duration > max_duration:
             report.skip(row.id, "too_long", origin, f"{row.duration:.3f} s > {max_duration} s")
@@ -416,67 +433,63 @@ def _check_rows(rows: list[_Row], files, report: SkipReport, min_duration: float
     return kept
 
 
-def _audio_pass(files, kinds, wanted, root, rows, out_dir, report, hours, skip_hours, seed, batch_rows):
+def _decode_rows(
+    tables: _Tables, todo: list[_Row], out_dir: Path, report: SkipReport
+) -> tuple[list[Candidate], list[_Row]]:
+    """Candidates of the ``todo`` rows whose audio decodes, and the rows they came from."""
+    by_shard: dict[int, dict[int, _Row]] = {}
+    for row in todo:
+        by_shard.setdefault(row.shard, {})[row.index] = row
+    candidates, decoded = [], []
+    for shard, chosen in sorted(by_shard.items()):
+        path, kind, index, last = tables.files[shard], tables.kinds[shard], 0, max(chosen)
+        for batch in iter_table(path, [tables.wanted["audio"]], tables.batch_rows):
+            cells = batch[tables.wanted["audio"]]
+            for i, cell in enumerate(cells):
+                row = chosen.get(index + i)
+                cand = None if row is None else _materialise(row, cell, kind, tables, out_dir, report)
+                if cand is not None:
+                    candidates.append(cand)
+                    decoded.append(row)
+            index += len(cells)
+            if index > last:
+                break  # the rest of the shard holds no chosen row
+    return candidates, decoded
+
+
+def _audio_pass(
+    tables: _Tables, rows: list[_Row], out_dir: Path, report: SkipReport, options: PrepareOptions
+) -> list[Candidate]:
     """Decode the chosen rows' audio; refill the budget when some fail to decode."""
-
-    def speakers(some: list[_Row]) -> list[str | None] | None:
-        """Speaker ids of ``some`` (None when the metadata has none)."""
-        return [r.speaker for r in some] if "speaker" in wanted else None
-
+    hours, seed = options.hours, options.seed
+    speakers = (lambda some: [r.speaker for r in some]) if "speaker" in tables.wanted else (lambda some: None)
     if hours is None:
-        todo, pool = rows, []
-    else:
-        todo = select_hours(rows, hours, seed, speakers(rows), skip_hours)
-        held = {r.id for r in select_hours(rows, skip_hours, seed, speakers(rows))} if skip_hours else set()
-        pool = [r for r in rows if r.id not in held]
+        return _decode_rows(tables, rows, out_dir, report)[0]
+    todo = select_hours(rows, hours, seed, speakers(rows), options.skip_hours)
+    held = select_hours(rows, options.skip_hours, seed, speakers(rows)) if options.skip_hours else []
+    tried = {r.id for r in held}
     candidates: list[Candidate] = []
-    done: set[str] = set()
-    secs = 0.0
+    used: list[_Row] = []
     while todo:
-        by_shard: dict[int, dict[int, _Row]] = {}
-        for row in todo:
-            by_shard.setdefault(row.shard, {})[row.index] = row
-            done.add(row.id)
-        failed = 0
-        for shard, chosen in sorted(by_shard.items()):
-            path, kind, index, last = files[shard], kinds[shard], 0, max(chosen)
-            for batch in iter_table(path, [wanted["audio"]], batch_rows):
-                cells = batch[wanted["audio"]]
-                for i, cell in enumerate(cells):
-                    row = chosen.get(index + i)
-                    if row is None:
-                        continue
-                    cand = _materialise(row, cell, kind, path, root, out_dir, report)
-                    if cand is None:
-                        failed += 1
-                    else:
-                        candidates.append(cand)
-                        secs += row.duration
-                index += len(cells)
-                if index > last:
-                    break  # the rest of the shard holds no chosen row
-        if hours is None or not failed:
+        tried.update(r.id for r in todo)
+        found, decoded = _decode_rows(tables, todo, out_dir, report)
+        candidates += found
+        used += decoded
+        if len(decoded) == len(todo):
             break
         # Undecodable rows left part of the budget: fill it from the rows not tried yet.
-        rest = [r for r in pool if r.id not in done]
+        rest = [r for r in rows if r.id not in tried]
+        secs = sum(r.duration for r in used)
         todo = select_hours(rest, hours - secs / 3600.0, seed, speakers(rest))
-    if hours is not None:
-        logger.info(
-            "%s: selected %d of %d valid rows (%.2f h <= %.2f h, %.2f h held out first, seed %d)",
-            report.name,
-            len(candidates),
-            len(rows),
-            secs / 3600,
-            hours,
-            skip_hours,
-            seed,
-        )
+    log_selection(report.name, used, len(rows), options)
     return candidates
 
 
-def _materialise(row: _Row, cell, kind, shard: Path, root: Path, out_dir: Path, report) -> Candidate | None:
-    origin = f"{shard}:row {row.index}"
-    raw, file = _decode(cell, kind, shard, root)
+def _materialise(
+    row: _Row, cell, kind: str, tables: _Tables, out_dir: Path, report: SkipReport
+) -> Candidate | None:
+    origin = tables.origin(row)
+    raw, file = _decode(cell, kind, tables.files[row.shard], tables.root)
     if file is not None:
         return Candidate(row.id, file, row.text, origin, language=row.language)
     if raw is None:

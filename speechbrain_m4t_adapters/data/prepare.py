@@ -1,10 +1,14 @@
 """Data preparation: corpus folders -> validated ASR manifest CSV.
 
-Every ``prepare_*`` function lists candidate utterances from a corpus layout,
-validates each of them and writes the manifest (format in
-:mod:`speechbrain_m4t_adapters.data.manifest`). It returns a
-:class:`~speechbrain_m4t_adapters.data.manifest.SkipReport` and writes the
-skipped ids to ``<manifest stem>.skipped.tsv`` next to the manifest.
+Every ``prepare_*`` function lists candidate utterances from a corpus layout
+and hands them to one skeleton, :func:`prepare_manifest`: reuse the manifest
+if it exists (``overwrite=False``, as in SpeechBrain recipes), else validate
+each candidate, draw the ``hours`` subset and write the manifest (format in
+:mod:`speechbrain_m4t_adapters.data.manifest`) and ``<manifest stem>.skipped.tsv``.
+It returns a :class:`~speechbrain_m4t_adapters.data.manifest.SkipReport`.
+Every preparer takes ``save_csv`` (the output manifest) and the settings they
+all share, one :class:`PrepareOptions` given as ``options=`` or as its fields
+in keyword arguments (``hours=5, seed=1``).
 
 Validation, in this order (the first failing check gives the reason):
 
@@ -24,33 +28,83 @@ Validation, in this order (the first failing check gives the reason):
 Transcripts are kept verbatim except that runs of whitespace (including tabs
 and newlines) become one space. Then, if ``hours`` is given, a seeded subset
 is drawn with :func:`select_hours` (unselected entries are not errors; their
-number is logged). With ``overwrite=False`` an existing manifest is reused
-and nothing is recomputed, as in SpeechBrain recipes.
+number is logged).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..progress import progress_bar
 from .audio import AudioError, PathLike, audio_info, check_wav_complete, load_audio
 from .languages import to_iso639_3
-from .manifest import (
-    AsrEntry,
-    SkipReport,
-    read_asr_manifest,
-    write_asr_manifest,
-)
+from .manifest import AsrEntry, SkipReport, prepare_once, write_asr_manifest
 
 logger = logging.getLogger(__name__)
 
 #: Tolerance (s) for segment ends slightly past the end of the file.
 SEGMENT_END_TOLERANCE = 0.1
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    """Settings shared by every ASR preparer.
+
+    Arguments
+    ---------
+    min_duration, max_duration : float
+        Duration limits in seconds (``max_duration=None``: no upper limit).
+    hours : float, optional
+        Keep a seeded subset of at most this much audio (:func:`select_hours`).
+    skip_hours : float
+        Leave out the first ``skip_hours`` of the seeded order before drawing
+        ``hours``: a held-out set disjoint from the ``hours`` subset of the same seed.
+    seed : int
+        Seed of the subset (and of whatever else a preparer draws).
+    overwrite : bool
+        Prepare again even if the manifest exists.
+    verify_decode : bool
+        Fully decode each file instead of reading the header only (slower,
+        also catches files that are truncated after a valid header).
+
+    Example
+    -------
+    >>> PrepareOptions.from_settings(None, {"hours": 5}, "prepare_x").hours
+    5
+    >>> PrepareOptions.from_settings(None, {"hour": 5}, "prepare_x")
+    Traceback (most recent call last):
+    ...
+    TypeError: prepare_x() got unexpected keyword arguments ['hour']
+    """
+
+    min_duration: float = 0.0
+    max_duration: float | None = None
+    hours: float | None = None
+    skip_hours: float = 0.0
+    seed: int = 1234
+    overwrite: bool = False
+    verify_decode: bool = False
+
+    @classmethod
+    def from_settings(
+        cls, options: PrepareOptions | None, settings: Mapping[str, Any], caller: str
+    ) -> PrepareOptions:
+        """``options`` (default: the defaults) with the keyword ``settings`` of ``caller`` applied."""
+        unknown = sorted(set(settings) - set(OPTION_NAMES))
+        if unknown:
+            raise TypeError(f"{caller}() got unexpected keyword arguments {unknown}")
+        return dataclasses.replace(options or cls(), **settings)
+
+
+#: Field names of :class:`PrepareOptions` (keyword arguments of every ASR preparer).
+OPTION_NAMES = tuple(field.name for field in dataclasses.fields(PrepareOptions))
 
 
 @dataclass
@@ -71,6 +125,19 @@ class Candidate:
     error: str | None = None
 
 
+def bad_row(utt: str, origin: str, error: str) -> Candidate:
+    """A malformed listing entry: :func:`validate` reports it as ``bad_row`` with ``error``."""
+    return Candidate(utt, None, None, origin, error=error)
+
+
+class _Skip(Exception):
+    """A candidate failed a check: ``reason`` is its skip reason, the message its detail."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
 def clean_transcript(text: str | None) -> str:
     """Collapse whitespace runs to single spaces and strip the ends.
 
@@ -82,13 +149,58 @@ def clean_transcript(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
+def _file_duration(wav: Path, checked: dict[Path, float], verify_decode: bool) -> float:
+    """Duration of an audio file whose every check passed (raises :class:`AudioError`)."""
+    if wav not in checked:
+        # Cached only once every check passed: segments of a bad file all fail.
+        seconds, rate, _ = audio_info(wav)
+        check_wav_complete(wav)
+        if verify_decode:
+            load_audio(wav, target_sr=rate)
+        checked[wav] = seconds
+    return checked[wav]
+
+
+def _segment(cand: Candidate, file_duration: float) -> tuple[float, float] | None:
+    """The candidate's ``(start, stop)`` within its file (None: the whole file)."""
+    if cand.start is None and cand.stop is None:
+        return None
+    start = cand.start or 0.0
+    stop = file_duration if cand.stop is None else cand.stop
+    if start < 0 or stop <= start or stop > file_duration + SEGMENT_END_TOLERANCE:
+        raise _Skip("bad_row", f"segment [{start}, {stop}] s of a {file_duration:.3f} s file")
+    return start, min(stop, file_duration)
+
+
+def _checked_entry(
+    cand: Candidate, seen: set[str], checked: dict[Path, float], options: PrepareOptions
+) -> AsrEntry:
+    """The manifest row of a candidate that passes every check (language still unset)."""
+    if cand.error:
+        raise _Skip("bad_row", cand.error)
+    if cand.id in seen:
+        raise _Skip("duplicate_id")
+    seen.add(cand.id)
+    wav = Path(cand.wav).resolve()
+    file_duration = _file_duration(wav, checked, options.verify_decode)
+    segment = _segment(cand, file_duration)
+    duration = file_duration if segment is None else segment[1] - segment[0]
+    text = clean_transcript(cand.transcript)
+    if not text:
+        raise _Skip("empty_transcript")
+    if duration < options.min_duration:
+        raise _Skip("too_short", f"{duration:.3f} s")
+    if options.max_duration is not None and duration > options.max_duration:
+        raise _Skip("too_long", f"{duration:.3f} s > {options.max_duration} s")
+    start, stop = segment if segment is not None else (None, None)
+    return AsrEntry(cand.id, duration, str(wav), "", text, start, stop)
+
+
 def validate(
     candidates: Iterable[Candidate],
     language: str | None,
     report: SkipReport,
-    min_duration: float = 0.0,
-    max_duration: float | None = None,
-    verify_decode: bool = False,
+    options: PrepareOptions | None = None,
 ) -> list[AsrEntry]:
     """Check candidates (see module docstring) and return the kept entries.
 
@@ -100,66 +212,27 @@ def validate(
         Language label for all rows; falls back to ``Candidate.language``.
     report : SkipReport
         Receives kept counts and skipped entries.
-    min_duration, max_duration : float
-        Duration limits in seconds (``max_duration=None``: no upper limit).
-    verify_decode : bool
-        Fully decode each file instead of reading the header only (slower,
-        also catches files that are truncated after a valid header).
+    options : PrepareOptions, optional
+        Duration limits and ``verify_decode`` (default: the defaults).
 
     Returns
     -------
     list of AsrEntry
     """
+    options = options or PrepareOptions()
     kept: list[AsrEntry] = []
     seen: set[str] = set()
-    info_cache: dict[Path, tuple[float, int, int]] = {}
+    checked: dict[Path, float] = {}
     for cand in progress_bar(candidates, desc="preparing", unit="utt", leave=False):
-        if cand.error:
-            report.skip(cand.id, "bad_row", cand.origin, cand.error)
-            continue
-        if cand.id in seen:
-            report.skip(cand.id, "duplicate_id", cand.origin)
-            continue
-        seen.add(cand.id)
         try:
-            wav = Path(cand.wav).resolve()
-            if wav not in info_cache:
-                # Cached only once every check passed: segments of a bad file all fail.
-                info = audio_info(wav)
-                check_wav_complete(wav)
-                if verify_decode:
-                    load_audio(wav, target_sr=info[1])
-                info_cache[wav] = info
-            file_duration = info_cache[wav][0]
-        except AudioError as exc:
-            report.skip(cand.id, exc.reason, cand.origin, str(exc))
-            continue
-        duration, segment = file_duration, None
-        if cand.start is not None or cand.stop is not None:
-            start = cand.start or 0.0
-            stop = file_duration if cand.stop is None else cand.stop
-            if start < 0 or stop <= start or stop > file_duration + SEGMENT_END_TOLERANCE:
-                detail = f"segment [{start}, {stop}] s of a {file_duration:.3f} s file"
-                report.skip(cand.id, "bad_row", cand.origin, detail)
-                continue
-            segment = (start, min(stop, file_duration))
-            duration = segment[1] - segment[0]
-        text = clean_transcript(cand.transcript)
-        if not text:
-            report.skip(cand.id, "empty_transcript", cand.origin)
-            continue
-        if duration < min_duration:
-            report.skip(cand.id, "too_short", cand.origin, f"{duration:.3f} s")
-            continue
-        if max_duration is not None and duration > max_duration:
-            report.skip(cand.id, "too_long", cand.origin, f"{duration:.3f} s > {max_duration} s")
+            entry = _checked_entry(cand, seen, checked, options)
+        except (_Skip, AudioError) as skip:
+            report.skip(cand.id, skip.reason, cand.origin, str(skip))
             continue
         lang = language or cand.language
         if not lang:
             raise ValueError(f"{cand.origin}: no language given for {cand.id!r}")
-        entry = AsrEntry(cand.id, duration, str(wav), to_iso639_3(lang), text)
-        if segment is not None:
-            entry.start, entry.stop = segment
+        entry.language = to_iso639_3(lang)
         kept.append(entry)
         report.keep()
     return kept
@@ -253,49 +326,56 @@ def select_hours(
     return [row for i, row in enumerate(rows) if i in taken]
 
 
-def finalize(
-    candidates: Iterable[Candidate],
+def log_selection(name: str, chosen: Sequence[AsrEntry], total: int, options: PrepareOptions) -> None:
+    """Log how much of ``total`` valid rows the ``hours`` subset kept."""
+    held = f", {options.skip_hours:.2f} h held out first" if options.skip_hours else ""
+    logger.info(
+        "%s: selected %d of %d valid rows (%.2f h <= %.2f h%s, seed %d)",
+        name,
+        len(chosen),
+        total,
+        sum(r.duration for r in chosen) / 3600,
+        options.hours,
+        held,
+        options.seed,
+    )
+
+
+def prepare_manifest(
+    name: str,
     save_csv: PathLike,
-    report: SkipReport,
-    language: str | None,
-    min_duration: float = 0.0,
-    max_duration: float | None = None,
-    hours: float | None = None,
-    seed: int = 1234,
-    verify_decode: bool = False,
-    skip_hours: float = 0.0,
+    options: PrepareOptions,
+    list_candidates: Callable[[SkipReport], Iterable[Candidate]],
+    language: str | None = None,
 ) -> SkipReport:
-    """Validate candidates, optionally subsample, write manifest + skip list."""
-    rows = validate(candidates, language, report, min_duration, max_duration, verify_decode)
-    if hours is not None:
-        total = len(rows)
-        rows = select_hours(rows, hours, seed, skip_hours=skip_hours)
-        secs = sum(r.duration for r in rows)
-        logger.info(
-            "%s: selected %d of %d valid rows (%.2f h <= %.2f h, seed %d)",
-            report.name,
-            len(rows),
-            total,
-            secs / 3600,
-            hours,
-            seed,
-        )
-        report.kept = len(rows)
-    write_asr_manifest(rows, save_csv)
-    report.finish(save_csv)
-    return report
+    """The skeleton of every ASR preparer (see the module docstring).
+
+    Arguments
+    ---------
+    name : str
+        Label of the skip report and the log lines.
+    options : PrepareOptions
+        Shared settings.
+    list_candidates : callable
+        ``report -> candidates``; called only when the manifest is prepared
+        (it may record skips of its own in ``report``, e.g. ``missing_transcript``).
+    language : str, optional
+        Language of every row (else each candidate's own).
+    """
+
+    def write(report: SkipReport) -> None:
+        """Validate, draw the subset, write the manifest."""
+        rows = validate(list_candidates(report), language, report, options)
+        if options.hours is not None:
+            chosen = select_hours(rows, options.hours, options.seed, skip_hours=options.skip_hours)
+            log_selection(name, chosen, len(rows), options)
+            rows, report.kept = chosen, len(chosen)
+        write_asr_manifest(rows, save_csv)
+
+    return prepare_once(name, save_csv, options.overwrite, write)
 
 
-def reuse_existing(save_csv: PathLike, overwrite: bool, name: str) -> SkipReport | None:
-    """Return a report for an existing manifest that must not be rebuilt."""
-    if overwrite or not Path(save_csv).is_file():
-        return None
-    report = SkipReport(name, kept=len(read_asr_manifest(save_csv)), reused=True)
-    logger.info("%s: %s exists, skipping preparation (overwrite=False)", name, save_csv)
-    return report
-
-
-def read_rows(path: Path, delimiter: str, skip_blank: bool = True):
+def read_rows(path: Path, delimiter: str, skip_blank: bool = True) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(line_number, row)`` from a CSV/TSV (quotes kept verbatim in TSV).
 
     Blank lines are not entries of a listing and are skipped unless
@@ -311,6 +391,41 @@ def read_rows(path: Path, delimiter: str, skip_blank: bool = True):
             line = reader.line_num + 1
 
 
+def id_text_candidates(
+    listing: Path, expected: str, audio: Callable[[str], Path | None], text: Callable[[str], str] = str
+) -> Iterator[Candidate]:
+    """Candidates of a headerless ``ID<TAB>text`` listing; ``audio(ID)`` gives each one's file.
+
+    A line without exactly two fields, or with an empty ID, is a bad row ``expected '<expected>'``.
+    """
+    for line, row in read_rows(listing, "\t"):
+        origin = f"{listing}:{line}"
+        if len(row) != 2 or not row[0].strip():
+            yield bad_row(row[0] if row else "", origin, f"expected {expected!r}")
+            continue
+        utt = row[0].strip()
+        yield Candidate(utt, audio(utt), text(row[1]), origin)
+
+
+def _header_rows(
+    listing: Path, delimiter: str, needed: Sequence[str]
+) -> tuple[list[str], dict[str, int], Iterator[tuple[int, list[str]]]]:
+    """Header, the index of each ``needed`` column and the remaining rows of a listing."""
+    rows = read_rows(listing, delimiter)
+    first = next(rows, None)
+    header = [h.strip() for h in first[1]] if first else []
+    missing = [c for c in needed if c not in header]
+    if missing:
+        raise ValueError(f"{listing}:1: missing columns {missing} in header {header}")
+    return header, {c: header.index(c) for c in needed}, rows
+
+
+def _listing(path: Path, what: str) -> Path:
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    return path
+
+
 # --------------------------------------------------------------------------
 # RESPIN
 # --------------------------------------------------------------------------
@@ -323,12 +438,8 @@ def prepare_respin(
     lang: str,
     save_csv: PathLike,
     audio_format: str = "wav",
-    min_duration: float = 0.0,
-    max_duration: float | None = None,
-    hours: float | None = None,
-    seed: int = 1234,
-    overwrite: bool = False,
-    verify_decode: bool = False,
+    options: PrepareOptions | None = None,
+    **settings: Any,
 ) -> SkipReport:
     """Prepare RESPIN-S1.0 samples (IISc SPIRE Lab) in the layout::
 
@@ -344,63 +455,30 @@ def prepare_respin(
         Folder holding the ``bn``/``mt`` sub-folders (or one of them).
     lang : str
         ``bn``/``ben`` (Bengali) or ``mt``/``mai`` (Maithili).
-    save_csv : path-like
-        Output manifest.
     audio_format : str
         ``"wav"`` or ``"mp3"`` (sub-folder and extension).
-    min_duration, max_duration, hours, seed, overwrite, verify_decode
-        See :func:`finalize` and the module docstring.
-
-    Returns
-    -------
-    SkipReport
     """
+    opts = PrepareOptions.from_settings(options, settings, "prepare_respin")
     iso = to_iso639_3(lang)
-    name = f"respin/{iso}"
-    reused = reuse_existing(save_csv, overwrite, name)
-    if reused:
-        return reused
-    root = Path(data_folder)
-    folder = root / _RESPIN_FOLDERS.get(iso, lang)
-    if not folder.is_dir() and (root / "transcripts.tsv").is_file():
-        folder = root
-    listing = folder / "transcripts.tsv"
-    if not listing.is_file():
-        raise FileNotFoundError(f"RESPIN transcripts not found: {listing}")
-    audio_dir = folder / audio_format
-    candidates: list[Candidate] = []
-    listed: set[str] = set()
-    for line, row in read_rows(listing, "\t"):
-        origin = f"{listing}:{line}"
-        if len(row) != 2 or not row[0].strip():
-            candidates.append(
-                Candidate(
-                    row[0] if row else "",
-                    None,
-                    None,
-                    origin,
-                    error="expected 'utt_id<TAB>transcript'",
-                )
-            )
-            continue
-        utt = row[0].strip()
-        listed.add(utt)
-        candidates.append(Candidate(utt, audio_dir / f"{utt}.{audio_format}", row[1], origin))
-    report = SkipReport(name)
-    for extra in sorted(audio_dir.glob(f"*.{audio_format}")):
-        if extra.stem not in listed:
-            report.skip(extra.stem, "missing_transcript", str(extra))
-    return finalize(
-        candidates,
-        save_csv,
-        report,
-        iso,
-        min_duration,
-        max_duration,
-        hours,
-        seed,
-        verify_decode,
-    )
+
+    def candidates(report: SkipReport) -> list[Candidate]:
+        """The transcript lines; untranscribed audio goes to ``report``."""
+        root = Path(data_folder)
+        folder = root / _RESPIN_FOLDERS.get(iso, lang)
+        if not folder.is_dir() and (root / "transcripts.tsv").is_file():
+            folder = root
+        audio_dir = folder / audio_format
+        listing = _listing(folder / "transcripts.tsv", "RESPIN transcripts")
+        found = list(
+            id_text_candidates(listing, "utt_id<TAB>transcript", lambda u: audio_dir / f"{u}.{audio_format}")
+        )
+        listed = {c.id for c in found if not c.error}
+        for extra in sorted(audio_dir.glob(f"*.{audio_format}")):
+            if extra.stem not in listed:
+                report.skip(extra.stem, "missing_transcript", str(extra))
+        return found
+
+    return prepare_manifest(f"respin/{iso}", save_csv, opts, candidates, iso)
 
 
 # --------------------------------------------------------------------------
@@ -424,12 +502,8 @@ def prepare_fleurs(
     save_csv: PathLike,
     language: str | None = None,
     text_field: str = "transcription",
-    min_duration: float = 0.0,
-    max_duration: float | None = None,
-    hours: float | None = None,
-    seed: int = 1234,
-    overwrite: bool = False,
-    verify_decode: bool = False,
+    options: PrepareOptions | None = None,
+    **settings: Any,
 ) -> SkipReport:
     """Prepare a FLEURS language folder (``google/fleurs`` release layout)::
 
@@ -448,65 +522,32 @@ def prepare_fleurs(
         ``language`` is None.
     split : str
         ``train``, ``dev`` or ``test``.
-    save_csv : path-like
-        Output manifest.
     language : str, optional
         Language label, e.g. ``ory``.
     text_field : str
         ``"transcription"`` (FLEURS-normalised) or ``"raw_transcription"``.
-    min_duration, max_duration, hours, seed, overwrite, verify_decode
-        See the module docstring.
-
-    Returns
-    -------
-    SkipReport
     """
+    opts = PrepareOptions.from_settings(options, settings, "prepare_fleurs")
     lang_dir = Path(lang_dir)
     iso = to_iso639_3(language or lang_dir.name)
-    name = f"fleurs/{iso}/{split}"
-    reused = reuse_existing(save_csv, overwrite, name)
-    if reused:
-        return reused
-    if text_field not in ("transcription", "raw_transcription"):
-        raise ValueError(f"text_field must be a FLEURS text column, got {text_field!r}")
-    col = FLEURS_COLUMNS.index(text_field)
-    listing = lang_dir / f"{split}.tsv"
-    if not listing.is_file():
-        raise FileNotFoundError(f"FLEURS listing not found: {listing}")
-    candidates = []
-    for line, row in read_rows(listing, "\t"):
-        origin = f"{listing}:{line}"
-        if len(row) != len(FLEURS_COLUMNS) or not row[1].strip():
-            candidates.append(
-                Candidate(
-                    row[0] if row else "",
-                    None,
-                    None,
-                    origin,
-                    error=f"expected {len(FLEURS_COLUMNS)} columns, got {len(row)}",
+
+    def candidates(report: SkipReport) -> Iterator[Candidate]:
+        """One candidate per listing line."""
+        if text_field not in ("transcription", "raw_transcription"):
+            raise ValueError(f"text_field must be a FLEURS text column, got {text_field!r}")
+        col = FLEURS_COLUMNS.index(text_field)
+        listing = _listing(lang_dir / f"{split}.tsv", "FLEURS listing")
+        for line, row in read_rows(listing, "\t"):
+            origin = f"{listing}:{line}"
+            if len(row) != len(FLEURS_COLUMNS) or not row[1].strip():
+                yield bad_row(
+                    row[0] if row else "", origin, f"expected {len(FLEURS_COLUMNS)} columns, got {len(row)}"
                 )
-            )
-            continue
-        file_name = row[1].strip()
-        candidates.append(
-            Candidate(
-                Path(file_name).stem,
-                lang_dir / "audio" / split / file_name,
-                row[col],
-                origin,
-            )
-        )
-    return finalize(
-        candidates,
-        save_csv,
-        SkipReport(name),
-        iso,
-        min_duration,
-        max_duration,
-        hours,
-        seed,
-        verify_decode,
-    )
+                continue
+            file_name = row[1].strip()
+            yield Candidate(Path(file_name).stem, lang_dir / "audio" / split / file_name, row[col], origin)
+
+    return prepare_manifest(f"fleurs/{iso}/{split}", save_csv, opts, candidates, iso)
 
 
 # --------------------------------------------------------------------------
@@ -519,12 +560,8 @@ def prepare_common_voice(
     split: str,
     save_csv: PathLike,
     language: str | None = None,
-    min_duration: float = 0.0,
-    max_duration: float | None = None,
-    hours: float | None = None,
-    seed: int = 1234,
-    overwrite: bool = False,
-    verify_decode: bool = False,
+    options: PrepareOptions | None = None,
+    **settings: Any,
 ) -> SkipReport:
     """Prepare a Mozilla Common Voice language folder::
 
@@ -543,68 +580,31 @@ def prepare_common_voice(
         gives the language if ``language`` is None.
     split : str
         ``train``, ``dev``, ``test``, ``validated``, ...
-    save_csv : path-like
-        Output manifest.
     language : str, optional
         Language label, e.g. ``ory``.
-    min_duration, max_duration, hours, seed, overwrite, verify_decode
-        See the module docstring.
-
-    Returns
-    -------
-    SkipReport
     """
+    opts = PrepareOptions.from_settings(options, settings, "prepare_common_voice")
     cv_dir = Path(cv_dir)
-    name = f"common_voice/{cv_dir.name}/{split}"
-    reused = reuse_existing(save_csv, overwrite, name)
-    if reused:
-        return reused
-    listing = cv_dir / f"{split}.tsv"
-    if not listing.is_file():
-        raise FileNotFoundError(f"Common Voice listing not found: {listing}")
-    rows = read_rows(listing, "\t")
-    first = next(rows, None)
-    header = first[1] if first else []
-    if "path" not in header or "sentence" not in header:
-        raise ValueError(f"{listing}:1: header must contain 'path' and 'sentence'")
-    i_path, i_text = header.index("path"), header.index("sentence")
-    i_locale = header.index("locale") if "locale" in header else None
-    candidates = []
-    for line, row in rows:
-        origin = f"{listing}:{line}"
-        if len(row) != len(header) or not row[i_path].strip():
-            candidates.append(
-                Candidate(
-                    row[i_path] if len(row) > i_path else "",
-                    None,
-                    None,
-                    origin,
-                    error=f"expected {len(header)} columns, got {len(row)}",
-                )
+
+    def candidates(report: SkipReport) -> Iterator[Candidate]:
+        """One candidate per listing row."""
+        listing = _listing(cv_dir / f"{split}.tsv", "Common Voice listing")
+        header, idx, rows = _header_rows(listing, "\t", ("path", "sentence"))
+        i_path = idx["path"]
+        i_locale = header.index("locale") if "locale" in header else None
+        for line, row in rows:
+            origin = f"{listing}:{line}"
+            if len(row) != len(header) or not row[i_path].strip():
+                utt = row[i_path] if len(row) > i_path else ""
+                yield bad_row(utt, origin, f"expected {len(header)} columns, got {len(row)}")
+                continue
+            clip = row[i_path].strip()
+            locale = row[i_locale] if i_locale is not None else cv_dir.name
+            yield Candidate(
+                Path(clip).stem, cv_dir / "clips" / clip, row[idx["sentence"]], origin, language=locale
             )
-            continue
-        clip = row[i_path].strip()
-        locale = row[i_locale] if i_locale is not None else cv_dir.name
-        candidates.append(
-            Candidate(
-                Path(clip).stem,
-                cv_dir / "clips" / clip,
-                row[i_text],
-                origin,
-                language=locale,
-            )
-        )
-    return finalize(
-        candidates,
-        save_csv,
-        SkipReport(name),
-        language,
-        min_duration,
-        max_duration,
-        hours,
-        seed,
-        verify_decode,
-    )
+
+    return prepare_manifest(f"common_voice/{cv_dir.name}/{split}", save_csv, opts, candidates, language)
 
 
 # --------------------------------------------------------------------------
@@ -620,12 +620,8 @@ def prepare_generic(
     text_column: str = "text",
     id_column: str | None = None,
     language_column: str | None = None,
-    min_duration: float = 0.0,
-    max_duration: float | None = None,
-    hours: float | None = None,
-    seed: int = 1234,
-    overwrite: bool = False,
-    verify_decode: bool = False,
+    options: PrepareOptions | None = None,
+    **settings: Any,
 ) -> SkipReport:
     """Prepare any CSV/TSV listing with a header, an audio path and a text column.
 
@@ -638,63 +634,31 @@ def prepare_generic(
     ---------
     listing : path-like
         The CSV/TSV file.
-    save_csv : path-like
-        Output manifest.
     language : str, optional
         Language for all rows; otherwise ``language_column`` must be given.
     path_column, text_column, id_column, language_column : str
         Column names in the listing header.
-    min_duration, max_duration, hours, seed, overwrite, verify_decode
-        See the module docstring.
-
-    Returns
-    -------
-    SkipReport
     """
+    opts = PrepareOptions.from_settings(options, settings, "prepare_generic")
     listing = Path(listing)
-    name = f"generic/{listing.name}"
-    reused = reuse_existing(save_csv, overwrite, name)
-    if reused:
-        return reused
-    if language is None and language_column is None:
-        raise ValueError("give language or language_column")
-    delimiter = "\t" if listing.suffix.lower() in (".tsv", ".tab") else ","
-    rows = read_rows(listing, delimiter)
-    first = next(rows, None)
-    header = [h.strip() for h in first[1]] if first else []
-    needed = [c for c in (path_column, text_column, id_column, language_column) if c]
-    missing = [c for c in needed if c not in header]
-    if missing:
-        raise ValueError(f"{listing}:1: missing columns {missing} in header {header}")
-    idx = {c: header.index(c) for c in needed}
-    candidates = []
-    for line, row in rows:
-        origin = f"{listing}:{line}"
-        if len(row) != len(header) or not row[idx[path_column]].strip():
-            candidates.append(
-                Candidate(
-                    f"{listing.name}:{line}",
-                    None,
-                    None,
-                    origin,
-                    error=f"expected {len(header)} fields with a path",
-                )
-            )
-            continue
-        wav = Path(row[idx[path_column]].strip())
-        if not wav.is_absolute():
-            wav = listing.parent / wav
-        utt = row[idx[id_column]].strip() if id_column else wav.stem
-        lang = row[idx[language_column]] if language_column else None
-        candidates.append(Candidate(utt, wav, row[idx[text_column]], origin, language=lang))
-    return finalize(
-        candidates,
-        save_csv,
-        SkipReport(name),
-        language,
-        min_duration,
-        max_duration,
-        hours,
-        seed,
-        verify_decode,
-    )
+
+    def candidates(report: SkipReport) -> Iterator[Candidate]:
+        """One candidate per listing row."""
+        if language is None and language_column is None:
+            raise ValueError("give language or language_column")
+        delimiter = "\t" if listing.suffix.lower() in (".tsv", ".tab") else ","
+        needed = [c for c in (path_column, text_column, id_column, language_column) if c]
+        header, idx, rows = _header_rows(listing, delimiter, needed)
+        for line, row in rows:
+            origin = f"{listing}:{line}"
+            if len(row) != len(header) or not row[idx[path_column]].strip():
+                yield bad_row(f"{listing.name}:{line}", origin, f"expected {len(header)} fields with a path")
+                continue
+            wav = Path(row[idx[path_column]].strip())
+            if not wav.is_absolute():
+                wav = listing.parent / wav
+            utt = row[idx[id_column]].strip() if id_column else wav.stem
+            lang = row[idx[language_column]] if language_column else None
+            yield Candidate(utt, wav, row[idx[text_column]], origin, language=lang)
+
+    return prepare_manifest(f"generic/{listing.name}", save_csv, opts, candidates, language)

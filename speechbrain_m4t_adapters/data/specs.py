@@ -20,7 +20,7 @@ from pathlib import Path
 from .indicvoices import prepare_indicvoices
 from .manifest import SkipReport
 from .parquet import prepare_parquet
-from .prepare import prepare_common_voice, prepare_fleurs, prepare_generic, prepare_respin
+from .prepare import OPTION_NAMES, prepare_common_voice, prepare_fleurs, prepare_generic, prepare_respin
 from .synthetic import prepare_synthetic
 from .text import aligned_file_pairs, flores_pairs, parallel_tsv_pairs, translated_transcript_pairs
 
@@ -55,6 +55,8 @@ def _call(
         raise ValueError(f"{what}: {selector} {name!r} is not one of {sorted(table)}")
     func = table[name]
     accepted = set(inspect.signature(func).parameters)
+    if "settings" in accepted:  # an ASR preparer: PrepareOptions' fields as keywords
+        accepted = (accepted - {"options", "settings"}) | set(OPTION_NAMES)
     unknown = sorted(set(spec) - accepted)
     if unknown:
         raise ValueError(

@@ -33,6 +33,7 @@ import multiprocessing
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -41,7 +42,7 @@ from ..evaluation.normalize import normalize_text
 from .audio import PathLike
 from .languages import FLORES_CODES
 from .manifest import SkipReport
-from .prepare import Candidate, finalize, reuse_existing
+from .prepare import Candidate, PrepareOptions, prepare_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -293,23 +294,20 @@ def prepare_synthetic(
     split: str = "train",
     count: int = 300,
     wav_folder: PathLike | None = None,
-    seed: int = 1234,
     flores_dir: PathLike | None = None,
-    min_duration: float = 0.0,
-    max_duration: float | None = None,
-    overwrite: bool = False,
-    verify_decode: bool = False,
+    options: PrepareOptions | None = None,
+    **settings: Any,
 ) -> SkipReport:
     """Make ``count`` espeak-ng clips of FLORES dev phrases and their ASR manifest.
 
     Transcripts are the phrases normalised for scoring (no punctuation,
     lowercase Latin; :func:`~speechbrain_m4t_adapters.evaluation.normalize.normalize_text`),
-    the form the mini model was pretrained on.
+    the form the mini model was pretrained on. The options' ``seed`` picks the
+    phrases and every synthesis setting; a clip the voice cannot read is
+    skipped as ``synthesis_failed``.
 
     Arguments
     ---------
-    save_csv : path-like
-        Output manifest.
     language : str
         ISO 639-3 code with an entry in :data:`VOICES`.
     split : str
@@ -318,41 +316,32 @@ def prepare_synthetic(
         Clips to make (fewer if the split has fewer phrases, with a warning).
     wav_folder : path-like, optional
         Where the wavs go (default: ``<save_csv folder>/synthetic_wavs/<manifest stem>``).
-    seed : int
-        Picks the phrases and every synthesis setting.
     flores_dir : path-like, optional
         FLORES-200 folder with ``dev/`` (default: the bundled copy).
-    min_duration, max_duration, overwrite, verify_decode
-        See :func:`~speechbrain_m4t_adapters.data.prepare.finalize`.
-
-    Returns
-    -------
-    SkipReport
-        A clip the voice cannot read is skipped as ``synthesis_failed``.
     """
+    opts = PrepareOptions.from_settings(options, settings, "prepare_synthetic")
     name = f"synthetic/{language}/{split}"
-    reused = reuse_existing(save_csv, overwrite, name)
-    if reused:
-        return reused
-    spec = load_speech_spec()
-    clips = plan_phrases(language, split, count, seed, spec, flores_dir)
-    folder = (
-        Path(wav_folder) if wav_folder else Path(save_csv).parent / "synthetic_wavs" / Path(save_csv).stem
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    # espeak-ng keeps state across utterances (even across espeak_Initialize): a fresh
-    # process makes the wavs depend only on the arguments, not on what ran before.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        rendered = pool.submit(_render_all, clips, spec, str(folder)).result()
-    report = SkipReport(name)
-    candidates = []
-    for clip, (wav, reason) in zip(clips, rendered):
-        if reason is not None:
-            report.skip(clip["id"], "synthesis_failed", f"espeak-ng voice {clip['voice']}", reason)
-            continue
-        text = normalize_text(clip["text"], language)
-        candidates.append(Candidate(clip["id"], Path(wav), text, f"{name}/{clip['id']}"))
-    return finalize(
-        candidates, save_csv, report, language, min_duration, max_duration, None, seed, verify_decode
-    )
+
+    def candidates(report: SkipReport) -> list[Candidate]:
+        """Render the planned clips; those the voice cannot read go to ``report``."""
+        spec = load_speech_spec()
+        clips = plan_phrases(language, split, count, opts.seed, spec, flores_dir)
+        folder = (
+            Path(wav_folder) if wav_folder else Path(save_csv).parent / "synthetic_wavs" / Path(save_csv).stem
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        # espeak-ng keeps state across utterances (even across espeak_Initialize): a fresh
+        # process makes the wavs depend only on the arguments, not on what ran before.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            rendered = pool.submit(_render_all, clips, spec, str(folder)).result()
+        found = []
+        for clip, (wav, reason) in zip(clips, rendered):
+            if reason is not None:
+                report.skip(clip["id"], "synthesis_failed", f"espeak-ng voice {clip['voice']}", reason)
+                continue
+            text = normalize_text(clip["text"], language)
+            found.append(Candidate(clip["id"], Path(wav), text, f"{name}/{clip['id']}"))
+        return found
+
+    return prepare_manifest(name, save_csv, opts, candidates, language)

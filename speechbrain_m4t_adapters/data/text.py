@@ -1,11 +1,12 @@
 """Text corpora for text-only adaptation (``source -> target`` pairs).
 
 The *target* is always the language being adapted (e.g. Odia); the source is
-the other side of the pair (e.g. English). Each builder writes a text-pair
-manifest (``ID,src_lang,tgt_lang,source,target``, see
-:mod:`speechbrain_m4t_adapters.data.manifest`), returns a
-:class:`~speechbrain_m4t_adapters.data.manifest.SkipReport` and writes
-``<manifest stem>.skipped.tsv``. Pairs with an empty side (after stripping
+the other side of the pair (e.g. English). Each builder writes the text-pair
+manifest ``save_csv`` (``ID,src_lang,tgt_lang,source,target``, see
+:mod:`speechbrain_m4t_adapters.data.manifest`; languages stored as ISO 639-3
+codes), returns a :class:`~speechbrain_m4t_adapters.data.manifest.SkipReport`
+and writes ``<manifest stem>.skipped.tsv``; an existing ``save_csv`` is reused
+unless ``overwrite=True``. Pairs with an empty side (after stripping
 whitespace) are skipped as ``empty_source`` / ``empty_target``.
 
 Text is otherwise kept verbatim: only the line terminator (``\\n`` or
@@ -16,16 +17,26 @@ some FLORES ``ben_Beng`` lines are preserved.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from .audio import PathLike
 from .languages import FLORES_CODES, to_iso639_3
-from .manifest import SkipReport, TextPair, read_asr_manifest, write_text_manifest
-from .prepare import read_rows
+from .manifest import (
+    SkipReport,
+    TextPair,
+    prepare_once,
+    read_asr_manifest,
+    read_text_manifest,
+    write_text_manifest,
+)
+from .prepare import id_text_candidates, read_rows
 from .synthetic import BUNDLED_FLORES
 
 logger = logging.getLogger(__name__)
+
+#: ``(id, source, target, origin)`` of one pair before the empty-side checks.
+RawPair = tuple[str, str, str, str]
 
 
 class AlignmentError(ValueError):
@@ -37,34 +48,29 @@ def _read_lines(path: PathLike) -> list[str]:
         return [line.rstrip("\r\n") for line in f]
 
 
-def _emit(
-    pairs: Iterable[tuple[str, str, str, str]],
-    src_lang: str,
-    tgt_lang: str,
+def _build_pairs(
+    name: str,
     save_csv: PathLike,
-    report: SkipReport,
+    overwrite: bool,
+    list_pairs: Callable[[SkipReport], tuple[Iterable[RawPair], str, str]],
 ) -> SkipReport:
-    """Filter ``(id, source, target, origin)`` tuples, write manifest + skips."""
-    rows = []
-    for pid, source, target, origin in pairs:
-        if not source.strip():
-            report.skip(pid, "empty_source", origin)
-        elif not target.strip():
-            report.skip(pid, "empty_target", origin)
-        else:
-            rows.append(TextPair(pid, src_lang, tgt_lang, source, target))
-            report.keep()
-    write_text_manifest(rows, save_csv)
-    report.finish(save_csv)
-    return report
+    """The skeleton of every builder: ``list_pairs(report) -> (pairs, src_lang, tgt_lang)``, then written."""
 
+    def write(report: SkipReport) -> None:
+        """Drop pairs with an empty side, write the rest."""
+        pairs, src_lang, tgt_lang = list_pairs(report)
+        rows = []
+        for pid, source, target, origin in pairs:
+            if not source.strip():
+                report.skip(pid, "empty_source", origin)
+            elif not target.strip():
+                report.skip(pid, "empty_target", origin)
+            else:
+                rows.append(TextPair(pid, src_lang, tgt_lang, source, target))
+                report.keep()
+        write_text_manifest(rows, save_csv)
 
-def reuse_existing(save_csv: PathLike, overwrite: bool, name: str) -> SkipReport | None:
-    """A "reused" report when ``save_csv`` exists and may be kept, else None."""
-    if overwrite or not Path(save_csv).is_file():
-        return None
-    logger.info("%s: %s exists, skipping (overwrite=False)", name, save_csv)
-    return SkipReport(name, reused=True)
+    return prepare_once(name, save_csv, overwrite, write, read_text_manifest)
 
 
 def machine_translations_path(asr_manifest: PathLike, src_lang: str) -> Path:
@@ -75,6 +81,17 @@ def machine_translations_path(asr_manifest: PathLike, src_lang: str) -> Path:
     """
     asr_manifest = Path(asr_manifest)
     return asr_manifest.with_name(f"{asr_manifest.stem}.mt.{to_iso639_3(src_lang)}.tsv")
+
+
+def _read_translations(path: PathLike, report: SkipReport) -> dict[str, tuple[str, str]]:
+    """``{ID: (translation, origin)}`` of a translations TSV; malformed lines go to ``report``."""
+    translations = {}
+    for cand in id_text_candidates(Path(path), "ID<TAB>translation", lambda _: None):
+        if cand.error:
+            report.skip(cand.id, "bad_row", cand.origin, cand.error)
+        else:
+            translations[cand.id] = (cand.transcript, cand.origin)
+    return translations
 
 
 def translated_transcript_pairs(
@@ -88,7 +105,8 @@ def translated_transcript_pairs(
     """Build the paper's "translated transcript" pairs.
 
     The transcript of each ASR manifest row is the TARGET (language from the
-    manifest's ``language`` column); its translation is the SOURCE.
+    manifest's ``language`` column); its translation is the SOURCE. Pair IDs
+    are the manifest IDs.
 
     Arguments
     ---------
@@ -100,61 +118,44 @@ def translated_transcript_pairs(
         ``missing_translation``. Translations of unknown ids are ignored (their
         number is logged). None: the base model translates the transcripts
         into ``src_lang`` (:mod:`.translate`, settings from ``translation``),
-        kept in :func:`machine_translations_path` and reused by later runs.
-    save_csv : path-like
-        Output text-pair manifest; pair IDs are the manifest IDs.
+        kept in :func:`machine_translations_path` and reused by later runs
+        (also with ``overwrite=True``, while their spec is unchanged).
+    save_csv, overwrite
+        See the module docstring.
     src_lang : str
         Language of the translations.
-    overwrite : bool
-        Rebuild even if ``save_csv`` exists (machine translations are still
-        reused while their spec is unchanged).
     translation : dict, optional
         ``model_source`` plus search settings (the ``translation:`` block of
         ``hparams/base.yaml``); needed when ``translations_file`` is None.
-
-    Returns
-    -------
-    SkipReport
     """
     name = f"translated_transcripts/{Path(asr_manifest).stem}"
-    reused = reuse_existing(save_csv, overwrite, name)
-    if reused:
-        return reused
-    if translations_file is None:
-        from .translate import translate_with  # loads torch/transformers only when needed
 
-        translations_file = translate_with(
-            asr_manifest, machine_translations_path(asr_manifest, src_lang), src_lang, translation
-        ).path
-    report = SkipReport(name)
-    translations: dict[str, tuple[str, str]] = {}
-    for line, row in read_rows(Path(translations_file), "\t"):
-        origin = f"{translations_file}:{line}"
-        if len(row) != 2 or not row[0].strip():
-            report.skip(
-                row[0] if row else "",
-                "bad_row",
-                origin,
-                "expected 'ID<TAB>translation'",
-            )
-            continue
-        translations[row[0].strip()] = (row[1], origin)
-    entries = read_asr_manifest(asr_manifest)
-    pairs = []
-    for n, entry in enumerate(entries, start=2):
-        if entry.id not in translations:
-            report.skip(entry.id, "missing_translation", f"{asr_manifest}:{n}")
-            continue
-        source, origin = translations[entry.id]
-        pairs.append((entry.id, source, entry.transcript, origin))
-    unused = len(set(translations) - {e.id for e in entries})
-    if unused:
-        logger.info("%s: %d translations have no manifest row", name, unused)
-    tgt_langs = {e.language for e in entries}
-    if len(tgt_langs) > 1:
-        raise ValueError(f"{asr_manifest}: mixed languages {sorted(tgt_langs)}")
-    tgt = tgt_langs.pop() if tgt_langs else ""
-    return _emit(pairs, to_iso639_3(src_lang), tgt, save_csv, report)
+    def pairs(report: SkipReport) -> tuple[list[RawPair], str, str]:
+        """Each manifest row with its translation."""
+        source_file = translations_file
+        if source_file is None:
+            from .translate import translate_with  # loads torch/transformers only when needed
+
+            made = machine_translations_path(asr_manifest, src_lang)
+            source_file = translate_with(asr_manifest, made, src_lang, translation).path
+        translations = _read_translations(source_file, report)
+        entries = read_asr_manifest(asr_manifest)
+        found = []
+        for n, entry in enumerate(entries, start=2):
+            if entry.id not in translations:
+                report.skip(entry.id, "missing_translation", f"{asr_manifest}:{n}")
+                continue
+            source, origin = translations[entry.id]
+            found.append((entry.id, source, entry.transcript, origin))
+        unused = len(set(translations) - {e.id for e in entries})
+        if unused:
+            logger.info("%s: %d translations have no manifest row", name, unused)
+        tgt_langs = {e.language for e in entries}
+        if len(tgt_langs) > 1:
+            raise ValueError(f"{asr_manifest}: mixed languages {sorted(tgt_langs)}")
+        return found, to_iso639_3(src_lang), tgt_langs.pop() if tgt_langs else ""
+
+    return _build_pairs(name, save_csv, overwrite, pairs)
 
 
 def flores_pairs(
@@ -169,17 +170,16 @@ def flores_pairs(
 ) -> SkipReport:
     """Build pairs from FLORES-200 files ``<flores_dir>/<split>/<lang>.<split>``.
 
+    IDs are ``flores_<split>_<line:04d>`` (1-based line numbers).
+
     Arguments
     ---------
     flores_dir : path-like or None
         Folder with ``dev/`` and/or ``devtest/``; None: the dev files bundled
         with the package (eng, ben, ory, mai).
-    save_csv : path-like
-        Output text-pair manifest; IDs are ``flores_<split>_<line:04d>``
-        (1-based line numbers).
     src, tgt : str
         FLORES-200 codes (``eng_Latn``, ``ory_Orya``...) or ISO 639-3 codes
-        (``eng``, ``ory``); stored as ISO 639-3 codes.
+        (``eng``, ``ory``).
     splits : sequence of str
         Splits to concatenate, in order.
     sentences : [start, stop], optional
@@ -187,12 +187,8 @@ def flores_pairs(
     normalize : bool
         Normalise both sides as for scoring (no punctuation, lowercase Latin),
         the form the mini model was pretrained on.
-    overwrite : bool
-        Rebuild even if ``save_csv`` exists.
-
-    Returns
-    -------
-    SkipReport
+    save_csv, overwrite
+        See the module docstring.
 
     Raises
     ------
@@ -209,24 +205,24 @@ def flores_pairs(
     from ..evaluation.normalize import normalize_text
 
     src, tgt = (FLORES_CODES.get(code, code) for code in (src, tgt))
-    name = f"flores/{src}-{tgt}"
-    reused = reuse_existing(save_csv, overwrite, name)
-    if reused:
-        return reused
-    root = Path(flores_dir) if flores_dir is not None else BUNDLED_FLORES
-    start, stop = sentences if sentences is not None else (0, None)
-    src_iso, tgt_iso = to_iso639_3(src), to_iso639_3(tgt)
-    pairs = []
-    for split in splits:
-        src_path = root / split / f"{src}.{split}"
-        tgt_path = root / split / f"{tgt}.{split}"
-        for n, (s, t) in enumerate(_aligned(src_path, tgt_path), start=1):
-            if n - 1 < start or (stop is not None and n - 1 >= stop):
-                continue
-            if normalize:
-                s, t = normalize_text(s, src_iso), normalize_text(t, tgt_iso)
-            pairs.append((f"flores_{split}_{n:04d}", s, t, f"{tgt_path}:{n}"))
-    return _emit(pairs, src_iso, tgt_iso, save_csv, SkipReport(name))
+
+    def pairs(report: SkipReport) -> tuple[list[RawPair], str, str]:
+        """The chosen lines of every split."""
+        src_iso, tgt_iso = to_iso639_3(src), to_iso639_3(tgt)
+        root = Path(flores_dir) if flores_dir is not None else BUNDLED_FLORES
+        start, stop = sentences if sentences is not None else (0, None)
+        found = []
+        for split in splits:
+            tgt_path = root / split / f"{tgt}.{split}"
+            for n, (s, t) in enumerate(_aligned(root / split / f"{src}.{split}", tgt_path), start=1):
+                if n - 1 < start or (stop is not None and n - 1 >= stop):
+                    continue
+                if normalize:
+                    s, t = normalize_text(s, src_iso), normalize_text(t, tgt_iso)
+                found.append((f"flores_{split}_{n:04d}", s, t, f"{tgt_path}:{n}"))
+        return found, src_iso, tgt_iso
+
+    return _build_pairs(f"flores/{src}-{tgt}", save_csv, overwrite, pairs)
 
 
 def _aligned(src_file: PathLike, tgt_file: PathLike) -> list[tuple[str, str]]:
@@ -246,38 +242,21 @@ def aligned_file_pairs(
     tgt_lang: str,
     overwrite: bool = False,
 ) -> SkipReport:
-    """Build pairs from two line-aligned text files.
+    """Build pairs from two line-aligned UTF-8 files, one sentence per line.
 
-    Arguments
-    ---------
-    src_file, tgt_file : path-like
-        UTF-8 files with one sentence per line, same number of lines.
-    save_csv : path-like
-        Output text-pair manifest; IDs are ``<tgt_file stem>_<line:06d>``.
-    src_lang, tgt_lang : str
-        Language labels (stored as ISO 639-3).
-    overwrite : bool
-        Rebuild even if ``save_csv`` exists.
-
-    Returns
-    -------
-    SkipReport
-
-    Raises
-    ------
-    AlignmentError
-        Naming both files and their line counts if they differ.
+    IDs are ``<tgt_file stem>_<line:06d>``; ``save_csv`` and ``overwrite`` as in
+    the module docstring. Raises :class:`AlignmentError`, naming both files and
+    their line counts, if they differ.
     """
-    name = f"aligned/{Path(tgt_file).name}"
-    reused = reuse_existing(save_csv, overwrite, name)
-    if reused:
-        return reused
     stem = Path(tgt_file).stem
-    pairs = [
-        (f"{stem}_{n:06d}", s, t, f"{tgt_file}:{n}")
-        for n, (s, t) in enumerate(_aligned(src_file, tgt_file), start=1)
-    ]
-    return _emit(pairs, to_iso639_3(src_lang), to_iso639_3(tgt_lang), save_csv, SkipReport(name))
+
+    def pairs(report: SkipReport) -> tuple[list[RawPair], str, str]:
+        """Line ``n`` of one file with line ``n`` of the other."""
+        lines = enumerate(_aligned(src_file, tgt_file), start=1)
+        found = [(f"{stem}_{n:06d}", s, t, f"{tgt_file}:{n}") for n, (s, t) in lines]
+        return found, to_iso639_3(src_lang), to_iso639_3(tgt_lang)
+
+    return _build_pairs(f"aligned/{Path(tgt_file).name}", save_csv, overwrite, pairs)
 
 
 def parallel_tsv_pairs(
@@ -290,34 +269,20 @@ def parallel_tsv_pairs(
     """Build pairs from a parallel TSV, ``source<TAB>target`` per line, no header.
 
     Quotes are kept verbatim. Lines without exactly one tab are ``bad_row``.
-    IDs are ``<file stem>_<line:06d>``.
-
-    Arguments
-    ---------
-    tsv_file : path-like
-        The parallel TSV.
-    save_csv : path-like
-        Output text-pair manifest.
-    src_lang, tgt_lang : str
-        Language labels (stored as ISO 639-3).
-    overwrite : bool
-        Rebuild even if ``save_csv`` exists.
-
-    Returns
-    -------
-    SkipReport
+    IDs are ``<file stem>_<line:06d>``; ``save_csv`` and ``overwrite`` as in the
+    module docstring.
     """
-    name = f"parallel/{Path(tsv_file).name}"
-    reused = reuse_existing(save_csv, overwrite, name)
-    if reused:
-        return reused
-    report = SkipReport(name)
     stem = Path(tsv_file).stem
-    pairs = []
-    for line, row in read_rows(Path(tsv_file), "\t", skip_blank=False):
-        pid, origin = f"{stem}_{line:06d}", f"{tsv_file}:{line}"
-        if len(row) != 2:
-            report.skip(pid, "bad_row", origin, f"expected 2 fields, got {len(row)}")
-            continue
-        pairs.append((pid, row[0], row[1], origin))
-    return _emit(pairs, to_iso639_3(src_lang), to_iso639_3(tgt_lang), save_csv, report)
+
+    def pairs(report: SkipReport) -> tuple[list[RawPair], str, str]:
+        """One pair per well-formed line."""
+        found = []
+        for line, row in read_rows(Path(tsv_file), "\t", skip_blank=False):
+            pid, origin = f"{stem}_{line:06d}", f"{tsv_file}:{line}"
+            if len(row) != 2:
+                report.skip(pid, "bad_row", origin, f"expected 2 fields, got {len(row)}")
+                continue
+            found.append((pid, row[0], row[1], origin))
+        return found, to_iso639_3(src_lang), to_iso639_3(tgt_lang)
+
+    return _build_pairs(f"parallel/{Path(tsv_file).name}", save_csv, overwrite, pairs)

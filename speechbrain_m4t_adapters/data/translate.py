@@ -27,7 +27,8 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,10 +132,6 @@ def translate_transcripts(
     overwrite : bool
         Translate everything again even if the spec matches.
 
-    Returns
-    -------
-    TranslationResult
-
     Example
     -------
     >>> from speechbrain_m4t_adapters.tiny import build_tiny_model
@@ -153,63 +150,65 @@ def translate_transcripts(
     save_tsv = Path(save_tsv)
     entries = read_asr_manifest(asr_manifest)
     tgt = to_iso639_3(tgt_lang)
-    spec = {
-        "model_source": str(model.source if model is not None else model_source),
-        "tgt_lang": tgt,
-        "num_beams": int(num_beams),
-        "max_new_tokens": int(max_new_tokens),
-        "manifest": _manifest_digest(entries),
-    }
-    record = spec_path(save_tsv)
-    text = json.dumps(spec, sort_keys=True, indent=1)
-    same = not overwrite and record.is_file() and record.read_text(encoding="utf-8") == text
-    done = _read_done(save_tsv, {e.id for e in entries}) if same else {}
+    source = str(model.source if model is not None else model_source)
+    spec = {"model_source": source, "tgt_lang": tgt, "num_beams": int(num_beams)}
+    spec.update(max_new_tokens=int(max_new_tokens), manifest=_manifest_digest(entries))
+    done = _resume(save_tsv, spec, overwrite, {e.id for e in entries})
     todo = [e for e in entries if e.id not in done]
-    if not same:
-        save_tsv.parent.mkdir(parents=True, exist_ok=True)
-        save_tsv.write_text("", encoding="utf-8")
-        record.write_text(text, encoding="utf-8")
     if not todo:
         logger.info("%s: %d translations reused (spec unchanged)", save_tsv, len(done))
         return TranslationResult(save_tsv, 0, len(done), 0.0)
-    from ..model.decoding import translate  # torch only once there is work
-
     m4t = model if model is not None else _load(model_source, device, dtype)
-    active = list(m4t.adapters.active)
-    m4t.adapters.set_active([])  # the base model translates, not an adapted one
-    was_training = m4t.training
-    m4t.eval()
-    # Longest first: an out-of-memory batch shows up at once, and similar lengths share a batch.
-    todo.sort(key=lambda e: (-len(e.transcript), e.id))
     start = time.perf_counter()
+    with _base_model(m4t):
+        _append_translations(
+            m4t, todo, save_tsv, tgt, batch_size, num_beams=num_beams, max_new_tokens=max_new_tokens
+        )
+    result = TranslationResult(save_tsv, len(todo), len(done), time.perf_counter() - start)
+    speed = f"{result.seconds:.1f} s ({result.sentences_per_second:.2f} sentences/s)"
+    logger.info(
+        "%s: translated %d transcripts into %s in %s, %d reused", save_tsv, len(todo), tgt, speed, len(done)
+    )
+    return result
+
+
+def _resume(save_tsv: Path, spec: dict, overwrite: bool, wanted: set[str]) -> dict[str, str]:
+    """Translations an earlier run with the same ``spec`` made; otherwise start ``save_tsv`` afresh."""
+    record = spec_path(save_tsv)
+    text = json.dumps(spec, sort_keys=True, indent=1)
+    if not overwrite and record.is_file() and record.read_text(encoding="utf-8") == text:
+        return _read_done(save_tsv, wanted)
+    save_tsv.parent.mkdir(parents=True, exist_ok=True)
+    save_tsv.write_text("", encoding="utf-8")
+    record.write_text(text, encoding="utf-8")
+    return {}
+
+
+@contextmanager
+def _base_model(m4t) -> Iterator[None]:
+    """Evaluation mode with every adapter set off (the base model translates), restored afterwards."""
+    active, was_training = list(m4t.adapters.active), m4t.training
+    m4t.adapters.set_active([])
+    m4t.eval()
     try:
-        with open(save_tsv, "a", encoding="utf-8", newline="") as out:
-            for i in range(0, len(todo), batch_size):
-                batch = todo[i : i + batch_size]
-                hyps = translate(
-                    m4t,
-                    [e.transcript for e in batch],
-                    [e.language for e in batch],
-                    tgt,
-                    num_beams=num_beams,
-                    max_new_tokens=max_new_tokens,
-                )
-                out.write("".join(f"{e.id}\t{clean_transcript(h)}\n" for e, h in zip(batch, hyps)))
-                out.flush()  # a kill loses at most the batch in flight
+        yield
     finally:
         m4t.adapters.set_active(active)
         m4t.train(was_training)
-    seconds = time.perf_counter() - start
-    logger.info(
-        "%s: translated %d transcripts into %s in %.1f s (%.2f sentences/s), %d reused",
-        save_tsv,
-        len(todo),
-        tgt,
-        seconds,
-        len(todo) / seconds,
-        len(done),
-    )
-    return TranslationResult(save_tsv, len(todo), len(done), seconds)
+
+
+def _append_translations(m4t, todo: list, save_tsv: Path, tgt: str, batch_size: int, **search: int) -> None:
+    """Translate ``todo`` batch by batch, appending each batch's lines to ``save_tsv``."""
+    from ..model.decoding import translate  # torch only once there is work
+
+    # Longest first: an out-of-memory batch shows up at once, and similar lengths share a batch.
+    todo = sorted(todo, key=lambda e: (-len(e.transcript), e.id))
+    with open(save_tsv, "a", encoding="utf-8", newline="") as out:
+        for i in range(0, len(todo), batch_size):
+            batch = todo[i : i + batch_size]
+            hyps = translate(m4t, [e.transcript for e in batch], [e.language for e in batch], tgt, **search)
+            out.write("".join(f"{e.id}\t{clean_transcript(h)}\n" for e, h in zip(batch, hyps)))
+            out.flush()  # a kill loses at most the batch in flight
 
 
 def _load(model_source: str, device: str | None, dtype: str):

@@ -23,18 +23,10 @@ from .summary import SUMMARY_FILENAME, read_summary
 
 
 def collect_summaries(paths: Iterable[str | Path]) -> list[dict]:
-    """Read summaries from files and directories (searched recursively).
+    """Read ``summary.json`` files and those in folders (searched recursively).
 
-    Arguments
-    ---------
-    paths : iterable of path-like
-        ``summary.json`` files or folders containing them.
-
-    Returns
-    -------
-    list of dict
-        Validated summaries, each with ``_path`` added; experiments with the
-        same name get ``#2``, ``#3`` ... suffixes so columns stay distinct.
+    Returns the validated summaries, each with ``_path`` added; experiments
+    with the same name get ``#2``, ``#3`` ... suffixes so columns stay distinct.
     """
     files: list[Path] = []
     for p in paths:
@@ -194,23 +186,11 @@ def build_report(
     out_png: str | Path,
     metric: str = "wer",
 ) -> str:
-    """Collect summaries, write the markdown table and the bar chart.
+    """Collect summaries (files and/or folders searched recursively), write the markdown and the chart.
 
-    Arguments
-    ---------
-    summary_paths_or_dirs : path-like or iterable of path-like
-        ``summary.json`` files and/or folders searched recursively.
-    out_markdown : path-like
-        Markdown file to write (table plus list of sources).
-    out_png : path-like
-        PNG bar chart to write.
-    metric : str
-        ``"wer"`` or ``"cer"``: bolded, averaged and plotted metric.
-
-    Returns
-    -------
-    str
-        The markdown table.
+    ``out_markdown`` gets the table and the list of sources, ``out_png`` the
+    bar chart of ``metric`` (``"wer"`` or ``"cer"``: bolded, averaged and
+    plotted). Returns the markdown table.
     """
     if metric not in ("wer", "cer"):
         raise ValueError(f"metric must be 'wer' or 'cer', got {metric!r}")

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -48,90 +48,19 @@ def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def validate_summary(data: Any, source: str = "<summary>") -> dict:
-    """Check the structure described in the module docstring.
-
-    Arguments
-    ---------
-    data : object
-        Parsed JSON.
-    source : str
-        File name used in error messages.
-
-    Returns
-    -------
-    dict
-        ``data`` itself.
-
-    Raises
-    ------
-    SummaryError
-        Naming ``source`` and the missing or bad field.
-    """
-
-    def bad(field: str, why: str) -> SummaryError:
-        """The error for a bad field."""
-        return SummaryError(f"{source}: field '{field}' {why}")
-
-    if not isinstance(data, dict):
-        raise SummaryError(f"{source}: top level must be a JSON object")
-    checks = {
-        "experiment": (
-            lambda v: isinstance(v, str) and v.strip(),
-            "a non-empty string",
-        ),
-        "model_source": (lambda v: isinstance(v, str), "a string"),
-        "trainable_params": (_is_count, "an integer >= 0"),
-        "total_params": (_is_count, "an integer >= 0"),
-        "train_time_s": (
-            lambda v: v is None or (_is_number(v) and v >= 0),
-            "a number >= 0 or null",
-        ),
-        "test_sets": (lambda v: isinstance(v, dict) and v, "a non-empty object"),
-    }
-    for field, (ok, what) in checks.items():
-        if field not in data:
-            raise bad(field, "is missing")
-        if not ok(data[field]):
-            raise bad(field, f"must be {what}, got {data[field]!r}")
-    if data["trainable_params"] > data["total_params"]:
-        raise bad("trainable_params", "exceeds total_params")
-    for name, metrics in data["test_sets"].items():
-        prefix = f"test_sets.{name}"
-        if not isinstance(metrics, dict):
-            raise bad(prefix, "must be an object")
-        for field in ("language", "wer", "cer", "num_utterances"):
-            if field not in metrics:
-                raise bad(f"{prefix}.{field}", "is missing")
-        if not isinstance(metrics["language"], str) or not metrics["language"]:
-            raise bad(f"{prefix}.language", "must be a non-empty string")
-        for field in ("wer", "cer"):
-            if not _is_number(metrics[field]) or metrics[field] < 0:
-                raise bad(
-                    f"{prefix}.{field}",
-                    f"must be a number >= 0, got {metrics[field]!r}",
-                )
-        if not _is_count(metrics["num_utterances"]):
-            raise bad(f"{prefix}.num_utterances", "must be an integer >= 0")
-    forgetting = data.get("forgetting", {})
-    if not isinstance(forgetting, dict):
-        raise bad("forgetting", "must be an object")
-    for name, entry in forgetting.items():
-        prefix = f"forgetting.{name}"
-        if not isinstance(entry, dict):
-            raise bad(prefix, "must be an object")
-        for field in FORGETTING_FIELDS:
-            if field not in entry:
-                raise bad(f"{prefix}.{field}", "is missing")
-        for field in ("wer", "cer"):
-            if not _is_number(entry[field]):
-                raise bad(f"{prefix}.{field}", f"must be a number, got {entry[field]!r}")
-        for field in ("base_wer", "base_cer", "delta_wer", "delta_cer"):
-            if entry[field] is not None and not _is_number(entry[field]):
-                raise bad(f"{prefix}.{field}", f"must be a number or null, got {entry[field]!r}")
-    return data
+def _bad(source: str, field: str, why: str) -> SummaryError:
+    return SummaryError(f"{source}: field '{field}' {why}")
 
 
+#: Top-level fields: check and what it asks for.
+_TOP_LEVEL = {
+    "experiment": (lambda v: isinstance(v, str) and v.strip(), "a non-empty string"),
+    "model_source": (lambda v: isinstance(v, str), "a string"),
+    "trainable_params": (_is_count, "an integer >= 0"),
+    "total_params": (_is_count, "an integer >= 0"),
+    "train_time_s": (lambda v: v is None or (_is_number(v) and v >= 0), "a number >= 0 or null"),
+    "test_sets": (lambda v: isinstance(v, dict) and v, "a non-empty object"),
+}
 #: Fields of one ``forgetting`` entry (see the module docstring).
 FORGETTING_FIELDS = (
     "language",
@@ -143,6 +72,63 @@ FORGETTING_FIELDS = (
     "delta_wer",
     "delta_cer",
 )
+
+
+def _check_entry(source: str, prefix: str, entry: Any, fields: tuple[str, ...]) -> None:
+    """``entry`` is an object holding every one of ``fields``."""
+    if not isinstance(entry, dict):
+        raise _bad(source, prefix, "must be an object")
+    for field in fields:
+        if field not in entry:
+            raise _bad(source, f"{prefix}.{field}", "is missing")
+
+
+def _check_test_set(source: str, prefix: str, metrics: Any) -> None:
+    _check_entry(source, prefix, metrics, ("language", "wer", "cer", "num_utterances"))
+    if not isinstance(metrics["language"], str) or not metrics["language"]:
+        raise _bad(source, f"{prefix}.language", "must be a non-empty string")
+    for field in ("wer", "cer"):
+        if not _is_number(metrics[field]) or metrics[field] < 0:
+            raise _bad(source, f"{prefix}.{field}", f"must be a number >= 0, got {metrics[field]!r}")
+    if not _is_count(metrics["num_utterances"]):
+        raise _bad(source, f"{prefix}.num_utterances", "must be an integer >= 0")
+
+
+def _check_forgetting(source: str, prefix: str, entry: Any) -> None:
+    _check_entry(source, prefix, entry, FORGETTING_FIELDS)
+    for field in ("wer", "cer"):
+        if not _is_number(entry[field]):
+            raise _bad(source, f"{prefix}.{field}", f"must be a number, got {entry[field]!r}")
+    for field in ("base_wer", "base_cer", "delta_wer", "delta_cer"):
+        if entry[field] is not None and not _is_number(entry[field]):
+            raise _bad(source, f"{prefix}.{field}", f"must be a number or null, got {entry[field]!r}")
+
+
+def validate_summary(data: Any, source: str = "<summary>") -> dict:
+    """Check the structure described in the module docstring; returns ``data``.
+
+    Raises
+    ------
+    SummaryError
+        Naming ``source`` (the file, in messages) and the missing or bad field.
+    """
+    if not isinstance(data, dict):
+        raise SummaryError(f"{source}: top level must be a JSON object")
+    for field, (ok, what) in _TOP_LEVEL.items():
+        if field not in data:
+            raise _bad(source, field, "is missing")
+        if not ok(data[field]):
+            raise _bad(source, field, f"must be {what}, got {data[field]!r}")
+    if data["trainable_params"] > data["total_params"]:
+        raise _bad(source, "trainable_params", "exceeds total_params")
+    for name, metrics in data["test_sets"].items():
+        _check_test_set(source, f"test_sets.{name}", metrics)
+    forgetting = data.get("forgetting", {})
+    if not isinstance(forgetting, dict):
+        raise _bad(source, "forgetting", "must be an object")
+    for name, entry in forgetting.items():
+        _check_forgetting(source, f"forgetting.{name}", entry)
+    return data
 
 
 def forgetting_entry(adapted: dict, base: dict | None) -> dict:
@@ -218,12 +204,10 @@ def write_summary(
     extra: dict | None = None,
     forgetting: dict | None = None,
 ) -> dict:
-    """Validate and write an experiment summary.
+    """Validate and write an experiment summary to ``path`` (conventionally ``<output_folder>/summary.json``).
 
     Arguments
     ---------
-    path : path-like
-        Output file (conventionally ``<output_folder>/summary.json``).
     experiment : str
         Experiment name (table column in the report).
     test_sets : dict
@@ -264,7 +248,7 @@ def write_summary(
         "train_time_s": None if train_time_s is None else float(train_time_s),
         "test_sets": test_sets,
         "package_version": __version__,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if forgetting:
         data["forgetting"] = forgetting

@@ -72,7 +72,7 @@ def _attach(sets: AdapterSets, path: Path, trainable: bool, prefix: str = "") ->
     hparams, _ = load_experiment(path, "data_folder: /data")
     for entry in hparams.get("pretrained_adapters") or []:
         folder, options = parse_folder_entry(entry)
-        producer = find_recipe(folder.parent.parent.name)  # <output_root>/<experiment>/<seed>/adapters
+        producer = find_recipe(folder.parent.parent.name, path)  # <output_root>/<experiment>/<seed>/adapters
         if producer is None:
             raise FileNotFoundError(f"{path}: no recipe writes {folder}")
         keep = hparams.get("train_pretrained_adapters", False)
@@ -88,7 +88,7 @@ def recipe_parameters(path: str | Path) -> int:
     ---------
     path : str or Path
         An experiment YAML; the recipes writing its ``pretrained_adapters``
-        are found in this repository's ``recipes``.
+        are found beside it (:func:`~.preflight.recipe_folders`).
     """
     path = Path(path).resolve()
     sets = _meta_v1_medium()

@@ -50,22 +50,10 @@ def evaluate_base(brain, datasets: Mapping, loader_kwargs: dict) -> dict[str, di
 
 
 def evaluate_forgetting(brain, manifests: Mapping[str, Path], loader_kwargs: dict) -> dict[str, dict]:
-    """Decode each forgetting set with adapters on and off; ``{name: forgetting_entry}``.
+    """Decode each forgetting set ({name: manifest}) with adapters on and off; ``{name: forgetting_entry}``.
 
-    Arguments
-    ---------
-    brain : AdapterBrain
-        Fitted (or evaluation-only) brain.
-    manifests : dict
-        Set name -> ASR manifest.
-    loader_kwargs : dict
-        Test dataloader options.
-
-    Returns
-    -------
-    dict
-        Empty when there is no forgetting set. Without adapter sets (nothing to
-        switch off) the base columns are None.
+    Empty when there is no forgetting set. Without adapter sets (nothing to
+    switch off) the base columns are None.
     """
     if not manifests:
         return {}

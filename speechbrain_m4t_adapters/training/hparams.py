@@ -109,7 +109,6 @@ def check_entry(key: str, value: Any, known: Any, source: str) -> None:
         raise HparamsError(f"{source}: {key}={value!r} is not {name}{default}")
 
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Boolean keys that apply ``<root hparams folder>/<key>.yaml`` on top of the experiment.
 OVERLAYS = ("smoke", "mini")
 

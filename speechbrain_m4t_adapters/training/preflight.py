@@ -3,7 +3,9 @@
 * every folder the run will write to must be writable (today's alternative:
   an unwritable ``adapters/`` fails after training and testing);
 * every ``pretrained_adapters`` folder must exist; a missing one names the
-  recipe and the command that makes it (e.g. the Bengali pivot).
+  recipe and the command that makes it (e.g. the Bengali pivot). Recipes are
+  looked for beside the experiment's YAML (:func:`recipe_folders`), never in
+  the installed package, so this works from a non-editable install too.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..adapters.io import parse_folder_entry
-from .hparams import REPO_ROOT
+from .hparams import chain_root
 
 #: Metadata file every saved adapter folder has (see adapters/integrity.py).
 _ADAPTERS_JSON = "adapters.json"
@@ -54,38 +56,74 @@ def check_writable(folders: Iterable[str | os.PathLike]) -> None:
             )
 
 
-def check_pretrained_adapters(folders: Sequence, argv: Sequence[str]) -> None:
+def check_pretrained_adapters(
+    folders: Sequence, argv: Sequence[str], hparams_file: str | os.PathLike
+) -> None:
     """Raise ``FileNotFoundError`` for a missing pretrained adapter folder, with the command that makes it.
 
     The folder ``<output_root>/<experiment>/<seed>/adapters`` is made by the
-    recipe whose YAML sets ``experiment_name: <experiment>``; the command
-    repeats this run's ``--output_root``, ``--seed``, ``--smoke`` and ``--mini`` options.
+    recipe whose YAML sets ``experiment_name: <experiment>`` (found from
+    ``hparams_file``, the experiment's YAML); the command repeats this run's
+    ``--output_root``, ``--seed``, ``--smoke`` and ``--mini`` options.
     """
     for entry in folders:
         folder, _ = parse_folder_entry(entry)  # a folder, or {folder: ..., rename: ...}
         if (folder / _ADAPTERS_JSON).is_file():
             continue
         experiment, seed = folder.parent.parent.name, folder.parent.name
-        recipe = find_recipe(experiment)
+        recipe = find_recipe(experiment, hparams_file)
         keep = [a for a in argv if re.match(r"--(output_root|seed|smoke|mini|data_folder|model_source)=", a)]
         if recipe is None:
-            hint = f"no recipe YAML in {REPO_ROOT / 'recipes'} sets experiment_name: {experiment}"
+            searched = " or ".join(str(f) for f in recipe_folders(hparams_file)) or "no recipes folder"
+            hint = f"no recipe YAML in {searched} sets experiment_name: {experiment}"
         else:
             train = recipe.parent.parent / "train.py"
             command = ["python", str(train), str(recipe), *keep]
             if not any(a.startswith("--seed=") for a in keep):
                 command.append(f"--seed={seed}")
-            hint = f"run its recipe {recipe.relative_to(REPO_ROOT)} first:\n    {shlex.join(command)}"
+            hint = f"run its recipe {recipe.relative_to(recipe.parents[3])} first:\n    {shlex.join(command)}"
         raise FileNotFoundError(
             f"pretrained_adapters: {folder} does not exist (no {_ADAPTERS_JSON}); it is made by "
             f"experiment {experiment!r} (seed {seed}); {hint}"
         )
 
 
-def find_recipe(experiment: str) -> Path | None:
-    """The recipe YAML whose own text sets ``experiment_name: <experiment>`` (None if none)."""
+def recipe_folders(hparams_file: str | os.PathLike) -> list[Path]:
+    """The ``recipes`` folders (``<recipes>/<Language>/hparams/*.yaml``) an experiment's YAML belongs to.
+
+    The one holding the YAML itself, when it is a recipe YAML, then the
+    ``recipes`` folder beside its chain root's folder (``<checkout>/hparams/base.yaml``
+    -> ``<checkout>/recipes``); only folders that exist.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp()).resolve()
+    >>> (root / "recipes" / "Odia" / "hparams").mkdir(parents=True)
+    >>> (root / "hparams").mkdir()
+    >>> _ = (root / "hparams" / "base.yaml").write_text("seed: 1\\n")
+    >>> experiment = root / "recipes" / "Odia" / "hparams" / "x.yaml"
+    >>> _ = experiment.write_text("base_hparams: ../../../hparams/base.yaml\\n")
+    >>> recipe_folders(experiment) == [root / "recipes"]
+    True
+    """
+    path = Path(hparams_file).resolve()
+    own = [path.parents[2]] if path.parent.name == "hparams" and len(path.parents) > 2 else []
+    folders = [*own, chain_root(path).parent.parent / "recipes"]
+    return [folder for folder in dict.fromkeys(folders) if folder.is_dir()]
+
+
+def find_recipe(experiment: str, hparams_file: str | os.PathLike) -> Path | None:
+    """The recipe YAML whose own text sets ``experiment_name: <experiment>`` (None if none).
+
+    Searched beside ``hparams_file`` (a flat ``hparams/`` folder of several
+    languages, as in SpeechBrain's tree), then in its :func:`recipe_folders`.
+    """
     pattern = re.compile(rf"^experiment_name:\s*['\"]?{re.escape(experiment)}['\"]?\s*(#.*)?$", re.M)
-    for path in sorted((REPO_ROOT / "recipes").glob("*/hparams/*.yaml")):
+    siblings = sorted(Path(hparams_file).resolve().parent.glob("*.yaml"))
+    for folder in recipe_folders(hparams_file):
+        siblings += sorted(folder.glob("*/hparams/*.yaml"))
+    for path in siblings:
         if pattern.search(path.read_text(encoding="utf-8")):
             return path
     return None

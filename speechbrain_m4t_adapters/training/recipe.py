@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import speechbrain as sb
+from filelock import FileLock
 from speechbrain.dataio.sampler import DynamicBatchSampler
 from speechbrain.utils.distributed import run_on_main
 from torch.utils.data import DataLoader
 from transformers.utils import logging as hf_logging
 
 from ..inference.publish import describe_training_data, publish_adapters
-from ..data.atomic import atomic_write, file_lock
+from ..data.atomic import atomic_write
 from ..data.specs import prepare_asr_spec, prepare_text_spec
 from ..evaluation.summary import finished_summary, forgetting_entry, verdict_line, write_summary
 from ..progress import progress_enabled
@@ -45,7 +46,7 @@ def _prepare_cached(prepare, spec: dict, csv: Path, what: str, defaults: dict) -
     """
     record = csv.with_suffix(".spec.json")
     fingerprint = json.dumps({"spec": spec, "defaults": defaults}, sort_keys=True, default=str)
-    with file_lock(csv):  # experiments started together: one prepares, the others then reuse
+    with FileLock(f"{csv}.lock"):  # experiments started together: one prepares, the others then reuse
         fresh = csv.exists() and record.exists() and record.read_text(encoding="utf-8") == fingerprint
         prepare(spec, csv, what=what, overwrite=not fresh, **defaults)
         with atomic_write(record, encoding="utf-8") as handle:
@@ -142,12 +143,8 @@ def parameter_summary(report: dict) -> str:
     )
 
 
-def run_experiment(argv: Sequence[str] | None = None) -> dict:
-    """Run the experiment described by ``argv`` (``hparams.yaml --key=value ...``).
-
-    Returns the summary written to ``<output_folder>/summary.json``.
-    """
-    argv = list(sys.argv[1:] if argv is None else argv)
+def _start(argv: list[str]) -> tuple[dict, sb.core.RunOptions]:
+    """Parse ``argv``, load the hyperparameters, check everything checkable, make the output folder."""
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     sb.utils.distributed.ddp_init_group(run_opts)  # no-op unless launched with torchrun
     hparams, merged_text = load_experiment(hparams_file, overrides)
@@ -165,7 +162,7 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
     check_writable(
         [output, hparams["save_folder"], output / "adapters", output / "test", hparams["manifest_folder"]]
     )
-    check_pretrained_adapters(hparams.get("pretrained_adapters") or [], argv)
+    check_pretrained_adapters(hparams.get("pretrained_adapters") or [], argv, hparams["hparams_file"])
     if "noprogressbar" not in run_opts.overridden_args and not progress_enabled():  # quiet in CI/logs
         given = {key: run_opts[key] for key in run_opts.overridden_args}
         run_opts = type(run_opts).from_dictionary({**given, "noprogressbar": True})
@@ -173,11 +170,103 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
     hparams["train_logger"] = with_tensorboard(hparams)
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"])
     Path(hparams["output_folder"], "hyperparams.yaml").write_text(merged_text, encoding="utf-8")
-
     tiny_version = hparams.get("tiny_model_version")
     if tiny_version and not Path(hparams["model_source"], "config.json").exists():
         run_on_main(build_tiny_model, args=[hparams["model_source"], tiny_version])
+    return hparams, run_opts
 
+
+def _fit(brain: AdapterBrain, hparams: dict, csvs: dict[str, Path]) -> int:
+    """Train the trainable parameters (if any, and epochs are asked); returns their number."""
+    m4t = brain.m4t
+    if hparams["mode"] == "text":
+        valid = text_dataset(csvs["text_valid"], m4t, "ascending")
+    else:
+        valid = asr_dataset(csvs["valid"], m4t, "ascending")
+    trainable = sum(p.numel() for p in m4t.trainable_parameters())
+    report = m4t.adapters.parameter_report()
+    logger.info(parameter_summary(report))
+    logger.info(budget_line(experiment_parameters(report), hparams.get("paper_params")))
+    if hparams["number_of_epochs"] <= 0 or trainable == 0:
+        epochs = hparams["number_of_epochs"]
+        logger.info(
+            "nothing to train (%d epochs, %d trainable parameters): evaluating only", epochs, trainable
+        )
+        return trainable
+    train, train_kwargs = _train_loader(hparams, m4t, csvs)
+    if isinstance(train, DataLoader):  # mixed mode: the Brain reseeds its sampler per epoch
+        brain.train_loader = train
+    brain.fit(
+        hparams["epoch_counter"],
+        train,
+        valid,
+        train_loader_kwargs=train_kwargs,
+        valid_loader_kwargs=hparams["valid_dataloader_opts"],
+    )
+    return trainable
+
+
+def _evaluate(brain: AdapterBrain, hparams: dict, csvs: dict[str, Path]) -> tuple[dict, dict, dict]:
+    """Test-set metrics, the same sets with adapters off (``compare_base``), and the forgetting check."""
+    m4t, loader_opts = brain.m4t, hparams["test_dataloader_opts"]
+    test_sets = {
+        name: asr_dataset(csvs[f"test_{name}"], m4t, "ascending") for name in (hparams.get("test_sets") or {})
+    }
+    results = brain.evaluate_test_sets(test_sets, loader_opts)
+    versus_base = {}
+    if hparams.get("compare_base") and m4t.adapters.sets:  # the same test sets, adapters off
+        base = evaluate_base(brain, test_sets, loader_opts)
+        versus_base = {name: forgetting_entry(results[name], base[name]) for name in results}
+    forget = {n: csvs[f"forget_{n}"] for n in hparams.get("forgetting_sets") or {}}
+    return results, versus_base, evaluate_forgetting(brain, forget, loader_opts)  # adapters on vs off
+
+
+def _save_results(
+    brain: AdapterBrain, hparams: dict, trainable: int, evaluated: tuple[dict, dict, dict]
+) -> dict:
+    """Adapters, ``summary.json`` and the model card (main process; others return an empty dict)."""
+    if not sb.utils.distributed.if_main_process():
+        return {}
+    m4t, output = brain.m4t, Path(hparams["output_folder"])
+    results, versus_base, forgetting = evaluated
+    report = m4t.adapters.parameter_report()
+    if m4t.adapters.sets:
+        m4t.save_adapters(
+            output / "adapters",
+            language=hparams["language"],
+            experiment=hparams["experiment_name"],
+            training_data=describe_training_data(hparams),
+        )
+    summary = write_summary(
+        output / "summary.json",
+        experiment=hparams["experiment_name"],
+        test_sets=results,
+        model_source=str(hparams["model_source"]),
+        trainable_params=report["trainable_parameters"],
+        total_params=report["base_parameters"],
+        train_time_s=hparams["train_clock"].seconds if trainable else None,
+        forgetting=forgetting,
+        extra={
+            "mode": hparams["mode"],
+            "adapter_sets": report["adapter_sets"],
+            "language": hparams["language"],
+            "nonfinite_steps_skipped": brain.nonfinite_steps_skipped,
+            "epochs_trained": hparams["epoch_counter"].current,
+            **({"versus_base": versus_base} if versus_base else {}),
+        },
+    )
+    if m4t.adapters.sets:  # the model card gets the results table
+        publish_adapters(output / "adapters", summary=summary)
+    return summary
+
+
+def run_experiment(argv: Sequence[str] | None = None) -> dict:
+    """Run the experiment described by ``argv`` (``hparams.yaml --key=value ...``).
+
+    Returns the summary written to ``<output_folder>/summary.json``.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    hparams, run_opts = _start(argv)
     csvs = _prepare(hparams)
     m4t = hparams["m4t"]()
     checkpointer = hparams["checkpointer"]
@@ -189,33 +278,7 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
         run_opts=run_opts,
         checkpointer=checkpointer,
     )
-    if hparams["mode"] == "text":
-        valid = text_dataset(csvs["text_valid"], m4t, "ascending")
-    else:
-        valid = asr_dataset(csvs["valid"], m4t, "ascending")
-
-    trainable = sum(p.numel() for p in m4t.trainable_parameters())
-    report = m4t.adapters.parameter_report()
-    logger.info(parameter_summary(report))
-    logger.info(budget_line(experiment_parameters(report), hparams.get("paper_params")))
-    if hparams["number_of_epochs"] > 0 and trainable > 0:
-        train, train_kwargs = _train_loader(hparams, m4t, csvs)
-        if isinstance(train, DataLoader):  # mixed mode: the Brain reseeds its sampler per epoch
-            brain.train_loader = train
-        brain.fit(
-            hparams["epoch_counter"],
-            train,
-            valid,
-            train_loader_kwargs=train_kwargs,
-            valid_loader_kwargs=hparams["valid_dataloader_opts"],
-        )
-    else:
-        logger.info(
-            "nothing to train (%d epochs, %d trainable parameters): evaluating only",
-            hparams["number_of_epochs"],
-            trainable,
-        )
-
+    trainable = _fit(brain, hparams, csvs)
     epochs = hparams["epoch_counter"].current
     summary_path = Path(hparams["output_folder"]) / "summary.json"
     done = finished_summary(summary_path, list(hparams.get("test_sets") or {}), epochs)
@@ -227,46 +290,7 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
         )
         _print_verdicts(done)
         return done
-    test_sets = {
-        name: asr_dataset(csvs[f"test_{name}"], m4t, "ascending") for name in (hparams.get("test_sets") or {})
-    }
-    results = brain.evaluate_test_sets(test_sets, hparams["test_dataloader_opts"])
-    versus_base = {}
-    if hparams.get("compare_base") and m4t.adapters.sets:  # the same test sets, adapters off
-        base = evaluate_base(brain, test_sets, hparams["test_dataloader_opts"])
-        versus_base = {name: forgetting_entry(results[name], base[name]) for name in results}
-    forget = {n: csvs[f"forget_{n}"] for n in hparams.get("forgetting_sets") or {}}
-    forgetting = evaluate_forgetting(brain, forget, hparams["test_dataloader_opts"])  # adapters on vs off
-    report = m4t.adapters.parameter_report()
-    summary = {}
-    if sb.utils.distributed.if_main_process():
-        if m4t.adapters.sets:
-            m4t.save_adapters(
-                Path(hparams["output_folder"]) / "adapters",
-                language=hparams["language"],
-                experiment=hparams["experiment_name"],
-                training_data=describe_training_data(hparams),
-            )
-        summary = write_summary(
-            Path(hparams["output_folder"]) / "summary.json",
-            experiment=hparams["experiment_name"],
-            test_sets=results,
-            model_source=str(hparams["model_source"]),
-            trainable_params=report["trainable_parameters"],
-            total_params=report["base_parameters"],
-            train_time_s=hparams["train_clock"].seconds if trainable else None,
-            forgetting=forgetting,
-            extra={
-                "mode": hparams["mode"],
-                "adapter_sets": report["adapter_sets"],
-                "language": hparams["language"],
-                "nonfinite_steps_skipped": brain.nonfinite_steps_skipped,
-                "epochs_trained": epochs,
-                **({"versus_base": versus_base} if versus_base else {}),
-            },
-        )
-        if m4t.adapters.sets:  # the model card gets the results table
-            publish_adapters(Path(hparams["output_folder"]) / "adapters", summary=summary)
+    summary = _save_results(brain, hparams, trainable, _evaluate(brain, hparams, csvs))
     if summary:
         where = Path(hparams["output_folder"]).resolve()
         saved = f" and adapters in {where / 'adapters'}" if m4t.adapters.sets else ""
