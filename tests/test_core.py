@@ -6,6 +6,7 @@ import ast
 import copy
 import io
 import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -61,11 +62,15 @@ def test_core_imports_nothing_outside_it():
 
 
 def test_no_module_reads_the_checkout():
+    """No path is built from a module's own location that leaves the package (e.g. ``recipes/``)."""
     offenders = []
     for path in sorted(PACKAGE.rglob("*.py")):
-        text = path.read_text(encoding="utf-8")
-        if "parents[2]" in text or "REPO_ROOT" in text:
-            offenders.append(str(path.relative_to(PACKAGE)))
+        depth = len(path.relative_to(PACKAGE).parts) - 1  # parents[depth] is the package folder
+        for match in re.finditer(r"__file__\)(?:\.resolve\(\))?\.parents\[(\d+)\]", path.read_text()):
+            if int(match[1]) > depth:
+                offenders.append(f"{path.relative_to(PACKAGE)}: parents[{match[1]}]")
+        if "REPO_ROOT" in path.read_text(encoding="utf-8"):
+            offenders.append(f"{path.relative_to(PACKAGE)}: REPO_ROOT")
     assert offenders == []
 
 
