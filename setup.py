@@ -22,7 +22,13 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["speechbrain_m4t_adapters", "speechbrain_m4t_adapters.*"]),
     package_data={
-        "speechbrain_m4t_adapters": ["resources/*", "resources/mini/*", "resources/mini_m4t/*", "resources/flores200/dev/*", "inference/hparams/*.yaml"],
+        "speechbrain_m4t_adapters": [
+            "resources/*",
+            "resources/mini/*",
+            "resources/mini_m4t/*",
+            "resources/flores200/dev/*",
+            "inference/hparams/*.yaml",
+        ],
     },
     include_package_data=True,
     install_requires=[

@@ -39,8 +39,8 @@ import torch.nn.functional as F  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from speechbrain_m4t_adapters import SeamlessM4T  # noqa: E402
-from speechbrain_m4t_adapters.model.decoding import transcribe as transcribe_batch  # noqa: E402
 from speechbrain_m4t_adapters.adapters import BottleneckConfig, FinetuneConfig, LoRAConfig  # noqa: E402
+from speechbrain_m4t_adapters.model.decoding import transcribe as transcribe_batch  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DTYPES = {"bf16": "bfloat16", "fp32": "float32"}

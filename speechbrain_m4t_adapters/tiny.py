@@ -200,26 +200,9 @@ def build_tiny_model(
     extractor files), so ``SeamlessM4T(source=output_dir)`` loads it exactly
     like a hub id.
 
-    Arguments
-    ---------
-    output_dir : str or Path
-        Folder to write (created).
-    version : "v1" or "v2"
-        Architecture.
-    corpus : str or Path
-        Tokenizer training text.
-    vocab_size : int
-        SentencePiece vocabulary size.
-    hidden_size : int
-        Model width.
-    layers : int
-        Layers in each stack.
-    languages : tuple of str
-        Language codes with tokens and decoder ids.
-    seed : int
-        Seed of the random weights.
-    config_overrides : dict, optional
-        Extra config fields for :func:`tiny_config`.
+    ``output_dir`` is created; ``version`` is "v1" or "v2"; the tokenizer is SentencePiece
+    (``vocab_size``) trained on ``corpus``; ``languages`` get tokens and decoder ids; ``seed``
+    draws the weights; ``config_overrides`` are extra fields for :func:`tiny_config`.
 
     Returns
     -------

@@ -196,38 +196,15 @@ def load_adapters(
     prefix: str = "",
     base_description: str | None = None,
 ) -> list[str]:
-    """Attach sets saved in ``folder`` to the model managed by ``sets``.
+    """Attach sets saved in ``folder`` (by :func:`save_adapters`) to the model ``sets`` manages.
 
-    The one loader of adapter folders: training (``pretrained_adapters``) and
-    inference profiles both call it. A set whose name is already attached is
-    an error naming both folders (never a silent overwrite): load it under
-    another name with ``rename`` or ``prefix``. Either every set attaches or
-    none does.
-
-    Arguments
-    ---------
-    sets : AdapterSets
-        Target model's sets.
-    folder : str or Path
-        A folder written by :func:`save_adapters`.
-    names : list of str, optional
-        Which saved sets to load; default all in the folder.
-    activate : bool
-        Activate the loaded sets (in file order).
-    trainable : bool
-        Mark them trainable (default frozen, for inference or stacking).
-    check_fingerprint : bool
-        Refuse adapters saved for another base architecture.
-    rename : dict, optional
-        Saved name -> attached name.
-    prefix : str
-        Prepended to every saved name not in ``rename``.
-    base_description : str, optional
-        How to name the loaded base in a mismatch error.
-
-    Returns
-    -------
-    The attached names, in file order.
+    The one loader of adapter folders: training (``pretrained_adapters``) and inference profiles
+    both call it. ``names`` picks saved sets (default all, in file order), which are activated
+    unless ``activate=False`` and frozen unless ``trainable``. A name already attached is an error
+    naming both folders (never a silent overwrite): load it under another name with ``rename``
+    (saved -> attached) or ``prefix``. Adapters saved for another base architecture are refused
+    (``check_fingerprint``; ``base_description`` names the loaded base). Either every set attaches
+    or none does; returns the attached names.
     """
     folder = Path(folder)
     metadata = read_metadata(folder)

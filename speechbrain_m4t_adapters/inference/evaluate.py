@@ -54,36 +54,15 @@ def evaluate_manifest(
     extra: dict[str, Any] | None = None,
     **transcribe_kwargs: Any,
 ) -> dict:
-    """Transcribe every row of ``manifest``, compute WER/CER, write the files above.
+    """Transcribe every row of ``manifest`` (an ASR manifest CSV), compute WER/CER, write the files above.
 
-    Arguments
-    ---------
-    asr : M4TAdaptedASR
-        The loaded model.
-    manifest : path-like
-        ASR manifest CSV (``ID,duration,wav,language,transcript[,start,stop]``).
-    output_dir : path-like
-        Folder for the outputs (created).
-    name : str, optional
-        Test set name (default: the manifest's stem).
-    experiment : str, optional
-        Experiment name in the summary (default: the ``experiment`` recorded in the used
-        adapters' ``adapters.json``, else their profile names, or ``base``).
-    lang : str, optional
-        Decode every row into this language instead of its own.
-    adapters : str or list of str, optional
-        Adapter profiles to use (default: per language, see :class:`M4TAdaptedASR`).
-    progress : bool
-        tqdm progress bar on stderr.
-    extra : dict, optional
-        Added to the summary's ``extra``.
-    **transcribe_kwargs
-        ``batch_size``, ``num_beams``, ``max_new_tokens``, ``max_chunk_seconds``.
-
-    Returns
-    -------
-    dict
-        The summary written; ``extra.failed`` lists the failed rows.
+    ``name`` is the test set's (default: the manifest's stem); ``experiment`` the summary's (default:
+    the ``experiment`` in the used adapters' ``adapters.json``, else their profile names, or
+    ``base``). ``lang`` decodes every row into one language instead of its own; ``adapters`` picks
+    profiles (default: per language, see :class:`M4TAdaptedASR`); ``extra`` is added to the
+    summary's ``extra``; ``transcribe_kwargs`` are ``batch_size``, ``num_beams``,
+    ``max_new_tokens``, ``max_chunk_seconds``. Returns the summary written (``extra.failed`` lists
+    the failed rows).
 
     Raises
     ------

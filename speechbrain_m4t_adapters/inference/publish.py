@@ -127,15 +127,20 @@ def describe_training_data(hparams: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def model_card(metadata: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> str:
-    """Markdown model card with Hugging Face front matter.
+def _results_table(tests: Mapping[str, Any]) -> list[str]:
+    """Markdown rows of a summary's test sets (or a line saying there are none)."""
+    if not tests:
+        return ["No results recorded with these adapters."]
+    rows = ["| test set | language | WER | CER | utterances | normaliser |", "|---|---|---:|---:|---:|---|"]
+    for name, row in tests.items():
+        cells = [row.get(k) for k in ("language", "wer", "cer", "num_utterances", "normalizer")]
+        rows.append(f"| {name} | " + " | ".join(_fmt(c) for c in cells) + " |")
+    return rows
 
-    Arguments
-    ---------
-    metadata : mapping
-        The folder's ``adapters.json`` content.
-    summary : mapping, optional
-        The experiment's ``summary.json`` (its test sets become the results table).
+
+def model_card(metadata: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> str:
+    """Markdown model card with Hugging Face front matter, from ``adapters.json`` content and an
+    experiment's optional ``summary.json`` (its test sets become the results table).
 
     Example
     -------
@@ -191,19 +196,7 @@ def model_card(metadata: Mapping[str, Any], summary: Mapping[str, Any] | None = 
     lines += ["", "## Training data", ""]
     data = metadata.get(TRAINING_DATA_KEY) or []
     lines += [f"- {line}" for line in data] if data else ["Not recorded."]
-    lines += ["", "## Results", ""]
-    if tests:
-        lines += [
-            "| test set | language | WER | CER | utterances | normaliser |",
-            "|---|---|---:|---:|---:|---|",
-        ]
-        for name, row in tests.items():
-            lines.append(
-                f"| {name} | {_fmt(row.get('language'))} | {_fmt(row.get('wer'))} | {_fmt(row.get('cer'))} | "
-                f"{_fmt(row.get('num_utterances'))} | {_fmt(row.get('normalizer'))} |"
-            )
-    else:
-        lines.append("No results recorded with these adapters.")
+    lines += ["", "## Results", ""] + _results_table(tests)
     lines += [
         "",
         "## Usage",

@@ -20,10 +20,10 @@ from speechbrain.utils.distributed import run_on_main
 from torch.utils.data import DataLoader
 from transformers.utils import logging as hf_logging
 
-from ..inference.publish import describe_training_data, publish_adapters
 from ..data.atomic import atomic_write
 from ..data.specs import prepare_asr_spec, prepare_text_spec
 from ..evaluation.summary import finished_summary, forgetting_entry, verdict_line, write_summary
+from ..inference.publish import describe_training_data, publish_adapters
 from ..progress import progress_enabled
 from ..tiny import build_tiny_model
 from .brain import AdapterBrain
