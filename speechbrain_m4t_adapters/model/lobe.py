@@ -138,19 +138,13 @@ class SeamlessM4T(nn.Module):
     save_path : str, optional
         Cache folder for hub downloads.
     freeze : bool
-        Freeze every base weight (adapters are then the only trainable part).
-        False fine-tunes the whole base in place.
-    dtype : str or torch.dtype
-        dtype of the base weights (``float32``, ``bfloat16``, ``float16``).
-        Adapters keep ``adapter_dtype``.
-    adapter_dtype : str or torch.dtype
-        dtype of adapter parameters.
+        Freeze every base weight (adapters are then the only trainable part); False fine-tunes it.
+    dtype, adapter_dtype : str or torch.dtype
+        dtype of the base weights (``float32``, ``bfloat16``, ``float16``) and of the adapters.
     attn_implementation : str
-        ``sdpa`` (default). ``eager`` is refused for v2: it ignores speech
-        padding in the Conformer.
+        ``sdpa`` (default); ``eager`` is refused for v2: it ignores speech padding in the Conformer.
     layerdrop : float
-        LayerDrop of the three stacks (the checkpoints default to 0.05-0.1;
-        0 keeps adapters from being skipped at random).
+        LayerDrop of the three stacks (checkpoints: 0.05-0.1; 0 never skips adapters at random).
     base_dropout : bool
         Keep the frozen base's dropout active in training (default off: the
         frozen base runs as in inference; v1's BatchNorm statistics are
