@@ -38,6 +38,7 @@ setup(
         "transformers>=5.0,<6",
         "hyperpyyaml>=1.2",
         "filelock>=3.0",  # one process prepares a shared manifest, the others wait (training.recipe)
+        "peft>=0.13",  # LoRA sets are PEFT's LoRA layers (adapters.lora)
         "jiwer>=3.0",
         "sentencepiece>=0.2",
         "protobuf>=4",  # converting a hub sentencepiece.bpe.model into the fast tokenizer
@@ -51,10 +52,9 @@ setup(
         "espeakng-loader>=0.2.4",  # libespeak-ng + voices in a 10 MB wheel: synthetic speech for --mini=True
     ],
     extras_require={
-        "lora-peft": ["peft>=0.13"],
+        "lora-peft": [],  # kept for old install commands: peft is a core dependency
         "indic": ["indic-nlp-library>=0.92"],  # the "vistaar" scoring normaliser
-        # peft: the PEFT interoperability tests (tests/test_peft_interop.py)
-        "dev": ["pytest>=8", "ruff>=0.6", "peft>=0.13", "indic-nlp-library>=0.92", "tensorboard>=2.10"],
+        "dev": ["pytest>=8", "ruff>=0.6", "indic-nlp-library>=0.92", "tensorboard>=2.10"],
         # kept for old install commands: espeakng-loader is now a core dependency
         "mini": ["espeakng-loader>=0.2.4"],
     },
