@@ -81,7 +81,9 @@ def main() -> None:
     print(f"{'configuration':32s} {'s/step':>8s} {'saved MB':>9s} {'trainable':>10s}")
     for name, (adapters, checkpointing) in CONFIGS.items():
         m4t = SeamlessM4T(folder, adapters=adapters, activation_checkpointing=checkpointing).to(args.device)
-        decoder_inputs, labels = m4t.text_ids.batch_targets(["একটি ছোট পরীক্ষা বাক্য"] * args.batch, "ben")
+        decoder_inputs, labels = m4t.text_ids.batch_targets(
+            ["একটি ছোট পরীক্ষা বাক্য"] * args.batch, "ben", device=m4t.device
+        )
         seconds, megabytes = measure(m4t, wavs, decoder_inputs, labels, args.steps)
         trainable = sum(p.numel() for p in m4t.trainable_parameters())
         print(f"{name:32s} {seconds:8.3f} {megabytes:9.1f} {trainable:10d}")

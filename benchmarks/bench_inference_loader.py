@@ -150,7 +150,9 @@ def bench_loader(folder: Path, args, device: torch.device) -> None:
             print(f"| loading + features, num_workers={workers} | {rate:.1f} |", flush=True)
         batch = next(iter(DataLoader(dataset, batch_size=args.batch, collate_fn=PaddedBatch))).to(device)
         wavs, lens = batch.sig
-        inputs, labels = m4t.text_ids.batch_targets(list(batch.transcript), list(batch.language))
+        inputs, labels = m4t.text_ids.batch_targets(
+            list(batch.transcript), list(batch.language), device=m4t.device
+        )
         for set_name, label in (("dec", "decoder adapters"), ("enc", "encoder adapters")):
             m4t.adapters.set_active([set_name])
             m4t.train()

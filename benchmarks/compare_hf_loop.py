@@ -271,8 +271,8 @@ def make_batches(m4t: SeamlessM4T, hf: HFLoop, batch_size: int, device: torch.de
         targets = [p[1] for p in pairs[start : start + batch_size]]
         if hf.kind == "text":
             texts, langs = targets, ["ben"] * len(targets)
-        decoder_inputs, labels = m4t.text_ids.batch_targets(texts, langs)
-        source_ids, source_mask = m4t.text_ids.batch_sources(sources, "eng")
+        decoder_inputs, labels = m4t.text_ids.batch_targets(texts, langs, device=device)
+        source_ids, source_mask = m4t.text_ids.batch_sources(sources, "eng", device=device)
         batches.append(
             dict(
                 wav_list=wav_list,

@@ -95,10 +95,12 @@ def make_batch(m4t: SeamlessM4T, batch: int, seconds: float, device: torch.devic
         wavs.append(torch.cat(parts)[: int(seconds * 16000)])
         texts.append(" ".join(words))
         langs.append(clips[i % len(clips)][2])
-    inputs, labels = m4t.text_ids.batch_targets(texts, langs)
-    sources, source_mask = m4t.text_ids.batch_sources([pairs[i % len(pairs)][0] for i in range(batch)], "eng")
+    inputs, labels = m4t.text_ids.batch_targets(texts, langs, device=device)
+    sources, source_mask = m4t.text_ids.batch_sources(
+        [pairs[i % len(pairs)][0] for i in range(batch)], "eng", device=device
+    )
     text_inputs, text_labels = m4t.text_ids.batch_targets(
-        [pairs[i % len(pairs)][1] for i in range(batch)], ["ben"] * batch
+        [pairs[i % len(pairs)][1] for i in range(batch)], ["ben"] * batch, device=device
     )
     return dict(
         wavs=torch.stack(wavs).to(device),

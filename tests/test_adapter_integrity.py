@@ -149,3 +149,21 @@ def test_inspect_is_a_fast_health_check(saved, tmp_path):
         (bad / "adapters.json").write_text(text)
         run = subprocess.run([*command, str(bad)], capture_output=True, text=True)
         assert run.returncode == 2 and phrase in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+def test_shape_rules_are_recorded_and_a_damaged_list_is_named(saved, tmp_path):
+    from speechbrain_m4t_adapters.adapters.integrity import check_folder
+
+    metadata = json.loads((saved / "adapters.json").read_text())
+    assert metadata["sets"]["enc"]["shape_rules"] == [
+        ["down.weight", 0, "bottleneck"],
+        ["up.weight", 1, "bottleneck"],
+    ]
+    bad = tmp_path / "rules"
+    shutil.copytree(saved, bad)
+    metadata["sets"]["enc"]["shape_rules"] = [["down.weight", "0"]]
+    (bad / "adapters.json").write_text(json.dumps(metadata))
+    (problem,) = check_folder(bad)
+    assert (
+        "field 'sets.enc'.shape_rules must be a list of [tensor suffix, dimension, config field]" in problem
+    )

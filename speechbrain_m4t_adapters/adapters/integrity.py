@@ -250,6 +250,12 @@ def load_metadata(folder: str | os.PathLike) -> dict[str, Any]:
             isinstance(modules, list) and all(isinstance(m, str) for m in modules),
             f"{where}.modules must be a list of module paths",
         )
+        rules = info.get("shape_rules", [])
+        need(
+            isinstance(rules, list)
+            and all(isinstance(r, list) and [type(x) for x in r] == [str, int, str] for r in rules),
+            f"{where}.shape_rules must be a list of [tensor suffix, dimension, config field]",
+        )
     return metadata
 
 

@@ -288,7 +288,7 @@ def _read_peft_config(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: peft_type is {config.get('peft_type')!r}; only LORA imports")
     for key, default in _UNSUPPORTED.items():
         value = config.get(key, default)
-        if value not in (default, None, [], {}, ()) or (default is False and value):
+        if value not in (default, None, [], {}, ()):
             raise ValueError(f"{path}: {key}={value!r} is not supported (plain LoRA only)")
     return config
 

@@ -24,6 +24,11 @@ from .hosting import ADAPTERS_ATTR, ensure_host, release_host
 NAME_PATTERN = r"[A-Za-z0-9_\-]+"
 
 
+def any_trainable(*modules: nn.Module | None) -> bool:
+    """Whether any parameter of ``modules`` (None skipped) requires grad."""
+    return any(p.requires_grad for m in modules if m is not None for p in m.parameters())
+
+
 def safe_name(text: str) -> str:
     """``text`` with every run of other characters replaced by ``_`` (``adapters`` if nothing is left).
 
@@ -156,14 +161,14 @@ class AdapterSets:
         """Detach a set and free its modules."""
         self.check_known([name])
         self._check_unmerged([name], "remove")
-        adapter_set = self.sets[name]
+        adapter_set = self.sets.pop(name)
         if adapter_set.config.role == "inject":
             adapter_set.config.eject(self.model, name, adapter_set.targets)
-        for path in adapter_set.targets if adapter_set.config.role != "inject" else []:
-            host = self.model.get_submodule(path)
-            del getattr(host, ADAPTERS_ATTR)[name]
-            release_host(host)
-        del self.sets[name]
+        else:
+            for path in adapter_set.targets:
+                host = self.model.get_submodule(path)
+                del getattr(host, ADAPTERS_ATTR)[name]
+                release_host(host)
         self.active = [n for n in self.active if n != name]
         self.refresh()
 

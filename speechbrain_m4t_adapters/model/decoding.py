@@ -186,6 +186,5 @@ def translate(
     max_new_tokens: int | None = None,
 ) -> list[str]:
     """Text -> text through the text encoder and the shared decoder."""
-    ids, mask = m4t.text_ids.batch_sources(texts, src_lang)
-    hidden, mask = m4t.encode_text(ids.to(m4t.device), mask.to(m4t.device))
+    hidden, mask = m4t.encode_text(*m4t.text_ids.batch_sources(texts, src_lang, device=m4t.device))
     return m4t.decode_tokens(m4t.generate(hidden, mask, tgt_lang, num_beams, max_new_tokens))

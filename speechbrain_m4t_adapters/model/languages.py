@@ -103,12 +103,15 @@ class TextIds:
         return [self.languages.id(lang), *tokens, self.eos_id]
 
     def batch_targets(
-        self, targets: Sequence[Sequence[int]] | Sequence[str], langs: Sequence[str] | str | None = None
+        self,
+        targets: Sequence[Sequence[int]] | Sequence[str],
+        langs: Sequence[str] | str | None = None,
+        device: torch.device | str | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Decoder inputs (B, L) ``[</s>, __lang__, tokens...]`` and labels (B, L) ``[__lang__, ..., </s>]``.
 
         ``targets`` are id lists (from calling this object) or strings (then ``langs`` is needed);
-        labels are padded with -100, inputs with ``pad_id``.
+        labels are padded with -100, inputs with ``pad_id``; both on ``device`` (default CPU).
         """
         if targets and isinstance(targets[0], str):
             langs = [langs] * len(targets) if isinstance(langs, str) or langs is None else list(langs)
@@ -116,12 +119,13 @@ class TextIds:
         labels = torch.full((len(targets), max(len(t) for t in targets)), -100, dtype=torch.long)
         for i, seq in enumerate(targets):
             labels[i, : len(seq)] = torch.as_tensor(seq)
+        labels = labels.to(device)
         return teacher_forcing(labels, self.eos_id, self.pad_id), labels
 
     def batch_sources(
-        self, texts: Sequence[str], langs: Sequence[str] | str
+        self, texts: Sequence[str], langs: Sequence[str] | str, device: torch.device | str | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Text-encoder input ids (B, L) ``[__lang__, tokens..., </s>]`` and attention mask (B, L)."""
+        """Text-encoder ids (B, L) ``[__lang__, tokens..., </s>]`` and attention mask (B, L) on ``device``."""
         langs = [langs] * len(texts) if isinstance(langs, str) else list(langs)
         seqs = [self(t, lang) for t, lang in zip(texts, langs)]
         ids = torch.full((len(seqs), max(len(s) for s in seqs)), self.pad_id, dtype=torch.long)
@@ -129,4 +133,4 @@ class TextIds:
         for i, seq in enumerate(seqs):
             ids[i, : len(seq)] = torch.as_tensor(seq)
             mask[i, : len(seq)] = 1
-        return ids, mask
+        return ids.to(device), mask.to(device)

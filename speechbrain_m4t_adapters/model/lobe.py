@@ -44,7 +44,7 @@ from ..adapters.io import (
     save_adapters,
     save_checkpoint_state,
 )
-from ..adapters.sets import AdapterSets
+from ..adapters.sets import AdapterSets, any_trainable
 from .features import SeamlessM4TFbank
 from .languages import LanguageMap, TextIds
 from .source import check_model_source, resolve_model_source
@@ -119,10 +119,6 @@ def _load_base(source: str, dtype: torch.dtype, attn_implementation: str, layerd
     return model_class.from_pretrained(
         source, config=config, dtype=dtype, attn_implementation=attn_implementation, **hub_kwargs
     )
-
-
-def _requires_grad(*modules: nn.Module | None) -> bool:
-    return any(p.requires_grad for m in modules if m is not None for p in m.parameters())
 
 
 @register_checkpoint_hooks
@@ -303,7 +299,7 @@ class SeamlessM4T(nn.Module):
         # A fine-tuning set may replace the whole speech encoder by its trained copy.
         encoder = active_module(self.model.speech_encoder)
         dtype = next(encoder.parameters()).dtype
-        grad = torch.is_grad_enabled() and _requires_grad(encoder.feature_projection, encoder.encoder)
+        grad = torch.is_grad_enabled() and any_trainable(encoder.feature_projection, encoder.encoder)
         with torch.set_grad_enabled(grad):  # stages below the lowest trainable module keep no activations
             return encoder.encoder(
                 encoder.feature_projection(features.to(dtype)), attention_mask=attention_mask
@@ -315,7 +311,7 @@ class SeamlessM4T(nn.Module):
         """Conformer output (B, F, d) -> intermediate FFN, length adaptor, final LN: (B, F', d), mask."""
         encoder = active_module(self.model.speech_encoder)
         top = (encoder.intermediate_ffn, encoder.adapter, encoder.inner_layer_norm)
-        top_grad = torch.is_grad_enabled() and (hidden.requires_grad or _requires_grad(*top))
+        top_grad = torch.is_grad_enabled() and (hidden.requires_grad or any_trainable(*top))
         mask = attention_mask
         with torch.set_grad_enabled(top_grad):
             hidden = hidden + 0.5 * encoder.intermediate_ffn(hidden)
@@ -386,7 +382,7 @@ class SeamlessM4T(nn.Module):
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Text encoder: (B, L) source ids (from ``text_ids.batch_sources``) -> (B, L, d), mask."""
-        grad = torch.is_grad_enabled() and _requires_grad(self.model.text_encoder)
+        grad = torch.is_grad_enabled() and any_trainable(self.model.text_encoder)
         with torch.set_grad_enabled(grad):
             out = self.model.text_encoder(input_ids=input_ids, attention_mask=attention_mask)
         return out.last_hidden_state, attention_mask

@@ -34,6 +34,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from ..adapters.hosting import active_module
+from ..adapters.sets import any_trainable
 
 logger = logging.getLogger(__name__)
 
@@ -196,10 +197,6 @@ def pad_rows(
     return hidden, mask
 
 
-def _requires_grad(*modules: nn.Module | None) -> bool:
-    return any(p.requires_grad for m in modules if m is not None for p in m.parameters())
-
-
 class FrozenOutputs:
     """The lobe's frozen stages, computed once per utterance and read from the cache afterwards.
 
@@ -232,17 +229,17 @@ class FrozenOutputs:
         """Highest frozen stage of ``kind`` input below every trainable module (and why not, if None)."""
         model = self.m4t.model
         if kind == "text":
-            if _requires_grad(model.text_encoder):
+            if any_trainable(model.text_encoder):
                 return None, [], "the text encoder trains"
             if model.config.encoder_layerdrop > 0:
                 return None, [], "text-encoder LayerDrop is random"
             return "text_encoder", [model.text_encoder], ""
         encoder = active_module(model.speech_encoder)
-        if _requires_grad(encoder.feature_projection, encoder.encoder):
+        if any_trainable(encoder.feature_projection, encoder.encoder):
             return None, [], "the Conformer trains"
         if model.config.speech_encoder_layerdrop > 0:
             return None, [], "speech-encoder LayerDrop is random"
-        if _requires_grad(encoder.intermediate_ffn, encoder.adapter, encoder.inner_layer_norm):
+        if any_trainable(encoder.intermediate_ffn, encoder.adapter, encoder.inner_layer_norm):
             return "conformer", [encoder.feature_projection, encoder.encoder], ""
         return "speech_encoder", [encoder], ""
 

@@ -187,7 +187,7 @@ class Pretrainer(nn.Module):
     ) -> tuple[torch.Tensor, float, float]:
         """Weighted decoder CE + CTC for a batch of ``[__lang__, tokens..., </s>]`` targets."""
         hidden, out_mask, ctc = self.encode(feats, mask)
-        dec_in, labels = self.lobe.text_ids.batch_targets(targets)
+        dec_in, labels = self.lobe.text_ids.batch_targets(targets, device=self.lobe.device)
         logits = self.lobe.decode(hidden, out_mask, dec_in)
         ce = F.cross_entropy(
             logits.flatten(0, 1), labels.flatten(), ignore_index=-100, label_smoothing=cfg["label_smoothing"]
@@ -208,7 +208,7 @@ class Pretrainer(nn.Module):
         """Decoder CE for text-to-text translation."""
         ids, mask = pad_ids(sources, self.lobe.text_ids.pad_id)
         hidden, mask = self.lobe.encode_text(ids, mask)
-        dec_in, labels = self.lobe.text_ids.batch_targets(targets)
+        dec_in, labels = self.lobe.text_ids.batch_targets(targets, device=self.lobe.device)
         logits = self.lobe.decode(hidden, mask, dec_in)
         return F.cross_entropy(
             logits.flatten(0, 1), labels.flatten(), ignore_index=-100, label_smoothing=cfg["label_smoothing"]
