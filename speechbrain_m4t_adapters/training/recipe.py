@@ -6,6 +6,7 @@ between experiments lives in YAML only.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -33,6 +34,7 @@ from .forgetting import evaluate_base, evaluate_forgetting
 from .hparams import load_experiment
 from .loggers import with_tensorboard
 from .preflight import check_pretrained_adapters, check_writable
+from .run_folder import check_settings, exclusive_run
 
 logger = logging.getLogger(__name__)
 MODES = ("asr", "text", "mixed")
@@ -143,8 +145,8 @@ def parameter_summary(report: dict) -> str:
     )
 
 
-def _start(argv: list[str]) -> tuple[dict, sb.core.RunOptions]:
-    """Parse ``argv``, load the hyperparameters, check everything checkable, make the output folder."""
+def _start(argv: list[str]) -> tuple[dict, sb.core.RunOptions, str]:
+    """Parse ``argv``, load the hyperparameters, check everything checkable before any work."""
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     sb.utils.distributed.ddp_init_group(run_opts)  # no-op unless launched with torchrun
     hparams, merged_text = load_experiment(hparams_file, overrides)
@@ -168,12 +170,22 @@ def _start(argv: list[str]) -> tuple[dict, sb.core.RunOptions]:
         run_opts = type(run_opts).from_dictionary({**given, "noprogressbar": True})
         hf_logging.disable_progress_bar()  # transformers' weight-loading bars too
     hparams["train_logger"] = with_tensorboard(hparams)
+    return hparams, run_opts, merged_text
+
+
+def _own_folder(hparams: dict, merged_text: str) -> None:
+    """This run's settings agree with the folder's earlier run (or it starts fresh); then log there."""
+    output = Path(hparams["output_folder"])
+    aside = [p.name for p in (Path(hparams["save_folder"]), output / "frozen_cache") if p.parent == output]
+    aside += ["adapters", "test", "summary.json", "train_log.txt", "hyperparams.yaml", "log.txt", "env.log"]
+    if sb.utils.distributed.if_main_process():
+        check_settings(output, merged_text, bool(hparams.get("start_fresh")), aside)
+    Path(hparams["save_folder"]).mkdir(parents=True, exist_ok=True)  # the checkpointer's, if moved aside
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"])
     Path(hparams["output_folder"], "hyperparams.yaml").write_text(merged_text, encoding="utf-8")
     tiny_version = hparams.get("tiny_model_version")
     if tiny_version and not Path(hparams["model_source"], "config.json").exists():
         run_on_main(build_tiny_model, args=[hparams["model_source"], tiny_version])
-    return hparams, run_opts
 
 
 def _fit(brain: AdapterBrain, hparams: dict, csvs: dict[str, Path]) -> int:
@@ -266,7 +278,15 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
     Returns the summary written to ``<output_folder>/summary.json``.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    hparams, run_opts = _start(argv)
+    hparams, run_opts, merged_text = _start(argv)
+    main = sb.utils.distributed.if_main_process()  # one lock holder; the other ranks share its folder
+    with exclusive_run(hparams["output_folder"]) if main else contextlib.nullcontext():
+        _own_folder(hparams, merged_text)
+        return _run(hparams, run_opts)
+
+
+def _run(hparams: dict, run_opts: sb.core.RunOptions) -> dict:
+    """Prepare, train, evaluate and save, in an output folder this process owns."""
     csvs = _prepare(hparams)
     m4t = hparams["m4t"]()
     checkpointer = hparams["checkpointer"]
