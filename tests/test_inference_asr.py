@@ -184,7 +184,10 @@ def _write_bad_inputs(folder: Path) -> dict[str, Path]:
     sf.write(stereo, np.stack([resampled, resampled], axis=1), 8000)
     short = folder / "short.wav"
     sf.write(short, np.zeros(100, dtype="float32"), 16000)
+    truncated = folder / "truncated.wav"  # a copy cut short: libsndfile alone reads it as a shorter clip
+    truncated.write_bytes(Path(BN_WAVS[0]).read_bytes()[:20_000])
     return {
+        "truncated": truncated,
         "corrupt": corrupt,
         "empty": empty,
         "stereo": stereo,
@@ -196,7 +199,8 @@ def _write_bad_inputs(folder: Path) -> dict[str, Path]:
 def test_bad_inputs_name_the_file(asr, tmp_path):
     bad = _write_bad_inputs(tmp_path)
     assert asr.transcribe_file(bad["stereo"], lang="ben")  # 8 kHz stereo: mixed down, resampled
-    for key, reason in (("corrupt", "corrupt_audio"), ("empty", "empty_audio"), ("missing", "missing_audio")):
+    reasons = {"corrupt": "corrupt_audio", "empty": "empty_audio", "missing": "missing_audio"}
+    for key, reason in {**reasons, "truncated": "truncated_audio"}.items():
         with pytest.raises(AudioError, match=reason) as info:
             asr.transcribe_file(bad[key], lang="ben")
         assert str(bad[key]) in str(info.value)
@@ -218,6 +222,7 @@ def test_batch_keeps_good_results_and_reports_failures(asr, tmp_path):
         bad["missing"],
         bad["empty"],
         bad["short"],
+        bad["truncated"],
         BN_WAVS[1],
     ]
     results = asr.transcribe_files(inputs, lang="ben", batch_size=3)
@@ -228,8 +233,9 @@ def test_batch_keeps_good_results_and_reports_failures(asr, tmp_path):
     assert "corrupt_audio" in errors["corrupt"] and str(bad["corrupt"]) in errors["corrupt"]
     assert "missing_audio" in errors["nope"] and "empty_audio" in errors["empty"]
     assert "25 ms" in errors["short"]
+    assert "truncated_audio" in errors["truncated"] and "header declares" in errors["truncated"]
     report = failure_report(results)
-    assert report.startswith("4 of 7 input(s) failed:") and str(bad["missing"]) in report
+    assert report.startswith("5 of 8 input(s) failed:") and str(bad["missing"]) in report
     # An unknown language in a row fails that row only.
     rows = [
         AsrEntry("good", 1.0, str(BN_WAVS[0]), "ben", ""),
@@ -270,18 +276,21 @@ def test_evaluate_manifest(asr, tmp_path):
             utt, text = line.split("\t", 1)
             rows.append(AsrEntry(utt, 3.0, str(REAL / "respin" / folder / "wav" / f"{utt}.wav"), lang, text))
     rows.append(AsrEntry("gone", 1.0, str(tmp_path / "gone.wav"), "ben", "কিছু"))
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(Path(rows[0].wav).read_bytes()[:20_000])
+    rows.append(AsrEntry("cut", 3.0, str(cut), "ben", rows[0].transcript))
     manifest = tmp_path / "test.csv"
     write_asr_manifest(rows, manifest)
     summary = evaluate_manifest(asr, manifest, tmp_path / "out", batch_size=4)
     assert summary == read_summary(tmp_path / "out" / "summary.json")
     assert set(summary["test_sets"]) == {"test_ben", "test_mai"}
     assert summary["test_sets"]["test_ben"]["num_utterances"] == 2
-    assert summary["test_sets"]["test_ben"]["failed"] == 1
+    assert summary["test_sets"]["test_ben"]["failed"] == 2  # missing, and cut short (not scored)
     assert summary["test_sets"]["test_ben"]["wer"] >= 0
-    assert list(summary["extra"]["failed"]) == ["gone"]
+    assert list(summary["extra"]["failed"]) == ["gone", "cut"]
     assert summary["trainable_params"] > 0  # the adapters used, Odia for mai and Bengali for ben
     assert sorted(summary["extra"]["adapter_sets"]) == ["bengali-enc", "odia-enc"]
     for name in ("wer_test_ben.txt", "wer_test_ben_cer.txt", "wer_test_mai.txt", "hyp_test.tsv"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     hyp_lines = (tmp_path / "out" / "hyp_test.tsv").read_text(encoding="utf-8").splitlines()
-    assert len(hyp_lines) == 6 and "missing_audio" in hyp_lines[-1]
+    assert len(hyp_lines) == 7 and "missing_audio" in hyp_lines[-2] and "truncated_audio" in hyp_lines[-1]

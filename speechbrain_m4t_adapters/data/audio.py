@@ -83,6 +83,7 @@ def audio_info(path: PathLike) -> tuple[float, int, int]:
     (1.0, 8000, 1)
     """
     _check_exists(path)
+    check_wav_complete(path)  # libsndfile would silently read a cut copy as a shorter clip
     try:
         info = sf.info(str(path))
     except Exception as exc:  # soundfile raises several types for bad data
@@ -118,8 +119,9 @@ def load_audio(
     Raises
     ------
     AudioError
-        If the file is missing, unreadable/corrupt, holds no samples (or the
-        requested segment is empty) or holds NaN/infinite samples.
+        If the file is missing, unreadable/corrupt, a WAV cut short of its
+        header's size, holds no samples (or the requested segment is empty)
+        or holds NaN/infinite samples.
 
     Example
     -------
@@ -131,6 +133,7 @@ def load_audio(
     (torch.Size([16000]), torch.float32)
     """
     _check_exists(path)
+    check_wav_complete(path)  # libsndfile would silently read a cut copy as a shorter clip
     try:
         info = sf.info(str(path))
         sr = int(info.samplerate)

@@ -154,9 +154,10 @@ def _file_duration(wav: Path, checked: dict[Path, float], verify_decode: bool) -
     if wav not in checked:
         # Cached only once every check passed: segments of a bad file all fail.
         seconds, rate, _ = audio_info(wav)
-        check_wav_complete(wav)
         if verify_decode:
-            load_audio(wav, target_sr=rate)
+            load_audio(wav, target_sr=rate)  # checks completeness too
+        else:
+            check_wav_complete(wav)
         checked[wav] = seconds
     return checked[wav]
 
