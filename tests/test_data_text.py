@@ -120,3 +120,28 @@ def test_parallel_tsv_and_aligned_files(tmp_path):
     tgt.write_text("एक\n", encoding="utf-8")
     with pytest.raises(AlignmentError, match=r"s.txt has 3 lines, .*t.txt has 1"):
         aligned_file_pairs(src, tgt, tmp_path / "b.csv", "eng", "mai", overwrite=True)
+
+
+def test_non_utf8_line_is_one_bad_row_and_long_target_is_skipped(tmp_path):
+    tsv = tmp_path / "par.tsv"
+    long_target = "ক" * 5000
+    tsv.write_bytes(
+        "hello\tনমস্কার\n".encode()
+        + b"bad \xff byte\t\xe0\xa6\x95\n"
+        + f"long\t{long_target}\n".encode()
+        + "bye\tবিদায়\n".encode()
+    )
+    report = parallel_tsv_pairs(tsv, tmp_path / "p.csv", "eng", "ben", max_chars=1000)
+    assert [p.id for p in read_text_manifest(tmp_path / "p.csv")] == ["par_000001", "par_000004"]
+    assert report.counts == {"bad_row": 1, "too_long": 1}
+    skipped = {item.id: item for item in read_skipped(skipped_path(tmp_path / "p.csv"))}
+    assert skipped["par_000002"].origin == f"{tsv}:2"
+    assert "not UTF-8: byte 0xff at column 5" in skipped["par_000002"].detail
+    assert "5000 characters (max_text_chars: 1000)" in skipped["par_000003"].detail
+
+    src, tgt = tmp_path / "s.txt", tmp_path / "t.txt"  # line-aligned files: the same per line
+    src.write_bytes(b"one\ntw\xc3o\nthree\n")
+    tgt.write_text("এক\nদুই\nতিন\n", encoding="utf-8")
+    report = aligned_file_pairs(src, tgt, tmp_path / "a.csv", "eng", "ben")
+    assert [p.target for p in read_text_manifest(tmp_path / "a.csv")] == ["এক", "তিন"]
+    assert report.ids("bad_row") == ["t_000002"]

@@ -376,18 +376,45 @@ def prepare_manifest(
     return prepare_once(name, save_csv, options.overwrite, write)
 
 
+class Undecodable(list):
+    """A listing line that is not UTF-8: an empty row whose ``error`` names the first bad byte."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+def undecodable_error(text: str) -> str | None:
+    """Where ``text`` (read with ``errors='surrogateescape'``) is not UTF-8, or None.
+
+    Example
+    -------
+    >>> undecodable_error(b"ok \\xff no".decode("utf-8", "surrogateescape"))
+    'not UTF-8: byte 0xff at column 4'
+    """
+    for column, char in enumerate(text, start=1):
+        if "\udc80" <= char <= "\udcff":
+            return f"not UTF-8: byte 0x{ord(char) - 0xDC00:02x} at column {column}"
+    return None
+
+
 def read_rows(path: Path, delimiter: str, skip_blank: bool = True) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(line_number, row)`` from a CSV/TSV (quotes kept verbatim in TSV).
 
     Blank lines are not entries of a listing and are skipped unless
-    ``skip_blank=False`` (then they come as empty rows).
+    ``skip_blank=False`` (then they come as empty rows). A line that is not
+    UTF-8 comes as an empty :class:`Undecodable` row (so it is a bad row of
+    its own, not the end of the file).
     """
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
         reader = csv.reader(f, delimiter=delimiter, quoting=quoting)
         line = 1
         for row in reader:
-            if row or not skip_blank:
+            error = undecodable_error(delimiter.join(row))
+            if error:
+                yield line, Undecodable(error)
+            elif row or not skip_blank:
                 yield line, row
             line = reader.line_num + 1
 
@@ -402,7 +429,7 @@ def id_text_candidates(
     for line, row in read_rows(listing, "\t"):
         origin = f"{listing}:{line}"
         if len(row) != 2 or not row[0].strip():
-            yield bad_row(row[0] if row else "", origin, f"expected {expected!r}")
+            yield bad_row(row[0] if row else "", origin, getattr(row, "error", f"expected {expected!r}"))
             continue
         utt = row[0].strip()
         yield Candidate(utt, audio(utt), text(row[1]), origin)
@@ -541,9 +568,8 @@ def prepare_fleurs(
         for line, row in read_rows(listing, "\t"):
             origin = f"{listing}:{line}"
             if len(row) != len(FLEURS_COLUMNS) or not row[1].strip():
-                yield bad_row(
-                    row[0] if row else "", origin, f"expected {len(FLEURS_COLUMNS)} columns, got {len(row)}"
-                )
+                error = getattr(row, "error", f"expected {len(FLEURS_COLUMNS)} columns, got {len(row)}")
+                yield bad_row(row[0] if row else "", origin, error)
                 continue
             file_name = row[1].strip()
             yield Candidate(Path(file_name).stem, lang_dir / "audio" / split / file_name, row[col], origin)
@@ -597,7 +623,9 @@ def prepare_common_voice(
             origin = f"{listing}:{line}"
             if len(row) != len(header) or not row[i_path].strip():
                 utt = row[i_path] if len(row) > i_path else ""
-                yield bad_row(utt, origin, f"expected {len(header)} columns, got {len(row)}")
+                yield bad_row(
+                    utt, origin, getattr(row, "error", f"expected {len(header)} columns, got {len(row)}")
+                )
                 continue
             clip = row[i_path].strip()
             locale = row[i_locale] if i_locale is not None else cv_dir.name
@@ -653,7 +681,8 @@ def prepare_generic(
         for line, row in rows:
             origin = f"{listing}:{line}"
             if len(row) != len(header) or not row[idx[path_column]].strip():
-                yield bad_row(f"{listing.name}:{line}", origin, f"expected {len(header)} fields with a path")
+                error = getattr(row, "error", f"expected {len(header)} fields with a path")
+                yield bad_row(f"{listing.name}:{line}", origin, error)
                 continue
             wav = Path(row[idx[path_column]].strip())
             if not wav.is_absolute():

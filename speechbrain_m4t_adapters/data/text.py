@@ -7,7 +7,9 @@ manifest ``save_csv`` (``ID,src_lang,tgt_lang,source,target``, see
 codes), returns a :class:`~speechbrain_m4t_adapters.data.manifest.SkipReport`
 and writes ``<manifest stem>.skipped.tsv``; an existing ``save_csv`` is reused
 unless ``overwrite=True``. Pairs with an empty side (after stripping
-whitespace) are skipped as ``empty_source`` / ``empty_target``.
+whitespace) are skipped as ``empty_source`` / ``empty_target``, a line that is
+not UTF-8 as ``bad_row`` and a side over ``max_chars`` characters (YAML
+``max_text_chars``) as ``too_long``, each with its ``file:line``.
 
 Text is otherwise kept verbatim: only the line terminator (``\\n`` or
 ``\\r\\n``) is removed, so upstream quirks such as the CSV-style quoting in
@@ -30,7 +32,7 @@ from .manifest import (
     read_text_manifest,
     write_text_manifest,
 )
-from .prepare import id_text_candidates, read_rows
+from .prepare import id_text_candidates, read_rows, undecodable_error
 from .synthetic import BUNDLED_FLORES
 
 logger = logging.getLogger(__name__)
@@ -44,7 +46,8 @@ class AlignmentError(ValueError):
 
 
 def _read_lines(path: PathLike) -> list[str]:
-    with open(path, encoding="utf-8", newline="") as f:
+    """Lines without terminators; bytes that are not UTF-8 stay visible to :func:`undecodable_error`."""
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
         return [line.rstrip("\r\n") for line in f]
 
 
@@ -53,15 +56,26 @@ def _build_pairs(
     save_csv: PathLike,
     overwrite: bool,
     list_pairs: Callable[[SkipReport], tuple[Iterable[RawPair], str, str]],
+    max_chars: int | None = None,
 ) -> SkipReport:
-    """The skeleton of every builder: ``list_pairs(report) -> (pairs, src_lang, tgt_lang)``, then written."""
+    """The skeleton of every builder: ``list_pairs(report) -> (pairs, src_lang, tgt_lang)``, then written.
+
+    Pairs with a side that is not UTF-8, empty, or longer than ``max_chars``
+    characters are skipped and reported with their ``file:line``.
+    """
 
     def write(report: SkipReport) -> None:
-        """Drop pairs with an empty side, write the rest."""
+        """Drop bad pairs, write the rest."""
         pairs, src_lang, tgt_lang = list_pairs(report)
         rows = []
         for pid, source, target, origin in pairs:
-            if not source.strip():
+            error = undecodable_error(source) or undecodable_error(target)
+            longest = max(len(source), len(target))
+            if error:
+                report.skip(pid, "bad_row", origin, error)
+            elif max_chars and longest > max_chars:
+                report.skip(pid, "too_long", origin, f"{longest} characters (max_text_chars: {max_chars})")
+            elif not source.strip():
                 report.skip(pid, "empty_source", origin)
             elif not target.strip():
                 report.skip(pid, "empty_target", origin)
@@ -101,6 +115,7 @@ def translated_transcript_pairs(
     src_lang: str = "eng",
     overwrite: bool = False,
     translation: Mapping | None = None,
+    max_chars: int | None = None,
 ) -> SkipReport:
     """Build the paper's "translated transcript" pairs.
 
@@ -155,7 +170,7 @@ def translated_transcript_pairs(
             raise ValueError(f"{asr_manifest}: mixed languages {sorted(tgt_langs)}")
         return found, to_iso639_3(src_lang), tgt_langs.pop() if tgt_langs else ""
 
-    return _build_pairs(name, save_csv, overwrite, pairs)
+    return _build_pairs(name, save_csv, overwrite, pairs, max_chars)
 
 
 def flores_pairs(
@@ -167,6 +182,7 @@ def flores_pairs(
     sentences: Sequence[int] | None = None,
     normalize: bool = False,
     overwrite: bool = False,
+    max_chars: int | None = None,
 ) -> SkipReport:
     """Build pairs from FLORES-200 files ``<flores_dir>/<split>/<lang>.<split>``.
 
@@ -222,7 +238,7 @@ def flores_pairs(
                 found.append((f"flores_{split}_{n:04d}", s, t, f"{tgt_path}:{n}"))
         return found, src_iso, tgt_iso
 
-    return _build_pairs(f"flores/{src}-{tgt}", save_csv, overwrite, pairs)
+    return _build_pairs(f"flores/{src}-{tgt}", save_csv, overwrite, pairs, max_chars)
 
 
 def _aligned(src_file: PathLike, tgt_file: PathLike) -> list[tuple[str, str]]:
@@ -241,6 +257,7 @@ def aligned_file_pairs(
     src_lang: str,
     tgt_lang: str,
     overwrite: bool = False,
+    max_chars: int | None = None,
 ) -> SkipReport:
     """Build pairs from two line-aligned UTF-8 files, one sentence per line.
 
@@ -256,7 +273,7 @@ def aligned_file_pairs(
         found = [(f"{stem}_{n:06d}", s, t, f"{tgt_file}:{n}") for n, (s, t) in lines]
         return found, to_iso639_3(src_lang), to_iso639_3(tgt_lang)
 
-    return _build_pairs(f"aligned/{Path(tgt_file).name}", save_csv, overwrite, pairs)
+    return _build_pairs(f"aligned/{Path(tgt_file).name}", save_csv, overwrite, pairs, max_chars)
 
 
 def parallel_tsv_pairs(
@@ -265,6 +282,7 @@ def parallel_tsv_pairs(
     src_lang: str,
     tgt_lang: str,
     overwrite: bool = False,
+    max_chars: int | None = None,
 ) -> SkipReport:
     """Build pairs from a parallel TSV, ``source<TAB>target`` per line, no header.
 
@@ -280,9 +298,11 @@ def parallel_tsv_pairs(
         for line, row in read_rows(Path(tsv_file), "\t", skip_blank=False):
             pid, origin = f"{stem}_{line:06d}", f"{tsv_file}:{line}"
             if len(row) != 2:
-                report.skip(pid, "bad_row", origin, f"expected 2 fields, got {len(row)}")
+                report.skip(
+                    pid, "bad_row", origin, getattr(row, "error", f"expected 2 fields, got {len(row)}")
+                )
                 continue
             found.append((pid, row[0], row[1], origin))
         return found, to_iso639_3(src_lang), to_iso639_3(tgt_lang)
 
-    return _build_pairs(f"parallel/{Path(tsv_file).name}", save_csv, overwrite, pairs)
+    return _build_pairs(f"parallel/{Path(tsv_file).name}", save_csv, overwrite, pairs, max_chars)

@@ -7,6 +7,7 @@ tokens..., </s>]``), ``language`` and ``transcript``, so one Brain serves both.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -22,7 +23,9 @@ from ..data.audio import load_audio
 from ..data.manifest import read_asr_manifest, read_text_manifest
 from ..model.lobe import SeamlessM4T
 
+logger = logging.getLogger(__name__)
 ASR_KEYS = ["id", "sig", "target", "language", "transcript", "duration"]
+UNWRITABLE = ("keep", "skip")
 TEXT_KEYS = ["id", "source", "target", "language", "transcript"]
 
 
@@ -39,7 +42,36 @@ def _target_item(m4t: SeamlessM4T):
     return target
 
 
-def asr_dataset(csv: str | Path, m4t: SeamlessM4T, sorting: str = "ascending") -> DynamicItemDataset:
+def check_writable_targets(
+    data: dict[str, dict], m4t: SeamlessM4T, csv: str | Path, policy: str = "keep"
+) -> dict:
+    """Report targets with characters the tokenizer cannot write (they become ``<unk>``); keep or skip them.
+
+    ``data`` maps id -> item with a ``transcript``; returns it, without those
+    items when ``policy`` is ``skip`` (YAML ``unwritable_text``).
+    """
+    if policy not in UNWRITABLE:
+        raise ValueError(f"unwritable_text must be one of {UNWRITABLE}, got {policy!r}")
+    found = {
+        uid: chars for uid, item in data.items() if (chars := m4t.text_ids.unwritable(item["transcript"]))
+    }
+    if found:
+        examples = ", ".join(f"{uid}: {chars!r}" for uid, chars in list(found.items())[:5])
+        done = "skipped" if policy == "skip" else "kept (unwritable_text: skip drops them)"
+        logger.warning(
+            "%s: %d of %d targets hold characters the tokenizer writes as <unk> (%s); %s",
+            csv,
+            len(found),
+            len(data),
+            examples,
+            done,
+        )
+    return {uid: item for uid, item in data.items() if policy == "keep" or uid not in found}
+
+
+def asr_dataset(
+    csv: str | Path, m4t: SeamlessM4T, sorting: str = "ascending", unwritable: str = "keep"
+) -> DynamicItemDataset:
     """Speech dataset from an ASR manifest (``ID,duration,wav,language,transcript[,start,stop]``).
 
     Arguments
@@ -50,6 +82,8 @@ def asr_dataset(csv: str | Path, m4t: SeamlessM4T, sorting: str = "ascending") -
         Provides the tokenizer and the language ids.
     sorting : str
         ``ascending``/``descending`` by duration (less padding) or ``random``/``none``.
+    unwritable : str
+        ``keep`` or ``skip`` targets the tokenizer cannot write (see :func:`check_writable_targets`).
     """
     data = {
         e.id: {
@@ -62,6 +96,7 @@ def asr_dataset(csv: str | Path, m4t: SeamlessM4T, sorting: str = "ascending") -
         }
         for e in read_asr_manifest(csv)
     }
+    data = check_writable_targets(data, m4t, csv, unwritable)
 
     @takes("wav", "start", "stop")
     @provides("sig")
@@ -73,8 +108,13 @@ def asr_dataset(csv: str | Path, m4t: SeamlessM4T, sorting: str = "ascending") -
     return _sorted(dataset, sorting)
 
 
-def text_dataset(csv: str | Path, m4t: SeamlessM4T, sorting: str = "random") -> DynamicItemDataset:
-    """Text-pair dataset from a text manifest (``ID,src_lang,tgt_lang,source,target``)."""
+def text_dataset(
+    csv: str | Path, m4t: SeamlessM4T, sorting: str = "random", unwritable: str = "keep"
+) -> DynamicItemDataset:
+    """Text-pair dataset from a text manifest (``ID,src_lang,tgt_lang,source,target``).
+
+    Arguments as in :func:`asr_dataset`; ``duration`` (the sort key) is the target's length in characters.
+    """
     data = {
         p.id: {
             "source_text": p.source,
@@ -85,6 +125,7 @@ def text_dataset(csv: str | Path, m4t: SeamlessM4T, sorting: str = "random") -> 
         }
         for p in read_text_manifest(csv)
     }
+    data = check_writable_targets(data, m4t, csv, unwritable)
 
     text_ids = m4t.text_ids
 

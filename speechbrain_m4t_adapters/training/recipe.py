@@ -85,7 +85,8 @@ def _prepare(hparams: dict) -> dict[str, Path]:
         csvs[key] = folder / f"{key}.csv"
         limits = defaults if key.startswith("train") else eval_defaults
         run_on_main(_prepare_cached, args=[prepare_asr_spec, dict(spec), csvs[key], key, limits])
-    mt = {"translation": hparams.get("translation")}  # used by text corpora without a translations_file
+    # translation: used by text corpora without a translations_file
+    mt = {"translation": hparams.get("translation"), "max_chars": hparams.get("max_text_chars")}
     if mode in ("text", "mixed"):
         for key in ("train", "valid"):
             if key not in text_specs:
@@ -101,13 +102,13 @@ def _prepare(hparams: dict) -> dict[str, Path]:
 def _train_loader(hparams: dict, m4t, csvs: dict[str, Path]):
     mode = hparams["mode"]
     sorting = hparams.get("sorting", "ascending")
-    kwargs = dict(hparams["train_dataloader_opts"])
+    kwargs, unwritable = dict(hparams["train_dataloader_opts"]), hparams.get("unwritable_text", "keep")
     if mode == "text":
-        train = text_dataset(csvs["text_train"], m4t, sorting)
+        train = text_dataset(csvs["text_train"], m4t, sorting, unwritable)
     else:
-        train = asr_dataset(csvs["train"], m4t, sorting)
+        train = asr_dataset(csvs["train"], m4t, sorting, unwritable)
     if mode == "mixed":
-        text = text_dataset(csvs["text_train"], m4t, "random")
+        text = text_dataset(csvs["text_train"], m4t, "random", unwritable)
         return mixed_loader(
             train, text, kwargs.get("batch_size", 1), hparams["text_batch_size"], seed=hparams["seed"]
         ), {}
@@ -191,10 +192,11 @@ def _own_folder(hparams: dict, merged_text: str) -> None:
 def _fit(brain: AdapterBrain, hparams: dict, csvs: dict[str, Path]) -> int:
     """Train the trainable parameters (if any, and epochs are asked); returns their number."""
     m4t = brain.m4t
+    unwritable = hparams.get("unwritable_text", "keep")
     if hparams["mode"] == "text":
-        valid = text_dataset(csvs["text_valid"], m4t, "ascending")
+        valid = text_dataset(csvs["text_valid"], m4t, "ascending", unwritable)
     else:
-        valid = asr_dataset(csvs["valid"], m4t, "ascending")
+        valid = asr_dataset(csvs["valid"], m4t, "ascending", unwritable)
     trainable = sum(p.numel() for p in m4t.trainable_parameters())
     report = m4t.adapters.parameter_report()
     logger.info(parameter_summary(report))
