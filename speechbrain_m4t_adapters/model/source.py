@@ -2,14 +2,60 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 #: Models shipped inside the package, loadable offline by name as ``model_source``.
 BUNDLED_MODELS = {"mini": Path(__file__).resolve().parents[1] / "resources" / "mini_m4t"}
 
 
+#: sha256sum-format list of a bundled model's files, written when the model is exported.
+CHECKSUMS_NAME = "SHA256SUMS"
+
+
+class DamagedModelError(OSError):
+    """A file of a bundled model differs from the checksum recorded when it was shipped."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def record_checksums(folder: str | Path) -> Path:
+    """Write ``<folder>/SHA256SUMS`` for every other file in it (``sha256sum -c`` reads it too)."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name != CHECKSUMS_NAME)
+    record = folder / CHECKSUMS_NAME
+    record.write_text("".join(f"{_sha256(p)}  {p.name}\n" for p in files), encoding="utf-8")
+    return record
+
+
+def verify_checksums(folder: str | Path, name: str) -> None:
+    """Raise :class:`DamagedModelError` naming the first missing or changed file of a bundled model."""
+    folder = Path(folder)
+    repair = (
+        f"the bundled model {name!r} is damaged; repair the install (pip install --force-reinstall "
+        "--no-deps speechbrain-m4t-adapters, or in a checkout: git checkout -- "
+        f"{folder.relative_to(folder.parents[2]).as_posix()})"
+    )
+    record = folder / CHECKSUMS_NAME
+    if not record.is_file():
+        raise DamagedModelError(f"{record} is missing: {repair}")
+    for line in record.read_text(encoding="utf-8").splitlines():
+        expected, file_name = line.split(maxsplit=1)
+        path = folder / file_name
+        if not path.is_file():
+            raise DamagedModelError(f"{path} is missing: {repair}")
+        if _sha256(path) != expected:
+            raise DamagedModelError(f"{path} does not match its recorded SHA-256 ({record}): {repair}")
+
+
 def resolve_model_source(source: str | Path) -> str:
-    """The folder of a bundled model name (``mini``), else ``source`` unchanged.
+    """The folder of a bundled model name (``mini``, its files checked first), else ``source`` unchanged.
 
     Example
     -------
@@ -19,7 +65,10 @@ def resolve_model_source(source: str | Path) -> str:
     'facebook/hf-seamless-m4t-medium'
     """
     source = str(source)
-    return str(BUNDLED_MODELS[source]) if source in BUNDLED_MODELS else source
+    if source not in BUNDLED_MODELS:
+        return source
+    verify_checksums(BUNDLED_MODELS[source], source)  # before any work: a damaged file fails here, named
+    return str(BUNDLED_MODELS[source])
 
 
 def check_model_source(source: str) -> None:

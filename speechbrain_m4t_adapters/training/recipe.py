@@ -25,6 +25,7 @@ from ..data.atomic import atomic_write
 from ..data.specs import prepare_asr_spec, prepare_text_spec
 from ..evaluation.summary import finished_summary, forgetting_entry, verdict_line, write_summary
 from ..inference.publish import describe_training_data, publish_adapters
+from ..model.source import resolve_model_source
 from ..progress import progress_enabled
 from ..tiny import build_tiny_model
 from .brain import AdapterBrain
@@ -166,6 +167,7 @@ def _start(argv: list[str]) -> tuple[dict, sb.core.RunOptions, str]:
         [output, hparams["save_folder"], output / "adapters", output / "test", hparams["manifest_folder"]]
     )
     check_pretrained_adapters(hparams.get("pretrained_adapters") or [], argv, hparams["hparams_file"])
+    resolve_model_source(hparams["model_source"])  # a damaged bundled model fails here, before any data work
     if "noprogressbar" not in run_opts.overridden_args and not progress_enabled():  # quiet in CI/logs
         given = {key: run_opts[key] for key in run_opts.overridden_args}
         run_opts = type(run_opts).from_dictionary({**given, "noprogressbar": True})
