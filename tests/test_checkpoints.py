@@ -206,3 +206,31 @@ def test_unreadable_checkpoints_are_skipped_with_a_warning(tmp_path, caplog):
     (fresh.path / "model.ckpt").write_bytes(b"torn")
     with pytest.raises(CheckpointRecoveryError, match=re.escape(str(fresh.path))):
         saver.recover_if_possible(min_key="loss")
+
+
+def test_full_disk_names_the_folder_and_free_space(tmp_path, monkeypatch):
+    import errno
+
+    saver = AtomicCheckpointer(tmp_path / "save", recoverables={"model": torch.nn.Linear(2, 2)})
+
+    def full_disk(*args, **kwargs):
+        raise RuntimeError(
+            "[enforce fail at inline_container.cc:664] . unexpected pos 64 vs 0; "
+            "basic_ios::clear: iostream error"
+        )
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(OSError) as error:
+        saver.save_checkpoint(meta={"loss": 1.0})
+    assert error.value.errno == errno.ENOSPC
+    message = str(error.value)
+    assert f"No space left on device while writing {tmp_path / 'save'}" in message and "MB free" in message
+    assert "run the same command again: it resumes" in message
+
+
+def test_checkpoint_log_names_the_folder_that_exists(tmp_path, caplog):
+    saver = AtomicCheckpointer(tmp_path / "save", recoverables={"model": torch.nn.Linear(2, 2)})
+    with caplog.at_level(logging.INFO):
+        saved = saver.save_checkpoint(meta={"loss": 1.0})
+    assert f"Saved an end-of-epoch checkpoint in {saved.path}" in caplog.text
+    assert ".partial-" not in caplog.text and saved.path.is_dir()

@@ -9,11 +9,44 @@ a time (the others wait, then find the manifest ready and reuse it).
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+
+
+def _full_disk(error: BaseException) -> bool:
+    """ENOSPC, or the bare stream error libtorch's writer turns it into."""
+    text = str(error)
+    return (
+        getattr(error, "errno", None) == errno.ENOSPC or "No space left" in text or "iostream error" in text
+    )
+
+
+def explain_full_disk(error: BaseException, path: str | os.PathLike) -> BaseException:
+    """``error`` as an ``OSError(ENOSPC)`` naming ``path`` and the free space, when the disk is full.
+
+    Other errors come back unchanged.
+
+    Example
+    -------
+    >>> print(explain_full_disk(RuntimeError("basic_ios::clear: iostream error"), "/")) # doctest: +ELLIPSIS
+    [Errno 28] No space left on device while writing /: ... MB free on that disk ...
+    """
+    if not _full_disk(error):
+        return error
+    where = Path(path)
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    free = shutil.disk_usage(where).free / 1e6
+    return OSError(
+        errno.ENOSPC,
+        f"No space left on device while writing {path}: {free:,.0f} MB free on that disk "
+        f"({error}). Free some space (or write elsewhere) and run the same command again: it resumes",
+    )
 
 
 @contextmanager
@@ -40,6 +73,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs: Any) -
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+    except OSError as error:
+        raise explain_full_disk(error, path) from error
     finally:
         if temporary.exists():
             temporary.unlink()

@@ -35,6 +35,8 @@ from speechbrain.utils.checkpoints import (
 )
 from speechbrain.utils.distributed import ddp_barrier, if_main_process, main_process_only
 
+from ..data.atomic import explain_full_disk
+
 logger = logging.getLogger(__name__)
 
 PARTIAL_PREFIX = ".partial-"
@@ -93,14 +95,22 @@ class AtomicCheckpointer(Checkpointer):
         if if_main_process():
             final = self._new_checkpoint_dirpath() if name is None else self._custom_checkpoint_dirpath(name)
         self._pending_final = final
-        try:
+        try:  # SpeechBrain would log the hidden folder's name: we log the final one below
             saved = super().save_checkpoint(
-                meta=meta, end_of_epoch=end_of_epoch, name=name, verbosity=verbosity
+                meta=meta, end_of_epoch=end_of_epoch, name=name, verbosity=logging.DEBUG
             )
+        except (OSError, RuntimeError) as error:
+            explained = explain_full_disk(error, final or self.checkpoints_dir)
+            if explained is error:
+                raise
+            raise explained from error
         finally:
             self._pending_final = None
         ddp_barrier()  # every rank's savers have finished writing
         finished = self._move_into_place(saved, final)
+        if if_main_process():
+            kind = "an end-of-epoch" if end_of_epoch else "an intra-epoch"
+            logger.log(verbosity, "Saved %s checkpoint in %s", kind, finished.path)
         return finished if if_main_process() else None
 
     @main_process_only
