@@ -38,9 +38,9 @@ def _build_tiny_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, help="folder to write the checkpoint to")
     parser.add_argument("--version", choices=["v1", "v2"], default="v2", help="SeamlessM4T architecture")
     parser.add_argument("--corpus", default=None, help="tokenizer text (default: bundled FLORES+RESPIN)")
-    parser.add_argument("--vocab-size", type=int, default=1000, help="SentencePiece vocabulary size")
-    parser.add_argument("--hidden-size", type=int, default=32, help="model width")
-    parser.add_argument("--layers", type=int, default=2, help="layers per stack")
+    parser.add_argument("--vocab-size", type=positive_int, default=1000, help="SentencePiece vocabulary size")
+    parser.add_argument("--hidden-size", type=positive_int, default=32, help="model width")
+    parser.add_argument("--layers", type=positive_int, default=2, help="layers per stack")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
 
 
@@ -52,6 +52,34 @@ def build_tiny(args: argparse.Namespace) -> int:
     settings = _arguments(args, "version", "vocab_size", "hidden_size", "layers", "seed")
     print(build_tiny_model(args.output, corpus=args.corpus or BUNDLED_CORPUS, **settings))
     return 0
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (a beam, batch or token count of 0 or less is a usage error).
+
+    Example
+    -------
+    >>> positive_int("4")
+    4
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
 
 
 # ------------------------------------------------------------ shared options
@@ -69,16 +97,21 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--lang", default=None, help="output language, ISO 639-3 (default: from adapters/rows)"
     )
-    group.add_argument("--beam-size", type=int, default=1, help="beam width (1 = greedy)")
-    group.add_argument("--batch-size", type=int, default=8, help="chunks per forward pass")
+    group.add_argument("--beam-size", type=positive_int, default=1, help="beam width (1 = greedy)")
+    group.add_argument("--batch-size", type=positive_int, default=8, help="chunks per forward pass")
     group.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available)")
     group.add_argument(
         "--max-chunk-seconds",
-        type=float,
+        type=non_negative_float,
         default=30.0,
         help="cut longer audio at pauses into chunks of at most this length (0: never cut)",
     )
-    group.add_argument("--max-new-tokens", type=int, default=None, help="token limit per chunk")
+    group.add_argument(
+        "--max-new-tokens",
+        type=positive_int,
+        default=None,
+        help="token limit per chunk (default: the model's)",
+    )
     group.add_argument("--dtype", default="float32", help="base weights: float32, bfloat16, float16")
     group.add_argument("--hf-cache", default=None, help="Hugging Face cache folder for hub downloads")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -275,9 +308,11 @@ def _translate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, help="TSV `ID<TAB>translation` (resumed / reused)")
     parser.add_argument("--model", required=True, help="base SeamlessM4T hub id or local folder")
     parser.add_argument("--tgt-lang", default="eng", help="language of the translations")
-    parser.add_argument("--num-beams", type=int, default=4, help="beam size")
-    parser.add_argument("--batch-size", type=int, default=16, help="sentences per batch")
-    parser.add_argument("--max-new-tokens", type=int, default=200, help="longest translation in tokens")
+    parser.add_argument("--num-beams", type=positive_int, default=4, help="beam size")
+    parser.add_argument("--batch-size", type=positive_int, default=16, help="sentences per batch")
+    parser.add_argument(
+        "--max-new-tokens", type=positive_int, default=200, help="longest translation in tokens"
+    )
     parser.add_argument("--device", default=None, help="cuda | cpu (default: cuda when available)")
     parser.add_argument("--dtype", default="float32", help="float32 | bfloat16 | float16")
     parser.add_argument("--overwrite", action="store_true", help="translate again even if the spec matches")
@@ -301,6 +336,24 @@ def translate(args: argparse.Namespace) -> int:
     return 0
 
 
+class _DefaultsHelp(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless the help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or action.required
+            or action.default is argparse.SUPPRESS
+            or not action.option_strings
+        ):
+            return text
+        if isinstance(action, argparse._StoreTrueAction):
+            return f"{text} (default: off)"
+        shown = "not set" if action.default in (None, []) else action.default
+        return f"{text} (default: {shown})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every registered sub-command."""
     parser = argparse.ArgumentParser(
@@ -308,7 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, add_arguments, func) in COMMANDS.items():
-        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        sub_parser = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            formatter_class=_DefaultsHelp,
+        )
         add_arguments(sub_parser)
         sub_parser.set_defaults(func=func)
     return parser

@@ -199,3 +199,27 @@ def test_named_adapters_option(work, capsys):
     args += ["--adapters", f"odia={work['adapters']}", *MODEL_OPTIONS]
     assert cli.main(args) == 0  # language from the adapters' metadata (ory)
     assert capsys.readouterr().out.startswith(BN_WAVS[0].stem + "\t")
+
+
+def test_every_option_shows_its_default_in_help():
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert set(commands) >= {"transcribe", "evaluate", "inspect", "report", "translate", "build-tiny-model"}
+    for name, sub in commands.items():
+        formatter = sub._get_formatter()
+        for action in sub._actions:
+            if action.required or not action.option_strings or action.dest == "help":
+                continue
+            assert "default" in formatter._get_help_string(action), f"{name} {action.option_strings}"
+
+
+@pytest.mark.parametrize(
+    "value, why", [("0", "must be at least 1, got 0"), ("-1", "must be at least 1, got -1")]
+)
+def test_beam_size_below_one_is_a_usage_error(value, why, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["transcribe", "--model", "mini", "--beam-size", value, "x.wav"])
+    assert info.value.code == 2 and f"argument --beam-size: {why}" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["transcribe", "--model", "mini", "--max-chunk-seconds", "-3", "x.wav"])
+    assert "must be 0 or more" in capsys.readouterr().err
