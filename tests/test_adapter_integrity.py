@@ -167,3 +167,36 @@ def test_shape_rules_are_recorded_and_a_damaged_list_is_named(saved, tmp_path):
     assert (
         "field 'sets.enc'.shape_rules must be a list of [tensor suffix, dimension, config field]" in problem
     )
+
+
+def test_config_targets_that_contradict_the_weights_are_a_problem(saved, tmp_path):
+    from speechbrain_m4t_adapters.adapters.integrity import check_folder
+
+    assert check_folder(saved) == []
+    metadata = json.loads((saved / "adapters.json").read_text())
+    assert metadata["sets"]["enc"]["addressing"] == "stacks"
+    moved = tmp_path / "moved"
+    shutil.copytree(saved, moved)
+    metadata["sets"]["enc"]["config"]["targets"] = ["text_decoder"]  # edited: the weights are the encoder's
+    (moved / "adapters.json").write_text(json.dumps(metadata))
+    (problem,) = check_folder(moved)
+    assert "set 'enc' has modules ['speech_encoder.encoder.layers.0'" in problem
+    assert "targets ['text_decoder'] do not name: the config and the weights disagree" in problem
+
+
+def test_lora_and_finetune_placements_are_checked(tiny_v2, tmp_path):
+    from speechbrain_m4t_adapters.adapters import FinetuneConfig, LoRAConfig
+    from speechbrain_m4t_adapters.adapters.integrity import check_folder
+
+    sets = {
+        "la": FinetuneConfig(targets=["length_adaptor"]),
+        "lora": LoRAConfig(targets=[r"text_decoder\.layers\.\d+\.ffn\.fc1"], rank=2),
+    }
+    SeamlessM4T(tiny_v2, adapters=sets).save_adapters(tmp_path / "a")
+    assert check_folder(tmp_path / "a") == []
+    metadata = json.loads((tmp_path / "a" / "adapters.json").read_text())
+    metadata["sets"]["lora"]["config"]["targets"] = [r"text_decoder\.layers\.\d+\.ffn\.fc2"]
+    metadata["sets"]["la"]["config"]["targets"] = ["text_encoder"]
+    (tmp_path / "a" / "adapters.json").write_text(json.dumps(metadata))
+    problems = check_folder(tmp_path / "a")
+    assert len(problems) == 2 and all("the config and the weights disagree" in p for p in problems)

@@ -121,6 +121,12 @@ def test_peft_import_refuses_what_it_cannot_reproduce(tiny_v2, tmp_path):
         read_peft_lora(folder)
     with pytest.raises(FileNotFoundError, match="no PEFT adapter config"):
         read_peft_lora(tmp_path)
+    (folder / PEFT_CONFIG_NAME).write_text(json.dumps({**config, "r": 4}))  # the weights are rank 2
+    with pytest.raises(
+        ValueError, match=r"lora_A\.weight has shape \[2, [\d, ]+\] \(rank 2\), but r is 4 in .*json"
+    ):
+        import_peft(m4t.adapters, folder, "from_peft")
+    assert "from_peft" not in m4t.adapters.sets  # nothing half-attached
 
 
 def test_merge_and_unmerge_lora_keep_outputs(tiny_v2):

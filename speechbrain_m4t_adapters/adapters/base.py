@@ -73,6 +73,9 @@ class AdapterConfig:
     #: ``(tensor name suffix, dimension, config field)``: the shapes the config implies, checked by
     #: ``inspect`` from the file headers alone (recorded in ``adapters.json``).
     shape_rules: ClassVar[tuple[tuple[str, int, str], ...]] = ()
+    #: How ``targets`` name modules (see :func:`target_regexes`), so ``inspect`` can check that a
+    #: saved set's modules are where its config puts them, without a model.
+    addressing: ClassVar[str] = "regex"
     lr: float | None = field(default=None, kw_only=True)
     weight_decay: float | None = field(default=None, kw_only=True)
 
@@ -122,6 +125,28 @@ class AdapterConfig:
         if unknown:
             raise ValueError(f"unknown field(s) {unknown} for adapter kind {kind!r}")
         return KINDS[kind](**data)
+
+
+def target_regexes(addressing: str, targets: list[str]) -> list[str]:
+    """Full-match regexes of the module paths a set's ``targets`` name (torch-free).
+
+    ``stacks``: the layers of :data:`LAYER_STACKS` (bottleneck); ``components``:
+    :data:`COMPONENTS` names or paths, ``a.*`` = every element of ``a``
+    (finetune); ``regex``: the targets are module regexes already (LoRA).
+
+    Example
+    -------
+    >>> print(*target_regexes("stacks", ["text_decoder"]), *target_regexes("components", ["length_adaptor"]))
+    text_decoder\\.layers\\.\\d+ speech_encoder\\.adapter
+    """
+    if addressing == "regex":
+        return list(targets)
+    if addressing == "stacks":
+        return [re.escape(LAYER_STACKS.get(t, t)) + r"\.\d+" for t in targets]
+    if addressing != "components":
+        raise ValueError(f"unknown target addressing {addressing!r}")
+    paths = [path for t in targets for path in COMPONENTS.get(t, [t])]
+    return [re.escape(p[:-2]) + r"\.\d+" if p.endswith(".*") else re.escape(p) for p in paths]
 
 
 def select_layers(selection: str | int | list[int], num_layers: int) -> list[int]:

@@ -106,6 +106,7 @@ class BottleneckConfig(AdapterConfig):
     """
 
     kind: ClassVar[str] = "bottleneck"
+    addressing: ClassVar[str] = "stacks"
     role: ClassVar[str] = "after"
     shape_rules: ClassVar[tuple] = (("down.weight", 0, "bottleneck"), ("up.weight", 1, "bottleneck"))
     bottleneck: int = 256

@@ -17,10 +17,13 @@ import json
 import logging
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from safetensors import SafetensorError, safe_open
+
+from .base import target_regexes
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +32,7 @@ WEIGHTS_NAME = "adapters.safetensors"
 METADATA_NAME = "adapters.json"
 #: Newest ``format_version`` this package reads.
 FORMAT_VERSION = 1
+ADDRESSING = ("regex", "stacks", "components")
 
 _CHUNK = 1 << 20
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
@@ -256,6 +260,8 @@ def load_metadata(folder: str | os.PathLike) -> dict[str, Any]:
             and all(isinstance(r, list) and [type(x) for x in r] == [str, int, str] for r in rules),
             f"{where}.shape_rules must be a list of [tensor suffix, dimension, config field]",
         )
+        addressing = info.get("addressing", "regex")
+        need(addressing in ADDRESSING, f"{where}.addressing must be one of {ADDRESSING}, not {addressing!r}")
     return metadata
 
 
@@ -295,6 +301,7 @@ def check_folder(folder: str | os.PathLike) -> list[str]:
     except (OSError, ValueError) as error:
         return problems + [str(error)]
     sets = metadata["sets"]
+    problems += [f"{folder / METADATA_NAME}: {problem}" for problem in _placement_problems(sets)]
     counts = {name: 0 for name in sets}
     for key, shape in index.items():
         set_name, _, tensor = key.partition("/")
@@ -315,6 +322,23 @@ def check_folder(folder: str | os.PathLike) -> list[str]:
             problems.append(
                 f"{weights}: set {name!r} holds {counts[name]} parameters, "
                 f"{METADATA_NAME} says {info['num_parameters']}"
+            )
+    return problems
+
+
+def _placement_problems(sets: dict[str, dict]) -> list[str]:
+    """Modules of a set that its config's ``targets`` do not name (an edited config, or other weights)."""
+    problems = []
+    for name, info in sets.items():
+        targets = info["config"].get("targets")
+        if "addressing" not in info or not isinstance(targets, list):  # older folders: nothing to compare
+            continue
+        regexes = target_regexes(info["addressing"], [str(t) for t in targets])
+        stray = [m for m in info["modules"] if not any(re.fullmatch(r, m) for r in regexes)]
+        if stray:
+            problems.append(
+                f"set {name!r} has modules {stray[:3]}{' ...' if len(stray) > 3 else ''} that its config's "
+                f"targets {targets} do not name: the config and the weights disagree"
             )
     return problems
 

@@ -120,6 +120,7 @@ def save_adapters(
             "num_parameters": sets.num_parameters(name),
             "modules": sets.sets[name].targets,
             "shape_rules": [list(rule) for rule in config.shape_rules],  # read by `inspect`, torch-free
+            "addressing": config.addressing,  # how config.targets name modules (`inspect` checks them)
         }
     require_finite(tensors, folder)
     metadata = {

@@ -253,7 +253,7 @@ def read_peft_lora(folder: str | Path) -> tuple[LoRAConfig, dict[str, torch.Tens
     """A PEFT LoRA folder as our config plus weights keyed ``<path>.lora_{A,B}.weight``.
 
     Anything our sets would compute differently is a ``ValueError`` naming the file and field;
-    the rank is the config's ``r`` (weights of another rank fail to load, naming the tensor).
+    the rank is the config's ``r`` (weights of another rank are an error naming the tensor).
     """
     folder = Path(folder)
     peft_config = _read_peft_config(folder / PEFT_CONFIG_NAME)
@@ -270,6 +270,13 @@ def read_peft_lora(folder: str | Path) -> tuple[LoRAConfig, dict[str, torch.Tens
     if not paths:
         raise ValueError(f"{weights_path}: holds no LoRA weights")
     rank = int(peft_config.get("r", 8))
+    for key, value in state.items():  # the config's r, not the weights', decides: they must agree
+        found = value.shape[0 if ".lora_A." in key else 1]
+        if found != rank:
+            raise ValueError(
+                f"{weights_path}: {key} has shape {list(value.shape)} (rank {found}), "
+                f"but r is {rank} in {folder / PEFT_CONFIG_NAME}"
+            )
     alpha = float(peft_config.get("lora_alpha", 8))
     if peft_config.get("use_rslora"):
         alpha *= math.sqrt(rank)  # alpha' / r == alpha / sqrt(r)
