@@ -132,3 +132,26 @@ def test_debug_run_limits_batches_and_leaves_a_publishable_folder(tmp_path, tiny
         and asr.m4t.fingerprint
         == json.loads((output / "adapters" / "adapters.json").read_text())["base_fingerprint"]
     )
+
+
+def test_saved_files_are_all_readable_like_siblings(saved):
+    modes = {p.name: p.stat().st_mode & 0o777 for p in saved[0].iterdir()}
+    assert len(set(modes.values())) == 1, modes  # safetensors alone wrote 0600 before
+    assert modes["adapters.safetensors"] & 0o044  # group/others may read, as the JSON beside it
+
+
+def test_base_is_recorded_resolvably_or_saving_warns(tiny_v2, tmp_path, caplog):
+    import logging
+
+    mini = SeamlessM4T("mini", adapters={"enc": BottleneckConfig(bottleneck=2)})
+    mini.save_adapters(tmp_path / "mini_adapters")
+    assert json.loads((tmp_path / "mini_adapters" / "adapters.json").read_text())["base_model"] == "mini"
+    publish_adapters(tmp_path / "mini_adapters")
+    assert 'base_model: "mini"' in (tmp_path / "mini_adapters" / HPARAMS_NAME).read_text()
+
+    local = SeamlessM4T(str(tiny_v2), adapters={"enc": BottleneckConfig(bottleneck=2)})
+    with caplog.at_level(logging.WARNING):
+        local.save_adapters(tmp_path / "local_adapters")
+    recorded = json.loads((tmp_path / "local_adapters" / "adapters.json").read_text())["base_model"]
+    assert Path(recorded).is_absolute() and Path(recorded) == Path(tiny_v2).resolve()
+    assert f"the base model is the local folder {Path(tiny_v2).resolve()}" in caplog.text

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -138,11 +139,19 @@ def save_adapters(
     tmp_weights = folder / (WEIGHTS_NAME + ".tmp")
     tmp_meta = folder / (METADATA_NAME + ".tmp")
     save_file(tensors, str(tmp_weights), metadata={"format": "pt"})
+    readable_like_others(tmp_weights)
     metadata["weights_sha256"] = file_sha256(tmp_weights)  # checked on load: damage is an error
     tmp_meta.write_text(json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8")
     tmp_weights.replace(folder / WEIGHTS_NAME)
     tmp_meta.replace(folder / METADATA_NAME)
     return folder
+
+
+def readable_like_others(path: Path) -> None:
+    """Give ``path`` the mode a new file gets (safetensors writes 0600; its siblings are 0644)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 read_metadata = load_metadata  # the reader of adapters.json, under the name users know

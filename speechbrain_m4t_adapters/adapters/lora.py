@@ -241,6 +241,9 @@ def export_peft(
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {PEFT_PREFIX + k: v.detach().cpu().contiguous() for k, v in sets.state_dict(name).items()}
     save_file(tensors, str(folder / PEFT_WEIGHTS_NAME), metadata={"format": "pt"})
+    from .io import readable_like_others  # io imports the kinds
+
+    readable_like_others(folder / PEFT_WEIGHTS_NAME)
     config = adapter_set.config.peft_config(list(adapter_set.targets)).to_dict()
     # task_type None: a plain PeftModel (SEQ_2_SEQ_LM breaks SeamlessM4T*ForSpeechToText's forward).
     config.update(base_model_name_or_path=base_model or None, revision=revision, inference_mode=True)

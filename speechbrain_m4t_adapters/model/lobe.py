@@ -47,7 +47,7 @@ from ..adapters.io import (
 from ..adapters.sets import AdapterSets, any_trainable
 from .features import SeamlessM4TFbank
 from .languages import LanguageMap, TextIds
-from .source import check_model_source, resolve_model_source
+from .source import check_model_source, portable_source, resolve_model_source
 from .speech_text_model import MODEL_CLASSES
 
 DTYPES = {
@@ -469,7 +469,8 @@ class SeamlessM4T(nn.Module):
         # The hub commit the base was loaded from (None for a local folder), for the model card.
         revision = getattr(self.model.config, "_commit_hash", None)
         extra = {"base_revision": revision, **extra} if revision else extra
-        return save_adapters(self.adapters, folder, names=names, base_model=self.source, extra=extra or None)
+        base = portable_source(self.source, folder)  # 'mini' or a hub id, not this machine's path
+        return save_adapters(self.adapters, folder, names=names, base_model=base, extra=extra or None)
 
     def load_adapters(self, folder: str | Path, **options) -> list[str]:
         """Attach sets saved with :meth:`save_adapters`; ``options`` as in ``adapters.load_adapters``

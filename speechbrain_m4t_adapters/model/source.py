@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 #: Models shipped inside the package, loadable offline by name as ``model_source``.
 BUNDLED_MODELS = {"mini": Path(__file__).resolve().parents[1] / "resources" / "mini_m4t"}
@@ -69,6 +72,34 @@ def resolve_model_source(source: str | Path) -> str:
         return source
     verify_checksums(BUNDLED_MODELS[source], source)  # before any work: a damaged file fails here, named
     return str(BUNDLED_MODELS[source])
+
+
+def portable_source(source: str | Path, saving: str | Path = "adapters") -> str:
+    """What saved adapters record as their base: a bundled name or hub id as is, else an absolute path.
+
+    A local folder cannot be found from a copied or published adapter folder,
+    so saving with one warns (naming ``saving``).
+
+    Example
+    -------
+    >>> portable_source(resolve_model_source("mini")), portable_source("facebook/seamless-m4t-v2-large")
+    ('mini', 'facebook/seamless-m4t-v2-large')
+    """
+    source = str(source)
+    path = Path(source).expanduser()
+    if not path.exists():
+        return source  # a hub id
+    resolved = path.resolve()
+    for name, folder in BUNDLED_MODELS.items():
+        if folder.resolve() == resolved:
+            return name
+    logger.warning(
+        "%s: the base model is the local folder %s; the saved folder records that path, so a copy on "
+        "another machine or on the hub cannot find its base (train from a hub id, or edit base_model)",
+        saving,
+        resolved,
+    )
+    return str(resolved)
 
 
 def check_model_source(source: str) -> None:
