@@ -305,12 +305,15 @@ class AdapterSets:
         base_trainable = sum(p.numel() for p in base if p.requires_grad)
         sets = self.report()
         trainable = base_trainable + sum(s["parameters"] for s in sets if s["trainable"])
+        total = base_total + sum(s["parameters"] for s in sets)  # every parameter, as SpeechBrain counts
         return {
             "base_parameters": base_total,
             "base_trainable": base_trainable,
+            "total_parameters": total,
             "adapter_sets": sets,
             "trainable_parameters": trainable,
-            "trainable_percent": 100.0 * trainable / base_total,
+            "trainable_percent": 100.0 * trainable / total,
+            "percent_of_base": 100.0 * trainable / base_total,
         }
 
 

@@ -124,16 +124,18 @@ def _train_loader(hparams: dict, m4t, csvs: dict[str, Path]):
 
 
 def parameter_summary(report: dict) -> str:
-    """One line for the log: trainable vs total parameters, and each adapter set.
+    """One line for the log: trainable vs all parameters (SpeechBrain's count) and vs the base, per set.
 
     Example
     -------
     >>> line = parameter_summary({"trainable_parameters": 6_331_392, "base_parameters": 972_508_480,
-    ...     "trainable_percent": 0.651, "adapter_sets": [{"name": "encoder", "kind": "bottleneck",
-    ...     "parameters": 6_331_392, "trainable": True}]})
-    >>> for part in line.split("; "):
+    ...     "total_parameters": 978_839_872, "trainable_percent": 0.647, "percent_of_base": 0.651,
+    ...     "adapter_sets": [{"name": "encoder", "kind": "bottleneck", "parameters": 6_331_392,
+    ...     "trainable": True}]})
+    >>> for part in line.replace(", 0.651%", "; 0.651%").split("; "):
     ...     print(part)
-    trainable parameters: 6,331,392 (6.33M) of 972,508,480 (0.651%)
+    trainable parameters: 6,331,392 (6.33M) = 0.647% of all 978,839,872 (SpeechBrain's count above)
+    0.651% of the 972,508,480 base
     sets: encoder (bottleneck, 6,331,392, trained)
     """
     sets = ", ".join(
@@ -142,8 +144,9 @@ def parameter_summary(report: dict) -> str:
     )
     return (
         f"trainable parameters: {report['trainable_parameters']:,} "
-        f"({report['trainable_parameters'] / 1e6:.2f}M) of {report['base_parameters']:,} "
-        f"({report['trainable_percent']:.3f}%); sets: {sets or 'none'}"
+        f"({report['trainable_parameters'] / 1e6:.2f}M) = {report['trainable_percent']:.3f}% of all "
+        f"{report['total_parameters']:,} (SpeechBrain's count above), "
+        f"{report['percent_of_base']:.3f}% of the {report['base_parameters']:,} base; sets: {sets or 'none'}"
     )
 
 
