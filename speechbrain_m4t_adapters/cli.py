@@ -97,7 +97,12 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--lang", default=None, help="output language, ISO 639-3 (default: from adapters/rows)"
     )
-    group.add_argument("--beam-size", type=positive_int, default=1, help="beam width (1 = greedy)")
+    group.add_argument(
+        "--beam-size",
+        type=positive_int,
+        default=None,
+        help="beam width, 1 = greedy (default: the adapters' training-time test decoding, else 1)",
+    )
     group.add_argument("--batch-size", type=positive_int, default=8, help="chunks per forward pass")
     group.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available)")
     group.add_argument(
@@ -110,7 +115,7 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-new-tokens",
         type=positive_int,
         default=None,
-        help="token limit per chunk (default: the model's)",
+        help="token limit per chunk (default: the adapters' training-time value, else the model's)",
     )
     group.add_argument("--dtype", default="float32", help="base weights: float32, bfloat16, float16")
     group.add_argument("--hf-cache", default=None, help="Hugging Face cache folder for hub downloads")
@@ -203,7 +208,11 @@ def transcribe(args: argparse.Namespace) -> int:
 def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("manifest", help="ASR manifest CSV (ID,duration,wav,language,transcript)")
     parser.add_argument("--output-dir", required=True, help="folder for summary.json, alignments, hypotheses")
-    parser.add_argument("--name", default=None, help="test set name (default: manifest file stem)")
+    parser.add_argument(
+        "--name",
+        default=None,
+        help="test set name (default: the manifest file stem without test_, as training names it)",
+    )
     parser.add_argument("--experiment", default=None, help="experiment name in the summary")
     _model_arguments(parser)
 

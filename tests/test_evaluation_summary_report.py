@@ -140,3 +140,18 @@ def test_report_from_two_summaries(tmp_path):
     assert "| odia_test (ory) | 12.10 / 32.00 |" in cer_table
     with pytest.raises(ValueError, match="metric"):
         build_report([runs], md, png, metric="bleu")
+
+
+def test_bold_is_promised_only_where_a_row_compares():
+    from speechbrain_m4t_adapters.evaluation.report import build_table
+
+    def summary(experiment, sets):
+        return {
+            "experiment": experiment,
+            "test_sets": {n: {"language": "ory", "wer": w, "cer": w / 2} for n, w in sets},
+        }
+
+    alone = build_table([summary("a", [("held_out", 40.0)]), summary("b", [("other", 30.0)])])
+    assert "in bold" not in alone and "**" not in alone
+    compared = build_table([summary("a", [("held_out", 40.0)]), summary("b", [("held_out", 30.0)])])
+    assert "best WER per row in bold" in compared and "**30.00 / 15.00**" in compared

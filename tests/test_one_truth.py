@@ -41,3 +41,25 @@ def test_evaluate_reports_what_training_reported(tmp_path, tiny_v1, capsys):
         trained["trainable_params"],
         trained["total_params"],
     )
+
+
+def test_evaluate_decodes_and_names_like_training_by_default(tmp_path, tiny_v1):
+    args = [
+        str(RECIPES / "Bengali/hparams/bengali_encoder.yaml"),
+        "--smoke=True",
+        f"--output_root={tmp_path}",
+        f"--model_source={tiny_v1}",
+        "--tiny_model_version=null",
+    ]
+    trained = run_experiment(args)
+    decoding = trained["extra"]["decoding"]
+    assert set(decoding) == {"num_beams", "max_new_tokens", "max_chunk_seconds"}
+    folder = tmp_path / "bengali_encoder" / "1986"
+    asr = M4TAdaptedASR.from_model(tiny_v1, adapter_folders=[folder / "adapters"], device="cpu")
+    assert (asr.num_beams, asr.max_new_tokens) == (decoding["num_beams"], decoding["max_new_tokens"])
+    manifest = tmp_path / "manifests" / "ben" / "1986" / "test_bengali.csv"
+    evaluated = evaluate_manifest(asr, manifest, tmp_path / "eval", lang="ben")
+    assert list(evaluated["test_sets"]) == ["bengali"]  # the same row as training's in `report`
+    assert evaluated["extra"]["decoding"]["num_beams"] == decoding["num_beams"]
+    ours, theirs = evaluated["test_sets"]["bengali"], trained["test_sets"]["bengali"]
+    assert (ours["wer"], ours["cer"]) == (theirs["wer"], theirs["cer"])

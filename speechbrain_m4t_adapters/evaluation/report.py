@@ -79,8 +79,10 @@ def build_table(summaries: list[dict], metric: str = "wer") -> str:
     experiments = [s["experiment"] for s in summaries]
     other = "cer" if metric == "wer" else "wer"
     first, second = ("WER", "CER") if metric == "wer" else ("CER", "WER")
+    compared = any(sum(name in s["test_sets"] for s in summaries) > 1 for name, _ in _rows(summaries))
     lines = [
-        f"Cells: {first} / {second} (%), lower is better; best {first} per row in bold.",
+        f"Cells: {first} / {second} (%), lower is better"
+        + (f"; best {first} per row in bold." if compared else "."),
         "",
         "| Test set (lang) | " + " | ".join(experiments) + " |",
         "|---|" + "---|" * len(experiments),

@@ -101,16 +101,18 @@ class M4TAdaptedASR(Pretrained):
         if self.hparams is None or not isinstance(self.mods.m4t, SeamlessM4T):
             raise ValueError("M4TAdaptedASR needs modules={'m4t': SeamlessM4T(...)}")
         hp = vars(self.hparams)
-        self.num_beams: int = int(hp.get("num_beams") or 1)
-        self.max_new_tokens: int | None = hp.get("max_new_tokens")
-        self.max_chunk_seconds: float | None = hp.get("max_chunk_seconds", 30.0)
-        self.batch_size: int = int(hp.get("batch_size") or 8)
         self.default_lang: str | None = None
         self.profiles = AdapterProfiles(self.mods.m4t)
         folders = hp.get("adapter_folders") or []
         items = folders.items() if isinstance(folders, dict) else ((None, f) for f in folders)
         for name, folder in items:
             self.load_adapters(folder, name=name, activate=False)
+        # Unset decoding settings: those the first adapters were tested with in training
+        trained = next((p.metadata.get("decoding") or {} for p in self.profiles.profiles.values()), {})
+        self.num_beams: int = int(hp.get("num_beams") or trained.get("num_beams") or 1)
+        self.max_new_tokens: int | None = hp.get("max_new_tokens") or trained.get("max_new_tokens")
+        self.max_chunk_seconds: float | None = hp.get("max_chunk_seconds", 30.0)
+        self.batch_size: int = int(hp.get("batch_size") or 8)
         active = hp.get("active_adapters")
         if active is None and self.profiles.profiles:
             active = [next(iter(self.profiles.profiles))]
@@ -130,7 +132,7 @@ class M4TAdaptedASR(Pretrained):
         device: str | None = None,
         dtype: str = "float32",
         save_path: str | None = None,
-        num_beams: int = 1,
+        num_beams: int | None = None,
         max_new_tokens: int | None = None,
         max_chunk_seconds: float | None = 30.0,
         batch_size: int = 8,
@@ -154,7 +156,8 @@ class M4TAdaptedASR(Pretrained):
         save_path : str, optional
             Hugging Face cache folder for hub downloads.
         num_beams, max_new_tokens, max_chunk_seconds, batch_size, active_adapters
-            Defaults of the hyperparameters of the same names.
+            Defaults of the hyperparameters of the same names (``num_beams`` and
+            ``max_new_tokens`` unset: what the first adapters were tested with in training).
         **model_kwargs
             More :class:`SeamlessM4T` arguments (``revision``, ``local_files_only``...).
 

@@ -56,7 +56,8 @@ def evaluate_manifest(
 ) -> dict:
     """Transcribe every row of ``manifest`` (an ASR manifest CSV), compute WER/CER, write the files above.
 
-    ``name`` is the test set's (default: the manifest's stem); ``experiment`` the summary's (default:
+    ``name`` is the test set's (default: the manifest's stem without ``test_``, as training names
+    it); ``experiment`` the summary's (default:
     the ``experiment`` in the used adapters' ``adapters.json``, else their profile names, or
     ``base``). ``lang`` decodes every row into one language instead of its own; ``adapters`` picks
     profiles (default: per language, see :class:`M4TAdaptedASR`); ``extra`` is added to the
@@ -70,7 +71,8 @@ def evaluate_manifest(
         If every row failed (nothing to score); the message lists why.
     """
     manifest = Path(manifest)
-    name = name or manifest.stem
+    # Training writes test set <name> as test_<name>.csv: the same set gets the same row in `report`
+    name = name or manifest.stem.removeprefix("test_")
     output_dir = Path(output_dir)
     inputs = [AudioInput.from_entry(e) for e in read_asr_manifest(manifest)]
     results = asr.transcribe_files(
@@ -98,7 +100,11 @@ def evaluate_manifest(
         "manifest": str(manifest),
         "adapter_profiles": {p: asr.adapter_profiles[p].folder for p in profiles},
         "adapter_sets": used_sets,
-        "num_beams": transcribe_kwargs.get("num_beams") or asr.num_beams,
+        "decoding": {  # every setting that changes the hypotheses (training records the same)
+            "num_beams": transcribe_kwargs.get("num_beams") or asr.num_beams,
+            "max_new_tokens": transcribe_kwargs.get("max_new_tokens") or asr.max_new_tokens,
+            "max_chunk_seconds": transcribe_kwargs.get("max_chunk_seconds", asr.max_chunk_seconds),
+        },
         "failed": {r.id: r.error for r in results if not r.ok},
         **(extra or {}),
     }

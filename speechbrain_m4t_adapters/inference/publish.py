@@ -81,6 +81,9 @@ def inference_hparams(metadata: Mapping[str, Any]) -> str:
     text = _set_key(text, "base_revision", _yaml_scalar(metadata.get("base_revision")))
     text = _set_key(text, "adapter_folders", f"\n    {profile_name(metadata)}: !ref <model_dir>")
     text = _set_key(text, "default_lang", _yaml_scalar(metadata.get("language")))
+    decoding = metadata.get("decoding") or {}  # decode as the training run's test sets were
+    text = _set_key(text, "num_beams", _yaml_scalar(decoding.get("num_beams") or 1))
+    text = _set_key(text, "max_new_tokens", _yaml_scalar(decoding.get("max_new_tokens")))
     return text
 
 

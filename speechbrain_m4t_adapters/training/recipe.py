@@ -249,12 +249,19 @@ def _save_results(
     m4t, output = brain.m4t, Path(hparams["output_folder"])
     results, versus_base, forgetting = evaluated
     report = m4t.adapters.parameter_report()
+    search = hparams["test_search"]  # recorded so `evaluate` decodes the same way by default
+    decoding = {
+        "num_beams": search.get("num_beams"),
+        "max_new_tokens": search.get("max_new_tokens"),
+        "max_chunk_seconds": hparams.get("max_decode_seconds"),
+    }
     if m4t.adapters.sets:
         m4t.save_adapters(
             output / "adapters",
             language=hparams["language"],
             experiment=hparams["experiment_name"],
             training_data=describe_training_data(hparams),
+            decoding=decoding,
         )
     summary = write_summary(
         output / "summary.json",
@@ -271,6 +278,7 @@ def _save_results(
             "language": hparams["language"],
             "nonfinite_steps_skipped": brain.nonfinite_steps_skipped,
             "epochs_trained": hparams["epoch_counter"].current,
+            "decoding": decoding,
             **({"versus_base": versus_base} if versus_base else {}),
         },
     )
