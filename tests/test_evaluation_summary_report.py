@@ -151,6 +151,7 @@ def test_bold_is_promised_only_where_a_row_compares():
             "test_sets": {n: {"language": "ory", "wer": w, "cer": w / 2} for n, w in sets},
             "trainable_params": 1,
             "total_params": 10,
+            "train_time_s": None,
         }
 
     alone = build_table([summary("a", [("held_out", 40.0)]), summary("b", [("other", 30.0)])])
