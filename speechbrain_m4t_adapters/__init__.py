@@ -6,10 +6,17 @@ light utilities do not pay for importing torch/transformers/speechbrain.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from .lazy import lazy_exports
 from .version import __version__
+
+# SpeechBrain's train logger warns on import that it cannot save figures without torchvision;
+# no run of ours saves figures, so every run started with a warning that concerns nothing it does.
+logging.getLogger("speechbrain.utils.train_logger").addFilter(
+    lambda record: "cannot save figures" not in record.getMessage()
+)
 
 _LAZY = {
     "SeamlessM4T": ".model",

@@ -65,6 +65,10 @@ def test_rerun_with_other_lr_is_refused_and_start_fresh_moves_old_run_aside(tmp_
     first = run_experiment(args)
     folder = tmp_path / "bengali_encoder" / "1986"
     saved = (folder / "hyperparams.yaml").read_text()
+    log = (folder / "log.txt").read_text()
+    # a test set and a forgetting set of one name: decoded under two names, each logged once
+    assert log.count("test set: maithili,") == 1 and log.count("test set: forget_maithili,") == 1
+    assert "respin/ben [train]: kept" in log and "respin/mai [valid]: kept" in log  # which split
     with pytest.raises(RunFolderError, match=r"lr: '0.001' -> '0.5'"):
         run_experiment(args + ["--lr=0.5"])
     assert (folder / "hyperparams.yaml").read_text() == saved  # the folder still tells one story
@@ -101,3 +105,31 @@ def test_second_run_into_a_busy_folder_stops_at_once(tmp_path, tiny_v1):
         holder.wait()
     with exclusive_run(folder):  # released when its holder dies
         assert f"pid {__import__('os').getpid()}" in (folder / OWNER_NAME).read_text()
+
+
+def test_sigterm_says_where_to_resume(tmp_path, tiny_v1):
+    args = _smoke_args(tmp_path, tiny_v1) + ["--number_of_epochs=50"]
+    code = (
+        f"import sys; from speechbrain_m4t_adapters.training import run_experiment; run_experiment({args!r})"
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    seen = []
+    for line in run.stdout:
+        seen.append(line)
+        if "Epoch: 1" in line or "epoch: 1" in line:  # training has started
+            break
+    run.send_signal(__import__("signal").SIGTERM)
+    rest = run.communicate(timeout=120)[0]
+    assert run.returncode == 143, "".join(seen) + rest
+    folder = tmp_path / "bengali_encoder" / "1986" / "save"
+    assert f"stopped by SIGTERM; checkpoints are in {folder}" in rest
+    assert "run the same command again to resume" in rest
+
+
+def test_import_does_not_warn_about_figures_and_logs_name_splits(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", "import speechbrain_m4t_adapters.training"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "cannot save figures" not in done.stderr + done.stdout

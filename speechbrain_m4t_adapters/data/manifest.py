@@ -325,7 +325,7 @@ def prepare_once(
     Arguments
     ---------
     name : str
-        Label of the report (``"respin/ben"``).
+        Label of the report (``"respin/ben"``); the manifest's stem is added (``respin/ben [train]``).
     save_csv : path-like
         The manifest.
     overwrite : bool
@@ -347,6 +347,7 @@ def prepare_once(
     >>> again.reused, again.kept
     (True, 1)
     """
+    name = f"{name} [{Path(save_csv).stem}]"  # which split: several manifests come from one corpus
     reused = reuse_existing(save_csv, overwrite, name, reader)
     if reused is not None:
         return reused

@@ -19,6 +19,7 @@ from ..evaluation.summary import forgetting_entry
 from .datasets import asr_dataset
 
 logger = logging.getLogger(__name__)
+FORGET_PREFIX = "forget_"
 
 #: Suffix of the adapters-off runs' names (their outputs go to ``test/<name>.base``).
 BASE_SUFFIX = ".base"
@@ -58,14 +59,18 @@ def evaluate_forgetting(brain, manifests: Mapping[str, Path], loader_kwargs: dic
     if not manifests:
         return {}
     m4t = brain.m4t
-    data = {name: asr_dataset(csv, m4t, "ascending") for name, csv in manifests.items()}
+    # Own names (test/forget_<name>): a test set of the same name keeps its outputs and log line
+    data = {FORGET_PREFIX + name: asr_dataset(csv, m4t, "ascending") for name, csv in manifests.items()}
     adapted = brain.evaluate_test_sets(data, loader_kwargs)
     base: dict = {}
     if m4t.adapters.sets:
         base = evaluate_base(brain, data, loader_kwargs)
     else:
         logger.warning("forgetting check: no adapter sets to switch off; only the adapted numbers are kept")
-    result = {name: forgetting_entry(adapted[name], base.get(name)) for name in manifests}
+    result = {
+        name: forgetting_entry(adapted[FORGET_PREFIX + name], base.get(FORGET_PREFIX + name))
+        for name in manifests
+    }
     for name, entry in result.items():
         if entry["delta_wer"] is not None:
             logger.info(

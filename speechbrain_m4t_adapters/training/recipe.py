@@ -10,7 +10,9 @@ import contextlib
 import dataclasses
 import json
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -295,9 +297,34 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     hparams, run_opts, merged_text = _start(argv)
     main = sb.utils.distributed.if_main_process()  # one lock holder; the other ranks share its folder
-    with exclusive_run(hparams["output_folder"]) if main else contextlib.nullcontext():
+    with (
+        exclusive_run(hparams["output_folder"]) if main else contextlib.nullcontext(),
+        _stop_on_sigterm(hparams),
+    ):
         _own_folder(hparams, merged_text)
         return _run(hparams, run_opts)
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm(hparams: dict):
+    """A SIGTERM (a scheduler's stop, ``kill``) ends the run with a message saying how to resume."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        logger.error(
+            "stopped by SIGTERM; checkpoints are in %s (saves are complete or absent): run the same "
+            "command again to resume",
+            hparams["save_folder"],
+        )
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(hparams: dict, run_opts: sb.core.RunOptions) -> dict:
