@@ -43,5 +43,7 @@ def test_every_readme_python_block_runs(tmp_path, tiny_v2):
         outputs.append(done.stdout)
     # The first block trained a step, printed two transcripts and saved its adapters.
     assert outputs[0].startswith("[") and outputs[0].count("'") + outputs[0].count('"') >= 4
-    saved = json.loads((tmp_path / "my_adapters" / "adapters.json").read_text())
+    saved = json.loads((tmp_path / "results" / "my_adapters" / "adapters.json").read_text())
+    # Everything the examples write is under the git-ignored results/: a checkout stays clean
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results", "tests"]
     assert saved["language"] == "ben" and list(saved["sets"]) == ["encoder"]
