@@ -133,3 +133,19 @@ def test_import_does_not_warn_about_figures_and_logs_name_splits(tmp_path):
         [sys.executable, "-c", "import speechbrain_m4t_adapters.training"], capture_output=True, text=True
     )
     assert done.returncode == 0 and "cannot save figures" not in done.stderr + done.stdout
+
+
+def test_cpu_threads_leave_busy_cores_alone(monkeypatch):
+    from speechbrain_m4t_adapters.training import recipe
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(recipe.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(recipe.os, "getloadavg", lambda: (1.2, 0.0, 0.0))
+    assert recipe.cpu_threads("auto") == 1  # one other job on a 2-core machine: one thread, not two
+    monkeypatch.setattr(recipe.os, "getloadavg", lambda: (0.1, 0.0, 0.0))
+    assert recipe.cpu_threads("auto") == 2
+    monkeypatch.setattr(recipe.os, "getloadavg", lambda: (7.0, 0.0, 0.0))
+    assert recipe.cpu_threads("auto") == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert recipe.cpu_threads("auto") == 2 and recipe.cpu_threads(4) == 4
+    assert recipe.cpu_threads("auto", device="cuda:0") is None

@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import speechbrain as sb
+import torch
 from filelock import FileLock
 from speechbrain.dataio.sampler import DynamicBatchSampler
 from speechbrain.utils.distributed import run_on_main
@@ -178,7 +180,35 @@ def _start(argv: list[str]) -> tuple[dict, sb.core.RunOptions, str]:
         run_opts = type(run_opts).from_dictionary({**given, "noprogressbar": True})
         hf_logging.disable_progress_bar()  # transformers' weight-loading bars too
     hparams["train_logger"] = with_tensorboard(hparams)
+    device = run_opts["device"] or ("cuda:0" if torch.cuda.is_available() else "cpu")  # SpeechBrain's default
+    threads = cpu_threads(hparams.get("cpu_threads"), device)
+    if threads is not None:
+        torch.set_num_threads(threads)
+        logger.info("CPU run: %d thread(s) (cpu_threads: %s)", threads, hparams.get("cpu_threads"))
     return hparams, run_opts, merged_text
+
+
+def cpu_threads(setting: int | str | None, device: str = "cpu") -> int | None:
+    """Threads for a CPU run: ``auto`` leaves the cores other jobs keep busy (1-minute load) free.
+
+    torch's default (every core) makes a run on a shared 2-core machine many times slower
+    than one thread: both jobs then fight for every core. ``OMP_NUM_THREADS`` in the
+    environment wins over ``auto``; an integer is used as given; None keeps torch's default.
+
+    Example
+    -------
+    >>> cpu_threads(3), cpu_threads(None), cpu_threads("auto", device="cuda:0")
+    (3, None, None)
+    """
+    if setting is None or not str(device).startswith("cpu"):
+        return None
+    if str(setting) != "auto":
+        return int(setting)
+    if os.environ.get("OMP_NUM_THREADS"):
+        return int(os.environ["OMP_NUM_THREADS"])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    busy = round(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
+    return max(1, min(cores, cores - busy))
 
 
 def _own_folder(hparams: dict, merged_text: str) -> None:
