@@ -133,3 +133,12 @@ def test_main_job_on_the_mini_model_makes_held_out_odia_clearly_better(tmp_path,
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("held_out (ory, ") and "CLEARLY BETTER than the base" in last
     assert (tmp_path / "odia_encoder" / "1986" / "test" / "held_out.base" / "hypotheses.tsv").exists()
+    # The README quotes what this command prints (mini.yaml: cpu_threads 1, the same digits under any load)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    quoted = re.search(r"^```\n(held_out \(ory.*)\n```$", readme, flags=re.M)
+    assert quoted and quoted[1] == last, "update README.md's main-job line to what the command prints now"
+    made = [
+        len(read_asr_manifest(tmp_path / "manifests" / "ory" / f"{s}.csv"))
+        for s in ("train", "valid", "test_held_out")
+    ]
+    assert "{} training, {} validation and {} test clips".format(*made) in " ".join(readme.split())

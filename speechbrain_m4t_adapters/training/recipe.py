@@ -184,7 +184,6 @@ def _start(argv: list[str]) -> tuple[dict, sb.core.RunOptions, str]:
     threads = cpu_threads(hparams.get("cpu_threads"), device)
     if threads is not None:
         torch.set_num_threads(threads)
-        logger.info("CPU run: %d thread(s) (cpu_threads: %s)", threads, hparams.get("cpu_threads"))
     return hparams, run_opts, merged_text
 
 
@@ -221,6 +220,7 @@ def _own_folder(hparams: dict, merged_text: str) -> None:
     Path(hparams["save_folder"]).mkdir(parents=True, exist_ok=True)  # the checkpointer's, if moved aside
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"])
     Path(hparams["output_folder"], "hyperparams.yaml").write_text(merged_text, encoding="utf-8")
+    logger.info("torch threads: %d (cpu_threads: %s)", torch.get_num_threads(), hparams.get("cpu_threads"))
     tiny_version = hparams.get("tiny_model_version")
     if tiny_version and not Path(hparams["model_source"], "config.json").exists():
         run_on_main(build_tiny_model, args=[hparams["model_source"], tiny_version])
