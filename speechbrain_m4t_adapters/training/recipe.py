@@ -343,6 +343,7 @@ def _stop_on_sigterm(hparams: dict):
         return
 
     def stop(signum, frame):
+        """Log where to resume, then leave as a SIGTERM would (rc 128 + 15)."""
         logger.error(
             "stopped by SIGTERM; checkpoints are in %s (saves are complete or absent): run the same "
             "command again to resume",
