@@ -112,7 +112,7 @@ def test_smoke_experiment_records_forgetting_with_base_equal_to_the_baseline(tmp
         entry["base_wer"],
         entry["base_cer"],
     )  # the adapters did change it
-    assert (out / "test" / "maithili.base" / "hypotheses.tsv").is_file()
+    assert (out / "test" / "forget_maithili.base" / "hypotheses.tsv").is_file()  # beside test/maithili
     # The adapters-off pass is the base model: same numbers as the untrained baseline's test set.
     run_experiment([str(RECIPES / "Odia/hparams/odia_baseline.yaml"), *common])
     baseline = json.loads((tmp_path / "odia_baseline" / "1986" / "summary.json").read_text())
