@@ -69,3 +69,28 @@ def test_components_are_the_papers():
     hparams = _hparams(odia / "odia_text_then_decoder.yaml")
     assert hparams["train_pretrained_adapters"] is True and not hparams["adapters"]
     assert recipe_parameters(odia / "odia_text_then_decoder.yaml") == 6_331_392
+
+
+def test_mini_overlay_scales_budgets_to_the_papers_share_of_the_base():
+    import copy
+
+    from speechbrain_m4t_adapters.training.budget import PAPER_BASE, scale_to_paper_fraction
+    from speechbrain_m4t_adapters.training.hparams import load_experiment
+
+    recipes = Path(__file__).resolve().parents[1] / "recipes" / "Odia" / "hparams"
+    for experiment, paper_share in (("odia_encoder", 0.0052), ("odia_encoder_large", 0.042)):
+        hparams, _ = load_experiment(recipes / f"{experiment}.yaml", "mini: True")
+        assert hparams["budget_scaling"] == "paper_fraction"
+        original = copy.deepcopy(hparams["adapters"])
+        (line,) = scale_to_paper_fraction(hparams["adapters"], hparams["model_source"])
+        assert "of the base, as" in line and "of v1 medium's 1.2B" in line
+        m4t = hparams["m4t"]()  # the partial holds the same, resized config objects
+        report = m4t.adapters.parameter_report()
+        share = report["trainable_parameters"] / report["base_parameters"]
+        assert abs(share - paper_share) / paper_share < 0.06, (experiment, share)  # 0.52 % / 4.2 % of 1.2B
+        (config,) = original.values()
+        resized = next(iter(hparams["adapters"].values()))
+        assert resized.bottleneck < config.bottleneck / 5  # far smaller than the recipe's absolute size
+        assert recipe_parameters(recipes / f"{experiment}.yaml") / PAPER_BASE == pytest.approx(
+            paper_share, rel=0.06
+        )

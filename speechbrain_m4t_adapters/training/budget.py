@@ -11,6 +11,7 @@ the recipes that write them.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 
@@ -54,17 +55,26 @@ def experiment_parameters(report: dict) -> int:
     return sum(s["parameters"] for s in report["adapter_sets"] if s["active"])
 
 
-def budget_line(ours: int, paper: float | None) -> str:
-    """Log line comparing a count with the paper's budget.
+#: Base parameters of v1 medium (speech encoder, text encoder, decoder), the paper's model.
+PAPER_BASE = 1.2e9
+
+
+def budget_line(ours: int, paper: float | None, base: int | None = None) -> str:
+    """Log line comparing a count (and its share of ``base``) with the paper's budget (of 1.2B).
 
     Example
     -------
     >>> budget_line(6_331_392, 6e6)
     "experiment parameters: 6,331,392 (6.33M); the paper's budget: 6.00M (+5.5%)"
+    >>> budget_line(19_000, 6e6, base=3_700_000)
+    "experiment parameters: 19,000 (0.02M, 0.51% of the base); the paper's budget: 6.00M (0.50% of 1.2B)"
     """
-    line = f"experiment parameters: {ours:,} ({ours / 1e6:.2f}M)"
+    share = f", {100 * ours / base:.2f}% of the base" if base else ""
+    line = f"experiment parameters: {ours:,} ({ours / 1e6:.2f}M{share})"
     if not paper:
         return line + "; no budget in the paper for this experiment"
+    if base:  # another base: compare shares, not counts
+        return line + f"; the paper's budget: {paper / 1e6:.2f}M ({100 * paper / PAPER_BASE:.2f}% of 1.2B)"
     return line + f"; the paper's budget: {paper / 1e6:.2f}M ({100 * (ours - paper) / paper:+.1f}%)"
 
 
@@ -111,12 +121,66 @@ def recipe_parameters(path: str | Path) -> int:
 
 @functools.cache
 def _meta_v1_medium() -> AdapterSets:
-    from ..model import SeamlessM4TSpeechTextModel
     from ..model.reference_configs import reference_config
 
-    config = reference_config("v1-medium")
+    return _meta_sets(reference_config("v1-medium"))
+
+
+def _meta_sets(config) -> AdapterSets:
+    """Adapter sets on a model of ``config`` built on the meta device (no weights, no memory)."""
+    from ..model import SeamlessM4TSpeechTextModel
+
     with torch.device("meta"):
         model = SeamlessM4TSpeechTextModel(config)
     for p in model.parameters():
         p.requires_grad_(False)
     return AdapterSets(model, hidden_size=config.hidden_size)
+
+
+#: The integer field that sets a kind's size (parameters grow linearly with it).
+SIZE_FIELDS = ("bottleneck", "rank")
+
+
+def _count(sets: AdapterSets, config) -> int:
+    sets.add("_probe", config, activate=False)
+    try:
+        return sets.num_parameters("_probe")
+    finally:
+        sets.remove("_probe")
+
+
+def scale_to_paper_fraction(adapters: dict, model_source: str) -> list[str]:
+    """Resize each set with a size field so its share of the base is its share on v1 medium.
+
+    The paper's budgets are absolute (6M, 50M on the 1.2B v1 medium); on a much
+    smaller base the same bottleneck is a far larger share. Each set's
+    ``bottleneck`` (or LoRA ``rank``) is set in place to the value giving the
+    fraction of ``model_source``'s base that the recipe's value gives of v1
+    medium's 1.2B (the paper's figure: 6M = 0.52 %, 50M = 4.2 %); sets without
+    a size (trainable copies) are what their config makes them. Returns one
+    log line per resized set.
+    """
+    from transformers import AutoConfig
+
+    from ..adapters.sets import base_parameters
+    from ..model.source import resolve_model_source
+
+    paper, ours = (
+        _meta_v1_medium(),
+        _meta_sets(AutoConfig.from_pretrained(resolve_model_source(model_source))),
+    )
+    our_base = sum(p.numel() for _, p in base_parameters(ours.model))
+    lines = []
+    for name, config in adapters.items():
+        field = next((f for f in SIZE_FIELDS if isinstance(getattr(config, f, None), int)), None)
+        if field is None:
+            continue
+        fraction = _count(paper, config) / PAPER_BASE  # the paper's shares: 6M = 0.52% of 1.2B
+        one, two = (_count(ours, dataclasses.replace(config, **{field: n})) for n in (1, 2))
+        size = max(1, round((fraction * our_base - (2 * one - two)) / (two - one)))  # params = a*size + b
+        lines.append(
+            f"budget scaling: set {name!r} {field} {getattr(config, field)} -> {size} "
+            f"({100 * fraction:.2f}% of the base, as {getattr(config, field)} is of v1 medium's 1.2B)"
+        )
+        setattr(config, field, size)
+    return lines

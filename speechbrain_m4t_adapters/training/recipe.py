@@ -33,7 +33,7 @@ from ..model.source import resolve_model_source
 from ..progress import progress_enabled
 from ..tiny import build_tiny_model
 from .brain import AdapterBrain
-from .budget import budget_line, experiment_parameters
+from .budget import budget_line, experiment_parameters, scale_to_paper_fraction
 from .datasets import asr_dataset, mixed_loader, text_dataset
 from .forgetting import evaluate_base, evaluate_forgetting
 from .hparams import load_experiment
@@ -237,7 +237,9 @@ def _fit(brain: AdapterBrain, hparams: dict, csvs: dict[str, Path]) -> int:
     trainable = sum(p.numel() for p in m4t.trainable_parameters())
     report = m4t.adapters.parameter_report()
     logger.info(parameter_summary(report))
-    logger.info(budget_line(experiment_parameters(report), hparams.get("paper_params")))
+    scaled = hparams.get("budget_scaling") == "paper_fraction"
+    base = report["base_parameters"] if scaled else None
+    logger.info(budget_line(experiment_parameters(report), hparams.get("paper_params"), base))
     if hparams["number_of_epochs"] <= 0 or trainable == 0:
         epochs = hparams["number_of_epochs"]
         logger.info(
@@ -361,6 +363,9 @@ def _stop_on_sigterm(hparams: dict):
 def _run(hparams: dict, run_opts: sb.core.RunOptions) -> dict:
     """Prepare, train, evaluate and save, in an output folder this process owns."""
     csvs = _prepare(hparams)
+    if hparams.get("budget_scaling") == "paper_fraction":  # the mini overlay: shares of the base, not counts
+        for line in scale_to_paper_fraction(hparams.get("adapters") or {}, hparams["model_source"]):
+            logger.info(line)
     m4t = hparams["m4t"]()
     checkpointer = hparams["checkpointer"]
     checkpointer.add_recoverable("m4t", m4t)
