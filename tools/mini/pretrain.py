@@ -1,9 +1,14 @@
-"""Pretrain the mini SeamlessM4T from scratch: ASR + text-to-text, resumable.
+"""Pretrain the mini SeamlessM4T, from scratch or continued: ASR + text-to-text, resumable.
 
-Tasks: ASR on the speech languages of ``make_speech.py``'s output (never
-Odia or Maithili speech) and text-to-text translation among all text
-languages (Odia and Maithili included), through the package's
+Tasks: ASR on the speech languages of ``make_speech.py``'s output (Odia as a
+low-resource language, never Maithili speech) and text-to-text translation
+among all text languages (Odia and Maithili included), through the package's
 :class:`~speechbrain_m4t_adapters.SeamlessM4T` lobe with its base unfrozen.
+
+``init_from`` (config) continues from an exported mini model folder: its
+weights and tokenizer become ``init/`` instead of a random model, and the
+config's ``continue_overrides`` (gentler lr, short warmup, no curriculum)
+apply. The CTC head, which is not exported, starts afresh.
 
 Aids for learning from scratch on CPU:
 
@@ -14,8 +19,9 @@ Aids for learning from scratch on CPU:
 * features computed once and cached (``features.pt``);
 * ``torch.set_flush_denormal(True)`` (denormals make CPU steps crawl).
 
-The run folder holds ``config.yaml``, ``init/`` (tokenizer + random initial
-model), ``features.pt``, ``ckpt.pt`` (written atomically every
+The run folder holds ``config.yaml``, ``init/`` (tokenizer + initial model:
+random, or a copy of ``init_from``), ``speech_data.json`` (training clips and
+hours per speech language), ``features.pt``, ``ckpt.pt`` (written atomically every
 ``checkpoint_every`` steps: killing the process at any time, even with
 ``kill -9``, loses at most those steps), ``curve.tsv`` (step, time, losses,
 held-out CER per language) and ``examples.log`` (one decoded held-out clip per
@@ -25,6 +31,9 @@ Usage::
 
     OMP_NUM_THREADS=1 nice -n 19 python tools/mini/pretrain.py \\
         --data /work/mini_run/data --run /work/mini_run/full
+    OMP_NUM_THREADS=1 nice -n 19 python tools/mini/pretrain.py \\
+        --data /work/mini_run/data --run /work/mini_run/odia \\
+        --set init_from=speechbrain_m4t_adapters/resources/mini_m4t
     python tools/mini/pretrain.py --run /work/mini_run/full --export /tmp/mini_model
 """
 
@@ -54,7 +63,9 @@ from speechbrain_m4t_adapters import SeamlessM4T  # noqa: E402
 from speechbrain_m4t_adapters.evaluation.metrics import compute_error_rates  # noqa: E402
 from speechbrain_m4t_adapters.evaluation.normalize import normalize_text  # noqa: E402
 from speechbrain_m4t_adapters.mini import (  # noqa: E402
+    LOW_RESOURCE_LANGUAGES,
     MINI_LANGUAGES,
+    NEVER_HEARD_LANGUAGES,
     TARGET_LANGUAGES,
     build_mini_init,
     write_tokenizer_corpus,
@@ -72,20 +83,40 @@ MODEL_KEYS = (
     "conv_kernel",
     "dropout",
 )
+#: Card files of an exported folder: not part of the model copied by ``init_from``.
+CARD_FILES = ("README.md", "MINI_MODEL.json", "held_out_error_rates.json")
+#: Config keys -> the ``config.json`` fields they set (checked against an ``init_from`` model).
+CONFIG_FIELDS = {
+    "hidden_size": "hidden_size",
+    "speech_layers": "speech_encoder_layers",
+    "text_encoder_layers": "encoder_layers",
+    "decoder_layers": "decoder_layers",
+    "adaptor_stride": "adaptor_stride",
+}
 
 
 # ------------------------------------------------------------------ config
-def load_config(path: str | Path = CONFIG, overrides: list[str] | None = None) -> dict:
-    """YAML config with ``key=value`` overrides (values parsed as YAML)."""
+def load_config(path: str | Path = CONFIG, overrides: list[str] | None = None, new_run: bool = True) -> dict:
+    """YAML config with ``key=value`` overrides (values parsed as YAML).
+
+    In a new run with ``init_from`` set, ``continue_overrides`` apply first
+    (``--set`` still wins); a resumed run's saved config already has them.
+    """
     cfg = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    cfg.setdefault("init_from", None)  # run folders made before init_from existed
+    cfg.setdefault("continue_overrides", {})
+    sets = {}
     for item in overrides or []:
         key, sep, value = item.partition("=")
         if not sep or key not in cfg:
             raise ValueError(f"--set {item!r}: expected key=value with a key of {path}")
-        cfg[key] = yaml.safe_load(value)
-    bad = [lang for lang in cfg["speech_languages"] if lang in TARGET_LANGUAGES]
+        sets[key] = yaml.safe_load(value)
+    if new_run and sets.get("init_from", cfg["init_from"]):
+        cfg.update(cfg["continue_overrides"] or {})
+    cfg.update(sets)
+    bad = [lang for lang in cfg["speech_languages"] if lang in NEVER_HEARD_LANGUAGES]
     if bad:
-        raise ValueError(f"speech_languages holds {bad}: the mini model must never hear Odia or Maithili")
+        raise ValueError(f"speech_languages holds {bad}: the mini model must never hear Maithili")
     return cfg
 
 
@@ -96,10 +127,12 @@ def read_text_table(path: Path) -> list[dict]:
 
 # -------------------------------------------------------------------- data
 def prepare(cfg: dict, data: Path, run: Path) -> Path:
-    """Tokenizer + random initial model in ``run/init`` (made once)."""
+    """Tokenizer + initial model in ``run/init`` (made once): random, or a copy of ``init_from``."""
     init = run / "init"
     if (init / "config.json").exists():
         return init
+    if cfg["init_from"]:
+        return copy_init(Path(cfg["init_from"]), cfg, run)
     text = read_text_table(data / "text.tsv")
     corpus = write_tokenizer_corpus(
         ((r["lang"], r["text"]) for r in text if r["split"] == "train" and r["lang"] in MINI_LANGUAGES),
@@ -110,6 +143,32 @@ def prepare(cfg: dict, data: Path, run: Path) -> Path:
     build_mini_init(tmp, corpus, cfg["vocab_size"], seed=cfg["seed"], **{k: cfg[k] for k in MODEL_KEYS})
     os.replace(tmp, init)
     return init
+
+
+def copy_init(source: Path, cfg: dict, run: Path) -> Path:
+    """Copy an exported mini model folder (weights, tokenizer; no card) to ``run/init``."""
+    model = json.loads((source / "config.json").read_text(encoding="utf-8"))
+    wrong = {k: (cfg[k], model[f]) for k, f in CONFIG_FIELDS.items() if cfg[k] != model[f]}
+    if wrong:
+        raise ValueError(f"init_from {source}: config keys differ from the model's (config, model): {wrong}")
+    tmp, init = run / "init.tmp", run / "init"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(source, tmp, ignore=shutil.ignore_patterns(*CARD_FILES))
+    card = source / "MINI_MODEL.json"  # kept apart: the new card lists the earlier stages
+    if card.exists():
+        shutil.copyfile(card, run / "init_card.json")
+    os.replace(tmp, init)
+    return init
+
+
+def speech_data(rows: list[dict]) -> dict[str, dict]:
+    """``{lang: {"clips", "hours"}}`` of the training clips used."""
+    out: dict[str, dict] = {}
+    for row in rows:
+        entry = out.setdefault(row["lang"], {"clips": 0, "hours": 0.0})
+        entry["clips"] += 1
+        entry["hours"] += row["duration_s"] / 3600
+    return {lang: {"clips": e["clips"], "hours": round(e["hours"], 3)} for lang, e in out.items()}
 
 
 def load_features(data: Path, rows: list[dict], cache: Path) -> dict[str, torch.Tensor]:
@@ -248,9 +307,11 @@ class Run:
         if missing:
             raise ValueError(f"{data / 'manifest.tsv'} has no training clips for {sorted(missing)}")
         self.train_rows.sort(key=lambda r: (r["duration_s"], r["id"]))  # curriculum order
-        # Held-out: the pretraining languages, plus zero-shot Odia/Maithili when the data has them.
+        used = json.dumps(speech_data(self.train_rows), indent=1)
+        (run / "speech_data.json").write_text(used, encoding="utf-8")
+        # Held-out: the pretraining languages, plus the unheard targets (zero-shot) the data has.
         eval_langs = list(cfg["speech_languages"]) + [
-            lang for lang in TARGET_LANGUAGES if any(r["lang"] == lang for r in rows)
+            lang for lang in TARGET_LANGUAGES if lang not in speech and any(r["lang"] == lang for r in rows)
         ]
         self.heldout = {
             lang: [r for r in rows if r["split"] == "heldout" and r["lang"] == lang][
@@ -440,23 +501,56 @@ def export(run: Path, out: Path, dtype: str = "float16") -> Path:
     lobe.tokenizer.save_pretrained(out)
     for name in ("preprocessor_config.json", "sentencepiece.bpe.model"):
         shutil.copyfile(run / "init" / name, out / name)
+    card = export_card(run, cfg, state)
+    (out / "MINI_MODEL.json").write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
+    return out
+
+
+def export_card(run: Path, cfg: dict, state: dict) -> dict:
+    """``MINI_MODEL.json``: what was heard and how much, in this run and the ones it continued."""
     curve = (run / "curve.tsv").read_text(encoding="utf-8") if (run / "curve.tsv").exists() else ""
-    card = {
-        "what": (
-            "mini SeamlessM4T v2 pretrained from scratch: real FLORES-200 dev text, "
-            "SYNTHETIC espeak-ng speech"
-        ),
+    data = run / "speech_data.json"
+    stage = {
+        "what": "continued pretraining" if cfg["init_from"] else "pretraining from scratch",
+        "init_from": cfg["init_from"],
         "speech_languages": cfg["speech_languages"],
-        "text_languages": cfg["text_languages"],
-        "never_heard": list(TARGET_LANGUAGES),
+        "speech_data": json.loads(data.read_text(encoding="utf-8")) if data.exists() else None,
         "steps": state["step"],
         "train_seconds": round(state["train_seconds"]),
+        "lr": cfg["lr"],
+        "warmup_steps": cfg["warmup_steps"],
+    }
+    earlier = run / "init_card.json"
+    stages = [stage]
+    if cfg["init_from"] and earlier.exists():
+        before = json.loads(earlier.read_text(encoding="utf-8"))
+        stages = before.get("stages") or [  # a card from before stages were recorded (issue 9)
+            {
+                "what": "pretraining from scratch",
+                "init_from": None,
+                "speech_languages": before["speech_languages"],
+                "speech_data": None,
+                "steps": before["steps"],
+                "train_seconds": before["train_seconds"],
+                "lr": before["config"]["lr"],
+                "warmup_steps": before["config"]["warmup_steps"],
+            }
+        ]
+        stages = stages + [stage]
+    heard = sorted({lang for s in stages for lang in s["speech_languages"]}, key=list(MINI_LANGUAGES).index)
+    return {
+        "what": "mini SeamlessM4T v2: real FLORES-200 dev text, SYNTHETIC espeak-ng speech",
+        "speech_languages": heard,  # heard in any stage
+        "text_languages": cfg["text_languages"],
+        "low_resource": [lang for lang in LOW_RESOURCE_LANGUAGES if lang in heard],
+        "never_heard": [lang for lang in TARGET_LANGUAGES if lang not in heard],
+        "steps": state["step"],  # of the last stage
+        "train_seconds": round(state["train_seconds"]),
+        "stages": stages,
         "config": cfg,
         "last_curve_row": curve.strip().splitlines()[-1] if curve else None,
         "curve_header": curve.splitlines()[0] if curve else None,
     }
-    (out / "MINI_MODEL.json").write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
-    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -478,7 +572,7 @@ def main(argv: list[str] | None = None) -> None:
     args.run.mkdir(parents=True, exist_ok=True)
     saved = args.run / "config.yaml"
     # A resumed run keeps its config; --set may still change run-length keys such as max_minutes.
-    cfg = load_config(saved if saved.exists() else args.config, args.set)
+    cfg = load_config(saved if saved.exists() else args.config, args.set, new_run=not saved.exists())
     saved.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
     Run(cfg, args.data, args.run).train()
 
