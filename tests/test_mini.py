@@ -218,6 +218,15 @@ def test_pretrain_resumes_and_exports_without_ctc_head(fake_flores, small_spec, 
         torch.testing.assert_close(tensor, loaded.model.state_dict()[name])  # 0 steps: same weights
 
 
+def test_pretrain_refuses_a_second_trainer_on_the_same_run_folder(tmp_path):
+    import fcntl
+
+    with open(tmp_path / "train.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running trainer holds it
+        with pytest.raises(SystemExit, match="another process"):
+            pretrain.main(["--data", str(tmp_path), "--run", str(tmp_path)])
+
+
 def test_pretrain_refuses_maithili_speech_and_applies_continue_overrides():
     with pytest.raises(ValueError, match="never hear Maithili"):
         pretrain.load_config(overrides=["speech_languages=[hin,mai]"])

@@ -129,7 +129,9 @@ def _speech_data_lines(stages: list[dict]) -> list[str]:
         "| language | clips | hours |",
         "|---|---:|---:|",
     ]
-    lines += [f"| {lang} | {d['clips']:,} | {d['hours']:.2f} |" for lang, d in data.items()]
+    order = list(MINI_LANGUAGES)
+    for lang in sorted(data, key=order.index):
+        lines.append(f"| {lang} | {data[lang]['clips']:,} | {data[lang]['hours']:.2f} |")
     total = sum(d["hours"] for d in data.values())
     return lines + [f"| all | {sum(d['clips'] for d in data.values()):,} | {total:.2f} |", ""]
 

@@ -25,7 +25,8 @@ hours per speech language), ``features.pt``, ``ckpt.pt`` (written atomically eve
 ``checkpoint_every`` steps: killing the process at any time, even with
 ``kill -9``, loses at most those steps), ``curve.tsv`` (step, time, losses,
 held-out CER per language) and ``examples.log`` (one decoded held-out clip per
-language per evaluation). Re-running the same command resumes.
+language per evaluation). Re-running the same command resumes; keys a
+resume changes with ``--set`` (e.g. ``lr``) go to ``config_changes.jsonl``.
 
 Usage::
 
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import fcntl
 import json
 import math
 import os
@@ -168,7 +170,11 @@ def speech_data(rows: list[dict]) -> dict[str, dict]:
         entry = out.setdefault(row["lang"], {"clips": 0, "hours": 0.0})
         entry["clips"] += 1
         entry["hours"] += row["duration_s"] / 3600
-    return {lang: {"clips": e["clips"], "hours": round(e["hours"], 3)} for lang, e in out.items()}
+    order = list(MINI_LANGUAGES)
+    return {
+        lang: {"clips": out[lang]["clips"], "hours": round(out[lang]["hours"], 3)}
+        for lang in sorted(out, key=order.index)
+    }
 
 
 def load_features(data: Path, rows: list[dict], cache: Path) -> dict[str, torch.Tensor]:
@@ -339,7 +345,15 @@ class Run:
             self.optimizer.load_state_dict(state["optimizer"])
             self.step, self.train_seconds = state["step"], state["train_seconds"]
             self._truncate_curve()
+            self._record_changes(state.get("config", cfg))
             print(f"resumed {self.ckpt} at step {self.step}", flush=True)
+
+    def _record_changes(self, before: dict) -> None:
+        """Append the config keys a resume changed (``--set``) to ``config_changes.jsonl``."""
+        changed = {k: [before.get(k), v] for k, v in self.cfg.items() if before.get(k) != v}
+        if changed:
+            with open(self.run / "config_changes.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps({"step": self.step, "changed": changed}) + "\n")
 
     def _text_pairs(self) -> list[tuple[list[int], list[int]]]:
         langs = set(self.cfg["text_languages"])
@@ -520,6 +534,9 @@ def export_card(run: Path, cfg: dict, state: dict) -> dict:
         "lr": cfg["lr"],
         "warmup_steps": cfg["warmup_steps"],
     }
+    changes = run / "config_changes.jsonl"  # keys changed on resuming: lr before and after a step
+    if changes.exists():
+        stage["config_changes"] = [json.loads(x) for x in changes.read_text(encoding="utf-8").splitlines()]
     earlier = run / "init_card.json"
     stages = [stage]
     if cfg["init_from"] and earlier.exists():
@@ -570,6 +587,13 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_flush_denormal(True)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     args.run.mkdir(parents=True, exist_ok=True)
+    # One trainer per run folder: a second one would interleave checkpoints and curve rows. The
+    # lock is the kernel's, so it goes with the process, even after kill -9.
+    lock = open(args.run / "train.lock", "w")  # held (open) until the process ends
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        sys.exit(f"{args.run} is being trained by another process (train.lock)")
     saved = args.run / "config.yaml"
     # A resumed run keeps its config; --set may still change run-length keys such as max_minutes.
     cfg = load_config(saved if saved.exists() else args.config, args.set, new_run=not saved.exists())
