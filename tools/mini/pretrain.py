@@ -107,6 +107,7 @@ def load_config(path: str | Path = CONFIG, overrides: list[str] | None = None, n
     cfg = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     cfg.setdefault("init_from", None)  # run folders made before init_from existed
     cfg.setdefault("continue_overrides", {})
+    cfg.setdefault("low_resource_batch_share", 0.0)
     sets = {}
     for item in overrides or []:
         key, sep, value = item.partition("=")
@@ -313,6 +314,7 @@ class Run:
         if missing:
             raise ValueError(f"{data / 'manifest.tsv'} has no training clips for {sorted(missing)}")
         self.train_rows.sort(key=lambda r: (r["duration_s"], r["id"]))  # curriculum order
+        self.low_rows = [r for r in self.train_rows if r["lang"] in LOW_RESOURCE_LANGUAGES]
         used = json.dumps(speech_data(self.train_rows), indent=1)
         (run / "speech_data.json").write_text(used, encoding="utf-8")
         # Held-out: the pretraining languages, plus the unheard targets (zero-shot) the data has.
@@ -381,8 +383,16 @@ class Run:
         return self.cfg["lr"] * min(step / warm, math.sqrt(warm / max(step, 1)))
 
     def speech_batch(self, rng: np.random.Generator) -> list[dict]:
-        """A length-homogeneous batch from the curriculum's current pool of short clips."""
-        cfg, n_all = self.cfg, len(self.train_rows)
+        """A length-homogeneous batch from the curriculum's current pool of short clips.
+
+        A ``low_resource_batch_share`` of the batches comes from the low-resource languages'
+        clips only: they are drawn more often, while their clips and hours stay few.
+        """
+        cfg, rows = self.cfg, self.train_rows
+        share = cfg["low_resource_batch_share"]
+        if share > 0 and self.low_rows and rng.random() < share:  # no draw at 0: old runs unchanged
+            rows = self.low_rows
+        n_all = len(rows)
         frac = min(
             1.0, cfg["curriculum_start"] + (1 - cfg["curriculum_start"]) * self.step / cfg["curriculum_steps"]
         )
@@ -390,7 +400,7 @@ class Run:
         centre = int(rng.integers(0, pool))
         lo, hi = max(0, centre - 2 * cfg["batch_size"]), min(pool, centre + 2 * cfg["batch_size"])
         picks = rng.choice(np.arange(lo, hi), size=min(cfg["batch_size"], hi - lo), replace=False)
-        return [self.train_rows[i] for i in picks]
+        return [rows[i] for i in picks]
 
     def train_step(self) -> dict:
         """One optimiser step; the batch depends only on (seed, step), so resuming is exact."""
