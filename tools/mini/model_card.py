@@ -95,11 +95,14 @@ def _training_lines(info: dict, count: int) -> list[str]:
         "- FLORES dev sentences 0-899 only; 900-996 are held out of everything; devtest never read.",
     ]
     for n, stage in enumerate(stages, start=1):
+        changes = stage.get("config_changes", [])
+        lr = changes[0]["changed"].get("lr", [stage["lr"]])[0] if changes else stage["lr"]
         lines.append(
             f"- Stage {n}, {stage['what']}: {stage['steps']:,} steps of batch {cfg['batch_size']}, "
-            f"{stage['train_seconds'] / 3600:.2f} h on 1-2 CPU threads, AdamW peak lr {stage['lr']} "
+            f"{stage['train_seconds'] / 3600:.2f} h on 1-2 CPU threads, AdamW peak lr {lr} "
             f"({stage['warmup_steps']} warmup steps, inverse-sqrt decay), speech: "
             f"{', '.join(stage['speech_languages'])}."
+            + "".join(f" {_changes_text(change)}" for change in changes)
         )
     lines += [
         f"- Label smoothing {cfg['label_smoothing']}, text steps {cfg['text_prob']:.0%}, an auxiliary CTC",
@@ -114,6 +117,13 @@ def _training_lines(info: dict, count: int) -> list[str]:
         "",
     ]
     return lines + _speech_data_lines(stages)
+
+
+def _changes_text(change: dict) -> str:
+    """``From step N: key old -> new, ...`` for the keys a resume changed (run length left out)."""
+    keys = {k: v for k, v in change["changed"].items() if k not in ("max_minutes", "max_steps")}
+    text = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in keys.items())
+    return f"From step {change['step']:,}: {text}."
 
 
 def _speech_data_lines(stages: list[dict]) -> list[str]:
