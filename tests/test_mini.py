@@ -16,6 +16,7 @@ from safetensors import safe_open
 from speechbrain_m4t_adapters import SeamlessM4T
 from speechbrain_m4t_adapters.mini import (
     MINI_LANGUAGES,
+    NEVER_HEARD_LANGUAGES,
     PRETRAIN_SPEECH_LANGUAGES,
     build_mini_init,
     write_tokenizer_corpus,
@@ -59,10 +60,12 @@ def small_spec() -> dict:
     return spec
 
 
-def test_spec_has_no_odia_or_maithili_speech_in_pretraining():
+def test_spec_has_low_resource_odia_and_no_maithili_speech_in_pretraining():
     spec = make_speech.load_spec()
     assert set(spec["pretrain_speech"]) == set(PRETRAIN_SPEECH_LANGUAGES)
-    assert "ory" not in spec["pretrain_speech"] and "mai" not in spec["pretrain_speech"]
+    assert NEVER_HEARD_LANGUAGES == ("mai",) and "mai" not in spec["pretrain_speech"]
+    # Odia is heard, but as a low-resource language: a tenth of a high-resource language's clips
+    assert spec["pretrain_speech"]["ory"]["train"] * 10 == spec["pretrain_speech"]["hin"]["train"]
     assert spec["target_speech"]["mai"]["voice"] == "hi"  # no Maithili voice: Hindi reads it
     assert set(spec["text_languages"]) == set(MINI_LANGUAGES)  # text covers all 14
     with pytest.raises(ValueError, match="only FLORES dev"):
@@ -190,17 +193,49 @@ def test_pretrain_resumes_and_exports_without_ctc_head(fake_flores, small_spec, 
     assert not any(k.startswith(("t2u_model.", "vocoder.")) for k in keys)
     card = json.loads((out / "MINI_MODEL.json").read_text(encoding="utf-8"))
     assert card["steps"] == 4 and card["never_heard"] == ["ory", "mai"]
+    assert card["stages"][0]["speech_data"]["hin"]["clips"] == 3
     loaded = SeamlessM4T(out)
     trained = {
         k.removeprefix("lobe.model."): v for k, v in state["model"].items() if k.startswith("lobe.model.")
     }
     for name, tensor in loaded.model.state_dict().items():
         torch.testing.assert_close(tensor, trained[name])
+    # Continued pretraining from the exported folder: its weights and tokenizer, Odia now heard.
+    again = tmp_path / "again"
+    pretrain.main(
+        ["--data", str(data), "--run", str(again), "--set", *overrides[1:], "speech_languages=[hin,ory]"]
+        + ["init_from=" + str(out), "max_steps=0"]
+    )
+    assert (again / "init" / "tokenizer.json").read_bytes() == (out / "tokenizer.json").read_bytes()
+    assert not (again / "init" / "MINI_MODEL.json").exists()
+    assert (again / "curve.tsv").read_text(encoding="utf-8").splitlines()[1].split("\t")[0] == "0"
+    model2 = pretrain.export(again, tmp_path / "model2", dtype="float32")
+    card = json.loads((model2 / "MINI_MODEL.json").read_text(encoding="utf-8"))
+    assert [s["steps"] for s in card["stages"]] == [4, 0] and card["never_heard"] == ["mai"]
+    assert card["low_resource"] == ["ory"] and card["stages"][1]["speech_data"]["ory"]["clips"] == 3
+    continued = SeamlessM4T(model2)
+    for name, tensor in continued.model.state_dict().items():
+        torch.testing.assert_close(tensor, loaded.model.state_dict()[name])  # 0 steps: same weights
 
 
-def test_pretrain_refuses_odia_speech():
-    with pytest.raises(ValueError, match="never hear Odia or Maithili"):
-        pretrain.load_config(overrides=["speech_languages=[hin,ory]"])
+def test_pretrain_refuses_a_second_trainer_on_the_same_run_folder(tmp_path):
+    import fcntl
+
+    with open(tmp_path / "train.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running trainer holds it
+        with pytest.raises(SystemExit, match="another process"):
+            pretrain.main(["--data", str(tmp_path), "--run", str(tmp_path)])
+
+
+def test_pretrain_refuses_maithili_speech_and_applies_continue_overrides():
+    with pytest.raises(ValueError, match="never hear Maithili"):
+        pretrain.load_config(overrides=["speech_languages=[hin,mai]"])
+    assert "ory" in pretrain.load_config()["speech_languages"]  # low-resource Odia is heard
+    scratch = pretrain.load_config()
+    cont = pretrain.load_config(overrides=["init_from=/some/model"])
+    assert cont["lr"] == scratch["continue_overrides"]["lr"] < scratch["lr"]
+    assert pretrain.load_config(overrides=["init_from=/m", "lr=0.1"])["lr"] == 0.1  # --set wins
+    assert pretrain.load_config(overrides=["init_from=/m"], new_run=False)["lr"] == scratch["lr"]
     with pytest.raises(ValueError, match="expected key=value"):
         pretrain.load_config(overrides=["no_such_key=1"])
 

@@ -58,16 +58,17 @@ def _transcribe(mini: SeamlessM4T, csv: Path, lang: str) -> float:
     return compute_error_rates([r.id for r in rows], [r.transcript for r in rows], hyps, lang=lang)["cer"]
 
 
-def test_mini_model_transcribes_a_language_it_heard_far_better_than_one_it_never_heard(mini, tmp_path):
-    # Held-out sentences (900+) of Bengali (heard in pretraining) and Odia (never heard), from the
-    # bundled FLORES text: a random model scores ~100 % CER on both; this one has learned to listen.
+def test_mini_model_transcribes_a_high_resource_language_better_than_a_low_resource_one(mini, tmp_path):
+    # Held-out sentences (900+) of Bengali (4,000 clips in pretraining) and Odia (low-resource: 400),
+    # from the bundled FLORES text: a random model scores ~100 % CER on both, a model that never
+    # heard Odia ~105 % on it; this one has learned to listen, to Odia a little.
     cer = {}
     for lang in ("ben", "ory"):
         csv = tmp_path / f"{lang}.csv"
         prepare_synthetic(csv, lang, "test", count=16, seed=7)
         cer[lang] = _transcribe(mini, csv, lang)
-    assert cer["ben"] < 60.0, cer  # the card: 26 % on 100 clips
-    assert cer["ben"] < cer["ory"] - 30.0, cer
+    assert cer["ben"] < 60.0, cer  # the card: ~26 % on 100 clips
+    assert cer["ben"] < cer["ory"] < 80.0, cer  # the card: Odia 30-60 %
 
 
 def test_synthetic_speech_is_reproducible_normalised_and_split_by_sentence(tmp_path):

@@ -1,9 +1,14 @@
-"""Pretrain the mini SeamlessM4T from scratch: ASR + text-to-text, resumable.
+"""Pretrain the mini SeamlessM4T, from scratch or continued: ASR + text-to-text, resumable.
 
-Tasks: ASR on the speech languages of ``make_speech.py``'s output (never
-Odia or Maithili speech) and text-to-text translation among all text
-languages (Odia and Maithili included), through the package's
+Tasks: ASR on the speech languages of ``make_speech.py``'s output (Odia as a
+low-resource language, never Maithili speech) and text-to-text translation
+among all text languages (Odia and Maithili included), through the package's
 :class:`~speechbrain_m4t_adapters.SeamlessM4T` lobe with its base unfrozen.
+
+``init_from`` (config) continues from an exported mini model folder: its
+weights and tokenizer become ``init/`` instead of a random model, and the
+config's ``continue_overrides`` (gentler lr, short warmup, no curriculum)
+apply. The CTC head, which is not exported, starts afresh.
 
 Aids for learning from scratch on CPU:
 
@@ -14,17 +19,22 @@ Aids for learning from scratch on CPU:
 * features computed once and cached (``features.pt``);
 * ``torch.set_flush_denormal(True)`` (denormals make CPU steps crawl).
 
-The run folder holds ``config.yaml``, ``init/`` (tokenizer + random initial
-model), ``features.pt``, ``ckpt.pt`` (written atomically every
+The run folder holds ``config.yaml``, ``init/`` (tokenizer + initial model:
+random, or a copy of ``init_from``), ``speech_data.json`` (training clips and
+hours per speech language), ``features.pt``, ``ckpt.pt`` (written atomically every
 ``checkpoint_every`` steps: killing the process at any time, even with
 ``kill -9``, loses at most those steps), ``curve.tsv`` (step, time, losses,
 held-out CER per language) and ``examples.log`` (one decoded held-out clip per
-language per evaluation). Re-running the same command resumes.
+language per evaluation). Re-running the same command resumes; keys a
+resume changes with ``--set`` (e.g. ``lr``) go to ``config_changes.jsonl``.
 
 Usage::
 
     OMP_NUM_THREADS=1 nice -n 19 python tools/mini/pretrain.py \\
         --data /work/mini_run/data --run /work/mini_run/full
+    OMP_NUM_THREADS=1 nice -n 19 python tools/mini/pretrain.py \\
+        --data /work/mini_run/data --run /work/mini_run/odia \\
+        --set init_from=speechbrain_m4t_adapters/resources/mini_m4t
     python tools/mini/pretrain.py --run /work/mini_run/full --export /tmp/mini_model
 """
 
@@ -32,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import fcntl
 import json
 import math
 import os
@@ -54,7 +65,9 @@ from speechbrain_m4t_adapters import SeamlessM4T  # noqa: E402
 from speechbrain_m4t_adapters.evaluation.metrics import compute_error_rates  # noqa: E402
 from speechbrain_m4t_adapters.evaluation.normalize import normalize_text  # noqa: E402
 from speechbrain_m4t_adapters.mini import (  # noqa: E402
+    LOW_RESOURCE_LANGUAGES,
     MINI_LANGUAGES,
+    NEVER_HEARD_LANGUAGES,
     TARGET_LANGUAGES,
     build_mini_init,
     write_tokenizer_corpus,
@@ -72,20 +85,41 @@ MODEL_KEYS = (
     "conv_kernel",
     "dropout",
 )
+#: Card files of an exported folder: not part of the model copied by ``init_from``.
+CARD_FILES = ("README.md", "MINI_MODEL.json", "held_out_error_rates.json")
+#: Config keys -> the ``config.json`` fields they set (checked against an ``init_from`` model).
+CONFIG_FIELDS = {
+    "hidden_size": "hidden_size",
+    "speech_layers": "speech_encoder_layers",
+    "text_encoder_layers": "encoder_layers",
+    "decoder_layers": "decoder_layers",
+    "adaptor_stride": "adaptor_stride",
+}
 
 
 # ------------------------------------------------------------------ config
-def load_config(path: str | Path = CONFIG, overrides: list[str] | None = None) -> dict:
-    """YAML config with ``key=value`` overrides (values parsed as YAML)."""
+def load_config(path: str | Path = CONFIG, overrides: list[str] | None = None, new_run: bool = True) -> dict:
+    """YAML config with ``key=value`` overrides (values parsed as YAML).
+
+    In a new run with ``init_from`` set, ``continue_overrides`` apply first
+    (``--set`` still wins); a resumed run's saved config already has them.
+    """
     cfg = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    cfg.setdefault("init_from", None)  # run folders made before init_from existed
+    cfg.setdefault("continue_overrides", {})
+    cfg.setdefault("low_resource_batch_share", 0.0)
+    sets = {}
     for item in overrides or []:
         key, sep, value = item.partition("=")
         if not sep or key not in cfg:
             raise ValueError(f"--set {item!r}: expected key=value with a key of {path}")
-        cfg[key] = yaml.safe_load(value)
-    bad = [lang for lang in cfg["speech_languages"] if lang in TARGET_LANGUAGES]
+        sets[key] = yaml.safe_load(value)
+    if new_run and sets.get("init_from", cfg["init_from"]):
+        cfg.update(cfg["continue_overrides"] or {})
+    cfg.update(sets)
+    bad = [lang for lang in cfg["speech_languages"] if lang in NEVER_HEARD_LANGUAGES]
     if bad:
-        raise ValueError(f"speech_languages holds {bad}: the mini model must never hear Odia or Maithili")
+        raise ValueError(f"speech_languages holds {bad}: the mini model must never hear Maithili")
     return cfg
 
 
@@ -96,10 +130,12 @@ def read_text_table(path: Path) -> list[dict]:
 
 # -------------------------------------------------------------------- data
 def prepare(cfg: dict, data: Path, run: Path) -> Path:
-    """Tokenizer + random initial model in ``run/init`` (made once)."""
+    """Tokenizer + initial model in ``run/init`` (made once): random, or a copy of ``init_from``."""
     init = run / "init"
     if (init / "config.json").exists():
         return init
+    if cfg["init_from"]:
+        return copy_init(Path(cfg["init_from"]), cfg, run)
     text = read_text_table(data / "text.tsv")
     corpus = write_tokenizer_corpus(
         ((r["lang"], r["text"]) for r in text if r["split"] == "train" and r["lang"] in MINI_LANGUAGES),
@@ -110,6 +146,36 @@ def prepare(cfg: dict, data: Path, run: Path) -> Path:
     build_mini_init(tmp, corpus, cfg["vocab_size"], seed=cfg["seed"], **{k: cfg[k] for k in MODEL_KEYS})
     os.replace(tmp, init)
     return init
+
+
+def copy_init(source: Path, cfg: dict, run: Path) -> Path:
+    """Copy an exported mini model folder (weights, tokenizer; no card) to ``run/init``."""
+    model = json.loads((source / "config.json").read_text(encoding="utf-8"))
+    wrong = {k: (cfg[k], model[f]) for k, f in CONFIG_FIELDS.items() if cfg[k] != model[f]}
+    if wrong:
+        raise ValueError(f"init_from {source}: config keys differ from the model's (config, model): {wrong}")
+    tmp, init = run / "init.tmp", run / "init"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(source, tmp, ignore=shutil.ignore_patterns(*CARD_FILES))
+    card = source / "MINI_MODEL.json"  # kept apart: the new card lists the earlier stages
+    if card.exists():
+        shutil.copyfile(card, run / "init_card.json")
+    os.replace(tmp, init)
+    return init
+
+
+def speech_data(rows: list[dict]) -> dict[str, dict]:
+    """``{lang: {"clips", "hours"}}`` of the training clips used."""
+    out: dict[str, dict] = {}
+    for row in rows:
+        entry = out.setdefault(row["lang"], {"clips": 0, "hours": 0.0})
+        entry["clips"] += 1
+        entry["hours"] += row["duration_s"] / 3600
+    order = list(MINI_LANGUAGES)
+    return {
+        lang: {"clips": out[lang]["clips"], "hours": round(out[lang]["hours"], 3)}
+        for lang in sorted(out, key=order.index)
+    }
 
 
 def load_features(data: Path, rows: list[dict], cache: Path) -> dict[str, torch.Tensor]:
@@ -248,9 +314,12 @@ class Run:
         if missing:
             raise ValueError(f"{data / 'manifest.tsv'} has no training clips for {sorted(missing)}")
         self.train_rows.sort(key=lambda r: (r["duration_s"], r["id"]))  # curriculum order
-        # Held-out: the pretraining languages, plus zero-shot Odia/Maithili when the data has them.
+        self.low_rows = [r for r in self.train_rows if r["lang"] in LOW_RESOURCE_LANGUAGES]
+        used = json.dumps(speech_data(self.train_rows), indent=1)
+        (run / "speech_data.json").write_text(used, encoding="utf-8")
+        # Held-out: the pretraining languages, plus the unheard targets (zero-shot) the data has.
         eval_langs = list(cfg["speech_languages"]) + [
-            lang for lang in TARGET_LANGUAGES if any(r["lang"] == lang for r in rows)
+            lang for lang in TARGET_LANGUAGES if lang not in speech and any(r["lang"] == lang for r in rows)
         ]
         self.heldout = {
             lang: [r for r in rows if r["split"] == "heldout" and r["lang"] == lang][
@@ -278,7 +347,15 @@ class Run:
             self.optimizer.load_state_dict(state["optimizer"])
             self.step, self.train_seconds = state["step"], state["train_seconds"]
             self._truncate_curve()
+            self._record_changes(state.get("config", cfg))
             print(f"resumed {self.ckpt} at step {self.step}", flush=True)
+
+    def _record_changes(self, before: dict) -> None:
+        """Append the config keys a resume changed (``--set``) to ``config_changes.jsonl``."""
+        changed = {k: [before.get(k), v] for k, v in self.cfg.items() if before.get(k) != v}
+        if changed:
+            with open(self.run / "config_changes.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps({"step": self.step, "changed": changed}) + "\n")
 
     def _text_pairs(self) -> list[tuple[list[int], list[int]]]:
         langs = set(self.cfg["text_languages"])
@@ -306,8 +383,16 @@ class Run:
         return self.cfg["lr"] * min(step / warm, math.sqrt(warm / max(step, 1)))
 
     def speech_batch(self, rng: np.random.Generator) -> list[dict]:
-        """A length-homogeneous batch from the curriculum's current pool of short clips."""
-        cfg, n_all = self.cfg, len(self.train_rows)
+        """A length-homogeneous batch from the curriculum's current pool of short clips.
+
+        A ``low_resource_batch_share`` of the batches comes from the low-resource languages'
+        clips only: they are drawn more often, while their clips and hours stay few.
+        """
+        cfg, rows = self.cfg, self.train_rows
+        share = cfg["low_resource_batch_share"]
+        if share > 0 and self.low_rows and rng.random() < share:  # no draw at 0: old runs unchanged
+            rows = self.low_rows
+        n_all = len(rows)
         frac = min(
             1.0, cfg["curriculum_start"] + (1 - cfg["curriculum_start"]) * self.step / cfg["curriculum_steps"]
         )
@@ -315,7 +400,7 @@ class Run:
         centre = int(rng.integers(0, pool))
         lo, hi = max(0, centre - 2 * cfg["batch_size"]), min(pool, centre + 2 * cfg["batch_size"])
         picks = rng.choice(np.arange(lo, hi), size=min(cfg["batch_size"], hi - lo), replace=False)
-        return [self.train_rows[i] for i in picks]
+        return [rows[i] for i in picks]
 
     def train_step(self) -> dict:
         """One optimiser step; the batch depends only on (seed, step), so resuming is exact."""
@@ -440,23 +525,59 @@ def export(run: Path, out: Path, dtype: str = "float16") -> Path:
     lobe.tokenizer.save_pretrained(out)
     for name in ("preprocessor_config.json", "sentencepiece.bpe.model"):
         shutil.copyfile(run / "init" / name, out / name)
+    card = export_card(run, cfg, state)
+    (out / "MINI_MODEL.json").write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
+    return out
+
+
+def export_card(run: Path, cfg: dict, state: dict) -> dict:
+    """``MINI_MODEL.json``: what was heard and how much, in this run and the ones it continued."""
     curve = (run / "curve.tsv").read_text(encoding="utf-8") if (run / "curve.tsv").exists() else ""
-    card = {
-        "what": (
-            "mini SeamlessM4T v2 pretrained from scratch: real FLORES-200 dev text, "
-            "SYNTHETIC espeak-ng speech"
-        ),
+    data = run / "speech_data.json"
+    stage = {
+        "what": "continued pretraining" if cfg["init_from"] else "pretraining from scratch",
+        "init_from": cfg["init_from"],
         "speech_languages": cfg["speech_languages"],
-        "text_languages": cfg["text_languages"],
-        "never_heard": list(TARGET_LANGUAGES),
+        "speech_data": json.loads(data.read_text(encoding="utf-8")) if data.exists() else None,
         "steps": state["step"],
         "train_seconds": round(state["train_seconds"]),
+        "lr": cfg["lr"],
+        "warmup_steps": cfg["warmup_steps"],
+    }
+    changes = run / "config_changes.jsonl"  # keys changed on resuming: lr before and after a step
+    if changes.exists():
+        stage["config_changes"] = [json.loads(x) for x in changes.read_text(encoding="utf-8").splitlines()]
+    earlier = run / "init_card.json"
+    stages = [stage]
+    if cfg["init_from"] and earlier.exists():
+        before = json.loads(earlier.read_text(encoding="utf-8"))
+        stages = before.get("stages") or [  # a card from before stages were recorded (issue 9)
+            {
+                "what": "pretraining from scratch",
+                "init_from": None,
+                "speech_languages": before["speech_languages"],
+                "speech_data": None,
+                "steps": before["steps"],
+                "train_seconds": before["train_seconds"],
+                "lr": before["config"]["lr"],
+                "warmup_steps": before["config"]["warmup_steps"],
+            }
+        ]
+        stages = stages + [stage]
+    heard = sorted({lang for s in stages for lang in s["speech_languages"]}, key=list(MINI_LANGUAGES).index)
+    return {
+        "what": "mini SeamlessM4T v2: real FLORES-200 dev text, SYNTHETIC espeak-ng speech",
+        "speech_languages": heard,  # heard in any stage
+        "text_languages": cfg["text_languages"],
+        "low_resource": [lang for lang in LOW_RESOURCE_LANGUAGES if lang in heard],
+        "never_heard": [lang for lang in TARGET_LANGUAGES if lang not in heard],
+        "steps": state["step"],  # of the last stage
+        "train_seconds": round(state["train_seconds"]),
+        "stages": stages,
         "config": cfg,
         "last_curve_row": curve.strip().splitlines()[-1] if curve else None,
         "curve_header": curve.splitlines()[0] if curve else None,
     }
-    (out / "MINI_MODEL.json").write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
-    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -476,9 +597,16 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_flush_denormal(True)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     args.run.mkdir(parents=True, exist_ok=True)
+    # One trainer per run folder: a second one would interleave checkpoints and curve rows. The
+    # lock is the kernel's, so it goes with the process, even after kill -9.
+    lock = open(args.run / "train.lock", "w")  # held (open) until the process ends
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        sys.exit(f"{args.run} is being trained by another process (train.lock)")
     saved = args.run / "config.yaml"
     # A resumed run keeps its config; --set may still change run-length keys such as max_minutes.
-    cfg = load_config(saved if saved.exists() else args.config, args.set)
+    cfg = load_config(saved if saved.exists() else args.config, args.set, new_run=not saved.exists())
     saved.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
     Run(cfg, args.data, args.run).train()
 
