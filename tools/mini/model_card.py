@@ -30,6 +30,7 @@ import torch
 from speechbrain.utils.data_utils import batch_pad_right
 
 from speechbrain_m4t_adapters import SeamlessM4T
+from speechbrain_m4t_adapters.model.source import record_checksums
 from speechbrain_m4t_adapters.data.manifest import read_asr_manifest
 from speechbrain_m4t_adapters.data.synthetic import prepare_synthetic
 from speechbrain_m4t_adapters.evaluation.metrics import compute_error_rates
@@ -228,6 +229,7 @@ def main(argv: list[str] | None = None) -> None:
         rates = held_out_error_rates(model, args.flores, args.count, args.seed, Path(work))
     info = json.loads((args.model / "MINI_MODEL.json").read_text(encoding="utf-8"))
     print(write_card(args.model, rates, info, args.count, time.time() - began, before))
+    print(record_checksums(args.model))  # SHA256SUMS last: loading 'mini' checks every file against it
 
 
 if __name__ == "__main__":
