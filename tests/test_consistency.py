@@ -50,8 +50,10 @@ def _used_by_engine() -> set[str]:
 
 @functools.cache
 def _referenced_by_some_recipe() -> set[str]:
-    """Keys of the shared base that some experiment ``!ref``s (e.g. translations_file: text-only ones)."""
-    return {name for p in RECIPE_YAMLS for name in re.findall(r"<(\w+)>", dump_tree(experiment_tree(p)))}
+    """Keys of the shared base that some experiment or overlay ``!ref``s (e.g. translations_file)."""
+    texts = [dump_tree(experiment_tree(p)) for p in RECIPE_YAMLS]
+    texts += [(REPO / "hparams" / f"{name}.yaml").read_text(encoding="utf-8") for name in OVERLAYS]
+    return {name for text in texts for name in re.findall(r"<(\w+)>", text)}
 
 
 def test_recipe_yamls_are_found():
