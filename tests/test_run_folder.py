@@ -149,3 +149,12 @@ def test_cpu_threads_leave_busy_cores_alone(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert recipe.cpu_threads("auto") == 2 and recipe.cpu_threads(4) == 4
     assert recipe.cpu_threads("auto", device="cuda:0") is None
+
+
+def test_without_test_sets_a_run_trains_and_saves_only(tmp_path, tiny_v1, capsys):
+    args = _smoke_args(tmp_path, tiny_v1) + ["--test_sets={}", "--forgetting_sets={}"]
+    assert run_experiment(args) == {}
+    folder = tmp_path / "bengali_encoder" / "1986"
+    assert (folder / "adapters" / "adapters.json").is_file() and not (folder / "summary.json").exists()
+    assert "valid CER" in (folder / "train_log.txt").read_text() and not (folder / "test").exists()
+    assert "no test_sets, trained only" in capsys.readouterr().out

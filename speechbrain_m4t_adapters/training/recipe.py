@@ -378,6 +378,11 @@ def _run(hparams: dict, run_opts: sb.core.RunOptions) -> dict:
     )
     trainable = _fit(brain, hparams, csvs)
     epochs = hparams["epoch_counter"].current
+    if not hparams.get("test_sets"):  # e.g. a sweep on the validation split: nothing is decoded, no summary
+        if m4t.adapters.sets and sb.utils.distributed.if_main_process():
+            m4t.save_adapters(Path(hparams["output_folder"]) / "adapters", language=hparams["language"])
+        print(f"{hparams['experiment_name']}: no test_sets, trained only (validation in train_log.txt)")
+        return {}
     summary_path = Path(hparams["output_folder"]) / "summary.json"
     done = finished_summary(summary_path, list(hparams.get("test_sets") or {}), epochs)
     if done is not None and not hparams.get("redo_test"):
