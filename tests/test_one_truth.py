@@ -11,15 +11,19 @@ from speechbrain_m4t_adapters.training.recipe import run_experiment
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
-def test_evaluate_reports_what_training_reported(tmp_path, tiny_v1, capsys):
-    args = [
+def _smoke_args(tmp_path: Path, model: Path) -> list[str]:
+    """The Bengali encoder experiment on the smoke overlay, with an already built tiny model."""
+    return [
         str(RECIPES / "Bengali/hparams/bengali_encoder.yaml"),
         "--smoke=True",
         f"--output_root={tmp_path}",
-        f"--model_source={tiny_v1}",
+        f"--model_source={model}",
         "--tiny_model_version=null",
     ]
-    trained = run_experiment(args)
+
+
+def test_evaluate_reports_what_training_reported(tmp_path, tiny_v1, capsys):
+    trained = run_experiment(_smoke_args(tmp_path, tiny_v1))
     folder = (tmp_path / "bengali_encoder" / "1986").resolve()
     printed = capsys.readouterr().out
     assert f"summary in {folder / 'summary.json'} and adapters in {folder / 'adapters'}" in printed
@@ -44,14 +48,7 @@ def test_evaluate_reports_what_training_reported(tmp_path, tiny_v1, capsys):
 
 
 def test_evaluate_decodes_and_names_like_training_by_default(tmp_path, tiny_v1):
-    args = [
-        str(RECIPES / "Bengali/hparams/bengali_encoder.yaml"),
-        "--smoke=True",
-        f"--output_root={tmp_path}",
-        f"--model_source={tiny_v1}",
-        "--tiny_model_version=null",
-    ]
-    trained = run_experiment(args)
+    trained = run_experiment(_smoke_args(tmp_path, tiny_v1))
     decoding = trained["extra"]["decoding"]
     assert set(decoding) == {"num_beams", "max_new_tokens", "max_chunk_seconds"}
     folder = tmp_path / "bengali_encoder" / "1986"
