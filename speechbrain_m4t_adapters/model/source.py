@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
+
+from ..adapters.integrity import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -20,20 +21,12 @@ class DamagedModelError(OSError):
     """A file of a bundled model differs from the checksum recorded when it was shipped."""
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def record_checksums(folder: str | Path) -> Path:
     """Write ``<folder>/SHA256SUMS`` for every other file in it (``sha256sum -c`` reads it too)."""
     folder = Path(folder)
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.name != CHECKSUMS_NAME)
     record = folder / CHECKSUMS_NAME
-    record.write_text("".join(f"{_sha256(p)}  {p.name}\n" for p in files), encoding="utf-8")
+    record.write_text("".join(f"{file_sha256(p)}  {p.name}\n" for p in files), encoding="utf-8")
     return record
 
 
@@ -53,7 +46,7 @@ def verify_checksums(folder: str | Path, name: str) -> None:
         path = folder / file_name
         if not path.is_file():
             raise DamagedModelError(f"{path} is missing: {repair}")
-        if _sha256(path) != expected:
+        if file_sha256(path) != expected:
             raise DamagedModelError(f"{path} does not match its recorded SHA-256 ({record}): {repair}")
 
 

@@ -46,6 +46,7 @@ RESUMABLE = frozenset(
         "max_decode_seconds",
         "extra_normalizers",
         "num_workers",
+        "cpu_threads",
         "tensorboard",
         "hf_cache",
         "activation_checkpointing",
