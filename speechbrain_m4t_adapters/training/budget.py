@@ -184,3 +184,35 @@ def scale_to_paper_fraction(adapters: dict, model_source: str) -> list[str]:
         )
         setattr(config, field, size)
     return lines
+
+
+def apply_lr_by_kind(adapters: dict, lr_by_kind: dict) -> list[str]:
+    """Give every new set of a kind named in ``lr_by_kind`` that learning rate (in place).
+
+    The mini protocol chooses one rate per adapter kind by a validation sweep
+    (``docs/mini_lr_sweep.md``); this replaces the rate a recipe's set carries.
+    Returns one log line per changed set.
+
+    Example
+    -------
+    >>> from speechbrain_m4t_adapters.adapters import BottleneckConfig, FinetuneConfig
+    >>> la = FinetuneConfig(targets=["length_adaptor"], lr=1e-4)
+    >>> sets = {"enc": BottleneckConfig(bottleneck=8), "la": la}
+    >>> apply_lr_by_kind(sets, {"finetune": 1e-3})
+    ["lr_by_kind: set 'la' (finetune) lr 0.0001 -> 0.001"]
+    >>> sets["la"].lr, sets["enc"].lr
+    (0.001, None)
+    """
+    from ..adapters.base import _BUILTIN_KINDS, KINDS
+
+    known = set(KINDS) | set(_BUILTIN_KINDS)
+    unknown = sorted(set(lr_by_kind) - known)
+    if unknown:
+        raise ValueError(f"lr_by_kind names unknown adapter kinds {unknown}; known: {sorted(known)}")
+    lines = []
+    for name, config in adapters.items():
+        if config.kind in lr_by_kind:
+            lr = float(lr_by_kind[config.kind])
+            lines.append(f"lr_by_kind: set {name!r} ({config.kind}) lr {config.lr} -> {lr:g}")
+            config.lr = lr
+    return lines

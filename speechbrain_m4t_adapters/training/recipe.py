@@ -33,7 +33,7 @@ from ..model.source import resolve_model_source
 from ..progress import progress_enabled
 from ..tiny import build_tiny_model
 from .brain import AdapterBrain
-from .budget import budget_line, experiment_parameters, scale_to_paper_fraction
+from .budget import apply_lr_by_kind, budget_line, experiment_parameters, scale_to_paper_fraction
 from .datasets import asr_dataset, mixed_loader, text_dataset
 from .forgetting import evaluate_base, evaluate_forgetting
 from .hparams import load_experiment
@@ -366,6 +366,8 @@ def _run(hparams: dict, run_opts: sb.core.RunOptions) -> dict:
     if hparams.get("budget_scaling") == "paper_fraction":  # the mini overlay: shares of the base, not counts
         for line in scale_to_paper_fraction(hparams.get("adapters") or {}, hparams["model_source"]):
             logger.info(line)
+    for line in apply_lr_by_kind(hparams.get("adapters") or {}, hparams.get("lr_by_kind") or {}):
+        logger.info(line)
     m4t = hparams["m4t"]()
     checkpointer = hparams["checkpointer"]
     checkpointer.add_recoverable("m4t", m4t)

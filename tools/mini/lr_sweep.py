@@ -19,14 +19,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 RATES = (3e-4, 1e-3, 3e-3, 1e-2)
-#: kind -> (experiment, extra overrides giving the set this lr: the length adaptor's YAML sets its own)
+#: kind -> (experiment, the kind's name in `lr_by_kind`, which gives every set of that kind the lr)
 KINDS = {
-    "bottleneck (encoder adapters)": ("odia_encoder", "--lr={lr}"),
-    "trainable copy (length adaptor)": (
-        "odia_length_adaptor",
-        "--adapters={{length_adaptor: !new:speechbrain_m4t_adapters.adapters.FinetuneConfig "
-        "{{targets: [length_adaptor], lr: {lr}}}}}",
-    ),
+    "bottleneck (encoder adapters)": ("odia_encoder", "bottleneck"),
+    "trainable copy (length adaptor)": ("odia_length_adaptor", "finetune"),
 }
 
 
@@ -36,13 +32,14 @@ def best_valid_cer(folder: Path) -> float:
     return min(float(x) for x in re.findall(r"valid CER: ([\d.]+)", log))
 
 
-def run(experiment: str, override: str, lr: float, root: Path) -> float:
+def run(experiment: str, kind: str, lr: float, root: Path) -> float:
     """One sweep point (reused when its folder holds a finished log)."""
     out = root / f"lr{lr:g}"
     folder = out / experiment / "1"
     if not (folder / "adapters" / "adapters.json").exists():
         command = [sys.executable, "train.py", f"hparams/{experiment}.yaml", "--mini=True", "--seed=1"]
-        command += [f"--output_root={out}", "--test_sets={}", "--compare_base=False", override.format(lr=lr)]
+        command += [f"--output_root={out}", "--test_sets={}", "--compare_base=False"]
+        command.append(f"--lr_by_kind={{{kind}: {lr}}}")
         subprocess.run(command, cwd=REPO / "recipes" / "Odia", check=True, capture_output=True)
     return best_valid_cer(folder)
 
@@ -62,10 +59,10 @@ def main(argv: list[str] | None = None) -> None:
         "| kind | " + " | ".join(f"lr {lr:g}" for lr in RATES) + " | chosen |",
         "|---|" + "---:|" * (len(RATES) + 1),
     ]
-    for kind, (experiment, override) in KINDS.items():
-        cers = [run(experiment, override, lr, args.root) for lr in RATES]
+    for label, (experiment, kind) in KINDS.items():
+        cers = [run(experiment, kind, lr, args.root) for lr in RATES]
         chosen = RATES[cers.index(min(cers))]
-        lines.append(f"| {kind} | " + " | ".join(f"{c:.2f}" for c in cers) + f" | {chosen:g} |")
+        lines.append(f"| {label} | " + " | ".join(f"{c:.2f}" for c in cers) + f" | {chosen:g} |")
         print(lines[-1], flush=True)
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

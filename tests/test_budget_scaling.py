@@ -1,0 +1,35 @@
+"""The mini overlay's per-kind learning rates (`lr_by_kind`, the protocol's validation sweep)."""
+
+from pathlib import Path
+
+import pytest
+
+from speechbrain_m4t_adapters.training.budget import apply_lr_by_kind
+from speechbrain_m4t_adapters.training.hparams import load_experiment
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+@pytest.mark.parametrize(
+    ("recipe", "set_name", "lr"),
+    [
+        ("Odia/hparams/odia_encoder.yaml", "encoder", 0.01),
+        ("Odia/hparams/odia_length_adaptor.yaml", "length_adaptor", 0.001),
+    ],
+)
+def test_mini_overlay_gives_each_kind_the_swept_lr(recipe, set_name, lr):
+    hparams, _ = load_experiment(RECIPES / recipe, "mini: True")
+    lines = apply_lr_by_kind(hparams["adapters"], hparams["lr_by_kind"])
+    assert hparams["adapters"][set_name].lr == lr
+    assert len(lines) == 1 and set_name in lines[0]
+
+
+def test_recipes_without_the_overlay_keep_their_own_lr():
+    hparams, _ = load_experiment(RECIPES / "Odia/hparams/odia_length_adaptor.yaml", "data_folder: /data")
+    assert apply_lr_by_kind(hparams["adapters"], hparams["lr_by_kind"]) == []
+    assert hparams["adapters"]["length_adaptor"].lr == 0.0001
+
+
+def test_unknown_kind_is_named():
+    with pytest.raises(ValueError, match=r"unknown adapter kinds \['adaptor'\]"):
+        apply_lr_by_kind({}, {"adaptor": 0.1})
