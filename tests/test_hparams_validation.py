@@ -44,13 +44,15 @@ def test_good_overrides_and_recipe_files_pass():
     assert tree["model_source"] == "/m"
 
 
-def test_unknown_or_mistyped_key_in_an_experiment_file_names_the_file(tmp_path):
-    (tmp_path / "exp.yaml").write_text(
-        f"base_hparams: {RECIPES.parent / 'hparams/base.yaml'}\nleraning_rate: 0.1\n"
-    )
-    with pytest.raises(HparamsError, match=r"exp.yaml: unknown hyperparameter 'leraning_rate'"):
-        experiment_tree(tmp_path / "exp.yaml")
-    (tmp_path / "exp.yaml").write_text(f"base_hparams: {RECIPES.parent / 'hparams/base.yaml'}\nseed: abc\n")
-    with pytest.raises(HparamsError, match=r"exp.yaml: seed='abc' is not an integer \(default: 1986\)"):
-        experiment_tree(tmp_path / "exp.yaml")
+def test_unknown_or_mistyped_key_in_an_overlay_or_file_names_the_file(tmp_path):
+    (tmp_path / "smoke.yaml").write_text("leraning_rate: 0.1\n")
+    (tmp_path / "exp.yaml").write_text(f"lr: 0.001\nseed: 1\nsmoke: False\noverlays_folder: {tmp_path}\n")
+    with pytest.raises(HparamsError, match=r"smoke.yaml: unknown hyperparameter 'leraning_rate'"):
+        experiment_tree(tmp_path / "exp.yaml", "smoke: True")
+    (tmp_path / "smoke.yaml").write_text("seed: abc\n")
+    with pytest.raises(HparamsError, match=r"smoke.yaml: seed='abc' is not an integer \(default: 1\)"):
+        experiment_tree(tmp_path / "exp.yaml", "smoke: True")
+    (tmp_path / "bare.yaml").write_text("lr: 0.001\nmini: False\n")
+    with pytest.raises(HparamsError, match=r"bare.yaml: --mini=True needs `overlays_folder:`"):
+        experiment_tree(tmp_path / "bare.yaml", "mini: True")
     assert hparams_module.ADDED_KEYS == ("repo_root", "hparams_file")

@@ -16,7 +16,7 @@ from speechbrain_m4t_adapters.data import prepare_respin
 from speechbrain_m4t_adapters.data.specs import prepare_asr_spec, prepare_text_spec
 from speechbrain_m4t_adapters.model.decoding import transcribe
 from speechbrain_m4t_adapters.training import AdapterBrain, InterleavedBatchSampler, asr_dataset, text_dataset
-from speechbrain_m4t_adapters.training.hparams import experiment_tree, load_experiment
+from speechbrain_m4t_adapters.training.hparams import load_experiment
 from speechbrain_m4t_adapters.training.recipe import run_experiment
 
 REPO = Path(__file__).resolve().parents[1]
@@ -156,19 +156,6 @@ def test_adapter_training_on_real_utterances_halves_the_loss(tiny_v2, tmp_path):
         losses.append(loss.item())
     print(f"learning test: loss {losses[0]:.3f} -> {losses[-1]:.3f}")
     assert losses[-1] <= 0.5 * losses[0]
-
-
-def test_experiment_chains_replace_whole_entries(tmp_path):
-    (tmp_path / "root.yaml").write_text("a: 1\nnested: {x: 1, y: 2}\nname: root\n")
-    (tmp_path / "mid.yaml").write_text("base_hparams: root.yaml\nnested: {x: 5}\nname: mid\n")
-    (tmp_path / "leaf.yaml").write_text("base_hparams: mid.yaml\nname: leaf\n")
-    tree = experiment_tree(tmp_path / "leaf.yaml", "a: 7")
-    assert tree["a"] == 7 and dict(tree["nested"]) == {"x": 5} and tree["name"] == "leaf"
-    (tmp_path / "loop.yaml").write_text("base_hparams: loop.yaml\n")
-    with pytest.raises(ValueError, match="loops back"):
-        experiment_tree(tmp_path / "loop.yaml")
-    with pytest.raises(FileNotFoundError, match="nothere.yaml"):
-        experiment_tree(tmp_path / "nothere.yaml")
 
 
 def test_every_recipe_yaml_resolves_with_smoke(tmp_path):

@@ -39,15 +39,14 @@ def test_layout_imports_resolve_inside_the_new_tree(tmp_path):
                     assert importlib.util.find_spec(module.split(".")[0]), f"{path}: {module} not installed"
 
 
-def test_layout_recipe_yaml_chains_and_csv_rows_point_at_files(tmp_path):
+def test_layout_recipe_yamls_are_flat_and_csv_rows_point_at_files(tmp_path):
     layout(tmp_path)
     hparams = tmp_path / RECIPE / "hparams"
     yamls = sorted(hparams.glob("*.yaml"))
-    assert len(yamls) == len(list(REPO.glob("recipes/*/hparams/*.yaml"))) + 1  # + base.yaml
+    assert len(yamls) == len(list(REPO.glob("recipes/*/hparams/*.yaml")))
     for yaml in yamls:
         text = yaml.read_text(encoding="utf-8")
-        for target in re.findall(r"^base_hparams:\s*(\S+)", text, re.M):
-            assert (hparams / target).is_file(), f"{yaml.name}: base {target} missing"
+        assert "base_hparams" not in text and re.search(r"^overlays_folder: null$", text, re.M)
         for tag in re.findall(r"!(?:new|name):([\w.]+)", text):
             module = tag.rsplit(".", 1)[0]
             if module.startswith(LOBE):

@@ -10,8 +10,8 @@ writes, under OUTPUT_DIR (a scratch folder, never a SpeechBrain checkout):
   doctests (``tiny.py`` + its corpus), imports rewritten to absolute
   upstream module paths;
 * ``recipes/IndicVoices/ASR/seamless_m4t_adapters/``: ``train.py``, every
-  recipe YAML of every language in one ``hparams/`` folder (named
-  ``<language>_<experiment>.yaml``, ``base_hparams`` links rewritten),
+  recipe YAML of every language in one ``hparams/`` folder (flat files,
+  named ``<language>_<experiment>.yaml``),
   ``README.md`` and ``extra_requirements.txt``;
 * ``tests/recipes/IndicVoices.csv``: one row per experiment with debug flags.
 
@@ -151,27 +151,15 @@ def layout(output: Path) -> list[Path]:
     recipe = output / RECIPE
     hparams = recipe / "hparams"
     hparams.mkdir(parents=True, exist_ok=True)
-    base = hparams / "base.yaml"
-    base.write_text(
-        rewrite_names((REPO / "hparams" / "base.yaml").read_text(encoding="utf-8")), encoding="utf-8"
-    )
-    written.append(base)
     rows = []
     readme_parts = []
     for language_dir in sorted(p for p in (REPO / "recipes").iterdir() if (p / "hparams").is_dir()):
         language = language_dir.name
-        names = {p.name: _yaml_name(language, p) for p in (language_dir / "hparams").glob("*.yaml")}
-        for old, new in names.items():
-            text = (language_dir / "hparams" / old).read_text(encoding="utf-8")
-
-            def relink(match: re.Match, names=names) -> str:
-                """One ``base_hparams`` line with the renamed target."""
-                target = match["target"]
-                if target.endswith("hparams/base.yaml"):
-                    return f"{match['key']}base.yaml"
-                return f"{match['key']}{names.get(Path(target).name, target)}"
-
-            text = re.sub(r"^(?P<key>base_hparams:\s*)(?P<target>\S+)", relink, text, flags=re.M)
+        for old in sorted((language_dir / "hparams").glob("*.yaml")):
+            new = _yaml_name(language, old)
+            text = old.read_text(encoding="utf-8")
+            # the --smoke/--mini overlays stay in the plugin (docs/upstream.md)
+            text = re.sub(r"^overlays_folder: .*$", "overlays_folder: null", text, flags=re.M)
             (hparams / new).write_text(rewrite_names(text), encoding="utf-8")
             written.append(hparams / new)
             if re.search(r"^experiment_name:", text, re.M):

@@ -74,7 +74,7 @@ def teacher_forcing(labels: torch.Tensor, eos_id: int, pad_id: int) -> torch.Ten
 
 
 class TextIds:
-    """Text -> ``[__lang__, tokens..., </s>]``: decoder labels and text-encoder inputs, padded batches.
+    """Text -> ``[__lang__, tokens, </s>]``: decoder labels and text-encoder inputs, padded batches.
 
     Small and picklable (tokenizer + language map), so data-loading workers
     get this instead of the whole model.

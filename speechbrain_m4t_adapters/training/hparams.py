@@ -1,27 +1,24 @@
-"""Experiment hyperparameters: small experiment files on top of shared bases.
+"""Experiment hyperparameters: one flat hyperpyyaml file per experiment, checked before use.
 
-An experiment YAML names the file it extends with a top-level
-``base_hparams:`` entry (a path relative to the experiment file; chains are
-allowed, e.g. ``odia_text_then_encoder.yaml`` -> ``odia_encoder.yaml`` ->
-``hparams/asr.yaml``). A child replaces WHOLE top-level entries of its base
-(no deep merge, so what an experiment says is exactly what runs), then
-command-line overrides (``--key=value``) replace entries of the result.
+A recipe YAML (``recipes/<Language>/hparams/<experiment>.yaml``) holds every
+knob and loads by itself with ``hyperpyyaml.load_hyperpyyaml``; the recipes'
+files are written from one source by ``tools/flat_recipes.py``. Command-line
+overrides (``--key=value``) replace WHOLE top-level entries (no deep merge, so
+what is written is exactly what runs).
 
-Two overlays, each a YAML next to the root of the chain (``hparams/``), make
-any experiment runnable on a CPU in minutes: ``--smoke=True`` applies
-``hparams/smoke.yaml`` (tiny RANDOM offline model, the real clips shipped in
+Two overlays make any experiment runnable on a CPU in minutes: ``--smoke=True``
+applies ``smoke.yaml`` (tiny RANDOM offline model, the real clips shipped in
 ``tests/fixtures/real``, one short epoch: checks the pipeline) and
-``--mini=True`` applies ``hparams/mini.yaml`` (the mini SeamlessM4T bundled
-with the package, which has learned, and synthetic speech of the
-experiment's language: numbers that mean something at mini scale). They are
-found from the experiment file, not from the installed package, so they work
-from a non-editable install too.
+``--mini=True`` applies ``mini.yaml`` (the mini SeamlessM4T bundled with the
+package, which has learned, and synthetic speech of the experiment's language:
+numbers that mean something at mini scale), both found in the file's
+``overlays_folder`` (relative to the file), not in the installed package.
 
 Every key is checked before anything is built (no model or data is loaded
-for a typo): a key that the root of the chain (``hparams/base.yaml``) does not
-define is an error naming the closest known key, and a value whose type does
-not fit the default (``--lr=abc``, ``--number_of_epochs=two``) is an error
-naming the key, the value and the expected type.
+for a typo): a key the experiment file does not define is an error naming
+the closest known key, and a value whose type does not fit the file's
+(``--lr=abc``, ``--number_of_epochs=two``) is an error naming the key, the
+value and the expected type.
 """
 
 from __future__ import annotations
@@ -34,7 +31,6 @@ from typing import Any
 import ruamel.yaml
 from hyperpyyaml import load_hyperpyyaml
 
-BASE_KEY = "base_hparams"
 #: Keys added by :func:`experiment_tree` itself (always known).
 ADDED_KEYS = ("repo_root", "hparams_file")
 
@@ -98,7 +94,7 @@ def check_entry(key: str, value: Any, known: Any, source: str) -> None:
     """
     if key not in known and key not in ADDED_KEYS:
         close = difflib.get_close_matches(key, [str(k) for k in known], n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else "see hparams/base.yaml for the known keys"
+        hint = f"did you mean {close[0]!r}?" if close else "see the experiment file for the known keys"
         raise HparamsError(f"{source}: unknown hyperparameter {key!r}; {hint}")
     expected = _expected_type(known.get(key))
     if expected is None or value is None or _is_tagged(value):
@@ -109,7 +105,7 @@ def check_entry(key: str, value: Any, known: Any, source: str) -> None:
         raise HparamsError(f"{source}: {key}={value!r} is not {name}{default}")
 
 
-#: Boolean keys that apply ``<root hparams folder>/<key>.yaml`` on top of the experiment.
+#: Boolean keys that apply ``<overlays_folder>/<key>.yaml`` on top of the experiment.
 OVERLAYS = ("smoke", "mini")
 
 
@@ -120,7 +116,8 @@ def _yaml() -> ruamel.yaml.YAML:
     return yaml
 
 
-def _load_tree(path: Path) -> Any:
+def load_tree(path: str | Path) -> Any:
+    """The YAML tree of one hyperparameter file (tags and comments preserved)."""
     try:
         with open(path, encoding="utf-8") as stream:
             tree = _yaml().load(stream)
@@ -135,37 +132,6 @@ def _load_tree(path: Path) -> Any:
     return tree
 
 
-def _chain(path: str | Path) -> list[tuple[Path, Any]]:
-    """``(file, tree without base_hparams)`` along the base chain: the experiment first, the root last."""
-    chain: list[tuple[Path, Any]] = []
-    path = Path(path).resolve()
-    while True:
-        if any(path == seen for seen, _ in chain):
-            names = " -> ".join(str(seen) for seen, _ in chain)
-            raise ValueError(f"{path}: {BASE_KEY} chain loops back on itself ({names})")
-        tree = _load_tree(path)
-        base = tree.pop(BASE_KEY, None)
-        chain.append((path, tree))
-        if base is None:
-            return chain
-        path = (path.parent / str(base)).resolve()
-
-
-def _merge(chain: list[tuple[Path, Any]]) -> Any:
-    """Apply a chain from its root down: a child replaces whole top-level entries (checked)."""
-    merged = chain[-1][1]
-    for path, tree in reversed(chain[:-1]):
-        for key, value in tree.items():
-            check_entry(key, value, merged, str(path))
-            merged[key] = value
-    return merged
-
-
-def merged_tree(path: str | Path) -> Any:
-    """The YAML tree of ``path`` with its base chain applied (tags preserved)."""
-    return _merge(_chain(path))
-
-
 def _as_tree(overrides: str | dict | None) -> dict:
     if not overrides:
         return {}
@@ -175,38 +141,40 @@ def _as_tree(overrides: str | dict | None) -> dict:
     return dict(overrides)
 
 
-def chain_root(path: str | Path) -> Path:
-    """The file at the root of ``path``'s ``base_hparams`` chain (e.g. ``hparams/base.yaml``)."""
-    return _chain(path)[-1][0]
-
-
 def _flag(value: Any) -> bool:
     return str(value).lower() in ("true", "1")
 
 
-def experiment_tree(path: str | Path, overrides: str | dict | None = None) -> Any:
-    """Merged YAML tree of an experiment: base chain, then overlays (smoke, mini), then overrides.
+def _overlay_file(path: Path, tree: Any, name: str) -> Path:
+    folder = tree.get("overlays_folder")
+    if not folder:
+        raise HparamsError(f"{path}: --{name}=True needs `overlays_folder:` (the folder of {name}.yaml)")
+    return (path.parent / str(folder)).resolve() / f"{name}.yaml"
 
-    ``repo_root`` (the folder above the chain root's folder) and
-    ``hparams_file`` are added for references such as the smoke data folder.
+
+def experiment_tree(path: str | Path, overrides: str | dict | None = None) -> Any:
+    """YAML tree of an experiment: the file, then an overlay (smoke, mini), then overrides.
+
+    ``repo_root`` (the folder above the overlays folder) and ``hparams_file``
+    are added for references such as the smoke data folder.
     """
-    chain = _chain(path)
-    root = chain[-1][0]
-    tree = _merge(chain)
+    path = Path(path).resolve()
+    tree = load_tree(path)
     extra = _as_tree(overrides)
     applied = [name for name in OVERLAYS if _flag(extra.get(name, tree.get(name, False)))]
     if len(applied) > 1:
         raise HparamsError(f"--{applied[0]}=True and --{applied[1]}=True exclude each other: choose one")
     for name in applied:
-        overlay = root.parent / f"{name}.yaml"
-        for key, value in merged_tree(overlay).items():
+        overlay = _overlay_file(path, tree, name)
+        for key, value in load_tree(overlay).items():
             check_entry(key, value, tree, str(overlay))
             tree[key] = value
     for key, value in extra.items():
         check_entry(key, value, tree, "command line")
         tree[key] = value
-    tree.setdefault("repo_root", str(root.parent.parent))
-    tree["hparams_file"] = str(Path(path).resolve())
+    if tree.get("overlays_folder"):
+        tree.setdefault("repo_root", str((path.parent / str(tree["overlays_folder"])).resolve().parent))
+    tree["hparams_file"] = str(path)
     return tree
 
 
@@ -218,7 +186,7 @@ def dump_tree(tree: Any) -> str:
 
 
 def load_experiment(path: str | Path, overrides: str | dict | None = None) -> tuple[dict, str]:
-    """Load an experiment's hyperparameters (base chain + smoke + overrides).
+    """Load an experiment's hyperparameters (the file + an overlay + overrides).
 
     Arguments
     ---------

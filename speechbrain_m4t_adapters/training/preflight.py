@@ -17,7 +17,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..adapters.io import parse_folder_entry
-from .hparams import chain_root
 
 #: Metadata file every saved adapter folder has (see adapters/integrity.py).
 _ADAPTERS_JSON = "adapters.json"
@@ -89,28 +88,21 @@ def check_pretrained_adapters(
 
 
 def recipe_folders(hparams_file: str | os.PathLike) -> list[Path]:
-    """The ``recipes`` folders (``<recipes>/<Language>/hparams/*.yaml``) an experiment's YAML belongs to.
+    """The ``recipes`` folder (``<recipes>/<Language>/hparams/*.yaml``) a recipe YAML belongs to.
 
-    The one holding the YAML itself, when it is a recipe YAML, then the
-    ``recipes`` folder beside its chain root's folder (``<checkout>/hparams/base.yaml``
-    -> ``<checkout>/recipes``); only folders that exist.
+    Empty when the YAML is not in a ``<Language>/hparams/`` folder, or that folder is gone.
 
     Example
     -------
     >>> import tempfile
     >>> root = Path(tempfile.mkdtemp()).resolve()
     >>> (root / "recipes" / "Odia" / "hparams").mkdir(parents=True)
-    >>> (root / "hparams").mkdir()
-    >>> _ = (root / "hparams" / "base.yaml").write_text("seed: 1\\n")
-    >>> experiment = root / "recipes" / "Odia" / "hparams" / "x.yaml"
-    >>> _ = experiment.write_text("base_hparams: ../../../hparams/base.yaml\\n")
-    >>> recipe_folders(experiment) == [root / "recipes"]
+    >>> recipe_folders(root / "recipes" / "Odia" / "hparams" / "x.yaml") == [root / "recipes"]
     True
     """
     path = Path(hparams_file).resolve()
     own = [path.parents[2]] if path.parent.name == "hparams" and len(path.parents) > 2 else []
-    folders = [*own, chain_root(path).parent.parent / "recipes"]
-    return [folder for folder in dict.fromkeys(folders) if folder.is_dir()]
+    return [folder for folder in own if folder.is_dir()]
 
 
 def find_recipe(experiment: str, hparams_file: str | os.PathLike) -> Path | None:

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Write every recipe YAML as one flat, self-contained hyperpyyaml file, from one source.
+
+The source is ``hparams/``: ``base.yaml`` (every knob, with its comment), one
+``experiments/<Language>/<language>_data.yaml`` per language (its corpora) and
+one small file per experiment that names what it extends in ``base_hparams:``
+(a path relative to itself) and replaces WHOLE top-level entries (no deep
+merge, so what an experiment says is exactly what runs). This script merges
+each chain and writes ``recipes/<Language>/hparams/<experiment>.yaml``, which
+SpeechBrain's ``load_hyperpyyaml`` (and its ``load_yaml_test``) loads alone::
+
+    python tools/flat_recipes.py            # (re)write the recipes' hparams/
+    python tools/flat_recipes.py --check    # exit 1 naming each file that is out of date
+
+Edit the source, never the written files; ``tests/test_flat_recipes.py`` fails
+when they differ from what this script writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import ruamel.yaml
+
+from speechbrain_m4t_adapters.training.hparams import check_entry
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCE = REPO / "hparams" / "experiments"
+BASE_KEY = "base_hparams"
+#: Where a written recipe file finds ``smoke.yaml`` and ``mini.yaml``, relative to itself.
+OVERLAYS_FROM_RECIPE = "../../../hparams"
+
+
+def _yaml() -> ruamel.yaml.YAML:
+    yaml = ruamel.yaml.YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 100_000  # never wrap: a wrapped "!ref <...>" flow value no longer resolves
+    yaml.indent(mapping=4, sequence=6, offset=4)  # as SpeechBrain's recipes
+    # SpeechBrain's yamllint allows only True/False; write null, not an empty value
+    scalar = yaml.representer.add_representer
+    scalar(bool, lambda r, v: r.represent_scalar("tag:yaml.org,2002:bool", str(v)))
+    scalar(type(None), lambda r, v: r.represent_scalar("tag:yaml.org,2002:null", "null"))
+    return yaml
+
+
+def _load(path: Path) -> Any:
+    with open(path, encoding="utf-8") as stream:
+        tree = _yaml().load(stream)
+    if not isinstance(tree, dict):
+        raise ValueError(f"{path}: top level must be a mapping of hyperparameters")
+    return tree
+
+
+def chain(path: Path) -> list[tuple[Path, Any]]:
+    """``(file, tree without base_hparams)`` along the base chain: the experiment first, the root last."""
+    files: list[tuple[Path, Any]] = []
+    path = path.resolve()
+    while True:
+        if any(path == seen for seen, _ in files):
+            raise ValueError(f"{path}: {BASE_KEY} chain loops back on itself")
+        tree = _load(path)
+        base = tree.pop(BASE_KEY, None)
+        files.append((path, tree))
+        if base is None:
+            return files
+        path = (path.parent / str(base)).resolve()
+
+
+def merge(files: list[tuple[Path, Any]]) -> Any:
+    """Apply a chain from its root down; each child's key keeps its own line comment."""
+    merged = files[-1][1]
+    for path, tree in reversed(files[:-1]):
+        for key, value in tree.items():
+            check_entry(key, value, merged, str(path))  # a typo or a wrong type names the file
+            merged[key] = value
+            if key in tree.ca.items:
+                merged.ca.items[key] = tree.ca.items[key]
+    return merged
+
+
+def _header(files: list[tuple[Path, Any]]) -> str:
+    """The experiment's own description, then where the file comes from."""
+    described = next((tree for _, tree in files if tree.ca.comment and tree.ca.comment[1]), None)
+    lines = [t.value.rstrip("\n") for t in (described.ca.comment[1] if described else [])]
+    names = " -> ".join(p.relative_to(REPO).as_posix() for p, _ in files)
+    lines += [
+        "#",
+        f"# Written by tools/flat_recipes.py from {names}:",
+        "# edit those and rerun it (tests/test_flat_recipes.py checks that this file is up to date).",
+        "# Every entry below is one knob; `python train.py <this file> --key=value` overrides it.",
+    ]
+    return "\n".join(line if line.startswith("#") or not line else f"# {line}" for line in lines) + "\n"
+
+
+def flat_text(source: Path) -> str:
+    """The flat YAML of one experiment source file."""
+    files = chain(source)
+    tree = merge(files)
+    tree.ca.comment = None
+    tree["overlays_folder"] = OVERLAYS_FROM_RECIPE
+    stream = io.StringIO()
+    _yaml().dump(tree, stream)
+    # ruamel writes the comment of a bare tag (`data_folder: !PLACEHOLDER`) on a line of its own
+    text = re.sub(r"(: !PLACEHOLDER)\n +#", r"\1    #", stream.getvalue())
+    return _header(files) + text
+
+
+def targets() -> dict[Path, Path]:
+    """Each experiment source -> the recipe file written from it (``*_data.yaml`` are not experiments)."""
+    return {
+        source: REPO / "recipes" / source.parent.name / "hparams" / source.name
+        for source in sorted(SOURCE.glob("*/*.yaml"))
+        if not source.name.endswith("_data.yaml")
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write (or, with ``--check``, compare) every recipe YAML."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file is out of date")
+    args = parser.parse_args(argv)
+    stale = []
+    for source, target in targets().items():
+        text = flat_text(source)
+        if target.exists() and target.read_text(encoding="utf-8") == text:
+            continue
+        stale.append(target)
+        if not args.check:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    verb = "out of date" if args.check else "written"
+    for target in stale:
+        print(f"{verb}: {os.path.relpath(target, REPO)}")
+    print(f"{len(stale)} of {len(targets())} recipe YAMLs {verb}")
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
