@@ -54,7 +54,14 @@ setup(
     extras_require={
         "lora-peft": [],  # kept for old install commands: peft is a core dependency
         "indic": ["indic-nlp-library>=0.92"],  # the "vistaar" scoring normaliser
-        "dev": ["pytest>=8", "ruff>=0.6", "indic-nlp-library>=0.92", "tensorboard>=2.10"],
+        "dev": [
+            "pytest>=8",
+            "ruff>=0.6",
+            "indic-nlp-library>=0.92",
+            "tensorboard>=2.10",
+            "yamllint==1.35.1",  # SpeechBrain's pinned linters, run on the upstream layout
+            "codespell>=2.3.0",
+        ],
         # kept for old install commands: espeakng-loader is now a core dependency
         "mini": ["espeakng-loader>=0.2.4"],
     },

@@ -1,4 +1,7 @@
-"""Our equivalent of SpeechBrain's consistency checks (speechbrain/speechbrain tests/consistency).
+"""Plugin-wide hygiene in the spirit of SpeechBrain's consistency checks, over the WHOLE package.
+
+Whether the contribution is fit to go upstream is decided by SpeechBrain's own checks, run on
+the laid-out tree (``tests/test_speechbrain_checks.py``); these cover what stays in the plugin too.
 
 * ``test_yaml.py``: every variable a recipe's hyperparameter file defines is used,
   by the training script or by a ``!ref <var>`` of the file. Our recipes' train.py

@@ -25,6 +25,8 @@ import argparse
 import csv
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -196,7 +198,22 @@ def layout(output: Path) -> list[Path]:
         writer.writerow(CSV_HEADER)
         writer.writerows(rows)
     written.append(table)
+    _format_like_the_tree(output, [p for p in written if p.suffix == ".py"])
     return written
+
+
+def _format_like_the_tree(output: Path, files: list[Path]) -> None:
+    """Sort the rewritten imports and wrap lines as the tree's own ruff config says (80 columns).
+
+    Absolute upstream imports sort and wrap differently from our relative ones; nothing else
+    changes. Only when ``output`` is a source tree with its ``pyproject.toml`` (SpeechBrain's).
+    """
+    if not (output / "pyproject.toml").is_file() or not files:
+        return
+    names = [str(p.relative_to(output)) for p in files]
+    ruff = [sys.executable, "-m", "ruff"]
+    subprocess.run([*ruff, "check", "--quiet", "--fix", "--select", "I", *names], cwd=output, check=True)
+    subprocess.run([*ruff, "format", "--quiet", *names], cwd=output, check=True)
 
 
 def main() -> None:

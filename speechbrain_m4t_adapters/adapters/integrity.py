@@ -302,7 +302,7 @@ def check_folder(folder: str | os.PathLike) -> list[str]:
         return problems + [str(error)]
     sets = metadata["sets"]
     problems += [f"{folder / METADATA_NAME}: {problem}" for problem in _placement_problems(sets)]
-    counts = {name: 0 for name in sets}
+    counts = dict.fromkeys(sets, 0)
     for key, shape in index.items():
         set_name, _, tensor = key.partition("/")
         if set_name not in sets:
