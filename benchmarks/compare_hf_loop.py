@@ -144,7 +144,7 @@ class HFLoop:
         self.adapters = nn.ModuleDict()
         if isinstance(config, BottleneckConfig):
             width = model.config.hidden_size
-            for stack in config.placement:
+            for stack in config.targets:
                 for i, layer in enumerate(model.get_submodule(LAYER_STACKS[stack])):
                     adapter = UserBottleneck(width, config.bottleneck)
                     self.adapters[f"{stack}_{i}"] = adapter

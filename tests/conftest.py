@@ -55,3 +55,9 @@ def pad_batch(waves: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     from speechbrain.utils.data_utils import batch_pad_right
 
     return batch_pad_right(waves)
+
+
+@pytest.fixture
+def device() -> str:
+    """The device of tests/unittests (SpeechBrain's conftest gives it from ``--device``; CPU here)."""
+    return "cpu"

@@ -47,7 +47,9 @@ def _run(tree: Path, *command: str) -> subprocess.CompletedProcess:
 
 def _new_files(tree: Path, suffix: str) -> list[str]:
     folders = [tree / Path(*LOBE.split(".")), tree / RECIPE]
-    return sorted(str(p.relative_to(tree)) for f in folders for p in f.rglob(f"*{suffix}"))
+    files = [p for f in folders for p in f.rglob(f"*{suffix}")]
+    files += (tree / "tests" / "unittests").glob(f"test_seamless_m4t*{suffix}")
+    return sorted(str(p.relative_to(tree)) for p in files)
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +93,16 @@ def test_speechbrain_load_yaml_test_loads_every_new_row(tree):
     checked = re.findall(r"\((\d+)/(\d+)\) Checking (\S+)", run.stdout)
     assert "RESULT True" in run.stdout, run.stdout[-3000:] + run.stderr[-3000:]
     assert len(checked) == int(checked[-1][1]) == len(list(REPO.glob("recipes/*/hparams/*.yaml")))
+
+
+def test_new_unit_tests_pass_under_speechbrains_pytest(tree):
+    tests = sorted(
+        str(p.relative_to(tree)) for p in (tree / "tests" / "unittests").glob("test_seamless_m4t*.py")
+    )
+    assert tests, "no unit tests laid out"
+    run = _run(tree, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests)
+    assert run.returncode == 0 and re.search(r"\b[4-9]\d* passed", run.stdout), run.stdout[-3000:]
+    assert "speechbrain_m4t_adapters" not in "".join((tree / t).read_text() for t in tests)
 
 
 def test_speechbrain_linters_pass_on_the_new_files(tree):

@@ -191,6 +191,11 @@ def layout(output: Path) -> list[Path]:
         encoding="utf-8",
     )
     written += [train, recipe / "README.md", recipe / "extra_requirements.txt"]
+    for test in sorted((REPO / "tests" / "unittests").glob("test_*.py")):  # SpeechBrain-style unit tests
+        target = output / "tests" / "unittests" / test.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(rewrite_names(test.read_text(encoding="utf-8")), encoding="utf-8")
+        written.append(target)
     table = output / "tests" / "recipes" / "IndicVoices.csv"
     table.parent.mkdir(parents=True, exist_ok=True)
     with open(table, "w", newline="", encoding="utf-8") as stream:

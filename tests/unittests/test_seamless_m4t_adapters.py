@@ -1,0 +1,96 @@
+"""Unit tests of the SeamlessM4T lobe and its adapter kinds, in the style of SpeechBrain's tests/unittests.
+
+Self-contained (a tiny random checkpoint is built offline in a temporary folder), so
+``tools/layout_upstream.py`` copies this file into SpeechBrain's ``tests/unittests/`` with its
+imports rewritten, and SpeechBrain's own ``pytest tests/unittests`` runs it there.
+"""
+
+import io
+import pickle
+
+import pytest
+import torch
+
+from speechbrain_m4t_adapters.adapters import BottleneckConfig, FinetuneConfig
+from speechbrain_m4t_adapters.model import SeamlessM4T
+from speechbrain_m4t_adapters.tiny import build_tiny_model
+
+
+@pytest.fixture(scope="module")
+def tiny_source(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_m4t"), "v2", vocab_size=400)
+
+
+def _batch(m4t, device):
+    torch.manual_seed(0)
+    wavs = torch.randn(2, 16000, device=device) * 0.1
+    wav_lens = torch.tensor([1.0, 0.6], device=device)
+    inputs, labels = m4t.text_ids.batch_targets(["abc def", "gh"], "ben", device=device)
+    return wavs, wav_lens, inputs, labels
+
+
+def test_forward_shapes_and_frozen_base(tiny_source, device):
+    m4t = SeamlessM4T(source=tiny_source, freeze=True).to(device)
+    wavs, wav_lens, inputs, _ = _batch(m4t, device)
+    logits, hidden, mask = m4t(wavs, wav_lens, decoder_input_ids=inputs)
+    assert logits.shape[:2] == inputs.shape and logits.shape[2] == m4t.model.config.vocab_size
+    assert hidden.shape[0] == 2 and mask.shape == hidden.shape[:2]
+    assert mask[1].sum() < mask[0].sum()  # the shorter utterance keeps fewer frames
+    assert m4t.trainable_parameters() == []
+
+
+def test_bottleneck_adapters_start_as_identity_and_train_alone(tiny_source, device):
+    plain = SeamlessM4T(source=tiny_source).to(device).eval()
+    config = BottleneckConfig(bottleneck=8, targets=["speech_encoder"])
+    m4t = SeamlessM4T(source=tiny_source, adapters={"enc": config}).to(device)
+    wavs, wav_lens, inputs, labels = _batch(m4t, device)
+    with torch.no_grad():
+        before = plain(wavs, wav_lens, decoder_input_ids=inputs)[0]
+        assert torch.allclose(m4t.eval()(wavs, wav_lens, decoder_input_ids=inputs)[0], before, atol=1e-5)
+    trainable = m4t.trainable_parameters()
+    layers = m4t.model.config.speech_encoder_layers
+    assert sum(p.numel() for p in trainable) == m4t.adapters.num_parameters("enc") > 0
+    assert len(m4t.adapters.modules_of("enc")) == layers
+    base = {k: v.clone() for k, v in m4t.model.state_dict().items() if "enc" not in k}
+    optimizer = torch.optim.SGD(trainable, lr=1.0)
+    m4t.train()
+    logits = m4t(wavs, wav_lens, decoder_input_ids=inputs)[0]
+    torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels).backward()
+    optimizer.step()
+    after = {k: v for k, v in m4t.model.state_dict().items() if k in base}
+    assert all(torch.equal(base[k], after[k]) for k in base)  # the base never moves
+    with torch.no_grad():
+        assert not torch.allclose(m4t.eval()(wavs, wav_lens, decoder_input_ids=inputs)[0], before, atol=1e-5)
+
+
+def test_trainable_copy_of_the_length_adaptor(tiny_source, device):
+    m4t = SeamlessM4T(source=tiny_source, adapters={"la": FinetuneConfig(targets=["length_adaptor"])})
+    names = {n for n, p in m4t.named_parameters() if p.requires_grad}
+    assert names and all(n.startswith("model.speech_encoder.adapter.sb_adapters.la.") for n in names)
+    original = m4t.model.speech_encoder.adapter
+    copy_size = sum(p.numel() for n, p in original.named_parameters() if ".la." in f".{n}")
+    assert (
+        m4t.adapters.num_parameters("la") == copy_size == sum(p.numel() for p in m4t.trainable_parameters())
+    )
+    assert not any(p.requires_grad for n, p in original.named_parameters() if ".la." not in f".{n}")
+
+
+def test_adapters_save_load_and_pickle_keep_outputs(tiny_source, device, tmp_path):
+    config = BottleneckConfig(bottleneck=4, targets=["text_decoder"])
+    m4t = SeamlessM4T(source=tiny_source, adapters={"dec": config}).eval()
+    with torch.no_grad():
+        for p in m4t.adapters.parameters("dec"):
+            p.add_(0.05)
+    wavs, wav_lens, inputs, _ = _batch(m4t, "cpu")
+    with torch.no_grad():
+        expected = m4t(wavs, wav_lens, decoder_input_ids=inputs)[0]
+    m4t.save_adapters(tmp_path / "adapters")
+    other = SeamlessM4T(source=tiny_source).eval()
+    assert other.load_adapters(tmp_path / "adapters") == ["dec"]
+    buffer = io.BytesIO()
+    torch.save(m4t, buffer)
+    buffer.seek(0)
+    copies = [other, pickle.loads(pickle.dumps(m4t)), torch.load(buffer, weights_only=False)]
+    with torch.no_grad():
+        for copy in copies:
+            assert torch.allclose(copy(wavs, wav_lens, decoder_input_ids=inputs)[0], expected, atol=1e-5)
