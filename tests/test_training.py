@@ -224,6 +224,35 @@ def test_torchrun_ddp_replicas_stay_identical(tmp_path, tiny_v1):
     assert read_log_epochs(tmp_path / "bengali_encoder" / "1986") == [1]  # one writer
 
 
+def test_torchrun_frozen_cache_trains_exactly_as_without_it(tmp_path, tiny_v1):
+    """2 gloo processes, decoder adapters, 2 epochs: with the frozen-output cache (each rank caches its
+    shard of the speech-encoder outputs in epoch 1, reuses them in epoch 2) the replicas stay identical
+    and end bit-identical to an uncached run, with the same losses."""
+    import re
+
+    yaml = RECIPES / "Bengali/hparams/bengali_decoder.yaml"
+    runs = {}
+    for name in ("plain", "cached"):
+        extra = ["--number_of_epochs=2", f"--frozen_cache={name == 'cached'}", "--test_sets={}"]
+        log = _torchrun("Bengali", smoke_args(yaml, tmp_path / name, tiny_v1, *extra))
+        end = _replica_checksums(log, "end")
+        assert end[0] == end[1], f"{name}: replicas differ"
+        train_log = (tmp_path / name / "bengali_decoder" / "1986" / "train_log.txt").read_text()
+        runs[name] = (log, end[0], re.findall(r"train loss: ([\d.e+-]+)", train_log))
+    (cached_log, cached_end, cached_losses), (plain_log, plain_end, plain_losses) = (
+        runs["cached"],
+        runs["plain"],
+    )
+    assert cached_end == plain_end and cached_losses == plain_losses and len(plain_losses) == 2
+    rates = re.findall(
+        r"frozen-output cache \(speech_encoder\): (\d+) utterances.*?batch hit rate (\d+)%", cached_log
+    )
+    assert (
+        rates and all(int(n) > 0 for n, _ in rates) and max(int(r) for _, r in rates) == 50
+    )  # epoch 2 all hits
+    assert "frozen-output cache" not in plain_log
+
+
 def test_torchrun_sharded_evaluation_equals_single_process(tmp_path, tiny_v1):
     """Test sets decoded in shards on 2 ranks and gathered give the single-process WER and hypotheses."""
     yaml = RECIPES / "Odia/hparams/odia_baseline.yaml"

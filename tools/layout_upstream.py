@@ -60,6 +60,7 @@ CSV_HEADER = [
     "HF_repo",
     "test_debug_flags",
     "test_debug_checks",
+    "performance",  # empty: no run on IndicVoices itself was possible here (no corpus, no GPU)
 ]
 DEBUG_FLAGS = "--smoke=True --number_of_epochs=1 --debug --debug_batches=2 --debug_epochs=1"
 
@@ -177,6 +178,7 @@ def layout(output: Path) -> list[Path]:
                         "",
                         DEBUG_FLAGS,
                         "file_exists=[train_log.txt,hyperparams.yaml,summary.json,adapters/adapters.json]",
+                        "",
                     ]
                 )
         readme_parts.append(
