@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -174,7 +175,7 @@ def collect(output_root: Path, seeds: list[int]) -> dict:
     table: dict = {}
     for _, stem, _, _ in ROWS:
         for lang, (_, prefix) in LANGUAGES.items():
-            cell = {"wer": [], "cer": [], "seconds": []}
+            cell = {"wer": [], "cer": [], "seconds": [], "params": None}
             for seed in seeds:
                 path = output_root / f"{prefix}_{stem}" / str(seed) / "summary.json"
                 if not path.exists():
@@ -184,6 +185,8 @@ def collect(output_root: Path, seeds: list[int]) -> dict:
                 cell["wer"].append(result["wer"])
                 cell["cer"].append(result["cer"])
                 cell["seconds"].append(summary.get("train_time_s") or 0.0)
+                loaded = sum(s["parameters"] for s in summary["extra"].get("adapter_sets", []) if s["active"])
+                cell["params"] = (summary["trainable_params"] or loaded, summary["total_params"])
             table[(stem, lang)] = cell
     return table
 
@@ -260,9 +263,10 @@ def write_report(table: dict, seeds: list[int], out_md: Path, out_png: Path, com
         "(the data are the same for every seed; the seed changes the adapters' initialisation",
         "and the batch order).",
         "",
-        "| experiment | paper table | Odia WER | Odia CER | paper Odia WER / CER "
+        "| experiment | paper table | parameters (share of the base; paper's share of 1.2B) "
+        "| Odia WER | Odia CER | paper Odia WER / CER "
         "| Maithili WER | Maithili CER | paper Maithili WER / CER |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, stem, paper_table, paper in ROWS:
         cells = []
@@ -273,29 +277,51 @@ def write_report(table: dict, seeds: list[int], out_md: Path, out_png: Path, com
                 _mean_sd(cell["cer"]),
                 f"{paper[lang][0]:.2f} / {paper[lang][1]:.2f}",
             ]
-        lines.append(f"| {label} (`<language>_{stem}`) | {paper_table} | " + " | ".join(cells) + " |")
+        budget = _budget(table, stem)
+        lines.append(
+            f"| {label} (`<language>_{stem}`) | {paper_table} | {budget} | " + " | ".join(cells) + " |"
+        )
     lines += ["", "## The paper's findings at this scale (on mean CER)", "", *findings(table), ""]
     lines += [
         "## Choices at mini scale",
         "",
-        "- Every experiment is its recipe YAML unchanged plus `hparams/mini.yaml` (5 epochs, batch",
-        "  16, lr 3e-3 for sets without their own, greedy decoding of at most 32 tokens, best",
-        "  checkpoint by validation CER). Adapter sizes are the recipes' (bottleneck 256 / 2048 on a",
-        "  width-144 model: far larger relative to the model than on v1 medium), and so are the",
-        "  per-set learning rates: the length adaptor keeps the recipes' 1e-4, so in 5 short epochs",
-        "  it moves little.",
-        "- Text-only rows train on the 480 training transcripts, each paired with its English",
-        "  translation by the mini model itself (the paper's translated transcripts; the mini",
-        "  model's translations are poor). At this scale the 5-hour and full-transcript variants",
-        "  are the same data, so only `text_only_full` is run (what T-A and the pivot + text rows",
-        "  stack on).",
+        "- Every experiment is its recipe YAML unchanged plus `hparams/mini.yaml`: 5 epochs, batch 16,",
+        "  warmup 20 steps, best checkpoint by validation CER, greedy decoding of at most 32 tokens.",
+        "- Budgets as shares (`budget_scaling: paper_fraction`): each bottleneck is sized so that its",
+        "  share of the mini base is the paper's share of v1 medium (6M = 0.53 %, 50M = 4.2 %); the",
+        "  trainable length-adaptor copy is what the mini config makes it (15.8 % of the base, against",
+        "  3.8 % on v1 medium: the mini length adaptor is relatively large).",
+        "- Learning rates, one per adapter kind, from the validation-only sweep of the protocol",
+        "  ([`mini_lr_sweep.md`](mini_lr_sweep.md); `lr_by_kind`): bottleneck 1e-2, trainable copy 1e-3.",
+        "- Text-only rows twice: the 480 training transcripts paired with the mini model's own English",
+        "  translations (the paper's translated transcripts; `text_only_full`), and FLORES-200's human",
+        "  English -> target translations of the full training sentences 0-799 (`text_only_human`).",
+        "  T-A and the pivot + text rows stack on `text_only_full`, as the paper's stack on its",
+        "  model-made pairs.",
         "- WER above 100 % means the hypotheses hold more words than the 2-4-word references.",
         "",
         "![CER per experiment](mini_results.png)",
         "",
     ]
-    out_md.write_text("\n".join(lines), encoding="utf-8")
+    old = out_md.read_text(encoding="utf-8") if out_md.exists() else ""
+    kept = old[old.index(DISCUSSION) :] if DISCUSSION in old else DISCUSSION + "\n\n(not written yet)\n"
+    out_md.write_text("\n".join(lines) + "\n" + kept, encoding="utf-8")
     plot(table, out_png)
+
+
+#: Below this line docs/mini_results.md is written by hand (the discussion); regenerating keeps it.
+DISCUSSION = "<!-- discussion: written by hand, kept when the tables are regenerated -->"
+
+
+def _budget(table: dict, stem: str) -> str:
+    """``19,503 (0.53 %; 0.50 %)`` for a row, from its Odia summary and the recipe's paper_params."""
+    params = table[(stem, "ory")]["params"]
+    yaml = (REPO / "recipes" / "Odia" / "hparams" / f"odia_{stem}.yaml").read_text(encoding="utf-8")
+    paper = re.search(r"^paper_params: ([\d_]+)", yaml, re.M)
+    paper_share = f"{100 * int(paper[1].replace('_', '')) / 1.2e9:.2f} %" if paper else "-"
+    if not params or not params[0]:
+        return f"0; {paper_share}"
+    return f"{params[0]:,} ({100 * params[0] / params[1]:.2f} %; {paper_share})"
 
 
 def plot(table: dict, out_png: Path) -> None:
