@@ -223,6 +223,33 @@ def test_activation_checkpointing_same_gradients_and_recomputes(tiny_v2, real_cl
         SeamlessM4T(tiny_v2, activation_checkpointing=["length_adaptor"])
 
 
+def test_every_kth_layer_checkpointing_recomputes_only_those_layers(tiny_v2, real_clips):
+    grads, calls = [], []
+    for setting in (False, {"speech_encoder": 2}):
+        torch.manual_seed(0)
+        lobe = SeamlessM4T(tiny_v2, adapters={"enc": ALL_KINDS["enc"]}, activation_checkpointing=setting)
+        for p in lobe.trainable_parameters():
+            torch.nn.init.normal_(p, std=0.05)
+        lobe.train()
+        layers = lobe.model.speech_encoder.encoder.layers
+        counts = [[] for _ in layers]
+        handles = [
+            layer.self_attn.register_forward_hook(lambda *a, c=c: c.append(1))
+            for layer, c in zip(layers, counts)
+        ]
+        loss, _ = asr_loss(lobe, *asr_batch(lobe, real_clips[:2]))
+        loss.backward()
+        for handle in handles:
+            handle.remove()
+        calls.append([len(c) for c in counts])
+        grads.append([p.grad.clone() for p in lobe.trainable_parameters()])
+    assert len(calls[0]) == 2 and calls == [[1, 1], [2, 1]]  # layer 0 recomputed, layer 1 not
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*grads))
+    for bad in ({"speech_encoder": 0}, {"length_adaptor": 2}):
+        with pytest.raises(ValueError, match="activation checkpointing"):
+            SeamlessM4T(tiny_v2, activation_checkpointing=bad)
+
+
 def test_save_load_roundtrip_reproduces_outputs(tiny_v2, real_clips, tmp_path):
     dec_lora = LoRAConfig(targets=[r"text_decoder\.layers\.\d+\.ffn\.fc1"], rank=2)
     adapters = {"enc": ALL_KINDS["enc"], "dec": ALL_KINDS["dec"], "lora": dec_lora}

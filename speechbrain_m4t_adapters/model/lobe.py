@@ -145,9 +145,11 @@ class SeamlessM4T(nn.Module):
         Keep the frozen base's dropout active in training (default off: the
         frozen base runs as in inference; v1's BatchNorm statistics are
         never updated while frozen).
-    activation_checkpointing : bool or list of str
+    activation_checkpointing : bool, list of str or dict
         Recompute activations in backward for these stacks
-        (``speech_encoder``, ``text_decoder``, ``text_encoder``); True = all.
+        (``speech_encoder``, ``text_decoder``, ``text_encoder``); True = all;
+        ``{stack: k}`` checkpoints every k-th layer of a stack (less memory saved,
+        less recomputation: the trade-off table is in ``benchmarks/README.md``).
     adapters : dict, optional
         Set name -> :class:`~speechbrain_m4t_adapters.adapters.AdapterConfig`
         of new sets to attach (trainable, active).
@@ -189,7 +191,7 @@ class SeamlessM4T(nn.Module):
         attn_implementation: str = "sdpa",
         layerdrop: float = 0.0,
         base_dropout: bool = False,
-        activation_checkpointing: bool | Sequence[str] = False,
+        activation_checkpointing: bool | Sequence[str] | dict[str, int] = False,
         adapters: dict[str, AdapterConfig] | None = None,
         pretrained_adapters: Sequence[str] | None = None,
         train_pretrained_adapters: bool = False,
@@ -256,19 +258,20 @@ class SeamlessM4T(nn.Module):
                     module.training = False
         return self
 
-    def set_activation_checkpointing(self, stacks: bool | Sequence[str]) -> None:
-        """Enable non-reentrant activation checkpointing on whole stacks."""
+    def set_activation_checkpointing(self, stacks: bool | Sequence[str] | dict[str, int]) -> None:
+        """Enable non-reentrant activation checkpointing on stacks, or on every k-th layer of them."""
         if stacks is True:
             stacks = CHECKPOINTABLE_STACKS
-        elif not stacks:
-            stacks = ()
-        bad = [s for s in stacks if s not in CHECKPOINTABLE_STACKS]
+        every = dict(stacks) if isinstance(stacks, dict) else dict.fromkeys(stacks or (), 1)
+        bad = [s for s in every if s not in CHECKPOINTABLE_STACKS]
         if bad:
             raise ValueError(f"activation checkpointing applies to {CHECKPOINTABLE_STACKS}, not {bad}")
+        if any(not isinstance(k, int) or isinstance(k, bool) or k < 1 for k in every.values()):
+            raise ValueError(f"activation checkpointing: every k-th layer needs integers k >= 1, not {every}")
         for stack in CHECKPOINTABLE_STACKS:
-            for layer in self.model.get_submodule(LAYER_STACKS[stack]):
+            for i, layer in enumerate(self.model.get_submodule(LAYER_STACKS[stack])):
                 if isinstance(layer, GradientCheckpointingLayer):
-                    layer.gradient_checkpointing = stack in stacks
+                    layer.gradient_checkpointing = stack in every and i % every[stack] == 0
                     layer._gradient_checkpointing_func = functools.partial(checkpoint, use_reentrant=False)
 
     @property

@@ -39,6 +39,15 @@ class HparamsError(ValueError):
     """An unknown key or a value of the wrong type in an experiment's hyperparameters."""
 
 
+#: Keys whose value may take several shapes (their default shows only one).
+SEVERAL_TYPES = {
+    "activation_checkpointing": (
+        "True/False, a list of stacks or {stack: every k-th layer}",
+        (bool, list, dict),
+    ),
+}
+
+
 def _is_tagged(value: Any) -> bool:
     """A hyperpyyaml construct (``!ref``, ``!new:``, ``!PLACEHOLDER``...): its type is not known here."""
     tag = getattr(value, "tag", None)
@@ -96,7 +105,7 @@ def check_entry(key: str, value: Any, known: Any, source: str) -> None:
         close = difflib.get_close_matches(key, [str(k) for k in known], n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}?" if close else "see the experiment file for the known keys"
         raise HparamsError(f"{source}: unknown hyperparameter {key!r}; {hint}")
-    expected = _expected_type(known.get(key))
+    expected = SEVERAL_TYPES.get(key) or _expected_type(known.get(key))
     if expected is None or value is None or _is_tagged(value):
         return
     name, types = expected
