@@ -271,7 +271,9 @@ class SeamlessM4T(nn.Module):
         for stack in CHECKPOINTABLE_STACKS:
             for i, layer in enumerate(self.model.get_submodule(LAYER_STACKS[stack])):
                 if isinstance(layer, GradientCheckpointingLayer):
-                    layer.gradient_checkpointing = stack in every and i % every[stack] == 0
+                    # layers k-1, 2k-1, ...: the first layer of a frozen stack keeps no activations
+                    # (nothing below it needs gradients), so checkpointing it would save nothing
+                    layer.gradient_checkpointing = stack in every and (i + 1) % every[stack] == 0
                     layer._gradient_checkpointing_func = functools.partial(checkpoint, use_reentrant=False)
 
     @property
