@@ -56,8 +56,10 @@ MODES = {
     "encoder adapters": BottleneckConfig(bottleneck=64, targets=["speech_encoder"]),
     "decoder adapters": BottleneckConfig(bottleneck=64, targets=["text_decoder"]),
     "length adaptor": FinetuneConfig(targets=["length_adaptor"]),
+    "text-only (decoder adapters)": BottleneckConfig(bottleneck=64, targets=["text_decoder"]),
 }
-CACHED = ("decoder adapters", "length adaptor")
+CACHED = ("decoder adapters", "length adaptor", "text-only (decoder adapters)")
+TEXT = "text-only (decoder adapters)"
 
 
 def utterances(count: int, seed: int = 0) -> list[dict]:
@@ -79,9 +81,28 @@ def utterances(count: int, seed: int = 0) -> list[dict]:
     return out
 
 
+def text_pairs(count: int) -> list[dict]:
+    """``count`` FLORES-200 dev pairs English -> Bengali (the bundled copy): text-only items."""
+    from speechbrain_m4t_adapters.data.synthetic import read_flores_dev
+
+    pairs = zip(read_flores_dev(None, "eng_Latn"), read_flores_dev(None, "ben_Beng"))
+    return [
+        {"id": f"pair{i}", "source": s, "text": t, "lang": "ben"}
+        for i, (s, t) in enumerate(pairs)
+        if i < count
+    ]
+
+
+def _size(item: dict) -> int:
+    """Padding unit of an item: audio samples, or source characters (text)."""
+    if "source" in item:
+        return len(item["source"])
+    return item.get("wav", item.get("input_features")).numel()
+
+
 def padding_fraction(batches: list[list[dict]]) -> float:
-    """Share of the padded speech samples that are padding."""
-    sizes = [[u.get("wav", u.get("input_features")).numel() for u in b] for b in batches]
+    """Share of the padded inputs (speech samples, source characters) that are padding."""
+    sizes = [[_size(u) for u in b] for b in batches]
     real = sum(sum(b) for b in sizes)
     padded = sum(len(b) * max(b) for b in sizes)
     return 1 - real / padded
@@ -92,8 +113,8 @@ def peak_rss_mb() -> float:
 
 
 def our_batches(data: list[dict], size: int) -> list[list[dict]]:
-    """Our recipe default: sorted by duration (ascending), fixed size, the same order every epoch."""
-    ordered = sorted(data, key=lambda u: u["wav"].numel())
+    """Our recipe default: sorted (duration; text: target length), fixed size, the same order every epoch."""
+    ordered = sorted(data, key=lambda u: len(u["text"]) if "source" in u else u["wav"].numel())
     return [ordered[i : i + size] for i in range(0, len(ordered), size)]
 
 
@@ -122,17 +143,26 @@ def run_ours(folder: Path, mode: str, data: list[dict], args, reference: dict, c
     batches = our_batches(data, args.batch)
     prepared = []
     for batch in batches:
-        wavs, lens = _common.pad([u["wav"] for u in batch])
         inputs, labels = m4t.text_ids.batch_targets([u["text"] for u in batch], [u["lang"] for u in batch])
-        prepared.append((wavs, lens, inputs, labels, [u["id"] for u in batch]))
+        if mode == TEXT:
+            speech = m4t.text_ids.batch_sources([u["source"] for u in batch], "eng")
+        else:
+            speech = _common.pad([u["wav"] for u in batch])
+        prepared.append((speech, inputs, labels, [u["id"] for u in batch]))
     with tempfile.TemporaryDirectory() as cache_folder:
         frozen = FrozenOutputs(m4t, cache_folder) if cache else None
         seconds, losses = [], []
         for _ in range(args.epochs):
             start, epoch_losses = time.perf_counter(), []
-            for wavs, lens, inputs, labels, ids in prepared:
-                encoded = frozen.encoded(ids, wavs, lens) if frozen else None
-                logits, _, _ = m4t(wavs, lens, decoder_input_ids=inputs, encoded=encoded)
+            for speech, inputs, labels, ids in prepared:
+                if mode == TEXT:
+                    ids_, mask = speech
+                    encoded = frozen.encoded(ids, input_ids=ids_, attention_mask=mask) if frozen else None
+                    kwargs = {"input_ids": ids_, "attention_mask": mask}
+                else:
+                    encoded = frozen.encoded(ids, *speech) if frozen else None
+                    kwargs = {"wavs": speech[0], "wav_lens": speech[1]}
+                logits, _, _ = m4t(**kwargs, decoder_input_ids=inputs, encoded=encoded)
                 loss = F.cross_entropy(logits.float().transpose(1, 2), labels, ignore_index=-100)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(trainable, args.clip)
@@ -146,9 +176,10 @@ def run_ours(folder: Path, mode: str, data: list[dict], args, reference: dict, c
 
 def hf_model(folder: Path, mode: str, reference: dict) -> nn.Module:
     """transformers' speech-to-text model, our base weights, hand-written bottlenecks via hooks."""
-    from transformers import SeamlessM4Tv2ForSpeechToText
+    from transformers import SeamlessM4Tv2ForSpeechToText, SeamlessM4Tv2ForTextToText
 
-    model = SeamlessM4Tv2ForSpeechToText.from_pretrained(folder, **NO_DROPOUT)
+    cls = SeamlessM4Tv2ForTextToText if mode == TEXT else SeamlessM4Tv2ForSpeechToText
+    model = cls.from_pretrained(folder, **NO_DROPOUT)
     base = {k: v for k, v in reference["state"].items() if ADAPTERS_ATTR not in k.split(".")}
     missing = model.load_state_dict(base, strict=False).missing_keys
     if missing:
@@ -181,17 +212,25 @@ class Collator:
 
     def __call__(self, items: list[dict]) -> dict:
         self.seen.append(items)
-        inputs = self.extractor(
-            [u["input_features"].numpy() for u in items],
-            sampling_rate=RATE,
-            return_tensors="pt",
-            padding=True,
-        )
+        if "source" in items[0]:
+            sources = [u["source"] for u in items]
+            inputs = self.tokenizer(sources, src_lang="eng", padding=True, return_tensors="pt")
+        else:
+            waves = [u["input_features"].numpy() for u in items]
+            inputs = self.extractor(waves, sampling_rate=RATE, return_tensors="pt", padding=True)
         rows = [self.tokenizer(text_target=u["text"], tgt_lang=u["lang"])["input_ids"][1:] for u in items]
         labels = torch.full((len(rows), max(map(len, rows))), -100)
         for i, row in enumerate(rows):
             labels[i, : len(row)] = torch.tensor(row)
         return {**inputs, "labels": labels}
+
+
+def hf_items(data: list[dict], tokenizer) -> list[dict]:
+    """Dataset items as transformers users build them: the model input first (the length key)."""
+    if "source" in data[0]:
+        ids = tokenizer([u["source"] for u in data], src_lang="eng")["input_ids"]
+        return [{"input_ids": i, **u} for i, u in zip(ids, data)]
+    return [{"input_features": u["wav"], "text": u["text"], "lang": u["lang"]} for u in data]
 
 
 def run_trainer(folder: Path, mode: str, data: list[dict], args, reference: dict, tokenizer) -> dict:
@@ -214,7 +253,7 @@ def run_trainer(folder: Path, mode: str, data: list[dict], args, reference: dict
             self.losses.append(sum(self.step_losses) / max(1, len(self.step_losses)))
 
     model, collator, clock = hf_model(folder, mode, reference), Collator(folder, tokenizer), Clock()
-    items = [{"input_features": u["wav"], "text": u["text"], "lang": u["lang"]} for u in data]
+    items = hf_items(data, tokenizer)
     with tempfile.TemporaryDirectory() as out:
         training = Seq2SeqTrainingArguments(
             output_dir=out,
@@ -240,7 +279,7 @@ def run_trainer(folder: Path, mode: str, data: list[dict], args, reference: dict
             args=training,
             train_dataset=items,
             data_collator=collator,
-            processing_class=collator.extractor,
+            processing_class=tokenizer if mode == TEXT else collator.extractor,  # gives the length key
             callbacks=[clock],
         )
         trainer.train()
@@ -258,9 +297,7 @@ def run_plain(folder: Path, mode: str, data: list[dict], args, reference: dict, 
         seen += batches
         start, epoch_losses = time.perf_counter(), []
         for batch in batches:
-            inputs = collator(
-                [{"input_features": u["wav"], "text": u["text"], "lang": u["lang"]} for u in batch]
-            )
+            inputs = collator(hf_items(batch, tokenizer))
             loss = model(**inputs).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, args.clip)
@@ -290,7 +327,7 @@ def worker(args) -> None:
 
     torch.manual_seed(0)
     mode, loop = args.worker
-    data = utterances(args.utterances)
+    data = text_pairs(args.utterances) if mode == TEXT else utterances(args.utterances)
     reference = torch.load(args.reference, weights_only=False)
     if loop.startswith("ours"):
         result = run_ours(args.folder, mode, data, args, reference, cache=loop == "ours+cache")
@@ -298,7 +335,8 @@ def worker(args) -> None:
         tokenizer = AutoTokenizer.from_pretrained(args.folder)
         run = run_trainer if loop == "trainer" else run_plain
         result = run(args.folder, mode, data, args, reference, tokenizer)
-    result["audio"] = sum(u["wav"].numel() for u in data) / RATE
+    # throughput unit: audio seconds (speech) or sentence pairs (text)
+    result["audio"] = len(data) if mode == TEXT else sum(u["wav"].numel() for u in data) / RATE
     result["peak_rss_mb"] = peak_rss_mb()
     print("RESULT " + json.dumps(result), flush=True)
 
@@ -339,8 +377,8 @@ def main() -> None:
     )
     print(f"# {_common.machine()}")
     print(
-        "| mode | loop | epoch 1 s | mean epoch s | total s | audio-s/s | padding | peak RSS MB "
-        "| mean loss first -> last epoch |"
+        "| mode | loop | epoch 1 s | mean epoch s | total s | audio-s/s (text: pairs/s) | padding "
+        "| peak RSS MB | mean loss first -> last epoch |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     results = {}
