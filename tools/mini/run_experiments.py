@@ -215,9 +215,9 @@ def findings(table: dict) -> list[str]:
         a, b = _mean(table, better, lang), _mean(table, worse, lang)
         if a is None or b is None:
             return "not run"
-        spread = max(_sd(table, better, lang) + _sd(table, worse, lang), 0.5)
+        spread = max(_sd(table, better, lang), _sd(table, worse, lang))  # the protocol's rule 9
         if abs(a - b) <= spread:
-            verdict = "inconclusive (difference within the seeds' spread)"
+            verdict = "within the spread (difference below the larger sd)"
         else:
             verdict = "holds" if a < b else "does NOT hold"
         return f"{verdict}: {a:.1f} vs {b:.1f} % CER"
@@ -232,11 +232,12 @@ def findings(table: dict) -> list[str]:
     if None not in (base_o, text_o, base_m, text_m):
         gain_o, gain_m = base_o - text_o, base_m - text_m
         worst = "Maithili" if base_m > base_o else "Odia"
-        holds = (gain_m > gain_o) == (base_m > base_o)
+        holds = max(gain_o, gain_m) > 0 and (gain_m > gain_o) == (base_m > base_o)
+        why = "" if max(gain_o, gain_m) > 0 else ": it helps neither"
         lines.append(
             f"- text-only adaptation helps most where the baseline is worst ({worst}): "
-            f"{'holds' if holds else 'does NOT hold'} "
-            f" (CER gain Odia {gain_o:.1f}, Maithili {gain_m:.1f} points)"
+            f"{'holds' if holds else 'does NOT hold'}{why} "
+            f"(CER gain Odia {gain_o:.1f}, Maithili {gain_m:.1f} points)"
         )
     return lines
 
