@@ -171,6 +171,9 @@ class HFLoop:
         self.model = model.to(device)
         self.adapters.to(device)
         self.model.train()
+        for module in self.model.modules():  # v1's Conformer BatchNorm: frozen statistics, as ours
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
         self.device = device
         params = [p for p in self.model.parameters() if p.requires_grad]
         params += list(self.adapters.parameters())
