@@ -124,6 +124,15 @@ def shuffled_batches(data: list[dict], size: int, epoch: int) -> list[list[dict]
     return [order[i : i + size] for i in range(0, len(order), size)]
 
 
+def update(loss: torch.Tensor, trainable: list, optimizer: torch.optim.Optimizer, clip: float) -> float:
+    """Backward, clip the global norm, step: the same update in our loop and the plain one."""
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(trainable, clip)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(loss.detach())
+
+
 def init_weights(m4t: SeamlessM4T) -> None:
     """Non-identity adapters (the same draw for every loop), so that training moves from a known start."""
     gen = torch.Generator().manual_seed(0)
@@ -164,11 +173,7 @@ def run_ours(folder: Path, mode: str, data: list[dict], args, reference: dict, c
                     kwargs = {"wavs": speech[0], "wav_lens": speech[1]}
                 logits, _, _ = m4t(**kwargs, decoder_input_ids=inputs, encoded=encoded)
                 loss = F.cross_entropy(logits.float().transpose(1, 2), labels, ignore_index=-100)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(trainable, args.clip)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                epoch_losses.append(float(loss.detach()))
+                epoch_losses.append(update(loss, trainable, optimizer, args.clip))
             seconds.append(time.perf_counter() - start)
             losses.append(sum(epoch_losses) / len(epoch_losses))
     return {"seconds": seconds, "losses": losses, "padding": padding_fraction(batches)}
@@ -298,12 +303,7 @@ def run_plain(folder: Path, mode: str, data: list[dict], args, reference: dict, 
         start, epoch_losses = time.perf_counter(), []
         for batch in batches:
             inputs = collator(hf_items(batch, tokenizer))
-            loss = model(**inputs).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, args.clip)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            epoch_losses.append(float(loss.detach()))
+            epoch_losses.append(update(model(**inputs).loss, trainable, optimizer, args.clip))
         seconds.append(time.perf_counter() - start)
         losses.append(sum(epoch_losses) / len(epoch_losses))
     return {"seconds": seconds, "losses": losses, "padding": padding_fraction(seen)}
