@@ -32,7 +32,10 @@ DTYPE_BYTES = {"bf16": 2, "fp32": 4}
 def read_report(path: Path) -> tuple[float, dict]:
     """(audio seconds per step, {(model, dtype, mode): (trainable params, peak bytes)})."""
     text = path.read_text(encoding="utf-8")
-    batch, seconds = re.search(r"batch (\d+) x ([\d.]+) s", text).groups()
+    found = re.search(r"batch (\d+) x ([\d.]+) s", text)
+    if found is None:
+        raise SystemExit(f"{path}: not a gpu_report.py report (no 'batch B x S s' in its header)")
+    batch, seconds = found.groups()
     rows = {}
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]

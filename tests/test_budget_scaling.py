@@ -33,3 +33,13 @@ def test_recipes_without_the_overlay_keep_their_own_lr():
 def test_unknown_kind_is_named():
     with pytest.raises(ValueError, match=r"unknown adapter kinds \['adaptor'\]"):
         apply_lr_by_kind({}, {"adaptor": 0.1})
+
+
+@pytest.mark.parametrize("lr", [float("nan"), float("inf"), 0, -0.1, "fast", True])
+def test_a_bad_kind_lr_is_refused_before_any_set_changes(lr):
+    from speechbrain_m4t_adapters.adapters import BottleneckConfig
+
+    sets = {"enc": BottleneckConfig(bottleneck=8)}
+    with pytest.raises(ValueError, match="lr_by_kind: learning rates must be finite numbers > 0"):
+        apply_lr_by_kind(sets, {"bottleneck": lr})
+    assert sets["enc"].lr is None

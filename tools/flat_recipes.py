@@ -28,7 +28,7 @@ from typing import Any
 
 import ruamel.yaml
 
-from speechbrain_m4t_adapters.training.hparams import check_entry
+from speechbrain_m4t_adapters.training.hparams import check_entry, load_tree
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO / "hparams" / "experiments"
@@ -37,24 +37,26 @@ BASE_KEY = "base_hparams"
 OVERLAYS_FROM_RECIPE = "../../../hparams"
 
 
+class _SpeechBrainStyle(ruamel.yaml.representer.RoundTripRepresenter):
+    """``True``/``False`` (SpeechBrain's yamllint allows no other) and ``null``, not an empty value.
+
+    A subclass, so that ruamel's class-wide representer table is changed for these files only.
+    """
+
+
+_SpeechBrainStyle.add_representer(bool, lambda r, v: r.represent_scalar("tag:yaml.org,2002:bool", str(v)))
+_SpeechBrainStyle.add_representer(
+    type(None), lambda r, v: r.represent_scalar("tag:yaml.org,2002:null", "null")
+)
+
+
 def _yaml() -> ruamel.yaml.YAML:
     yaml = ruamel.yaml.YAML()
+    yaml.Representer = _SpeechBrainStyle
     yaml.preserve_quotes = True
     yaml.width = 100_000  # never wrap: a wrapped "!ref <...>" flow value no longer resolves
     yaml.indent(mapping=4, sequence=6, offset=4)  # as SpeechBrain's recipes
-    # SpeechBrain's yamllint allows only True/False; write null, not an empty value
-    scalar = yaml.representer.add_representer
-    scalar(bool, lambda r, v: r.represent_scalar("tag:yaml.org,2002:bool", str(v)))
-    scalar(type(None), lambda r, v: r.represent_scalar("tag:yaml.org,2002:null", "null"))
     return yaml
-
-
-def _load(path: Path) -> Any:
-    with open(path, encoding="utf-8") as stream:
-        tree = _yaml().load(stream)
-    if not isinstance(tree, dict):
-        raise ValueError(f"{path}: top level must be a mapping of hyperparameters")
-    return tree
 
 
 def chain(path: Path) -> list[tuple[Path, Any]]:
@@ -64,7 +66,7 @@ def chain(path: Path) -> list[tuple[Path, Any]]:
     while True:
         if any(path == seen for seen, _ in files):
             raise ValueError(f"{path}: {BASE_KEY} chain loops back on itself")
-        tree = _load(path)
+        tree = load_tree(path)  # the package's reader: bad YAML is named with its file
         base = tree.pop(BASE_KEY, None)
         files.append((path, tree))
         if base is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from pathlib import Path
 
 import torch
@@ -209,6 +210,9 @@ def apply_lr_by_kind(adapters: dict, lr_by_kind: dict) -> list[str]:
     unknown = sorted(set(lr_by_kind) - known)
     if unknown:
         raise ValueError(f"lr_by_kind names unknown adapter kinds {unknown}; known: {sorted(known)}")
+    bad = {k: v for k, v in lr_by_kind.items() if not _positive_number(v)}
+    if bad:
+        raise ValueError(f"lr_by_kind: learning rates must be finite numbers > 0, not {bad}")
     lines = []
     for name, config in adapters.items():
         if config.kind in lr_by_kind:
@@ -216,3 +220,9 @@ def apply_lr_by_kind(adapters: dict, lr_by_kind: dict) -> list[str]:
             lines.append(f"lr_by_kind: set {name!r} ({config.kind}) lr {config.lr} -> {lr:g}")
             config.lr = lr
     return lines
+
+
+def _positive_number(value) -> bool:
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    )
