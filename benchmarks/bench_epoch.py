@@ -118,6 +118,19 @@ def our_batches(data: list[dict], size: int) -> list[list[dict]]:
     return [ordered[i : i + size] for i in range(0, len(ordered), size)]
 
 
+def dynamic_batches(data: list[dict], size: int, epoch: int, buckets: int) -> list[list[dict]]:
+    """SpeechBrain's ``DynamicBatchSampler`` (``dynamic_batching: True``): duration buckets, shuffled
+    per epoch, each batch at most ``size`` times the mean duration (the same audio per step as ours)."""
+    from speechbrain.dataio.sampler import DynamicBatchSampler
+
+    lengths = [u["wav"].numel() / RATE for u in data]
+    sampler = DynamicBatchSampler(
+        data, size * sum(lengths) / len(lengths), num_buckets=buckets, lengths_list=lengths, shuffle=True
+    )
+    sampler.set_epoch(epoch)
+    return [[data[i] for i in batch] for batch in sampler]
+
+
 def shuffled_batches(data: list[dict], size: int, epoch: int) -> list[list[dict]]:
     order = list(data)
     random.Random(1000 + epoch).shuffle(order)
@@ -142,14 +155,8 @@ def init_weights(m4t: SeamlessM4T) -> None:
                 p.copy_(torch.randn(p.shape, generator=gen) * 0.05)
 
 
-def run_ours(folder: Path, mode: str, data: list[dict], args, reference: dict, cache: bool) -> dict:
-    """Our lobe on our default batching; the frozen-output cache when ``cache``."""
-    m4t = SeamlessM4T(folder, adapters={"a": MODES[mode]})
-    m4t.model.load_state_dict(reference["state"])
-    m4t.train()
-    optimizer = torch.optim.AdamW(param_groups(m4t), lr=args.lr, weight_decay=0.0)
-    trainable = [p for p in m4t.parameters() if p.requires_grad]
-    batches = our_batches(data, args.batch)
+def _prepare(m4t: SeamlessM4T, mode: str, batches: list[list[dict]]) -> list[tuple]:
+    """Tokenised targets and padded inputs of each batch (made before the clock starts, for every loop)."""
     prepared = []
     for batch in batches:
         inputs, labels = m4t.text_ids.batch_targets([u["text"] for u in batch], [u["lang"] for u in batch])
@@ -158,12 +165,29 @@ def run_ours(folder: Path, mode: str, data: list[dict], args, reference: dict, c
         else:
             speech = _common.pad([u["wav"] for u in batch])
         prepared.append((speech, inputs, labels, [u["id"] for u in batch]))
+    return prepared
+
+
+def run_ours(folder: Path, mode: str, data: list[dict], args, reference: dict, loop: str) -> dict:
+    """Our lobe on our default batching (``ours+dynamic``: DynamicBatchSampler), with the
+    frozen-output cache for ``ours+cache`` and ``ours+dynamic`` where it applies."""
+    m4t = SeamlessM4T(folder, adapters={"a": MODES[mode]})
+    m4t.model.load_state_dict(reference["state"])
+    m4t.train()
+    optimizer = torch.optim.AdamW(param_groups(m4t), lr=args.lr, weight_decay=0.0)
+    trainable = [p for p in m4t.parameters() if p.requires_grad]
+    if loop == "ours+dynamic":
+        epochs = [dynamic_batches(data, args.batch, epoch, args.buckets) for epoch in range(args.epochs)]
+    else:
+        epochs = [our_batches(data, args.batch)] * args.epochs
+    ready = {id(batches): _prepare(m4t, mode, batches) for batches in epochs}  # fixed batches: once
+    cache = loop != "ours" and mode in CACHED
     with tempfile.TemporaryDirectory() as cache_folder:
         frozen = FrozenOutputs(m4t, cache_folder) if cache else None
         seconds, losses = [], []
-        for _ in range(args.epochs):
+        for batches in epochs:
             start, epoch_losses = time.perf_counter(), []
-            for speech, inputs, labels, ids in prepared:
+            for speech, inputs, labels, ids in ready[id(batches)]:
                 if mode == TEXT:
                     ids_, mask = speech
                     encoded = frozen.encoded(ids, input_ids=ids_, attention_mask=mask) if frozen else None
@@ -176,7 +200,8 @@ def run_ours(folder: Path, mode: str, data: list[dict], args, reference: dict, c
                 epoch_losses.append(update(loss, trainable, optimizer, args.clip))
             seconds.append(time.perf_counter() - start)
             losses.append(sum(epoch_losses) / len(epoch_losses))
-    return {"seconds": seconds, "losses": losses, "padding": padding_fraction(batches)}
+    padding = sum(padding_fraction(b) for b in epochs) / len(epochs)
+    return {"seconds": seconds, "losses": losses, "padding": padding, "steps": sum(map(len, epochs))}
 
 
 def hf_model(folder: Path, mode: str, reference: dict) -> nn.Module:
@@ -309,7 +334,7 @@ def run_plain(folder: Path, mode: str, data: list[dict], args, reference: dict, 
     return {"seconds": seconds, "losses": losses, "padding": padding_fraction(seen)}
 
 
-LOOPS = ("ours", "ours+cache", "trainer", "plain")
+LOOPS = ("ours", "ours+cache", "ours+dynamic", "trainer", "plain")
 
 
 def make_reference(folder: Path, mode: str, path: Path) -> None:
@@ -330,7 +355,7 @@ def worker(args) -> None:
     data = text_pairs(args.utterances) if mode == TEXT else utterances(args.utterances)
     reference = torch.load(args.reference, weights_only=False)
     if loop.startswith("ours"):
-        result = run_ours(args.folder, mode, data, args, reference, cache=loop == "ours+cache")
+        result = run_ours(args.folder, mode, data, args, reference, loop)
     else:
         tokenizer = AutoTokenizer.from_pretrained(args.folder)
         run = run_trainer if loop == "trainer" else run_plain
@@ -360,6 +385,8 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--modes", nargs="+", default=list(MODES))
+    parser.add_argument("--loops", nargs="+", default=list(LOOPS), choices=LOOPS)
+    parser.add_argument("--buckets", type=int, default=20, help="ours+dynamic: DynamicBatchSampler buckets")
     parser.add_argument("--worker", nargs=2, metavar=("MODE", "LOOP"), help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--reference", type=Path, help=argparse.SUPPRESS)
@@ -385,13 +412,13 @@ def main() -> None:
     for mode in args.modes:
         reference = Path(tempfile.mkdtemp()) / "reference.pt"
         make_reference(folder, mode, reference)
-        for loop in LOOPS:
-            if loop == "ours+cache" and mode not in CACHED:
+        for loop in args.loops:
+            if (loop == "ours+cache" and mode not in CACHED) or (loop == "ours+dynamic" and mode == TEXT):
                 continue
             command = [sys.executable, __file__, "--worker", mode, loop, "--folder", str(folder)]
             command += ["--reference", str(reference), "--utterances", str(args.utterances)]
             command += ["--epochs", str(args.epochs), "--batch", str(args.batch), "--lr", str(args.lr)]
-            command += ["--clip", str(args.clip)]
+            command += ["--clip", str(args.clip), "--buckets", str(args.buckets)]
             out = subprocess.run(command, capture_output=True, text=True)
             line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
             if line is None:
@@ -401,20 +428,25 @@ def main() -> None:
     print()
     print(
         "| mode | trainer / ours, epoch 1 | trainer / ours, all epochs | plain / ours, all epochs "
-        "| best ours |"
+        "| best ours | ours / ours+dynamic, all epochs |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     for mode in args.modes:
-        ours = min(
-            (results[mode, loop] for loop in ("ours", "ours+cache") if (mode, loop) in results),
-            key=lambda r: sum(r["seconds"]),
-        )
-        best = "ours+cache" if ours is results.get((mode, "ours+cache")) else "ours"
-        trainer, plain = results[mode, "trainer"], results[mode, "plain"]
+        sorted_loops = [loop for loop in ("ours", "ours+cache") if (mode, loop) in results]
+        if not sorted_loops:
+            continue
+        best = min(sorted_loops, key=lambda loop: sum(results[mode, loop]["seconds"]))
+        ours = results[mode, best]
+
+        def ratio(loop: str, epochs: slice = slice(None), mode=mode, ours=ours) -> str:
+            other = results.get((mode, loop))
+            return f"{sum(other['seconds'][epochs]) / sum(ours['seconds'][epochs]):.2f}x" if other else "-"
+
+        dynamic = results.get((mode, "ours+dynamic"))
+        versus = f"{sum(ours['seconds']) / sum(dynamic['seconds']):.2f}x" if dynamic else "-"
         print(
-            f"| {mode} | {trainer['seconds'][0] / ours['seconds'][0]:.2f}x "
-            f"| {sum(trainer['seconds']) / sum(ours['seconds']):.2f}x "
-            f"| {sum(plain['seconds']) / sum(ours['seconds']):.2f}x | {best} |"
+            f"| {mode} | {ratio('trainer', slice(0, 1))} | {ratio('trainer')} | {ratio('plain')} | {best} "
+            f"| {versus} |"
         )
 
 

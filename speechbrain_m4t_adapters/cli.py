@@ -118,6 +118,12 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
         help="token limit per chunk (default: the adapters' training-time value, else the model's)",
     )
     group.add_argument("--dtype", default="float32", help="base weights: float32, bfloat16, float16")
+    group.add_argument(
+        "--quantize",
+        choices=["int8", "int8-encoder"],
+        default=None,
+        help="CPU: run the base's linear layers in int8 (int8-encoder: the speech encoder's only)",
+    )
     group.add_argument("--hf-cache", default=None, help="Hugging Face cache folder for hub downloads")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument(
@@ -150,6 +156,7 @@ def _load_asr(args: argparse.Namespace):
         max_new_tokens=args.max_new_tokens,
         max_chunk_seconds=args.max_chunk_seconds or None,
         batch_size=args.batch_size,
+        quantize=args.quantize,
     )
     if args.lang is not None:
         args.lang = asr.m4t.languages.normalize(args.lang)

@@ -223,3 +223,13 @@ def test_beam_size_below_one_is_a_usage_error(value, why, capsys):
     with pytest.raises(SystemExit):
         cli.main(["transcribe", "--model", "mini", "--max-chunk-seconds", "-3", "x.wav"])
     assert "must be 0 or more" in capsys.readouterr().err
+
+
+def test_quantize_option_transcribes_with_int8_layers(work, capsys):
+    args = ["transcribe", str(BN_WAVS[0]), "--no-progress", "--model", work["model"][1]]
+    args += ["--adapters", str(work["adapters"]), "--quantize", "int8", *MODEL_OPTIONS]
+    assert cli.main(args) == 0
+    assert capsys.readouterr().out.startswith(BN_WAVS[0].stem + "\t")
+    with pytest.raises(SystemExit):
+        cli.main([*args, "--quantize", "int4"])
+    assert "invalid choice: 'int4'" in capsys.readouterr().err

@@ -294,3 +294,34 @@ def test_evaluate_manifest(asr, tmp_path):
         assert (tmp_path / "out" / name).stat().st_size > 0
     hyp_lines = (tmp_path / "out" / "hyp_test.tsv").read_text(encoding="utf-8").splitlines()
     assert len(hyp_lines) == 7 and "missing_audio" in hyp_lines[-2] and "truncated_audio" in hyp_lines[-1]
+
+
+def test_int8_quantisation_keeps_adapters_float_and_outputs_close(tiny_v2, adapter_dirs):
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
+
+    from speechbrain_m4t_adapters.inference.quantize import quantizable_linears
+
+    wavs, lens = batch_pad_right([load_audio(w) for w in BN_WAVS[:2]])
+    options = dict(adapter_folders=[adapter_dirs["ory"]], device="cpu", max_new_tokens=TOKENS)
+    float_asr = M4TAdaptedASR.from_model(tiny_v2, **options)
+    expected = quantizable_linears(float_asr.m4t.model, ("speech_encoder",))
+    int8_asr = M4TAdaptedASR.from_model(tiny_v2, quantize="int8-encoder", **options)
+    model = int8_asr.m4t.model
+    assert expected and all(isinstance(model.get_submodule(n), DynamicInt8Linear) for n in expected)
+    assert not quantizable_linears(model, ("speech_encoder",))  # none left in float
+    adapters = [m for n, m in model.named_modules() if "sb_adapters" in n and isinstance(m, torch.nn.Linear)]
+    assert adapters and all(type(m) is torch.nn.Linear and m.weight.dtype == torch.float32 for m in adapters)
+    assert type(model.text_decoder.layers[0].self_attn.q_proj) is torch.nn.Linear  # decoder left alone
+    with torch.no_grad():
+        hidden, _ = float_asr.m4t(wavs, lens)
+        quantised, _ = int8_asr.m4t(wavs, lens)
+        with int8_asr.profiles.using([]):
+            base_only, _ = int8_asr.m4t(wavs, lens)
+    cosine = torch.nn.functional.cosine_similarity(hidden.flatten(), quantised.flatten(), dim=0)
+    assert cosine > 0.99, cosine  # int8 rounding, not another model
+    assert not torch.allclose(quantised, base_only, atol=1e-3)  # the float adapters still switch off
+    assert len(int8_asr.transcribe_batch(wavs, lens, lang="ory")[0]) == 2
+    with pytest.raises(ValueError, match="odia.*before int8 quantisation"):
+        int8_asr.load_adapters(adapter_dirs["ory"], name="again")
+    with pytest.raises(ValueError, match="'int4' is not one of"):
+        M4TAdaptedASR.from_model(tiny_v2, quantize="int4", device="cpu")

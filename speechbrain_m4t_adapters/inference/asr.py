@@ -29,6 +29,7 @@ from ..model.features import FRAME_LENGTH
 from ..model.lobe import SeamlessM4T
 from .inputs import AudioInput, InputLike, as_input
 from .profiles import AdapterProfile, AdapterProfiles
+from .quantize import quantize_base
 from .results import Transcription
 
 #: The example hyperparameter file shipped with the package.
@@ -66,6 +67,9 @@ class M4TAdaptedASR(Pretrained):
       adapters carry none (adapter metadata ``language``).
     * ``num_beams`` (1), ``max_new_tokens`` (checkpoint default),
       ``max_chunk_seconds`` (30; ``null`` disables chunking), ``batch_size`` (8).
+    * ``quantize``: ``int8`` (or ``int8-encoder``) runs the base's linear layers in
+      int8 on CPU (:mod:`~speechbrain_m4t_adapters.inference.quantize`); adapters stay
+      float and must be loaded before (``adapter_folders``).
 
     Language and adapters per call: ``lang`` picks the output language; with
     ``adapters=None`` the profiles whose metadata ``language`` equals ``lang``
@@ -120,6 +124,9 @@ class M4TAdaptedASR(Pretrained):
             self.use_adapters(active)
         if hp.get("default_lang"):
             self.default_lang = self.m4t.languages.normalize(hp["default_lang"])
+        self.quantize: str | None = hp.get("quantize")
+        if self.quantize:
+            quantize_base(self.m4t.model, self.quantize)
         self.eval()
 
     # ------------------------------------------------------------ building
@@ -137,6 +144,7 @@ class M4TAdaptedASR(Pretrained):
         max_chunk_seconds: float | None = 30.0,
         batch_size: int = 8,
         active_adapters: Sequence[str] | None = None,
+        quantize: str | None = None,
         **model_kwargs: Any,
     ) -> M4TAdaptedASR:
         """Load a base model (hub id or folder) and adapter folders without a YAML file.
@@ -155,7 +163,7 @@ class M4TAdaptedASR(Pretrained):
             Base weight dtype (``float32``, ``bfloat16``, ``float16``).
         save_path : str, optional
             Hugging Face cache folder for hub downloads.
-        num_beams, max_new_tokens, max_chunk_seconds, batch_size, active_adapters
+        num_beams, max_new_tokens, max_chunk_seconds, batch_size, active_adapters, quantize
             Defaults of the hyperparameters of the same names (``num_beams`` and
             ``max_new_tokens`` unset: what the first adapters were tested with in training).
         **model_kwargs
@@ -176,6 +184,7 @@ class M4TAdaptedASR(Pretrained):
             "max_new_tokens": max_new_tokens,
             "max_chunk_seconds": max_chunk_seconds,
             "batch_size": batch_size,
+            "quantize": quantize,
         }
         run_opts = {"device": device} if device else None
         return cls(modules={"m4t": m4t}, hparams=hparams, run_opts=run_opts)
@@ -237,6 +246,8 @@ class M4TAdaptedASR(Pretrained):
         Raises :class:`~speechbrain_m4t_adapters.adapters.AdapterMismatchError`
         naming the folder if it was saved for another base model.
         """
+        if getattr(self, "quantize", None):
+            raise ValueError(f"{folder}: adapters must be loaded before int8 quantisation (adapter_folders)")
         if activate is None:
             activate = not self.m4t.adapters.active
         profile = self.profiles.load(folder, name=name, activate=activate)

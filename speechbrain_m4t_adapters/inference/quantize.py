@@ -1,0 +1,71 @@
+"""Int8 dynamic quantisation of the frozen base for fast CPU inference.
+
+The base's ``nn.Linear`` layers get int8 weights (per tensor) and are run with
+activations quantised on the fly (``torch.ao.quantization.quantize_dynamic``;
+x86 CPUs with VNNI run them as int8 matrix products). Adapters stay in float:
+modules under an ``sb_adapters`` container and hosts whose class was swapped
+(LoRA hosts) are left alone, so every adapter set still switches on and off.
+Measured speed and accuracy: ``benchmarks/bench_cpu_inference.py``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import nn
+
+from ..adapters.hosting import ADAPTERS_ATTR
+
+#: ``quantize`` values and the parts of the model each one quantises.
+SCOPES = {
+    "int8": ("speech_encoder", "text_decoder", "lm_head"),
+    "int8-encoder": ("speech_encoder",),
+}
+
+
+def quantizable_linears(model: nn.Module, parts: tuple[str, ...]) -> list[str]:
+    """Names of the plain ``nn.Linear`` layers of the base inside ``parts``.
+
+    Example
+    -------
+    >>> net = nn.ModuleDict({"speech_encoder": nn.Sequential(nn.Linear(4, 4), nn.ReLU())})
+    >>> quantizable_linears(net, ("speech_encoder",))
+    ['speech_encoder.0']
+    """
+    names = []
+    for name, module in model.named_modules():
+        inside = any(name == part or name.startswith(part + ".") for part in parts)
+        if inside and type(module) is nn.Linear and ADAPTERS_ATTR not in name.split("."):
+            names.append(name)
+    return names
+
+
+def quantize_base(model: nn.Module, scope: str = "int8") -> int:
+    """Quantise the base's linear layers in place for CPU inference; returns how many.
+
+    Arguments
+    ---------
+    model : nn.Module
+        The transformers SeamlessM4T model (``SeamlessM4T.model``), on CPU, float32.
+    scope : str
+        A key of :data:`SCOPES`.
+
+    Example
+    -------
+    >>> net = nn.ModuleDict({"speech_encoder": nn.Sequential(nn.Linear(4, 4))})
+    >>> quantize_base(net), type(net["speech_encoder"][0]).__name__
+    (1, 'Linear')
+    """
+    if scope not in SCOPES:
+        raise ValueError(f"quantize: {scope!r} is not one of {sorted(SCOPES)}")
+    if any(p.device.type != "cpu" or p.dtype != torch.float32 for p in model.parameters()):
+        raise ValueError("quantize: int8 dynamic quantisation needs a float32 model on CPU")
+    names = quantizable_linears(model, SCOPES[scope])
+    with warnings.catch_warnings():  # torch.ao's deprecation notice, raised on every call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+
+        quantize_dynamic(model, dict.fromkeys(names, default_dynamic_qconfig), inplace=True)
+    return len(names)
