@@ -69,6 +69,14 @@ def load_text_pairs(target: str = "ben_Beng", count: int = 16) -> list[tuple[str
     return list(zip(src, tgt))[:count]
 
 
+def hf_generated_tokens(out, eos_id: int, pad_id: int) -> list[list[int]]:
+    """Token ids of transformers' ``generate`` output as our lobe returns them: without the
+    ``[</s>, __lang__]`` prefix, cut at the first ``</s>``, without padding."""
+    rows = (out if isinstance(out, torch.Tensor) else out.sequences)[:, 2:].tolist()
+    cut = [row[: row.index(eos_id)] if eos_id in row else row for row in rows]
+    return [[t for t in row if t != pad_id] for row in cut]
+
+
 def pad(wavs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad waveforms: (B, T) and SpeechBrain relative lengths (B,)."""
     longest = max(w.numel() for w in wavs)

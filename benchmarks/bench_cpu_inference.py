@@ -72,7 +72,6 @@ def hf_transcriber(folder: Path, asr: M4TAdaptedASR, args):
     hf.generation_config.text_decoder_lang_to_code_id = languages
     hf.eval()
     extractor = SeamlessM4TFeatureExtractor.from_pretrained(folder)
-    special = {m4t.text_ids.eos_id, m4t.text_ids.pad_id}
 
     @torch.no_grad()
     def transcribe(wavs: list[torch.Tensor]) -> list[tuple[str, list[int]]]:
@@ -80,9 +79,7 @@ def hf_transcriber(folder: Path, asr: M4TAdaptedASR, args):
         out = hf.generate(
             **inputs, tgt_lang="ory", num_beams=1, do_sample=False, max_new_tokens=args.max_new_tokens
         )
-        rows = (out if isinstance(out, torch.Tensor) else out.sequences)[:, 2:].tolist()
-        cut = [row[: row.index(m4t.text_ids.eos_id)] if m4t.text_ids.eos_id in row else row for row in rows]
-        tokens = [[t for t in row if t not in special] for row in cut]
+        tokens = _common.hf_generated_tokens(out, m4t.text_ids.eos_id, m4t.text_ids.pad_id)
         return list(zip(m4t.decode_tokens(tokens), tokens))
 
     return transcribe

@@ -75,12 +75,7 @@ def bench_generate(folder: Path, args, device: torch.device) -> None:
             max_new_tokens=args.max_new_tokens,
             do_sample=False,
         )
-        sequences = out if isinstance(out, torch.Tensor) else out.sequences
-        result = []
-        for row in sequences[:, 2:].tolist():  # drop [</s>, __ben__]
-            row = row[: row.index(m4t.text_ids.eos_id)] if m4t.text_ids.eos_id in row else row
-            result.append([t for t in row if t != m4t.text_ids.pad_id])
-        return result
+        return _common.hf_generated_tokens(out, m4t.text_ids.eos_id, m4t.text_ids.pad_id)
 
     times = {"ours": [], "hf": []}
     outputs = {}

@@ -4,28 +4,27 @@ from __future__ import annotations
 
 from collections import Counter
 
-import soundfile as sf
 import torch
 import torch.nn.functional as F
 from conftest import REAL
 from speechbrain.dataio.dataloader import make_dataloader
 
 from speechbrain_m4t_adapters import SeamlessM4T
-from speechbrain_m4t_adapters.data.manifest import AsrEntry, write_asr_manifest
+from speechbrain_m4t_adapters.data.manifest import read_asr_manifest, write_asr_manifest
+from speechbrain_m4t_adapters.data.prepare import prepare_respin
 from speechbrain_m4t_adapters.training.recipe import _train_loader
 
 CLIPS = sorted((REAL / "respin").glob("*/wav/*.wav"))
 
 
-def _manifest(path):
+def _manifest(folder):
+    """The 12 shipped RESPIN clips in one ASR manifest, written by the package's own preparer."""
     rows = []
-    for wav in CLIPS:
-        lines = (wav.parents[1] / "transcripts.tsv").read_text(encoding="utf-8").splitlines()
-        text = dict(line.split("\t", 1) for line in lines if line.strip())[wav.stem]
-        lang = {"bn": "ben", "mt": "mai"}[wav.parents[1].name]
-        rows.append(AsrEntry(wav.stem, sf.info(wav).duration, str(wav), lang, text))
-    write_asr_manifest(rows, path)
-    return path
+    for lang in ("bn", "mt"):
+        prepare_respin(REAL / "respin", lang, folder / f"{lang}.csv")
+        rows += read_asr_manifest(folder / f"{lang}.csv")
+    write_asr_manifest(rows, folder / "train.csv")
+    return folder / "train.csv"
 
 
 def _utterance_losses(m4t: SeamlessM4T, loader) -> tuple[dict[str, float], list[int]]:
@@ -46,7 +45,7 @@ def _utterance_losses(m4t: SeamlessM4T, loader) -> tuple[dict[str, float], list[
 
 
 def test_dynamic_batching_sees_the_whole_epoch_with_the_losses_of_fixed_batches(tiny_v2, tmp_path):
-    csvs = {"train": _manifest(tmp_path / "train.csv")}
+    csvs = {"train": _manifest(tmp_path)}
     m4t = SeamlessM4T(tiny_v2).eval()
     hparams = {"mode": "asr", "sorting": "ascending", "seed": 0}
     hparams["train_dataloader_opts"] = {"batch_size": 4, "num_workers": 0}

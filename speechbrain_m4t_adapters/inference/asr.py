@@ -106,6 +106,7 @@ class M4TAdaptedASR(Pretrained):
             raise ValueError("M4TAdaptedASR needs modules={'m4t': SeamlessM4T(...)}")
         hp = vars(self.hparams)
         self.default_lang: str | None = None
+        self.quantize: str | None = None  # set once the base is quantised (adapters load before)
         self.profiles = AdapterProfiles(self.mods.m4t)
         folders = hp.get("adapter_folders") or []
         items = folders.items() if isinstance(folders, dict) else ((None, f) for f in folders)
@@ -124,9 +125,9 @@ class M4TAdaptedASR(Pretrained):
             self.use_adapters(active)
         if hp.get("default_lang"):
             self.default_lang = self.m4t.languages.normalize(hp["default_lang"])
-        self.quantize: str | None = hp.get("quantize")
-        if self.quantize:
-            quantize_base(self.m4t.model, self.quantize)
+        if hp.get("quantize"):
+            quantize_base(self.m4t.model, hp["quantize"])
+            self.quantize = hp["quantize"]
         self.eval()
 
     # ------------------------------------------------------------ building
@@ -246,7 +247,7 @@ class M4TAdaptedASR(Pretrained):
         Raises :class:`~speechbrain_m4t_adapters.adapters.AdapterMismatchError`
         naming the folder if it was saved for another base model.
         """
-        if getattr(self, "quantize", None):
+        if self.quantize:
             raise ValueError(f"{folder}: adapters must be loaded before int8 quantisation (adapter_folders)")
         if activate is None:
             activate = not self.m4t.adapters.active
