@@ -2,12 +2,13 @@
 
 One model (random ``mid`` v2, ``--layers`` Conformer layers), encoder adapters on
 every layer, one batch of the shipped real clips; for each setting of
-``activation_checkpointing`` (off, every layer, every k-th layer): the median
+``activation_checkpointing`` (off, every layer, every k-th layer, sub-blocks of
+every layer): the median
 training-step time, the bytes saved for backward and the peak RSS of the step
 above its start, each as a ratio to "off". Settings are interleaved step by
 step, so machine load hits them alike.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_checkpointing.py        # ~4 min
+    OMP_NUM_THREADS=1 python benchmarks/bench_checkpointing.py        # ~6 min
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ SETTINGS = {
     "every 2nd layer": {"speech_encoder": 2},
     "every 3rd layer": {"speech_encoder": 3},
     "every 4th layer": {"speech_encoder": 4},
+    "sub-blocks: self_attn": {"speech_encoder": ["self_attn"]},
+    "sub-blocks: self_attn, conv_module": {"speech_encoder": ["self_attn", "conv_module"]},
+    "sub-blocks: all four": {"speech_encoder": ["ffn1", "self_attn", "conv_module", "ffn2"]},
 }
 
 

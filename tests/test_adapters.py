@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 import torch
 from conftest import pad_batch
@@ -246,6 +248,48 @@ def test_every_kth_layer_checkpointing_recomputes_only_those_layers(tiny_v2, rea
     assert len(calls[0]) == 2 and calls == [[1, 1], [1, 2]]  # the 2nd layer recomputed, the 1st not
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*grads))
     for bad in ({"speech_encoder": 0}, {"length_adaptor": 2}):
+        with pytest.raises(ValueError, match="activation checkpointing"):
+            SeamlessM4T(tiny_v2, activation_checkpointing=bad)
+
+
+def _recompute_counts(lobe, clips, block="self_attn.linear_q"):
+    """Forward calls of ``block`` in each Conformer layer over one training step, and the gradients.
+
+    A module inside the sub-block: a recomputation runs the sub-block's forward, not its hooks."""
+    layers = lobe.model.speech_encoder.encoder.layers
+    counts = [[] for _ in layers]
+    handles = [
+        layer.get_submodule(block).register_forward_hook(lambda *a, c=c: c.append(1))
+        for layer, c in zip(layers, counts)
+    ]
+    loss, _ = asr_loss(lobe, *asr_batch(lobe, clips))
+    loss.backward()
+    for handle in handles:
+        handle.remove()
+    return [len(c) for c in counts], [p.grad.clone() for p in lobe.trainable_parameters()]
+
+
+def test_sub_block_checkpointing_recomputes_those_blocks_and_pickles(tiny_v2, real_clips):
+    results = {}
+    for setting in (False, {"speech_encoder": ["self_attn", "conv_module"]}):
+        torch.manual_seed(0)
+        lobe = SeamlessM4T(tiny_v2, adapters={"enc": ALL_KINDS["enc"]}, activation_checkpointing=setting)
+        for p in lobe.trainable_parameters():
+            torch.nn.init.normal_(p, std=0.05)
+        lobe.train()
+        results[bool(setting)] = lobe, *_recompute_counts(lobe, real_clips[:2])
+    (plain, plain_calls, plain_grads), (lobe, calls, grads) = results[False], results[True]
+    # layer 2 recomputes its attention in backward; layer 1 has no input needing gradients
+    assert plain_calls == [1, 1] and calls == [1, 2]
+    # ffn1 is not a chosen sub-block: never recomputed
+    assert _recompute_counts(lobe, real_clips[:2], "ffn1.intermediate_dense")[0] == [1, 1]
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(plain_grads, grads))
+    assert set(lobe.model.state_dict()) == set(plain.model.state_dict())
+    copy = pickle.loads(pickle.dumps(lobe))  # the copy checkpoints its own modules
+    assert _recompute_counts(copy, real_clips[:2])[0] == [1, 2]
+    lobe.set_activation_checkpointing(False)
+    assert _recompute_counts(lobe, real_clips[:2])[0] == [1, 1]
+    for bad in ({"speech_encoder": ["attn"]}, {"speech_encoder": "self_attn"}, {"text_decoder": [1]}):
         with pytest.raises(ValueError, match="activation checkpointing"):
             SeamlessM4T(tiny_v2, activation_checkpointing=bad)
 

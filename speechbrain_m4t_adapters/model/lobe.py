@@ -22,19 +22,17 @@ Usable from hyperpyyaml::
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 from transformers import AutoConfig, AutoTokenizer, GenerationMixin
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput
 
-from ..adapters.base import LAYER_STACKS, AdapterConfig
+from ..adapters.base import AdapterConfig
 from ..adapters.hosting import ADAPTERS_ATTR, active_module
 from ..adapters.io import (
     base_fingerprint,
@@ -45,6 +43,7 @@ from ..adapters.io import (
     save_checkpoint_state,
 )
 from ..adapters.sets import AdapterSets, any_trainable
+from .checkpointing import CheckpointingSpec, set_activation_checkpointing
 from .features import SeamlessM4TFbank
 from .languages import LanguageMap, TextIds
 from .source import check_model_source, portable_source, resolve_model_source
@@ -58,7 +57,6 @@ DTYPES = {
     "float16": torch.float16,
     "fp16": torch.float16,
 }
-CHECKPOINTABLE_STACKS = ("speech_encoder", "text_decoder", "text_encoder")
 
 
 def _as_dtype(dtype: str | torch.dtype) -> torch.dtype:
@@ -148,8 +146,9 @@ class SeamlessM4T(nn.Module):
     activation_checkpointing : bool, list of str or dict
         Recompute activations in backward for these stacks
         (``speech_encoder``, ``text_decoder``, ``text_encoder``); True = all;
-        ``{stack: k}`` checkpoints every k-th layer of a stack (less memory saved,
-        less recomputation: the trade-off table is in ``benchmarks/README.md``).
+        ``{stack: k}``: every k-th layer; ``{stack: [sub-block, ...]}``: those
+        children of every layer, e.g. ``{speech_encoder: [self_attn, conv_module]}``
+        (the trade-off table is in ``benchmarks/README.md``).
     adapters : dict, optional
         Set name -> :class:`~speechbrain_m4t_adapters.adapters.AdapterConfig`
         of new sets to attach (trainable, active).
@@ -191,7 +190,7 @@ class SeamlessM4T(nn.Module):
         attn_implementation: str = "sdpa",
         layerdrop: float = 0.0,
         base_dropout: bool = False,
-        activation_checkpointing: bool | Sequence[str] | dict[str, int] = False,
+        activation_checkpointing: CheckpointingSpec = False,
         adapters: dict[str, AdapterConfig] | None = None,
         pretrained_adapters: Sequence[str] | None = None,
         train_pretrained_adapters: bool = False,
@@ -258,23 +257,9 @@ class SeamlessM4T(nn.Module):
                     module.training = False
         return self
 
-    def set_activation_checkpointing(self, stacks: bool | Sequence[str] | dict[str, int]) -> None:
-        """Enable non-reentrant activation checkpointing on stacks, or on every k-th layer of them."""
-        if stacks is True:
-            stacks = CHECKPOINTABLE_STACKS
-        every = dict(stacks) if isinstance(stacks, dict) else dict.fromkeys(stacks or (), 1)
-        bad = [s for s in every if s not in CHECKPOINTABLE_STACKS]
-        if bad:
-            raise ValueError(f"activation checkpointing applies to {CHECKPOINTABLE_STACKS}, not {bad}")
-        if any(not isinstance(k, int) or isinstance(k, bool) or k < 1 for k in every.values()):
-            raise ValueError(f"activation checkpointing: every k-th layer needs integers k >= 1, not {every}")
-        for stack in CHECKPOINTABLE_STACKS:
-            for i, layer in enumerate(self.model.get_submodule(LAYER_STACKS[stack])):
-                if isinstance(layer, GradientCheckpointingLayer):
-                    # layers k-1, 2k-1, ...: the first layer of a frozen stack keeps no activations
-                    # (nothing below it needs gradients), so checkpointing it would save nothing
-                    layer.gradient_checkpointing = stack in every and (i + 1) % every[stack] == 0
-                    layer._gradient_checkpointing_func = functools.partial(checkpoint, use_reentrant=False)
+    def set_activation_checkpointing(self, spec: CheckpointingSpec) -> None:
+        """Recompute activations in backward: see :func:`.checkpointing.set_activation_checkpointing`."""
+        set_activation_checkpointing(self.model, spec)
 
     @property
     def device(self) -> torch.device:

@@ -42,7 +42,7 @@ class HparamsError(ValueError):
 #: Keys whose value may take several shapes (their default shows only one).
 SEVERAL_TYPES = {
     "activation_checkpointing": (
-        "True/False, a list of stacks or {stack: every k-th layer}",
+        "True/False, a list of stacks, {stack: every k-th layer} or {stack: [sub-block, ...]}",
         (bool, list, dict),
     ),
 }
