@@ -8,7 +8,7 @@ batches them), greedy decoding with the same token limit:
 * ``ours``: ``M4TAdaptedASR.transcribe_batch`` (torch filterbank + encoder + ``generate``), fp32;
 * ``ours int8-encoder`` / ``ours int8``: the same with ``quantize=`` (int8 dynamic
   quantisation of the linear layers of the speech encoder / also of the decoder and
-  output projection; ``inference/quantize.py``), the same weights.
+  output projection, and float32 features; ``inference/quantize.py``), the same weights.
 
 On the mini model (default) the clips are its held-out Odia test set (synthetic,
 sentences 900-996, as the main job makes it) and CER is scored; on a real config
@@ -40,7 +40,7 @@ from speechbrain.utils.data_utils import batch_pad_right  # noqa: E402
 
 from speechbrain_m4t_adapters.evaluation.metrics import compute_error_rates  # noqa: E402
 from speechbrain_m4t_adapters.inference import M4TAdaptedASR  # noqa: E402
-from speechbrain_m4t_adapters.inference.quantize import quantize_base  # noqa: E402
+from speechbrain_m4t_adapters.inference.quantize import quantize_lobe  # noqa: E402
 
 
 def held_out_clips(folder: Path, count: int) -> list[dict]:
@@ -66,7 +66,8 @@ def hf_transcriber(folder: Path, asr: M4TAdaptedASR, args):
 
     m4t = asr.m4t
     hf_class = SeamlessM4Tv2ForSpeechToText if m4t.version == "v2" else SeamlessM4TForSpeechToText
-    hf = hf_class.from_pretrained(folder)
+    # fp32, as ours: transformers 5 loads a checkpoint in its saved dtype (the mini model is fp16)
+    hf = hf_class.from_pretrained(folder, dtype=torch.float32)
     hf.load_state_dict(m4t.model.state_dict(), strict=False)  # random real configs: same weights
     languages = m4t.model.generation_config.text_decoder_lang_to_code_id
     hf.generation_config.text_decoder_lang_to_code_id = languages
@@ -135,7 +136,7 @@ def main() -> None:
         runs = {"hf": hf_transcriber(folder, asr, args), "ours": our_transcriber(asr)}
         for scope in ("int8-encoder", "int8"):
             quantised = copy.deepcopy(asr)
-            quantize_base(quantised.m4t.model, scope)
+            quantize_lobe(quantised.m4t, scope)
             runs[f"ours {scope}"] = our_transcriber(quantised)
         results = run_interleaved(runs, clips, args.batch, args.repeats)
         refs, ids = [c["transcript"] for c in clips], [c["ID"] for c in clips]

@@ -312,6 +312,7 @@ def test_int8_quantisation_keeps_adapters_float_and_outputs_close(tiny_v2, adapt
     adapters = [m for n, m in model.named_modules() if "sb_adapters" in n and isinstance(m, torch.nn.Linear)]
     assert adapters and all(type(m) is torch.nn.Linear and m.weight.dtype == torch.float32 for m in adapters)
     assert type(model.text_decoder.layers[0].self_attn.q_proj) is torch.nn.Linear  # decoder left alone
+    assert (float_asr.m4t.fbank.precision, int8_asr.m4t.fbank.precision) == (torch.float64, torch.float32)
     with torch.no_grad():
         hidden, _ = float_asr.m4t(wavs, lens)
         quantised, _ = int8_asr.m4t(wavs, lens)

@@ -64,10 +64,11 @@ def test_batched_features_match_hf_extractor(real_clips):
         [w.numpy() for w in waves], sampling_rate=16000, return_tensors="pt"
     )
     batch, lens = pad_batch(waves)
-    feats, mask = SeamlessM4TFbank()(batch, lens)
-    assert feats.shape == reference["input_features"].shape
-    assert torch.equal(mask, reference["attention_mask"].long())
-    assert (feats - reference["input_features"]).abs().max().item() < 1e-3
+    for precision, tolerance in ((torch.float64, 5e-4), (torch.float32, 1e-3)):
+        feats, mask = SeamlessM4TFbank(precision=precision)(batch, lens)
+        assert feats.shape == reference["input_features"].shape and feats.dtype == torch.float32
+        assert torch.equal(mask, reference["attention_mask"].long())
+        assert (feats - reference["input_features"]).abs().max().item() < tolerance, precision
 
 
 def test_features_refuse_other_rates_and_short_audio():

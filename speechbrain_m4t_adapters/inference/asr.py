@@ -29,7 +29,7 @@ from ..model.features import FRAME_LENGTH
 from ..model.lobe import SeamlessM4T
 from .inputs import AudioInput, InputLike, as_input
 from .profiles import AdapterProfile, AdapterProfiles
-from .quantize import quantize_base
+from .quantize import quantize_lobe
 from .results import Transcription
 
 #: The example hyperparameter file shipped with the package.
@@ -68,7 +68,8 @@ class M4TAdaptedASR(Pretrained):
     * ``num_beams`` (1), ``max_new_tokens`` (checkpoint default),
       ``max_chunk_seconds`` (30; ``null`` disables chunking), ``batch_size`` (8).
     * ``quantize``: ``int8`` (or ``int8-encoder``) runs the base's linear layers in
-      int8 on CPU (:mod:`~speechbrain_m4t_adapters.inference.quantize`); adapters stay
+      int8 on CPU and the filterbank in float32
+      (:mod:`~speechbrain_m4t_adapters.inference.quantize`); adapters stay
       float and must be loaded before (``adapter_folders``).
 
     Language and adapters per call: ``lang`` picks the output language; with
@@ -126,7 +127,7 @@ class M4TAdaptedASR(Pretrained):
         if hp.get("default_lang"):
             self.default_lang = self.m4t.languages.normalize(hp["default_lang"])
         if hp.get("quantize"):
-            quantize_base(self.m4t.model, hp["quantize"])
+            quantize_lobe(self.m4t, hp["quantize"])
             self.quantize = hp["quantize"]
         self.eval()
 
