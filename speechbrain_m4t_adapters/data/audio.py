@@ -1,15 +1,11 @@
 """Robust audio loading for data preparation and inference.
 
-Audio is read with ``soundfile`` (wav, flac, ogg, mp3 with libsndfile >= 1.1),
-because ``torchaudio.load`` needs ``torchcodec`` in recent torchaudio
-releases. Multi-channel audio is mixed down to mono by averaging channels and
-resampled with ``torchaudio.functional.resample``.
-
-Every failure raises :class:`AudioError`, a ``ValueError`` whose message names
-the offending file, so that data preparation can classify it (see
-:attr:`AudioError.reason`). Decoded samples must be finite: a float file
-holding NaN or infinity is an error (``nonfinite_audio``), because one such
-clip turns every gradient of a training batch into NaN.
+Audio is read with ``soundfile`` (wav, flac, ogg, mp3 with libsndfile >= 1.1), because
+``torchaudio.load`` needs ``torchcodec`` in recent torchaudio releases; channels are averaged to
+mono and resampled with ``torchaudio.functional.resample``. Every failure raises
+:class:`AudioError` naming the file, with a :attr:`~AudioError.reason` that data preparation
+uses as skip reason. Samples must be finite (``nonfinite_audio``): one NaN clip turns every
+gradient of a training batch into NaN.
 """
 
 from __future__ import annotations
@@ -32,18 +28,7 @@ TRUNCATED = "truncated_audio"
 
 
 class AudioError(ValueError):
-    """An audio file is missing, unreadable or empty.
-
-    Arguments
-    ---------
-    path : path-like
-        The offending file.
-    reason : str
-        One of ``"missing_audio"``, ``"corrupt_audio"``, ``"empty_audio"``,
-        ``"nonfinite_audio"``, ``"truncated_audio"``.
-    detail : str
-        Human-readable explanation.
-    """
+    """An audio file ``path`` is missing, unreadable or empty: ``reason`` (one of the reasons above)."""
 
     def __init__(self, path: PathLike, reason: str, detail: str) -> None:
         self.path = str(path)
@@ -54,25 +39,11 @@ class AudioError(ValueError):
 def _check_exists(path: PathLike) -> None:
     if not Path(path).is_file():
         raise AudioError(path, MISSING, "no such file")
+    check_wav_complete(path)  # libsndfile would silently read a cut copy as a shorter clip
 
 
 def audio_info(path: PathLike) -> tuple[float, int, int]:
-    """Read the header of an audio file without decoding the samples.
-
-    Arguments
-    ---------
-    path : path-like
-        Audio file readable by soundfile.
-
-    Returns
-    -------
-    tuple
-        ``(duration_s, sample_rate, channels)``.
-
-    Raises
-    ------
-    AudioError
-        If the file is missing, cannot be parsed or holds no samples.
+    """``(duration_s, sample_rate, channels)`` from the header (:class:`AudioError`: missing, bad, empty).
 
     Example
     -------
@@ -83,7 +54,6 @@ def audio_info(path: PathLike) -> tuple[float, int, int]:
     (1.0, 8000, 1)
     """
     _check_exists(path)
-    check_wav_complete(path)  # libsndfile would silently read a cut copy as a shorter clip
     try:
         info = sf.info(str(path))
     except Exception as exc:  # soundfile raises several types for bad data
@@ -99,29 +69,10 @@ def load_audio(
     start: float | None = None,
     stop: float | None = None,
 ) -> torch.Tensor:
-    """Load an audio file as a mono float32 waveform at ``target_sr``.
+    """Load ``path`` as a 1-D mono float32 tensor in ``[-1, 1]`` at ``target_sr`` Hz.
 
-    Arguments
-    ---------
-    path : path-like
-        Audio file readable by soundfile.
-    target_sr : int
-        Output sampling rate in Hz (resampled if the file differs).
-    start, stop : float, optional
-        Read only the segment ``[start, stop)`` in seconds (used for
-        segmented manifests; ``None`` means file start / file end).
-
-    Returns
-    -------
-    torch.Tensor
-        1-D float32 tensor of samples in ``[-1, 1]``.
-
-    Raises
-    ------
-    AudioError
-        If the file is missing, unreadable/corrupt, a WAV cut short of its
-        header's size, holds no samples (or the requested segment is empty)
-        or holds NaN/infinite samples.
+    ``start``/``stop`` (s; None: file start/end) read the segment ``[start, stop)`` only. Raises
+    :class:`AudioError` for a missing, corrupt, truncated, empty (file or segment) or non-finite file.
 
     Example
     -------
@@ -133,7 +84,6 @@ def load_audio(
     (torch.Size([16000]), torch.float32)
     """
     _check_exists(path)
-    check_wav_complete(path)  # libsndfile would silently read a cut copy as a shorter clip
     try:
         info = sf.info(str(path))
         sr = int(info.samplerate)
@@ -158,22 +108,11 @@ def load_audio(
 
 
 def check_wav_complete(path: PathLike) -> None:
-    """Raise if a WAV file holds fewer bytes of samples than its header declares.
+    """Raise ``truncated_audio`` if a WAV holds fewer bytes of samples than its header declares.
 
-    libsndfile silently reads what is there, so a copy cut short (a failed
-    download, a full disk) would otherwise pass as a shorter clip. Files that
-    are not RIFF/WAVE, and streamed WAVs whose header leaves the size open
-    (``0`` or ``0xFFFFFFFF``), are not checked.
-
-    Arguments
-    ---------
-    path : path-like
-        Audio file (only ``RIFF``/``WAVE`` content is checked).
-
-    Raises
-    ------
-    AudioError
-        ``truncated_audio``, naming the declared and present byte counts.
+    libsndfile silently reads what is there, so a copy cut short (failed download, full disk)
+    would pass as a shorter clip. Non-RIFF/WAVE files and streamed WAVs whose header leaves the
+    size open (``0`` or ``0xFFFFFFFF``) are not checked.
 
     Example
     -------

@@ -1,62 +1,37 @@
-"""Preparation of AI4Bharat IndicVoices (the corpus used in the paper).
+"""Preparation of AI4Bharat IndicVoices (the corpus used in the paper), in four layouts.
 
-Supported layouts (``layout="auto"`` picks per file, see below):
+1. **Raw per-recording JSON** (ai4bharat.iitm.ac.in download, ``<Language>/v1/<split>/<uuid>.json``
+   next to ``<uuid>.{wav,flac,mp3,ogg}``): a ``verbatim`` list of segments ``{"start": s, "end": s,
+   "text": str}`` and usually a parallel ``normalized`` list. One row per segment, ID
+   ``<uuid>_chunk_<k>`` (k 1-based, as AI4Bharat's chunking script names them), with ``start``/``stop``.
+2. **JSON-lines manifests** (NeMo style, the output of AI4Bharat's ``TGZ/create_indicvoices.py``:
+   ``transcripts/*.json``, ``manifests/<split>_<lang>_indicvoices.json``): one object per line with
+   ``audio_filepath`` and ``text`` (optionally ``verbatim``, ``normalized``, ``lang``, ``duration``);
+   ID = audio file stem. Relative paths are resolved against the manifest's folder; a path that does
+   not exist (absolute paths from another machine) is looked up by file name in that folder,
+   ``audios/`` next to it and ``../audios/``.
+3. **Flat segments**: ``transcripts.tsv`` (``ID<TAB>text``, no header) and ``<ID>.<ext>`` in its
+   folder or its ``audio``/``audios``/``wav`` sub-folder.
+4. **Hugging Face hub release** (``ai4bharat/IndicVoices``, parquet with the audio inside), streamed
+   from a local snapshot's language folder (``<snapshot>/odia``: ``train-XXXXX-of-NNNNN.parquet``,
+   ``valid-00000-of-00001.parquet``, as at huggingface.co/datasets/ai4bharat/IndicVoices/tree/main;
+   no test split) by :mod:`.parquet`; chosen rows' audio is decoded
+   to ``<manifest stem>_audio/<ID>.wav``. Columns, from the published ``dataset_info.features``
+   (huggingface.co/datasets/Minutor/Odia-data-collection/blob/main/README.md) and loaders of
+   ``ai4bharat/IndicVoices`` (karma's evaluation set casts ``audio_filepath`` to
+   ``Audio(decode=False)`` and reads ``["bytes"]`` and ``text``): ``audio_filepath`` (struct
+   ``{bytes, path}``), ``duration`` (s), ``samples`` and :data:`HUB_TEXT_COLUMNS`. The ID is the
+   struct's ``path`` stem (else ``<shard>_<row>``); the hours subset is speaker-aware
+   (``speaker_id``) and, as durations come from ``duration``, unselected rows' audio is never read.
 
-1. **Raw per-recording JSON** (the download from ai4bharat.iitm.ac.in,
-   ``<Language>/v1/<split>/<uuid>.json`` next to ``<uuid>.wav``). Each JSON
-   object has a ``verbatim`` list of segments ``{"start": s, "end": s,
-   "text": str, ...}`` (seconds) and usually a parallel ``normalized`` list.
-   One manifest row per segment: ID ``<uuid>_chunk_<k>`` (k = 1-based
-   segment index, the naming used by AI4Bharat's chunking script),
-   ``wav`` = the recording, plus ``start``/``stop`` columns. The audio is the
-   first existing file among ``<uuid>.{wav,flac,mp3,ogg}``.
-2. **JSON-lines manifests** (NeMo style; the output of AI4Bharat's
-   ``TGZ/create_indicvoices.py`` chunking, i.e. ``transcripts/*.json`` or
-   ``manifests/<split>_<lang>_indicvoices.json``). One object per line with
-   ``audio_filepath`` and ``text`` (optionally ``verbatim``, ``normalized``,
-   ``lang``, ``duration``). One row per line; ID = audio file name without
-   extension. Relative paths are resolved against the manifest's folder; a
-   path that does not exist (e.g. absolute paths from another machine) is
-   looked up by file name in the manifest's folder, ``audios/`` next to it
-   and ``../audios/``.
-3. **Flat segments**: a folder of segment audio files plus
-   ``transcripts.tsv`` (``ID<TAB>text``, no header); audio is
-   ``<ID>.<ext>`` in the folder or in its ``audio``/``audios``/``wav``
-   sub-folder.
+``data_folder`` may be a single ``.json``/``.jsonl`` (2), ``.tsv`` (3) or ``.parquet`` (4) file. A
+directory with ``.parquet`` files is layout 4; otherwise each ``*.json``/``*.jsonl`` below it is a
+layout 1 file if it holds one object with a ``verbatim`` list, else JSON lines; without JSON files,
+``transcripts.tsv`` is used. Unparseable files and malformed segments are ``bad_row``.
 
-``data_folder`` may be a directory or a single ``.json``/``.jsonl`` (layout
-2), ``.tsv`` (layout 3) or ``.parquet`` (layout 4) file. A directory with
-``.parquet`` files is layout 4. Otherwise, in a directory, every ``*.json``/``*.jsonl``
-file below it is classified by content: a JSON object with a ``verbatim``
-list is layout 1, otherwise it is read as JSON lines (layout 2); if there is
-no JSON file, ``transcripts.tsv`` (layout 3) is used. Unparseable files and
-malformed segments are reported as ``bad_row``.
-
-4. **Hugging Face hub release** (``ai4bharat/IndicVoices``, parquet with the
-   audio inside), read directly from a local snapshot with pyarrow, streaming
-   (see :mod:`speechbrain_m4t_adapters.data.parquet`). ``data_folder`` is the
-   snapshot's language folder (``<snapshot>/odia``) holding
-   ``train-XXXXX-of-NNNNN.parquet`` and ``valid-00000-of-00001.parquet``;
-   ``split`` picks ``train`` or ``valid`` (the hub has no test split). Chosen
-   rows' audio is decoded to ``<manifest stem>_audio/<ID>.wav``. Columns, as
-   found in the dataset's published schema (the ``dataset_info.features`` of
-   a per-language copy of the release,
-   huggingface.co/datasets/Minutor/Odia-data-collection/blob/main/README.md,
-   and loaders that read ``ai4bharat/IndicVoices`` with ``datasets``, e.g.
-   karma's IndicVoices evaluation set, which casts ``audio_filepath`` to
-   ``Audio(decode=False)`` and reads ``["bytes"]`` and ``text``; shard
-   names from huggingface.co/datasets/ai4bharat/IndicVoices/tree/main):
-   ``audio_filepath`` (Audio struct ``{bytes, path}``), ``duration`` (s),
-   ``samples`` and the strings of :data:`HUB_TEXT_COLUMNS`. The ID is the audio struct's ``path`` stem
-   (else ``<shard>_<row>``); the 5-hour subset is speaker-aware via
-   ``speaker_id``; durations come from ``duration``, so the audio of
-   unselected rows is never read.
-
-Text: ``text_field`` selects ``verbatim`` (default) or ``normalized``
-(layout 1; for layout 2 the field if present, else ``text``). With
-``remove_tags=True``, bracketed annotation tags such as ``[noise]`` are
-removed; everything else is kept verbatim (evaluation applies its own
-normalisation).
+Text: ``text_field`` selects ``verbatim`` (default) or ``normalized`` (layout 2: that field if
+present, else ``text``); ``remove_tags=True`` removes bracketed tags such as ``[noise]``; the rest is
+verbatim (evaluation applies its own normalisation).
 """
 
 from __future__ import annotations
@@ -115,6 +90,7 @@ def _recording_candidates(
     segments = obj.get("verbatim")
     texts = obj.get(text_field, segments) if text_field != "verbatim" else segments
     lang = obj.get("lang") or obj.get("language")
+    lang = lang if isinstance(lang, str) else None
     if not isinstance(texts, list) or len(texts) != len(segments):
         yield bad_row(
             json_path.stem, str(json_path), f"'{text_field}' list missing or not parallel to 'verbatim'"
@@ -130,15 +106,7 @@ def _recording_candidates(
             continue
         text = _text(txt.get("text") if isinstance(txt, dict) else None, remove_tags)
         # Negative starts occur in the raw data; clamp like AI4Bharat's script.
-        yield Candidate(
-            utt,
-            audio,
-            text,
-            origin,
-            start=max(start, 0.0),
-            stop=stop,
-            language=lang if isinstance(lang, str) else None,
-        )
+        yield Candidate(utt, audio, text, origin, start=max(start, 0.0), stop=stop, language=lang)
 
 
 def _jsonl_candidates(
@@ -158,22 +126,12 @@ def _jsonl_candidates(
         if not audio.is_absolute():
             audio = path.parent / audio
         if not audio.is_file():
-            folders = (
-                path.parent,
-                path.parent / "audios",
-                path.parent.parent / "audios",
-            )
+            folders = (path.parent, path.parent / "audios", path.parent.parent / "audios")
             found = [f / audio.name for f in folders if (f / audio.name).is_file()]
             audio = found[0] if found else audio
-        text = obj.get(text_field, obj.get("text"))
-        lang = obj.get("lang")
-        yield Candidate(
-            audio.stem,
-            audio,
-            _text(text, remove_tags),
-            origin,
-            language=lang if isinstance(lang, str) else None,
-        )
+        text = _text(obj.get(text_field, obj.get("text")), remove_tags)
+        lang = obj["lang"] if isinstance(obj.get("lang"), str) else None
+        yield Candidate(audio.stem, audio, text, origin, language=lang)
 
 
 def _json_file_candidates(path: Path, text_field: str, remove_tags: bool) -> Iterator[Candidate]:
@@ -233,26 +191,11 @@ def prepare_indicvoices(
     options: PrepareOptions | None = None,
     **settings: Any,
 ) -> SkipReport:
-    """Prepare IndicVoices data in one of the layouts in the module docstring.
+    """Prepare IndicVoices in one of the layouts of the module docstring (folder searched recursively).
 
-    ``data_folder`` is a folder (searched recursively) or a single
-    ``.json``/``.jsonl``/``.tsv``/``.parquet`` file.
-
-    Arguments
-    ---------
-    language : str, optional
-        Language label; by default taken from the ``lang`` fields or from a
-        folder named after the language (``Odia``, ``maithili``, ...).
-    split : str, optional
-        Only use JSON files with a folder of this name in their path
-        relative to ``data_folder`` (e.g. ``train``, ``valid``); for the hub
-        release, the parquet shards of this split (``train`` or ``valid``).
-    text_field : str
-        ``"verbatim"`` or ``"normalized"``.
-    remove_tags : bool
-        Remove ``[...]`` annotation tags from transcripts.
-    audio_folder : path-like, optional
-        Hub release: where decoded audio goes (see :func:`~.parquet.prepare_parquet`).
+    ``language`` defaults to the ``lang`` fields or a folder named after it (``Odia``, ``maithili``).
+    ``split`` keeps JSON files with a folder of that name below ``data_folder`` (``train``, ``valid``),
+    or the hub shards of that split. ``audio_folder``: see :func:`~.parquet.prepare_parquet`.
     """
     opts = PrepareOptions.from_settings(options, settings, "prepare_indicvoices")
     if text_field not in ("verbatim", "normalized"):
@@ -293,25 +236,10 @@ HUB_TEXT_COLUMNS = tuple(
 
 
 def write_hub_shard(rows: list[dict], path: PathLike, row_group_size: int = 64) -> Path:
-    """Write rows as one parquet shard in the hub release's schema (layout 4).
+    """Write ``rows`` as one parquet shard in the hub release's schema (test fixtures, own data).
 
-    Used to build test fixtures and benchmarks from local clips, or to pack
-    a user's own data the same way.
-
-    Arguments
-    ---------
-    rows : list of dict
-        Each with ``audio`` (encoded file bytes), ``path`` (original file
-        name), ``duration``, ``samples`` and any of :data:`HUB_TEXT_COLUMNS`
-        (missing ones are empty strings).
-    path : path-like
-        Output ``.parquet`` file.
-    row_group_size : int
-        Rows per row group.
-
-    Returns
-    -------
-    Path
+    Each row has ``audio`` (encoded file bytes), ``path`` (file name), ``duration``, ``samples`` and
+    any of :data:`HUB_TEXT_COLUMNS` (missing ones are empty strings).
 
     Example
     -------

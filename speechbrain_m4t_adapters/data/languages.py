@@ -1,10 +1,8 @@
 """Mapping of corpus-specific language labels to ISO 639-3 codes.
 
-Corpora label languages differently: RESPIN uses ``bn``/``mt``, Common Voice
-and IndicVoices use ISO 639-1 (``or``, ``bn``) or names (``odia``), FLEURS
-uses ``or_in`` and FLORES-200 uses ``ory_Orya``. Manifests always store the
-ISO 639-3 code (``ory``, ``mai``, ``ben``, ``hin``, ``eng``), which is also
-what SeamlessM4T uses for these languages.
+Corpora label languages differently: RESPIN ``bn``/``mt``, Common Voice and IndicVoices ISO 639-1
+(``or``) or names (``odia``), FLEURS ``or_in``, FLORES-200 ``ory_Orya``. Manifests store the ISO
+639-3 code (``ory``, ``mai``, ``ben``, ``hin``, ``eng``), which SeamlessM4T also uses.
 """
 
 from __future__ import annotations
@@ -50,24 +48,10 @@ def lookup_language(label: str) -> str | None:
 
 
 def to_iso639_3(label: str) -> str:
-    """Return the ISO 639-3 code for a corpus language label.
+    """The ISO 639-3 code of a corpus label (``bn``, ``mt``, ``Odia``, ``or_in``, ``ory_Orya``).
 
-    Arguments
-    ---------
-    label : str
-        E.g. ``"bn"``, ``"mt"``, ``"Odia"``, ``"or_in"``, ``"ory_Orya"``
-        (case-insensitive, ``-`` treated as ``_``).
-
-    Returns
-    -------
-    str
-        ISO 639-3 code. A label that is already a 3-letter lowercase code is
-        returned unchanged even if unknown here.
-
-    Raises
-    ------
-    ValueError
-        If the label is unknown.
+    Case-insensitive, ``-`` read as ``_``; an unknown 3-letter code is returned as is, another
+    unknown label raises ValueError.
 
     Example
     -------

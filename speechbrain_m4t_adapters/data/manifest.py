@@ -1,29 +1,21 @@
 """Manifest files shared by data preparation, training and evaluation.
 
-ASR manifest (SpeechBrain CSV, readable with
-``speechbrain.dataio.dataset.DynamicItemDataset.from_csv``)::
+ASR manifest (SpeechBrain CSV, readable with ``DynamicItemDataset.from_csv``)::
 
     ID,duration,wav,language,transcript[,start,stop]
 
-* ``duration``: seconds (float) of the audio actually used (the segment
-  length when ``start``/``stop`` are given).
-* ``wav``: absolute path of the audio file.
-* ``language``: ISO 639-3 code (``ory``, ``mai``, ``ben``, ...).
-* ``start``, ``stop``: optional trailing columns, written only when at least
-  one row is a segment of a longer recording (IndicVoices raw layout). They
-  are seconds within ``wav``; an empty cell means "whole file". Pass them to
-  :func:`speechbrain_m4t_adapters.data.audio.load_audio`.
-
+``duration`` is the seconds of audio used (the segment's when ``start``/``stop`` are given),
+``wav`` an absolute path, ``language`` an ISO 639-3 code (``ory``, ``mai``, ``ben``). The optional
+``start``/``stop`` columns (seconds within ``wav``, empty: whole file; pass them to
+:func:`~.audio.load_audio`) are written only when a row is a segment of a longer recording.
 Text-pair manifest (text-only adaptation, ``source -> target``)::
 
     ID,src_lang,tgt_lang,source,target
 
-Both are UTF-8 with standard CSV quoting (``csv.QUOTE_MINIMAL``), so commas,
-quotes and newlines inside text survive a round trip. Writers take
-dataclass rows or dicts keyed by the CSV columns, write atomically (parent
-folders created) and return the number of rows; readers check the header,
-the field counts and that IDs are present and unique, and raise
-:class:`ManifestError` naming ``file:line``::
+Both are UTF-8 with ``csv.QUOTE_MINIMAL`` quoting (commas, quotes and newlines in text survive).
+Writers take dataclass rows or dicts keyed by the columns, write atomically (parent folders
+created) and return the number of rows; readers check the header, the field counts and that IDs
+are present and unique, raising :class:`ManifestError` naming ``file:line``::
 
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
@@ -36,10 +28,8 @@ the field counts and that IDs are present and unique, and raise
     >>> read_text_manifest(f"{folder}/p.csv")[0].source
     'He said "hi", ok'
 
-:class:`SkipReport` records every entry that preparation drops, with its
-reason and origin (``file:line``), logs a one-line summary and writes a
-``<manifest stem>.skipped.tsv`` file next to the manifest, so that nothing is
-ever dropped silently.
+:class:`SkipReport` records every entry preparation drops, with reason and origin (``file:line``),
+logs a summary and writes ``<manifest stem>.skipped.tsv``: nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -123,7 +113,6 @@ def _as_asr_entry(row: AsrEntry | Mapping) -> AsrEntry:
 
 
 def _write_csv(path: PathLike, header: list[str], lines: Iterable[list[str]]) -> int:
-    """Write a manifest; returns the number of rows."""
     count = 0
     with atomic_write(path, encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
@@ -209,12 +198,7 @@ class SkippedItem:
 
 @dataclass
 class SkipReport:
-    """Counts kept entries and records skipped ones per reason.
-
-    Arguments
-    ---------
-    name : str
-        Label used in the log line (e.g. ``"respin/ben/train"``).
+    """Counts kept entries and records skipped ones per reason; ``name`` labels the log line.
 
     Example
     -------
@@ -263,30 +247,19 @@ class SkipReport:
         text = f"{self.name}: kept {self.kept}, skipped {self.num_skipped}"
         return f"{text} ({parts})" if parts else text
 
-    def log(self, log: logging.Logger = logger) -> None:
-        """Log :meth:`summary`, as a warning when something was skipped."""
-        level = logging.WARNING if self.items else logging.INFO
-        log.log(level, self.summary())
+    def finish(self, manifest_path: PathLike) -> Path:
+        """Write :func:`skipped_path` (``ID<TAB>reason<TAB>origin<TAB>detail`` rows) and log the summary.
 
-    def write(self, path: PathLike) -> Path:
-        """Write ``ID<TAB>reason<TAB>origin<TAB>detail`` lines (with a header)."""
-        path = Path(path)
+        The file starts with a header line; the summary is a warning when something was skipped.
+        """
+        path = skipped_path(manifest_path)
         with atomic_write(path, encoding="utf-8", newline="") as f:
             writer = csv.writer(f, delimiter="\t", lineterminator="\n")
             writer.writerow(["ID", "reason", "origin", "detail"])
             for item in self.items:
-                writer.writerow([_one_line(v) for v in asdict(item).values()])
+                writer.writerow([" ".join(v.split()) for v in asdict(item).values()])  # one line each
+        logger.log(logging.WARNING if self.items else logging.INFO, self.summary())
         return path
-
-    def finish(self, manifest_path: PathLike) -> Path:
-        """Write :func:`skipped_path` for ``manifest_path`` and log the summary."""
-        out = self.write(skipped_path(manifest_path))
-        self.log()
-        return out
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
 
 
 def skipped_path(manifest_path: PathLike) -> Path:
@@ -296,21 +269,11 @@ def skipped_path(manifest_path: PathLike) -> Path:
 
 
 def read_skipped(path: PathLike) -> list[SkippedItem]:
-    """Read a skip list written by :meth:`SkipReport.write`."""
+    """Read a skip list written by :meth:`SkipReport.finish`."""
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.reader(f, delimiter="\t")
         next(reader, None)
         return [SkippedItem(*row) for row in reader]
-
-
-def reuse_existing(
-    save_csv: PathLike, overwrite: bool, name: str, reader: Callable[[PathLike], list] = read_asr_manifest
-) -> SkipReport | None:
-    """A "reused" report (counting ``reader``'s rows) when ``save_csv`` exists and may be kept, else None."""
-    if overwrite or not Path(save_csv).is_file():
-        return None
-    logger.info("%s: %s exists, skipping preparation (overwrite=False)", name, save_csv)
-    return SkipReport(name, kept=len(reader(save_csv)), reused=True)
 
 
 def prepare_once(
@@ -322,18 +285,8 @@ def prepare_once(
 ) -> SkipReport:
     """The skeleton of every preparer: reuse ``save_csv``, or ``write(report)`` it and write its skip list.
 
-    Arguments
-    ---------
-    name : str
-        Label of the report (``"respin/ben"``); the manifest's stem is added (``respin/ben [train]``).
-    save_csv : path-like
-        The manifest.
-    overwrite : bool
-        Prepare again even if ``save_csv`` exists.
-    write : callable
-        Writes ``save_csv``, recording kept and skipped entries in the report it is given.
-    reader : callable
-        Reads the manifest (:func:`read_asr_manifest`, :func:`read_text_manifest`) to count a reused one.
+    ``name`` labels the report, with the manifest's stem added (``respin/ben [train]``); ``reader``
+    counts the rows of a reused manifest (unless ``overwrite``).
 
     Example
     -------
@@ -348,9 +301,9 @@ def prepare_once(
     (True, 1)
     """
     name = f"{name} [{Path(save_csv).stem}]"  # which split: several manifests come from one corpus
-    reused = reuse_existing(save_csv, overwrite, name, reader)
-    if reused is not None:
-        return reused
+    if not overwrite and Path(save_csv).is_file():
+        logger.info("%s: %s exists, skipping preparation (overwrite=False)", name, save_csv)
+        return SkipReport(name, kept=len(reader(save_csv)), reused=True)
     report = SkipReport(name)
     write(report)
     report.finish(save_csv)

@@ -1,35 +1,26 @@
 """Columnar corpora (parquet shards, Arrow files, ``datasets`` folders) -> ASR manifest.
 
-Hugging Face hub releases store audio *inside* parquet shards; ``datasets``
-folders (``save_to_disk``) store Arrow IPC files. Both are read here with
-pyarrow, batch by batch (a parquet row group or an Arrow record batch at a
-time), so a whole language never sits in memory:
+Hugging Face hub releases store audio *inside* parquet shards, ``datasets`` ``save_to_disk``
+folders in Arrow IPC files. Both are read with pyarrow a batch (row group, record batch) at a
+time, so a whole language never sits in memory:
 
-1. **Metadata pass**: only the small columns (id, text, language, duration,
-   speaker, and the ``path`` field of the audio struct) are read. Rows are
-   checked (``duplicate_id``, ``empty_transcript``, ``too_short``,
-   ``too_long``) and, with ``hours``, a seeded subset is chosen
-   (speaker-aware when a speaker column is mapped, see
-   :func:`~.prepare.select_hours`).
-2. **Audio pass**: the audio column is read for the shards holding chosen
-   rows; each chosen row's bytes are decoded with soundfile and written to
-   ``audio_folder/<ID>.wav`` (16-bit PCM unless the source is float). A row
-   whose bytes do not decode is skipped as ``corrupt_audio`` (counted in the
-   skip report); with ``hours``, rows not tried yet are drawn (same seed) to
-   fill what it left of the budget.
-
-Without a duration column the first pass also reads the audio bytes, one
-batch at a time, to get each duration from its header.
+1. **Metadata pass**: only the small columns (id, text, language, duration, speaker, the audio
+   struct's ``path``) are read; rows are checked (``duplicate_id``, ``empty_transcript``,
+   ``too_short``, ``too_long``) and, with ``hours``, a seeded subset is chosen (speaker-aware with a
+   speaker column, see :func:`~.prepare.select_hours`). Without a duration column this pass also
+   reads the audio bytes, a batch at a time, for each duration from its header.
+2. **Audio pass**: only shards holding chosen rows are read; those rows' bytes are decoded with
+   soundfile to ``audio_folder/<ID>.wav`` (16-bit PCM unless the source is float). Undecodable
+   rows are ``corrupt_audio``; with ``hours``, rows not tried yet are drawn (same seed) to fill
+   what they left of the budget.
 
 The column map names the columns by role (YAML)::
 
-    columns: {audio: audio, text: transcription, id: id, language: null,
-              duration: null, speaker: null}
+    columns: {audio: audio, text: transcription, id: id, language: null, duration: null, speaker: null}
 
-``audio`` may be a ``datasets`` Audio struct ``{bytes, path}`` (bytes may be
-null when ``path`` is a readable file), a binary column of encoded audio, or
-a string column of file paths (relative paths are resolved against the
-shard's folder, then ``data_folder``).
+``audio`` is a ``datasets`` Audio struct ``{bytes, path}`` (bytes may be null when ``path`` is a
+readable file), a binary column of encoded audio, or a string column of file paths (relative paths
+are resolved against the shard's folder, then ``data_folder``).
 """
 
 from __future__ import annotations
@@ -73,28 +64,13 @@ class ColumnError(KeyError):
         return str(self.args[0])
 
 
-def _import_pyarrow():
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError as exc:  # pragma: no cover - pyarrow is a dependency
-        raise ImportError("reading parquet/arrow corpora needs pyarrow: pip install pyarrow") from exc
-    return pa, pq
-
-
 def find_table_files(data_folder: PathLike, split: str | None = None) -> list[Path]:
     """Parquet/Arrow files of a split under ``data_folder`` (or the file itself).
 
-    A file belongs to ``split`` when its name starts with ``<split>-`` or
-    ``<split>_`` (hub shards: ``train-00000-of-00008.parquet``) or a folder
-    between ``data_folder`` and the file is named ``split`` (``datasets``
-    folders: ``train/data-00000-of-00001.arrow``). ``datasets`` cache files
-    (``cache-*.arrow``) are ignored.
-
-    Raises
-    ------
-    FileNotFoundError
-        Naming the folder, the split and what the folder does contain.
+    A file is of ``split`` when its name starts with ``<split>-`` or ``<split>_`` (hub shards:
+    ``train-00000-of-00008.parquet``) or a folder below ``data_folder`` is named ``split``
+    (``train/data-00000-of-00001.arrow``). ``datasets`` cache files (``cache-*.arrow``) are ignored.
+    FileNotFoundError names the folder, the split and what the folder contains.
 
     Example
     -------
@@ -129,7 +105,8 @@ def find_table_files(data_folder: PathLike, split: str | None = None) -> list[Pa
 
 
 def _arrow_reader(path: Path):
-    pa, _ = _import_pyarrow()
+    import pyarrow as pa  # imported when used: a dependency, but slow to import
+
     source = pa.memory_map(str(path))
     try:
         return pa.ipc.open_stream(source)  # datasets writes the streaming format
@@ -137,30 +114,33 @@ def _arrow_reader(path: Path):
         return pa.ipc.open_file(source)
 
 
+def _schema(path: Path):
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).schema_arrow if path.suffix == ".parquet" else _arrow_reader(path).schema
+
+
 def table_columns(path: Path) -> list[str]:
     """Column names of a parquet or Arrow file (reads the schema only)."""
-    _, pq = _import_pyarrow()
-    if path.suffix == ".parquet":
-        return list(pq.ParquetFile(path).schema_arrow.names)
-    return list(_arrow_reader(path).schema.names)
+    return list(_schema(path).names)
 
 
 def iter_table(path: Path, columns: list[str], batch_rows: int = BATCH_ROWS) -> Iterator[dict[str, list]]:
-    """Yield ``{column: values}`` for consecutive batches of at most ``batch_rows`` rows.
+    """Yield ``{column: values}`` batches of at most ``batch_rows`` rows.
 
-    ``columns`` may name a field of a struct column with a dot
-    (``audio.path``): parquet then reads only that field.
+    ``columns`` may name a struct field with a dot (``audio.path``): parquet reads only that field.
     """
-    _, pq = _import_pyarrow()
+    import pyarrow.parquet as pq
+
     if path.suffix == ".parquet":
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
-            # Nested selections come back as a struct holding only the requested field.
-            yield {col: _arrow_column(batch, col).to_pylist() for col in columns}
-        return
-    for batch in _arrow_reader(path):
-        for start in range(0, batch.num_rows, batch_rows):
-            part = batch.slice(start, batch_rows)
-            yield {col: _arrow_column(part, col).to_pylist() for col in columns}
+        # Nested selections come back as a struct holding only the requested field.
+        batches = pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns)
+    else:
+        batches = (
+            b.slice(i, batch_rows) for b in _arrow_reader(path) for i in range(0, b.num_rows, batch_rows)
+        )
+    for batch in batches:
+        yield {col: _arrow_column(batch, col).to_pylist() for col in columns}
 
 
 def _arrow_column(batch, col: str):
@@ -203,9 +183,9 @@ def _check_columns(path: Path, columns: Mapping[str, str | None]) -> dict[str, s
 
 def _audio_kind(path: Path, column: str) -> str:
     """``struct`` (datasets Audio), ``binary`` (encoded bytes) or ``path`` (string)."""
-    pa, pq = _import_pyarrow()
-    schema = pq.ParquetFile(path).schema_arrow if path.suffix == ".parquet" else _arrow_reader(path).schema
-    typ = schema.field(column).type
+    import pyarrow as pa
+
+    typ = _schema(path).field(column).type
     if pa.types.is_struct(typ):
         return "struct"
     if pa.types.is_binary(typ) or pa.types.is_large_binary(typ):
@@ -281,38 +261,15 @@ def prepare_parquet(
     options: PrepareOptions | None = None,
     **settings: Any,
 ) -> SkipReport:
-    """Prepare parquet/Arrow tables with audio inside (see module docstring).
+    """Prepare parquet/Arrow tables with audio inside (module docstring).
 
-    ``data_folder`` is a folder searched recursively (a hub snapshot's
-    language folder, a ``datasets`` ``save_to_disk`` folder) or one
-    ``.parquet``/``.arrow`` file.
-
-    Arguments
-    ---------
-    columns : dict
-        Role -> column name (roles in :data:`COLUMN_ROLES`; ``audio`` and
-        ``text`` required; missing/None roles are not read). Default
-        ``{audio: audio, text: text}``.
-    split : str, optional
-        Only files of this split (see :func:`find_table_files`).
-    language : str, optional
-        Language of every row; otherwise the ``language`` column is used.
-    audio_folder : path-like, optional
-        Where decoded audio goes (default: ``<save_csv stem>_audio`` next to
-        the manifest).
-    text_filter : callable, optional
-        Applied to each transcript before whitespace clean-up (Python only).
-    batch_rows : int
-        Rows read per batch.
-    name : str, optional
-        Label of the skip report.
-
-    Raises
-    ------
-    FileNotFoundError
-        No table files (of the split) under ``data_folder``.
-    ColumnError
-        A mapped column is missing from a file (names it and lists the available ones).
+    ``data_folder`` is searched recursively (hub snapshot language folder, ``save_to_disk`` folder)
+    or is one ``.parquet``/``.arrow`` file. ``columns`` maps :data:`COLUMN_ROLES` to columns (``audio``
+    and ``text`` required, unmapped roles not read; default ``{audio: audio, text: text}``);
+    ``split``: see :func:`find_table_files`; ``language`` labels every row (else the ``language``
+    column); ``audio_folder`` defaults to ``<save_csv stem>_audio`` next to the manifest;
+    ``text_filter`` (Python only) runs before whitespace clean-up; ``name`` labels the report.
+    Raises FileNotFoundError (no tables) or :class:`ColumnError` (a mapped column is missing).
     """
     opts = PrepareOptions.from_settings(options, settings, "prepare_parquet")
     root = Path(data_folder)
@@ -362,22 +319,15 @@ def _metadata_pass(
                     hint = cell.get("path") if isinstance(cell, dict) else cell if kind == "path" else None
                 else:
                     hint = batch[f"{audio_col}.path"][i] if kind == "struct" else None
-                utt = get.get("id")
-                from_path = (utt is None or str(utt).strip() == "") and bool(hint)
-                if utt is None or str(utt).strip() == "":
-                    utt = Path(hint).stem if hint else f"{path.stem}_{index + i:07d}"
+                utt = "" if get.get("id") is None else str(get["id"]).strip()
+                from_path = not utt and bool(hint)
+                if not utt:
+                    utt = (Path(hint).stem if hint else f"{path.stem}_{index + i:07d}").strip()
                 text = get["text"] if isinstance(get["text"], str) else ""
+                text = text_filter(text) if text_filter is not None else text
                 speaker = None if get.get("speaker") is None else str(get["speaker"])
-                row = _Row(
-                    str(utt).strip(),
-                    shard,
-                    index + i,
-                    text_filter(text) if text_filter is not None else text,
-                    get.get("language"),
-                    _as_float(get.get("duration")),
-                    speaker,
-                    from_path,
-                )
+                duration = _as_float(get.get("duration"))
+                row = _Row(utt, shard, index + i, text, get.get("language"), duration, speaker, from_path)
                 if read_audio:
                     row.duration = _header_duration(cell, kind, path, tables.root)
                     if row.duration is None:

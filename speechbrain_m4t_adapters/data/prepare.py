@@ -1,34 +1,23 @@
 """Data preparation: corpus folders -> validated ASR manifest CSV.
 
-Every ``prepare_*`` function lists candidate utterances from a corpus layout
-and hands them to one skeleton, :func:`prepare_manifest`: reuse the manifest
-if it exists (``overwrite=False``, as in SpeechBrain recipes), else validate
-each candidate, draw the ``hours`` subset and write the manifest (format in
-:mod:`speechbrain_m4t_adapters.data.manifest`) and ``<manifest stem>.skipped.tsv``.
-It returns a :class:`~speechbrain_m4t_adapters.data.manifest.SkipReport`.
-Every preparer takes ``save_csv`` (the output manifest) and the settings they
-all share, one :class:`PrepareOptions` given as ``options=`` or as its fields
-in keyword arguments (``hours=5, seed=1``).
+Every ``prepare_*`` function lists candidate utterances of a corpus layout and hands them to
+:func:`prepare_manifest`: reuse ``save_csv`` if it exists (``overwrite=False``, as in SpeechBrain
+recipes), else validate each candidate, draw the ``hours`` subset (:func:`select_hours`; unselected
+entries are not errors) and write the manifest (:mod:`.manifest`) and ``<stem>.skipped.tsv``. Every
+preparer takes ``save_csv`` and one :class:`PrepareOptions`, as ``options=`` or as its fields in
+keyword arguments (``hours=5, seed=1``), and returns a :class:`~.manifest.SkipReport`.
 
 Validation, in this order (the first failing check gives the reason):
 
-1. ``bad_row``: malformed line in an input listing, or a segment whose
-   times are invalid or outside the audio;
+1. ``bad_row``: malformed listing line, or a segment whose times are invalid or outside the audio;
 2. ``duplicate_id``: an id already seen in this manifest;
-3. ``missing_audio`` / ``corrupt_audio`` / ``empty_audio`` /
-   ``truncated_audio`` / ``nonfinite_audio``: the file does not exist, its
-   header cannot be read (or, with ``verify_decode=True``, it cannot be
-   decoded), it has 0 samples, it is a WAV holding fewer sample bytes than
-   its header declares, or (with ``verify_decode=True``) a sample is NaN or
-   infinite;
+3. ``missing_audio`` / ``corrupt_audio`` / ``empty_audio`` / ``truncated_audio`` /
+   ``nonfinite_audio``: no file, unreadable header (with ``verify_decode=True``: undecodable),
+   0 samples, a WAV shorter than its header declares, or (``verify_decode``) a NaN/inf sample;
 4. ``empty_transcript``: nothing left after stripping whitespace;
-5. ``too_short`` / ``too_long``: duration outside
-   ``[min_duration, max_duration]``.
+5. ``too_short`` / ``too_long``: duration outside ``[min_duration, max_duration]``.
 
-Transcripts are kept verbatim except that runs of whitespace (including tabs
-and newlines) become one space. Then, if ``hours`` is given, a seeded subset
-is drawn with :func:`select_hours` (unselected entries are not errors; their
-number is logged).
+Transcripts are kept verbatim except that whitespace runs (tabs, newlines) become one space.
 """
 
 from __future__ import annotations
@@ -44,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..progress import progress_bar
-from .audio import AudioError, PathLike, audio_info, check_wav_complete, load_audio
+from .audio import AudioError, PathLike, audio_info, load_audio
 from .languages import to_iso639_3
 from .manifest import AsrEntry, SkipReport, prepare_once, write_asr_manifest
 
@@ -58,22 +47,11 @@ SEGMENT_END_TOLERANCE = 0.1
 class PrepareOptions:
     """Settings shared by every ASR preparer.
 
-    Arguments
-    ---------
-    min_duration, max_duration : float
-        Duration limits in seconds (``max_duration=None``: no upper limit).
-    hours : float, optional
-        Keep a seeded subset of at most this much audio (:func:`select_hours`).
-    skip_hours : float
-        Leave out the first ``skip_hours`` of the seeded order before drawing
-        ``hours``: a held-out set disjoint from the ``hours`` subset of the same seed.
-    seed : int
-        Seed of the subset (and of whatever else a preparer draws).
-    overwrite : bool
-        Prepare again even if the manifest exists.
-    verify_decode : bool
-        Fully decode each file instead of reading the header only (slower,
-        also catches files that are truncated after a valid header).
+    Durations are seconds (``max_duration=None``: no limit); ``hours`` keeps a seeded subset
+    (:func:`select_hours`) after leaving out the first ``skip_hours`` of the same seeded order (a
+    held-out set disjoint from the ``hours`` subset); ``seed`` also seeds whatever else a preparer
+    draws; ``overwrite`` prepares an existing manifest again; ``verify_decode`` fully decodes each
+    file instead of reading its header (slower; also catches files cut after a valid header).
 
     Example
     -------
@@ -110,11 +88,8 @@ OPTION_NAMES = tuple(field.name for field in dataclasses.fields(PrepareOptions))
 
 @dataclass
 class Candidate:
-    """An utterance found in a corpus listing, before validation.
-
-    ``origin`` says where it was found (``file:line``) for the skip report;
-    ``error`` pre-marks a malformed listing entry as ``bad_row``.
-    """
+    """An utterance of a corpus listing before validation: ``origin`` is its ``file:line``,
+    ``error`` pre-marks a malformed listing entry as ``bad_row``."""
 
     id: str
     wav: Path | None
@@ -154,19 +129,17 @@ def _file_duration(wav: Path, checked: dict[Path, float], verify_decode: bool) -
     """Duration of an audio file whose every check passed (raises :class:`AudioError`)."""
     if wav not in checked:
         # Cached only once every check passed: segments of a bad file all fail.
-        seconds, rate, _ = audio_info(wav)
+        seconds, rate, _ = audio_info(wav)  # also checks that a WAV is complete
         if verify_decode:
-            load_audio(wav, target_sr=rate)  # checks completeness too
-        else:
-            check_wav_complete(wav)
+            load_audio(wav, target_sr=rate)
         checked[wav] = seconds
     return checked[wav]
 
 
-def _segment(cand: Candidate, file_duration: float) -> tuple[float, float] | None:
-    """The candidate's ``(start, stop)`` within its file (None: the whole file)."""
+def _segment(cand: Candidate, file_duration: float) -> tuple[float | None, float | None]:
+    """The candidate's ``(start, stop)`` within its file (``(None, None)``: the whole file)."""
     if cand.start is None and cand.stop is None:
-        return None
+        return None, None
     start = cand.start or 0.0
     stop = file_duration if cand.stop is None else cand.stop
     if start < 0 or stop <= start or stop > file_duration + SEGMENT_END_TOLERANCE:
@@ -185,8 +158,8 @@ def _checked_entry(
     seen.add(cand.id)
     wav = Path(cand.wav).resolve()
     file_duration = _file_duration(wav, checked, options.verify_decode)
-    segment = _segment(cand, file_duration)
-    duration = file_duration if segment is None else segment[1] - segment[0]
+    start, stop = _segment(cand, file_duration)
+    duration = file_duration if start is None else stop - start
     text = clean_transcript(cand.transcript)
     if not text:
         raise _Skip("empty_transcript")
@@ -194,7 +167,6 @@ def _checked_entry(
         raise _Skip("too_short", f"{duration:.3f} s")
     if options.max_duration is not None and duration > options.max_duration:
         raise _Skip("too_long", f"{duration:.3f} s > {options.max_duration} s")
-    start, stop = segment if segment is not None else (None, None)
     return AsrEntry(cand.id, duration, str(wav), "", text, start, stop)
 
 
@@ -204,22 +176,9 @@ def validate(
     report: SkipReport,
     options: PrepareOptions | None = None,
 ) -> list[AsrEntry]:
-    """Check candidates (see module docstring) and return the kept entries.
+    """The entries that pass the checks of the module docstring; counts and skips go to ``report``.
 
-    Arguments
-    ---------
-    candidates : iterable of Candidate
-        Entries to check.
-    language : str, optional
-        Language label for all rows; falls back to ``Candidate.language``.
-    report : SkipReport
-        Receives kept counts and skipped entries.
-    options : PrepareOptions, optional
-        Duration limits and ``verify_decode`` (default: the defaults).
-
-    Returns
-    -------
-    list of AsrEntry
+    ``language`` labels every row (else each ``Candidate.language``).
     """
     options = options or PrepareOptions()
     kept: list[AsrEntry] = []
@@ -243,11 +202,9 @@ def validate(
 def selection_order(n: int, seed: int = 1234, speakers: Sequence[str | None] | None = None) -> list[int]:
     """Seeded visiting order of ``n`` rows for :func:`select_hours`.
 
-    Without ``speakers`` it is a seeded shuffle. With them it is
-    speaker-aware: speakers (in a seeded order) take turns, each giving its
-    next utterance (in a seeded order), so a budget is spread over as many
-    speakers as possible instead of following the few who talk most. Rows
-    without a speaker label count as speakers of their own.
+    Without ``speakers`` a seeded shuffle. With them speakers (in a seeded order) take turns, each
+    giving its next utterance (in a seeded order), so a budget is spread over as many speakers as
+    possible instead of following the few who talk most. Unlabelled rows are speakers of their own.
 
     Example
     -------
@@ -278,31 +235,12 @@ def select_hours(
     speakers: Sequence[str | None] | None = None,
     skip_hours: float = 0.0,
 ) -> list[AsrEntry]:
-    """Draw a random subset of at most ``hours`` of audio, deterministically.
+    """Draw a seeded subset of ``rows`` (anything with a ``duration`` in s) of at most ``hours``.
 
-    Rows are visited in the order of :func:`selection_order` and added while
-    they fit in the budget (rows that would overflow it are passed over, so
-    shorter ones may still fill the remainder). The result keeps the input
-    order.
-
-    Arguments
-    ---------
-    rows : sequence of AsrEntry
-        Candidate rows (anything with a ``duration`` in seconds).
-    hours : float
-        Budget; the selected total duration is ``<= hours * 3600``.
-    seed : int
-        Seed of the private random generator (global RNG state is untouched).
-    speakers : sequence of str, optional
-        Speaker label per row: speaker-aware order (see :func:`selection_order`).
-    skip_hours : float
-        First fill (and leave out) this budget with the same order, then draw
-        ``hours`` from the rest: with the same seed, ``skip_hours=5,
-        hours=0.5`` gives a held-out set disjoint from the ``hours=5`` subset.
-
-    Returns
-    -------
-    list of AsrEntry
+    Rows are visited in the order of :func:`selection_order` (private RNG) and added while they fit
+    (rows that would overflow the budget are passed over, so shorter ones may fill the rest); the
+    result keeps the input order. ``skip_hours`` first fills (and leaves out) that budget with the
+    same order: ``skip_hours=5, hours=0.5`` is a held-out set disjoint from the ``hours=5`` subset.
 
     Example
     -------
@@ -350,19 +288,10 @@ def prepare_manifest(
     list_candidates: Callable[[SkipReport], Iterable[Candidate]],
     language: str | None = None,
 ) -> SkipReport:
-    """The skeleton of every ASR preparer (see the module docstring).
+    """The skeleton of every ASR preparer (module docstring); ``name`` labels the report and logs.
 
-    Arguments
-    ---------
-    name : str
-        Label of the skip report and the log lines.
-    options : PrepareOptions
-        Shared settings.
-    list_candidates : callable
-        ``report -> candidates``; called only when the manifest is prepared
-        (it may record skips of its own in ``report``, e.g. ``missing_transcript``).
-    language : str, optional
-        Language of every row (else each candidate's own).
+    ``list_candidates(report)`` runs only when the manifest is prepared; it may record skips of its
+    own (``missing_transcript``). ``language`` is that of every row (else each candidate's own).
     """
 
     def write(report: SkipReport) -> None:
@@ -406,10 +335,8 @@ def undecodable_error(text: str) -> str | None:
 def read_rows(path: Path, delimiter: str, skip_blank: bool = True) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(line_number, row)`` from a CSV/TSV (quotes kept verbatim in TSV).
 
-    Blank lines are not entries of a listing and are skipped unless
-    ``skip_blank=False`` (then they come as empty rows). A line that is not
-    UTF-8 comes as an empty :class:`Undecodable` row (so it is a bad row of
-    its own, not the end of the file).
+    Blank lines are skipped unless ``skip_blank=False`` (then empty rows). A line that is not UTF-8
+    comes as an empty :class:`Undecodable` row (a bad row of its own, not the end of the file).
     """
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
@@ -459,10 +386,6 @@ def _listing(path: Path, what: str) -> Path:
     return path
 
 
-# --------------------------------------------------------------------------
-# RESPIN
-# --------------------------------------------------------------------------
-
 _RESPIN_FOLDERS = {"ben": "bn", "mai": "mt"}
 
 
@@ -474,22 +397,13 @@ def prepare_respin(
     options: PrepareOptions | None = None,
     **settings: Any,
 ) -> SkipReport:
-    """Prepare RESPIN-S1.0 samples (IISc SPIRE Lab) in the layout::
+    """Prepare RESPIN-S1.0 (IISc SPIRE Lab) ``bn`` (Bengali) or ``mt`` (Maithili) samples::
 
         <data_folder>/<bn|mt>/transcripts.tsv      utt_id<TAB>transcript
-        <data_folder>/<bn|mt>/<audio_format>/<utt_id>.<audio_format>
+        <data_folder>/<bn|mt>/<audio_format>/<utt_id>.<audio_format>   (wav or mp3)
 
-    Audio files without a transcript line are reported as
-    ``missing_transcript``.
-
-    Arguments
-    ---------
-    data_folder : path-like
-        Folder holding the ``bn``/``mt`` sub-folders (or one of them).
-    lang : str
-        ``bn``/``ben`` (Bengali) or ``mt``/``mai`` (Maithili).
-    audio_format : str
-        ``"wav"`` or ``"mp3"`` (sub-folder and extension).
+    ``data_folder`` may also be the language folder itself. Audio files without a transcript line
+    are reported as ``missing_transcript``.
     """
     opts = PrepareOptions.from_settings(options, settings, "prepare_respin")
     iso = to_iso639_3(lang)
@@ -514,10 +428,6 @@ def prepare_respin(
     return prepare_manifest(f"respin/{iso}", save_csv, opts, candidates, iso)
 
 
-# --------------------------------------------------------------------------
-# FLEURS
-# --------------------------------------------------------------------------
-
 FLEURS_COLUMNS = (
     "id",
     "file_name",
@@ -538,27 +448,14 @@ def prepare_fleurs(
     options: PrepareOptions | None = None,
     **settings: Any,
 ) -> SkipReport:
-    """Prepare a FLEURS language folder (``google/fleurs`` release layout)::
+    """Prepare a FLEURS language folder (``google/fleurs`` layout, e.g. ``.../fleurs/or_in``)::
 
-        <lang_dir>/<split>.tsv            no header, 7 tab-separated columns:
-            id, file_name, raw_transcription, transcription, phonemes,
-            num_samples, gender
+        <lang_dir>/<split>.tsv            no header, the 7 columns of FLEURS_COLUMNS
         <lang_dir>/audio/<split>/<file_name>
 
-    The manifest ID is the file name without extension (FLEURS ``id`` is a
-    sentence id shared by several speakers).
-
-    Arguments
-    ---------
-    lang_dir : path-like
-        E.g. ``.../fleurs/or_in``; its name gives the language if
-        ``language`` is None.
-    split : str
-        ``train``, ``dev`` or ``test``.
-    language : str, optional
-        Language label, e.g. ``ory``.
-    text_field : str
-        ``"transcription"`` (FLEURS-normalised) or ``"raw_transcription"``.
+    ``lang_dir``'s name gives the language unless ``language`` is given; ``text_field`` is
+    ``transcription`` (FLEURS-normalised) or ``raw_transcription``. The manifest ID is the file name
+    without extension (FLEURS ``id`` is a sentence id shared by several speakers).
     """
     opts = PrepareOptions.from_settings(options, settings, "prepare_fleurs")
     lang_dir = Path(lang_dir)
@@ -582,11 +479,6 @@ def prepare_fleurs(
     return prepare_manifest(f"fleurs/{iso}/{split}", save_csv, opts, candidates, iso)
 
 
-# --------------------------------------------------------------------------
-# Common Voice
-# --------------------------------------------------------------------------
-
-
 def prepare_common_voice(
     cv_dir: PathLike,
     split: str,
@@ -595,25 +487,14 @@ def prepare_common_voice(
     options: PrepareOptions | None = None,
     **settings: Any,
 ) -> SkipReport:
-    """Prepare a Mozilla Common Voice language folder::
+    """Prepare a Mozilla Common Voice language folder (e.g. ``.../cv-corpus-17.0/or``)::
 
-        <cv_dir>/<split>.tsv    header with at least ``path`` and ``sentence``
-                                (also client_id, up_votes, locale, ...)
+        <cv_dir>/<split>.tsv    header with at least ``path`` and ``sentence`` (client_id, locale, ...)
         <cv_dir>/clips/<path>   usually mp3
 
-    Quotes in sentences are kept verbatim (the TSV is read without CSV quote
-    handling, as Common Voice writes it). The manifest ID is the clip name
-    without extension.
-
-    Arguments
-    ---------
-    cv_dir : path-like
-        E.g. ``.../cv-corpus-17.0/or``; its name (or the ``locale`` column)
-        gives the language if ``language`` is None.
-    split : str
-        ``train``, ``dev``, ``test``, ``validated``, ...
-    language : str, optional
-        Language label, e.g. ``ory``.
+    The language is ``language``, else the ``locale`` column, else ``cv_dir``'s name. Quotes in
+    sentences are kept verbatim (no CSV quote handling, as Common Voice writes it). The manifest ID
+    is the clip name without extension.
     """
     opts = PrepareOptions.from_settings(options, settings, "prepare_common_voice")
     cv_dir = Path(cv_dir)
@@ -627,23 +508,15 @@ def prepare_common_voice(
         for line, row in rows:
             origin = f"{listing}:{line}"
             if len(row) != len(header) or not row[i_path].strip():
-                utt = row[i_path] if len(row) > i_path else ""
-                yield bad_row(
-                    utt, origin, getattr(row, "error", f"expected {len(header)} columns, got {len(row)}")
-                )
+                error = getattr(row, "error", f"expected {len(header)} columns, got {len(row)}")
+                yield bad_row(row[i_path] if len(row) > i_path else "", origin, error)
                 continue
             clip = row[i_path].strip()
             locale = row[i_locale] if i_locale is not None else cv_dir.name
-            yield Candidate(
-                Path(clip).stem, cv_dir / "clips" / clip, row[idx["sentence"]], origin, language=locale
-            )
+            text = row[idx["sentence"]]
+            yield Candidate(Path(clip).stem, cv_dir / "clips" / clip, text, origin, language=locale)
 
     return prepare_manifest(f"common_voice/{cv_dir.name}/{split}", save_csv, opts, candidates, language)
-
-
-# --------------------------------------------------------------------------
-# Generic CSV/TSV
-# --------------------------------------------------------------------------
 
 
 def prepare_generic(
@@ -657,21 +530,11 @@ def prepare_generic(
     options: PrepareOptions | None = None,
     **settings: Any,
 ) -> SkipReport:
-    """Prepare any CSV/TSV listing with a header, an audio path and a text column.
+    """Prepare any CSV/TSV ``listing`` with a header naming an audio path and a text column.
 
-    ``.tsv``/``.tab`` files are tab-separated (quotes kept verbatim), anything
-    else is read as standard CSV. Relative audio paths are resolved against the
-    listing's folder. The ID is ``id_column`` if given, else the audio file
-    name without extension.
-
-    Arguments
-    ---------
-    listing : path-like
-        The CSV/TSV file.
-    language : str, optional
-        Language for all rows; otherwise ``language_column`` must be given.
-    path_column, text_column, id_column, language_column : str
-        Column names in the listing header.
+    ``.tsv``/``.tab`` files are tab-separated (quotes kept verbatim), others standard CSV. Relative
+    audio paths are resolved against the listing's folder. The ID is ``id_column`` if given, else
+    the audio file name without extension; ``language`` (else ``language_column``) labels rows.
     """
     opts = PrepareOptions.from_settings(options, settings, "prepare_generic")
     listing = Path(listing)

@@ -1,16 +1,12 @@
 """Synthetic speech of real text: espeak-ng reading FLORES-200 dev phrases.
 
-The mini SeamlessM4T (:mod:`speechbrain_m4t_adapters.mini`) was pretrained on
-such speech, and its experiments adapt it with it. Text is real (FLORES-200
-dev, bundled for the mini languages' adaptation: eng, ben, ory, mai; CC BY-SA
-4.0), speech is synthetic: espeak-ng (PyPI ``espeakng-loader``: libespeak-ng
-and its voices in a wheel, called in-process through ``ctypes``) reads each
-phrase with a random voice variant, speaking rate and pitch, silence around it
-and white noise at a random SNR (settings: ``resources/mini/speech_spec.yaml``).
-Every choice derives from a seed, so the same arguments give the same wavs
-with the same espeak-ng build. **It is robot speech**: error rates on it say
-nothing about real recordings. Maithili has no espeak-ng voice: the Hindi voice
-reads it.
+The mini SeamlessM4T (:mod:`speechbrain_m4t_adapters.mini`) was pretrained on such speech and
+its experiments adapt it with it. Text is real (FLORES-200 dev, bundled for eng, ben, ory, mai;
+CC BY-SA 4.0); espeak-ng (PyPI ``espeakng-loader``, called in-process through ``ctypes``) reads each
+phrase with a random voice variant, rate and pitch, silence around it and white noise at a random
+SNR (``resources/mini/speech_spec.yaml``). Every choice derives from a seed: the same arguments give
+the same wavs with the same espeak-ng build. **It is robot speech**: error rates on it say nothing
+about real recordings. Maithili has no espeak-ng voice: the Hindi voice reads it.
 
 Dev sentences are split by index, the same for every language:
 
@@ -64,11 +60,7 @@ _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctype
 class Espeak:
     """In-process espeak-ng synthesiser (one per process: the library keeps global state).
 
-    Arguments
-    ---------
-    library, data : str, optional
-        ``libespeak-ng`` and ``espeak-ng-data`` paths; default: the ones
-        bundled by the ``espeakng-loader`` wheel.
+    ``library``/``data``: ``libespeak-ng`` and ``espeak-ng-data`` paths (default: the wheel's).
 
     Example
     -------
@@ -298,26 +290,13 @@ def prepare_synthetic(
     options: PrepareOptions | None = None,
     **settings: Any,
 ) -> SkipReport:
-    """Make ``count`` espeak-ng clips of FLORES dev phrases and their ASR manifest.
+    """Make ``count`` espeak-ng clips of ``language``'s FLORES dev phrases (:data:`VOICES`) and a manifest.
 
-    Transcripts are the phrases normalised for scoring (no punctuation,
-    lowercase Latin; :func:`~speechbrain_m4t_adapters.evaluation.normalize.normalize_text`),
-    the form the mini model was pretrained on. The options' ``seed`` picks the
-    phrases and every synthesis setting; a clip the voice cannot read is
-    skipped as ``synthesis_failed``.
-
-    Arguments
-    ---------
-    language : str
-        ISO 639-3 code with an entry in :data:`VOICES`.
-    split : str
-        ``train``, ``valid`` or ``test`` (dev sentence ranges: :data:`SPLITS`).
-    count : int
-        Clips to make (fewer if the split has fewer phrases, with a warning).
-    wav_folder : path-like, optional
-        Where the wavs go (default: ``<save_csv folder>/synthetic_wavs/<manifest stem>``).
-    flores_dir : path-like, optional
-        FLORES-200 folder with ``dev/`` (default: the bundled copy).
+    Transcripts are the phrases normalised for scoring (``normalize_text``), the form the mini
+    model was pretrained on. The options' ``seed`` picks the phrases and every synthesis setting;
+    clips the voice cannot read are ``synthesis_failed``; fewer phrases than ``count`` are a
+    warning. ``split``: :data:`SPLITS`; ``wav_folder`` defaults to ``synthetic_wavs/<manifest stem>``
+    next to ``save_csv``, ``flores_dir`` (holding ``dev/``) to the bundled copy.
     """
     opts = PrepareOptions.from_settings(options, settings, "prepare_synthetic")
     name = f"synthetic/{language}/{split}"

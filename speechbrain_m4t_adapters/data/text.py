@@ -1,19 +1,14 @@
 """Text corpora for text-only adaptation (``source -> target`` pairs).
 
-The *target* is always the language being adapted (e.g. Odia); the source is
-the other side of the pair (e.g. English). Each builder writes the text-pair
-manifest ``save_csv`` (``ID,src_lang,tgt_lang,source,target``, see
-:mod:`speechbrain_m4t_adapters.data.manifest`; languages stored as ISO 639-3
-codes), returns a :class:`~speechbrain_m4t_adapters.data.manifest.SkipReport`
-and writes ``<manifest stem>.skipped.tsv``; an existing ``save_csv`` is reused
-unless ``overwrite=True``. Pairs with an empty side (after stripping
-whitespace) are skipped as ``empty_source`` / ``empty_target``, a line that is
-not UTF-8 as ``bad_row`` and a side over ``max_chars`` characters (YAML
-``max_text_chars``) as ``too_long``, each with its ``file:line``.
+The *target* is always the language being adapted (Odia), the source the other side (English).
+Each builder writes the text-pair manifest ``save_csv`` (:mod:`.manifest`, ISO 639-3 languages)
+and ``<manifest stem>.skipped.tsv`` and returns a :class:`~.manifest.SkipReport`; an existing
+``save_csv`` is reused unless ``overwrite=True``. Pairs with a side that is empty (after stripping
+whitespace: ``empty_source``/``empty_target``), not UTF-8 (``bad_row``) or over ``max_chars``
+characters (YAML ``max_text_chars``: ``too_long``) are skipped with their ``file:line``.
 
-Text is otherwise kept verbatim: only the line terminator (``\\n`` or
-``\\r\\n``) is removed, so upstream quirks such as the CSV-style quoting in
-some FLORES ``ben_Beng`` lines are preserved.
+Text is otherwise verbatim: only the line terminator (``\\n``, ``\\r\\n``) is removed, so
+upstream quirks such as the CSV-style quoting of some FLORES ``ben_Beng`` lines are kept.
 """
 
 from __future__ import annotations
@@ -58,11 +53,7 @@ def _build_pairs(
     list_pairs: Callable[[SkipReport], tuple[Iterable[RawPair], str, str]],
     max_chars: int | None = None,
 ) -> SkipReport:
-    """The skeleton of every builder: ``list_pairs(report) -> (pairs, src_lang, tgt_lang)``, then written.
-
-    Pairs with a side that is not UTF-8, empty, or longer than ``max_chars``
-    characters are skipped and reported with their ``file:line``.
-    """
+    """The skeleton of every builder: ``list_pairs(report) -> (pairs, src_lang, tgt_lang)``, then written."""
 
     def write(report: SkipReport) -> None:
         """Drop bad pairs, write the rest."""
@@ -90,8 +81,7 @@ def _build_pairs(
 def machine_translations_path(asr_manifest: PathLike, src_lang: str) -> Path:
     """Where machine translations of a manifest's transcripts are kept: ``train.csv -> train.mt.eng.tsv``.
 
-    Named after the ASR manifest, so experiments translating different
-    manifests (5-hour subset, all transcripts) keep separate caches.
+    Named after the ASR manifest: translations of different manifests are cached apart.
     """
     asr_manifest = Path(asr_manifest)
     return asr_manifest.with_name(f"{asr_manifest.stem}.mt.{to_iso639_3(src_lang)}.tsv")
@@ -117,31 +107,15 @@ def translated_transcript_pairs(
     translation: Mapping | None = None,
     max_chars: int | None = None,
 ) -> SkipReport:
-    """Build the paper's "translated transcript" pairs.
+    """Build the paper's "translated transcript" pairs, IDs those of ``asr_manifest``.
 
-    The transcript of each ASR manifest row is the TARGET (language from the
-    manifest's ``language`` column); its translation is the SOURCE. Pair IDs
-    are the manifest IDs.
-
-    Arguments
-    ---------
-    asr_manifest : path-like
-        ASR manifest CSV (see :func:`~.manifest.read_asr_manifest`).
-    translations_file : path-like or None
-        TSV without header, ``ID<TAB>translation``. Malformed lines are
-        reported as ``bad_row``; manifest ids without a translation as
-        ``missing_translation``. Translations of unknown ids are ignored (their
-        number is logged). None: the base model translates the transcripts
-        into ``src_lang`` (:mod:`.translate`, settings from ``translation``),
-        kept in :func:`machine_translations_path` and reused by later runs
-        (also with ``overwrite=True``, while their spec is unchanged).
-    save_csv, overwrite
-        See the module docstring.
-    src_lang : str
-        Language of the translations.
-    translation : dict, optional
-        ``model_source`` plus search settings (the ``translation:`` block of
-        ``hparams/base.yaml``); needed when ``translations_file`` is None.
+    Each row's transcript is the TARGET (its ``language``), its translation (in ``src_lang``) the
+    SOURCE. ``translations_file`` is a headerless ``ID<TAB>translation`` TSV: malformed lines are
+    ``bad_row``, manifest ids without a translation ``missing_translation``, translations of
+    unknown ids are ignored (their number is logged). None: the base model translates
+    (:mod:`.translate`; ``translation`` is the ``translation:`` block of ``hparams/base.yaml``,
+    ``model_source`` plus search settings) into :func:`machine_translations_path`, reused by later
+    runs (also with ``overwrite=True``) while their spec is unchanged.
     """
     name = f"translated_transcripts/{Path(asr_manifest).stem}"
 
@@ -184,32 +158,13 @@ def flores_pairs(
     overwrite: bool = False,
     max_chars: int | None = None,
 ) -> SkipReport:
-    """Build pairs from FLORES-200 files ``<flores_dir>/<split>/<lang>.<split>``.
+    """Pairs of FLORES-200 files ``<flores_dir>/<split>/<lang>.<split>``, IDs ``flores_<split>_<line:04d>``.
 
-    IDs are ``flores_<split>_<line:04d>`` (1-based line numbers).
-
-    Arguments
-    ---------
-    flores_dir : path-like or None
-        Folder with ``dev/`` and/or ``devtest/``; None: the dev files bundled
-        with the package (eng, ben, ory, mai).
-    src, tgt : str
-        FLORES-200 codes (``eng_Latn``, ``ory_Orya``...) or ISO 639-3 codes
-        (``eng``, ``ory``).
-    splits : sequence of str
-        Splits to concatenate, in order.
-    sentences : [start, stop], optional
-        Only lines ``start <= index < stop`` (0-based) of each split.
-    normalize : bool
-        Normalise both sides as for scoring (no punctuation, lowercase Latin),
-        the form the mini model was pretrained on.
-    save_csv, overwrite
-        See the module docstring.
-
-    Raises
-    ------
-    AlignmentError
-        If the two files of a split differ in line count.
+    ``flores_dir`` holds ``dev/`` and/or ``devtest/`` (None: the bundled dev files of eng, ben,
+    ory, mai); ``src``/``tgt`` are FLORES-200 (``ory_Orya``) or ISO 639-3 (``ory``) codes;
+    ``splits`` are concatenated in order; ``sentences=[start, stop]`` keeps 0-based lines
+    ``start <= index < stop`` of each split; ``normalize`` normalises both sides as for scoring (the
+    form the mini model was pretrained on). :class:`AlignmentError` if a split's files differ in length.
 
     Example
     -------
@@ -259,11 +214,9 @@ def aligned_file_pairs(
     overwrite: bool = False,
     max_chars: int | None = None,
 ) -> SkipReport:
-    """Build pairs from two line-aligned UTF-8 files, one sentence per line.
+    """Build pairs from two line-aligned UTF-8 files, IDs ``<tgt_file stem>_<line:06d>``.
 
-    IDs are ``<tgt_file stem>_<line:06d>``; ``save_csv`` and ``overwrite`` as in
-    the module docstring. Raises :class:`AlignmentError`, naming both files and
-    their line counts, if they differ.
+    :class:`AlignmentError` (naming both files and their line counts) if their lengths differ.
     """
     stem = Path(tgt_file).stem
 
@@ -284,11 +237,9 @@ def parallel_tsv_pairs(
     overwrite: bool = False,
     max_chars: int | None = None,
 ) -> SkipReport:
-    """Build pairs from a parallel TSV, ``source<TAB>target`` per line, no header.
+    """Build pairs from a headerless ``source<TAB>target`` TSV, IDs ``<file stem>_<line:06d>``.
 
-    Quotes are kept verbatim. Lines without exactly one tab are ``bad_row``.
-    IDs are ``<file stem>_<line:06d>``; ``save_csv`` and ``overwrite`` as in the
-    module docstring.
+    Quotes are kept verbatim; lines without exactly one tab are ``bad_row``.
     """
     stem = Path(tsv_file).stem
 

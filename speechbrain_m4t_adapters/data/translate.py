@@ -1,24 +1,18 @@
 """Translations of ASR transcripts by the base model itself (text-to-text).
 
-The paper's text-only data are "translated transcript pairs" and do not name
-the translation source; IndicVoices ships no translations. Our choice: the
-base SeamlessM4T translates each transcript (its language from the
-manifest) into ``tgt_lang`` (English by default) with batched beam search
-through its text encoder and decoder
-(:meth:`~speechbrain_m4t_adapters.model.lobe.SeamlessM4T.translate`).
+The paper's "translated transcript pairs" do not name their translation source and IndicVoices
+ships no translations. Our choice: the base SeamlessM4T translates each transcript (language from
+the manifest) into ``tgt_lang`` (English) with batched beam search through its text encoder and
+decoder. The result is the headerless ``ID<TAB>translation`` TSV that
+:func:`~.text.translated_transcript_pairs` reads, written batch by batch, so it is:
 
-The result is the TSV that :func:`~.text.translated_transcript_pairs`
-reads, ``ID<TAB>translation`` without header, written batch by batch, so:
+* **resumable**: an interrupted run keeps the finished lines (a torn last line is dropped) and
+  translates only what is missing;
+* **cached**: ``<tsv>.spec.json`` records the model, languages, search settings and a digest of the
+  manifest's (ID, language, transcript) rows; when it matches and every ID is present nothing is
+  loaded or recomputed; when it differs the TSV is made again from scratch.
 
-* **resumable**: an interrupted run keeps the finished lines (a torn last
-  line is dropped) and translates only what is missing;
-* **cached**: a ``<tsv>.spec.json`` next to it records the model, languages,
-  search settings and a digest of the manifest's (ID, language, transcript)
-  rows; when it matches and every ID is present nothing is loaded or
-  recomputed; when it differs the TSV is made again from scratch.
-
-Whitespace runs in translations (tabs, newlines) become single spaces so
-every translation stays on one TSV line.
+Whitespace runs in translations become single spaces, so each stays on one TSV line.
 """
 
 from __future__ import annotations
@@ -45,12 +39,8 @@ DEFAULTS = {"num_beams": 4, "batch_size": 16, "max_new_tokens": 200, "device": N
 
 @dataclass
 class TranslationResult:
-    """What :func:`translate_transcripts` did.
-
-    ``translated`` lines were made now, ``reused`` came from an earlier
-    (possibly interrupted) run with the same spec; ``seconds`` is the time
-    spent translating (model loading excluded).
-    """
+    """What :func:`translate_transcripts` did: ``translated`` lines made now, ``reused`` from an
+    earlier (maybe interrupted) run with the same spec, ``seconds`` translating (not loading)."""
 
     path: Path
     translated: int
@@ -105,32 +95,13 @@ def translate_transcripts(
     dtype: str = "float32",
     overwrite: bool = False,
 ) -> TranslationResult:
-    """Translate every transcript of an ASR manifest with the base model.
+    """Translate every transcript of an ASR manifest into ``tgt_lang`` with the base model, to ``save_tsv``.
 
-    Arguments
-    ---------
-    asr_manifest : path-like
-        ASR manifest (its ``language`` column is each transcript's language).
-    save_tsv : path-like
-        Output ``ID<TAB>translation`` TSV (see module docstring).
-    model_source : str, optional
-        Hub id or folder of the base SeamlessM4T; loaded only when something
-        is left to translate.
-    model : SeamlessM4T, optional
-        An already loaded lobe (its ``source`` names it in the spec); its
-        adapters are switched off while translating so the *base* translates.
-    tgt_lang : str
-        Language of the translations (the source side of the text pairs).
-    num_beams, max_new_tokens : int
-        Beam search settings.
-    batch_size : int
-        Sentences per batch (sorted by length to limit padding).
-    device : str, optional
-        ``cuda``/``cpu``; default: CUDA when available.
-    dtype : str
-        dtype of the base weights when loading ``model_source``.
-    overwrite : bool
-        Translate everything again even if the spec matches.
+    ``model_source`` (hub id or folder, loaded with ``dtype`` on ``device``, default CUDA if
+    available) is loaded only when something is left to translate; a loaded ``model`` lobe is
+    named in the spec by its ``source`` and has its adapters off meanwhile, so the *base*
+    translates. Batches of ``batch_size`` are sorted by length; ``overwrite`` translates everything
+    again even if the spec matches.
 
     Example
     -------
@@ -198,7 +169,6 @@ def _base_model(m4t) -> Iterator[None]:
 
 
 def _append_translations(m4t, todo: list, save_tsv: Path, tgt: str, batch_size: int, **search: int) -> None:
-    """Translate ``todo`` batch by batch, appending each batch's lines to ``save_tsv``."""
     from ..model.decoding import translate  # torch only once there is work
 
     # Longest first: an out-of-memory batch shows up at once, and similar lengths share a batch.
