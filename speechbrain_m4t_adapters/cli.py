@@ -14,16 +14,21 @@ from pathlib import Path
 from .progress import progress_enabled
 
 Handler = Callable[[argparse.Namespace], int]
-ArgumentAdder = Callable[[argparse.ArgumentParser], None]
-COMMANDS: dict[str, tuple[str, ArgumentAdder, Handler]] = {}
+#: An option of a sub-command: (argument group or None, flags, ``add_argument`` keywords).
+Argument = tuple[str | None, tuple[str, ...], dict]
+COMMANDS: dict[str, tuple[str, Sequence[Argument], Handler]] = {}
 
 
-def command(name: str, help_text: str, add_arguments: Callable[[argparse.ArgumentParser], None]):
-    """Register ``func(args) -> exit code`` as sub-command ``name``."""
+def _arg(*flags: str, group: str | None = None, **options) -> Argument:
+    return group, flags, options
 
-    def register(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+
+def command(name: str, help_text: str, *arguments: Argument):
+    """Register ``func(args) -> exit code`` as sub-command ``name`` with options ``arguments``."""
+
+    def register(func: Handler) -> Handler:
         """Add ``func`` to the sub-commands."""
-        COMMANDS[name] = (help_text, add_arguments, func)
+        COMMANDS[name] = (help_text, arguments, func)
         return func
 
     return register
@@ -32,26 +37,6 @@ def command(name: str, help_text: str, add_arguments: Callable[[argparse.Argumen
 def _arguments(args: argparse.Namespace, *names: str) -> dict:
     """The options ``names`` of ``args`` as keyword arguments (named as the called function's parameters)."""
     return {name: getattr(args, name) for name in names}
-
-
-def _build_tiny_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output", required=True, help="folder to write the checkpoint to")
-    parser.add_argument("--version", choices=["v1", "v2"], default="v2", help="SeamlessM4T architecture")
-    parser.add_argument("--corpus", default=None, help="tokenizer text (default: bundled FLORES+RESPIN)")
-    parser.add_argument("--vocab-size", type=positive_int, default=1000, help="SentencePiece vocabulary size")
-    parser.add_argument("--hidden-size", type=positive_int, default=32, help="model width")
-    parser.add_argument("--layers", type=positive_int, default=2, help="layers per stack")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
-
-
-@command("build-tiny-model", "build a tiny random SeamlessM4T checkpoint offline", _build_tiny_arguments)
-def build_tiny(args: argparse.Namespace) -> int:
-    """Build a tiny random checkpoint folder."""
-    from .tiny import BUNDLED_CORPUS, build_tiny_model
-
-    settings = _arguments(args, "version", "vocab_size", "hidden_size", "layers", "seed")
-    print(build_tiny_model(args.output, corpus=args.corpus or BUNDLED_CORPUS, **settings))
-    return 0
 
 
 def positive_int(text: str) -> int:
@@ -82,55 +67,75 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+@command(
+    "build-tiny-model",
+    "build a tiny random SeamlessM4T checkpoint offline",
+    _arg("--output", required=True, help="folder to write the checkpoint to"),
+    _arg("--version", choices=["v1", "v2"], default="v2", help="SeamlessM4T architecture"),
+    _arg("--corpus", default=None, help="tokenizer text (default: bundled FLORES+RESPIN)"),
+    _arg("--vocab-size", type=positive_int, default=1000, help="SentencePiece vocabulary size"),
+    _arg("--hidden-size", type=positive_int, default=32, help="model width"),
+    _arg("--layers", type=positive_int, default=2, help="layers per stack"),
+    _arg("--seed", type=int, default=0, help="seed of the random weights"),
+)
+def build_tiny(args: argparse.Namespace) -> int:
+    """Build a tiny random checkpoint folder."""
+    from .tiny import BUNDLED_CORPUS, build_tiny_model
+
+    settings = _arguments(args, "version", "vocab_size", "hidden_size", "layers", "seed")
+    print(build_tiny_model(args.output, corpus=args.corpus or BUNDLED_CORPUS, **settings))
+    return 0
+
+
 # ------------------------------------------------------------ shared options
-def _model_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("model")
-    group.add_argument("--model", required=True, help="SeamlessM4T hub id or local checkpoint folder")
-    group.add_argument(
+_MODEL_ARGUMENTS = [
+    _arg("--model", group="model", required=True, help="SeamlessM4T hub id or local checkpoint folder"),
+    _arg(
         "--adapters",
+        group="model",
         action="append",
         default=[],
         metavar="[NAME=]FOLDER",
         help="saved adapter folder (repeatable); the first is the default, and folders saved with a "
         "language are used for that language",
-    )
-    group.add_argument(
-        "--lang", default=None, help="output language, ISO 639-3 (default: from adapters/rows)"
-    )
-    group.add_argument(
+    ),
+    _arg("--lang", group="model", help="output language, ISO 639-3 (default: from adapters/rows)"),
+    _arg(
         "--beam-size",
+        group="model",
         type=positive_int,
-        default=None,
         help="beam width, 1 = greedy (default: the adapters' training-time test decoding, else 1)",
-    )
-    group.add_argument("--batch-size", type=positive_int, default=8, help="chunks per forward pass")
-    group.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available)")
-    group.add_argument(
+    ),
+    _arg("--batch-size", group="model", type=positive_int, default=8, help="chunks per forward pass"),
+    _arg("--device", group="model", help="cpu, cuda, cuda:1... (default: cuda if available)"),
+    _arg(
         "--max-chunk-seconds",
+        group="model",
         type=non_negative_float,
         default=30.0,
         help="cut longer audio at pauses into chunks of at most this length (0: never cut)",
-    )
-    group.add_argument(
+    ),
+    _arg(
         "--max-new-tokens",
+        group="model",
         type=positive_int,
-        default=None,
         help="token limit per chunk (default: the adapters' training-time value, else the model's)",
-    )
-    group.add_argument("--dtype", default="float32", help="base weights: float32, bfloat16, float16")
-    group.add_argument(
+    ),
+    _arg("--dtype", group="model", default="float32", help="base weights: float32, bfloat16, float16"),
+    _arg(
         "--quantize",
+        group="model",
         choices=["int8", "int8-encoder"],
-        default=None,
         help="CPU: run the base's linear layers in int8 (int8-encoder: the speech encoder's only)",
-    )
-    group.add_argument("--hf-cache", default=None, help="Hugging Face cache folder for hub downloads")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    parser.add_argument(
+    ),
+    _arg("--hf-cache", group="model", help="Hugging Face cache folder for hub downloads"),
+    _arg("--no-progress", action="store_true", help="no progress bar on stderr"),
+    _arg(
         "--fail-on-error",
         action="store_true",
         help="exit with status 1 if any input fails (default: only if all fail)",
-    )
+    ),
+]
 
 
 def _load_asr(args: argparse.Namespace):
@@ -149,53 +154,37 @@ def _load_asr(args: argparse.Namespace):
     asr = M4TAdaptedASR.from_model(
         args.model,
         adapter_folders=folders,
-        device=args.device,
-        dtype=args.dtype,
         save_path=args.hf_cache,
         num_beams=args.beam_size,
-        max_new_tokens=args.max_new_tokens,
         max_chunk_seconds=args.max_chunk_seconds or None,
-        batch_size=args.batch_size,
-        quantize=args.quantize,
+        **_arguments(args, "device", "dtype", "max_new_tokens", "batch_size", "quantize"),
     )
     if args.lang is not None:
         args.lang = asr.m4t.languages.normalize(args.lang)
     return asr
 
 
-def _exit_status(results, args: argparse.Namespace) -> int:
-    from .inference import failure_report
-
-    report = failure_report(results)
-    if report:
-        print(report, file=sys.stderr)
-    failed = sum(1 for r in results if not r.ok)
-    if failed and (failed == len(results) or args.fail_on_error):
-        return 1
-    return 0
+def _progress(args: argparse.Namespace) -> bool:
+    return progress_enabled(False if args.no_progress else None)
 
 
 # ---------------------------------------------------------------- transcribe
-def _transcribe_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "inputs", nargs="+", help="audio files, folders (searched recursively) and/or .csv ASR manifests"
-    )
-    parser.add_argument("--output", default=None, help="write a TSV (ID, wav, language, transcript) here")
-    _model_arguments(parser)
-
-
-@command("transcribe", "transcribe audio files, folders or manifests", _transcribe_arguments)
+@command(
+    "transcribe",
+    "transcribe audio files, folders or manifests",
+    _arg("inputs", nargs="+", help="audio files, folders (searched recursively) and/or .csv ASR manifests"),
+    _arg("--output", default=None, help="write a TSV (ID, wav, language, transcript) here"),
+    *_MODEL_ARGUMENTS,
+)
 def transcribe(args: argparse.Namespace) -> int:
     """Transcribe audio files or folders."""
     import csv
 
-    from .inference import collect_inputs
+    from .inference import collect_inputs, failure_report
     from .inference.inputs import unique_ids
 
     inputs = unique_ids(collect_inputs(args.inputs))
-    asr = _load_asr(args)
-    progress = progress_enabled(False if args.no_progress else None)
-    results = asr.transcribe_files(inputs, lang=args.lang, progress=progress)
+    results = _load_asr(args).transcribe_files(inputs, lang=args.lang, progress=_progress(args))
     ok = [r for r in results if r.ok]
     if args.output:
         out = Path(args.output)
@@ -208,24 +197,24 @@ def transcribe(args: argparse.Namespace) -> int:
     else:
         for r in ok:
             print(f"{r.id}\t{' '.join(r.text.split())}")
-    return _exit_status(results, args)
+    report = failure_report(results)
+    if report:
+        print(report, file=sys.stderr)
+    failed = len(results) - len(ok)
+    return 1 if failed and (failed == len(results) or args.fail_on_error) else 0
 
 
 # ------------------------------------------------------------------ evaluate
-def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("manifest", help="ASR manifest CSV (ID,duration,wav,language,transcript)")
-    parser.add_argument("--output-dir", required=True, help="folder for summary.json, alignments, hypotheses")
-    parser.add_argument(
-        "--name",
-        default=None,
-        help="test set name (default: the manifest file stem without test_, as training names it)",
-    )
-    parser.add_argument("--experiment", default=None, help="experiment name in the summary")
-    _model_arguments(parser)
-
-
 @command(
-    "evaluate", "transcribe a manifest and score WER/CER (summary.json + alignments)", _evaluate_arguments
+    "evaluate",
+    "transcribe a manifest and score WER/CER (summary.json + alignments)",
+    _arg("manifest", help="ASR manifest CSV (ID,duration,wav,language,transcript)"),
+    _arg("--output-dir", required=True, help="folder for summary.json, alignments, hypotheses"),
+    _arg(
+        "--name", help="test set name (default: the manifest file stem without test_, as training names it)"
+    ),
+    _arg("--experiment", default=None, help="experiment name in the summary"),
+    *_MODEL_ARGUMENTS,
 )
 def evaluate(args: argparse.Namespace) -> int:
     """Transcribe a manifest and score it."""
@@ -234,16 +223,9 @@ def evaluate(args: argparse.Namespace) -> int:
 
     read_asr_manifest(args.manifest)  # fail on a bad manifest before loading the model
     asr = _load_asr(args)
+    options = _arguments(args, "name", "experiment", "lang")
     try:
-        summary = evaluate_manifest(
-            asr,
-            args.manifest,
-            args.output_dir,
-            name=args.name,
-            experiment=args.experiment,
-            lang=args.lang,
-            progress=progress_enabled(False if args.no_progress else None),
-        )
+        summary = evaluate_manifest(asr, args.manifest, args.output_dir, progress=_progress(args), **options)
     except RuntimeError as error:  # every row failed: nothing to score
         print(error, file=sys.stderr)
         return 1
@@ -262,17 +244,13 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------- inspect
-def _inspect_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("folders", nargs="+", help="adapter folders (adapters.json + adapters.safetensors)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.add_argument("--modules", action="store_true", help="list every host module")
-
-
 @command(
     "inspect",
     "show an adapter folder's sets, placements, sizes and base model, and check its weights "
     "against adapters.json (exit status 1 on a mismatch, 2 on unreadable adapters.json)",
-    _inspect_arguments,
+    _arg("folders", nargs="+", help="adapter folders (adapters.json + adapters.safetensors)"),
+    _arg("--json", action="store_true", help="print JSON instead of text"),
+    _arg("--modules", action="store_true", help="list every host module"),
 )
 def inspect(args: argparse.Namespace) -> int:
     """Show what an adapter folder holds."""
@@ -299,45 +277,38 @@ def inspect(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------- report
-def _report_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", help="summary.json files or experiment folders (searched)")
-    parser.add_argument("--output", default="results.md", help="markdown table to write")
-    parser.add_argument("--png", default=None, help="bar chart to write (default: --output with .png)")
-    parser.add_argument("--metric", choices=["wer", "cer"], default="wer", help="metric to bold and plot")
-
-
-@command("report", "collect experiment summaries into a markdown table and a bar chart", _report_arguments)
+@command(
+    "report",
+    "collect experiment summaries into a markdown table and a bar chart",
+    _arg("paths", nargs="+", help="summary.json files or experiment folders (searched)"),
+    _arg("--output", default="results.md", help="markdown table to write"),
+    _arg("--png", default=None, help="bar chart to write (default: --output with .png)"),
+    _arg("--metric", choices=["wer", "cer"], default="wer", help="metric to bold and plot"),
+)
 def report(args: argparse.Namespace) -> int:
     """Collect experiment summaries into a results table."""
     from .evaluation.report import build_report
 
     png = args.png or str(Path(args.output).with_suffix(".png"))
-    table = build_report(args.paths, args.output, png, metric=args.metric)
-    print(table)
+    print(build_report(args.paths, args.output, png, metric=args.metric))
     print(f"wrote {args.output} and {png}", file=sys.stderr)
     return 0
 
 
 # ----------------------------------------------------------------- translate
-def _translate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("manifest", help="ASR manifest CSV whose transcripts are translated")
-    parser.add_argument("--output", required=True, help="TSV `ID<TAB>translation` (resumed / reused)")
-    parser.add_argument("--model", required=True, help="base SeamlessM4T hub id or local folder")
-    parser.add_argument("--tgt-lang", default="eng", help="language of the translations")
-    parser.add_argument("--num-beams", type=positive_int, default=4, help="beam size")
-    parser.add_argument("--batch-size", type=positive_int, default=16, help="sentences per batch")
-    parser.add_argument(
-        "--max-new-tokens", type=positive_int, default=200, help="longest translation in tokens"
-    )
-    parser.add_argument("--device", default=None, help="cuda | cpu (default: cuda when available)")
-    parser.add_argument("--dtype", default="float32", help="float32 | bfloat16 | float16")
-    parser.add_argument("--overwrite", action="store_true", help="translate again even if the spec matches")
-
-
 @command(
     "translate",
     "translate a manifest's transcripts with the base model (text-only training data)",
-    _translate_arguments,
+    _arg("manifest", help="ASR manifest CSV whose transcripts are translated"),
+    _arg("--output", required=True, help="TSV `ID<TAB>translation` (resumed / reused)"),
+    _arg("--model", required=True, help="base SeamlessM4T hub id or local folder"),
+    _arg("--tgt-lang", default="eng", help="language of the translations"),
+    _arg("--num-beams", type=positive_int, default=4, help="beam size"),
+    _arg("--batch-size", type=positive_int, default=16, help="sentences per batch"),
+    _arg("--max-new-tokens", type=positive_int, default=200, help="longest translation in tokens"),
+    _arg("--device", default=None, help="cuda | cpu (default: cuda when available)"),
+    _arg("--dtype", default="float32", help="float32 | bfloat16 | float16"),
+    _arg("--overwrite", action="store_true", help="translate again even if the spec matches"),
 )
 def translate(args: argparse.Namespace) -> int:
     """``m4t-adapters translate``: transcripts -> a translations TSV by the base model."""
@@ -357,12 +328,9 @@ class _DefaultsHelp(argparse.HelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if (
-            "default" in text
-            or action.required
-            or action.default is argparse.SUPPRESS
-            or not action.option_strings
-        ):
+        if "default" in text or action.required or action.default is argparse.SUPPRESS:
+            return text
+        if not action.option_strings:
             return text
         if isinstance(action, argparse._StoreTrueAction):
             return f"{text} (default: off)"
@@ -376,14 +344,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="m4t-adapters", description="Adapt SeamlessM4T to low-resource ASR with small adapters."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (help_text, add_arguments, func) in COMMANDS.items():
+    for name, (help_text, arguments, func) in COMMANDS.items():
         sub_parser = sub.add_parser(
-            name,
-            help=help_text,
-            description=help_text,
-            formatter_class=_DefaultsHelp,
+            name, help=help_text, description=help_text, formatter_class=_DefaultsHelp
         )
-        add_arguments(sub_parser)
+        groups: dict[str | None, argparse._ActionsContainer] = {None: sub_parser}
+        for group, flags, options in arguments:
+            if group not in groups:
+                groups[group] = sub_parser.add_argument_group(group)
+            groups[group].add_argument(*flags, **options)
         sub_parser.set_defaults(func=func)
     return parser
 

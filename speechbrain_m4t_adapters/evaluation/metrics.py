@@ -46,13 +46,8 @@ def _error_stats(
     if len(set(ids)) != len(ids):
         raise ValueError("ids must be unique")
     normalizer = get_normalizer(normalizer_name(normalize))
-
-    def prep(text: str) -> str:
-        """Normalise one transcript."""
-        return normalizer(text, lang)
-
-    ref_words = [prep(r).split() for r in refs]
-    hyp_words = [prep(h).split() for h in hyps]
+    ref_words = [normalizer(r, lang).split() for r in refs]
+    hyp_words = [normalizer(h, lang).split() for h in hyps]
     wer = ErrorRateStats()
     cer = ErrorRateStats(split_tokens=True)
     wer.append(list(ids), hyp_words, ref_words)
@@ -67,29 +62,12 @@ def compute_error_rates(
     normalize: bool | str = True,
     lang: str | None = None,
 ) -> dict:
-    """Corpus-level WER and CER plus edit counts.
+    """Corpus-level WER, CER and SER (percent, 2 decimals) plus edit counts of unique ``ids``.
 
-    Arguments
-    ---------
-    ids : sequence of str
-        Unique utterance ids.
-    refs, hyps : sequence of str
-        Reference and hypothesis transcripts, aligned with ``ids``.
-    normalize : bool or str
-        Normaliser applied to both sides first: True = "default"
-        (:func:`~.normalize.normalize_text`), False = "none", or a name in
-        :data:`~.normalize.NORMALIZERS` (e.g. "vistaar").
-    lang : str, optional
-        Passed to the normaliser.
-
-    Returns
-    -------
-    dict
-        ``wer``, ``cer`` (percent, rounded to 2 decimals);
-        ``word_insertions``, ``word_deletions``, ``word_substitutions``,
-        ``ref_words``; ``char_insertions``, ``char_deletions``,
-        ``char_substitutions``, ``ref_chars``; ``num_utterances``;
-        ``ser`` (sentence error rate, percent); ``normalizer`` (its name).
+    ``normalize`` is applied to both sides first (with ``lang``): True =
+    "default" (:func:`~.normalize.normalize_text`), False = "none", or a name in
+    :data:`~.normalize.NORMALIZERS` (e.g. "vistaar"); the result names it
+    (``normalizer``).
 
     Example
     -------
@@ -125,26 +103,12 @@ def write_alignments(
     lang: str | None = None,
     cer_path: str | Path | None = None,
 ) -> tuple[Path, Path]:
-    """Write per-utterance alignments in SpeechBrain's ``wer.txt`` format.
+    """Write word (``path``) and character alignments in SpeechBrain's ``wer.txt`` format.
 
-    Each file starts with the corpus summary followed by one block per
-    utterance (id, error counts, aligned REF/HYP tokens), as written by
-    ``ErrorRateStats.write_stats``.
-
-    Arguments
-    ---------
-    path : path-like
-        Word-level alignment file (e.g. ``wer_test.txt``).
-    ids, refs, hyps, normalize, lang
-        As in :func:`compute_error_rates`.
-    cer_path : path-like, optional
-        Character-level alignment file; default ``<path stem>_cer<suffix>``
-        next to ``path``.
-
-    Returns
-    -------
-    tuple of Path
-        ``(wer_file, cer_file)``.
+    ``ErrorRateStats.write_stats`` writes the corpus summary, then one block per
+    utterance. ``cer_path`` defaults to ``<path stem>_cer<suffix>`` next to
+    ``path``; the other arguments are those of :func:`compute_error_rates`.
+    Returns ``(wer_file, cer_file)``.
     """
     path = Path(path)
     cer_file = Path(cer_path) if cer_path else path.with_name(f"{path.stem}_cer{path.suffix}")
@@ -165,9 +129,7 @@ def scores_by_normalizer(
 ) -> dict:
     """WER/CER under further named normalisers, each utterance with its own language.
 
-    Returns ``{"wer_<name>": ..., "cer_<name>": ...}`` per name, so a summary
-    row says which normaliser produced each number (the plain ``wer``/``cer``
-    come from ``normalizer``).
+    ``{"wer_<name>": ..., "cer_<name>": ...}``, so a summary row says which normaliser gave each number.
 
     Example
     -------

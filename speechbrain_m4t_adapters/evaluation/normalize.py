@@ -41,34 +41,13 @@ import string
 import unicodedata
 from collections.abc import Callable
 
-#: Code points deleted in step 2.
-INVISIBLE_CHARS = (
-    "\u200b",  # zero width space
-    "\u200c",  # zero width non-joiner
-    "\u200d",  # zero width joiner
-    "\u2060",  # word joiner
-    "\ufeff",  # zero width no-break space / BOM
-    "\u00ad",  # soft hyphen
-    "\u200e",  # left-to-right mark
-    "\u200f",  # right-to-left mark
-)
+#: Code points deleted in step 2 (named in the module docstring).
+INVISIBLE_CHARS = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e", "\u200f")
 _DELETE = {ord(c): None for c in INVISIBLE_CHARS}
 
 
 def normalize_text(text: str, lang: str | None = None) -> str:
-    """Normalise a transcript for WER/CER scoring (rules in module docstring).
-
-    Arguments
-    ---------
-    text : str
-        Reference or hypothesis.
-    lang : str, optional
-        ISO 639-3 code; currently the rules are language-independent.
-
-    Returns
-    -------
-    str
-        Normalised text.
+    """Normalise a reference or hypothesis for WER/CER (rules in the module docstring; ``lang`` unused).
 
     Example
     -------

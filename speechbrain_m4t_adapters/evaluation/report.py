@@ -74,12 +74,19 @@ def _rows(summaries: list[dict]) -> list[tuple[str, str]]:
     return sorted(keys, key=lambda k: (k[1], k[0]))
 
 
+def _metrics(summary: dict, name: str, lang: str) -> dict | None:
+    """The summary's metrics of test set ``name`` in ``lang`` (None when it has none)."""
+    m = summary["test_sets"].get(name)
+    return m if m and m["language"] == lang else None
+
+
 def build_table(summaries: list[dict], metric: str = "wer") -> str:
     """Markdown table (see module docstring) from validated summaries."""
     experiments = [s["experiment"] for s in summaries]
     other = "cer" if metric == "wer" else "wer"
-    first, second = ("WER", "CER") if metric == "wer" else ("CER", "WER")
-    compared = any(sum(name in s["test_sets"] for s in summaries) > 1 for name, _ in _rows(summaries))
+    first, second = metric.upper(), other.upper()
+    rows = _rows(summaries)
+    compared = any(sum(name in s["test_sets"] for s in summaries) > 1 for name, _ in rows)
     lines = [
         f"Cells: {first} / {second} (%), lower is better"
         + (f"; best {first} per row in bold." if compared else "."),
@@ -87,37 +94,20 @@ def build_table(summaries: list[dict], metric: str = "wer") -> str:
         "| Test set (lang) | " + " | ".join(experiments) + " |",
         "|---|" + "---|" * len(experiments),
     ]
-    for name, lang in _rows(summaries):
-        values = [
-            s["test_sets"].get(name) if s["test_sets"].get(name, {}).get("language") == lang else None
-            for s in summaries
-        ]
+    for name, lang in rows:
+        values = [_metrics(s, name, lang) for s in summaries]
         scored = [v[metric] for v in values if v]
-        # Bold only marks a winner when there is a comparison to win.
-        best = min(scored) if len(scored) > 1 else None
-        cells = []
-        for v in values:
-            if v is None:
-                cells.append("–")
-                continue
-            cell = f"{v[metric]:.2f} / {v[other]:.2f}"
-            cells.append(f"**{cell}**" if v[metric] == best else cell)
+        best = min(scored) if len(scored) > 1 else None  # bold only marks a winner of a comparison
+        cells = ["–" if v is None else f"{v[metric]:.2f} / {v[other]:.2f}" for v in values]
+        cells = [f"**{c}**" if v and v[metric] == best else c for c, v in zip(cells, values)]
         lines.append(f"| {name} ({lang}) | " + " | ".join(cells) + " |")
-    row_keys = _rows(summaries)
     means = []
     for s in summaries:
-        vals = [
-            s["test_sets"][n][metric]
-            for n, lang in row_keys
-            if n in s["test_sets"] and s["test_sets"][n]["language"] == lang
-        ]
-        means.append(f"{sum(vals) / len(vals):.2f}" if len(vals) == len(row_keys) else "–")
+        vals = [v[metric] for v in (_metrics(s, n, lang) for n, lang in rows) if v]
+        means.append(f"{sum(vals) / len(vals):.2f}" if len(vals) == len(rows) else "–")
     lines.append(f"| *Mean {first}* | " + " | ".join(means) + " |")
-    lines.append(
-        "| *Trainable params* | "
-        + " | ".join(_fmt_params(s["trainable_params"], s["total_params"]) for s in summaries)
-        + " |"
-    )
+    params = [_fmt_params(s["trainable_params"], s["total_params"]) for s in summaries]
+    lines.append("| *Trainable params* | " + " | ".join(params) + " |")
     lines.append("| *Train time* | " + " | ".join(_fmt_time(s["train_time_s"]) for s in summaries) + " |")
     lines.extend(_forgetting_rows(summaries, metric))
     return "\n".join(lines) + "\n"
@@ -139,13 +129,11 @@ def _forgetting_rows(summaries: list[dict], metric: str) -> list[str]:
             elif entry[f"delta_{metric}"] is None:
                 cells.append(f"{entry[metric]:.2f} / –")
             else:
-                delta = entry[f"delta_{metric}"]
-                cells.append(f"{entry[metric]:.2f} / {entry[f'base_{metric}']:.2f} ({delta:+.2f})")
-        rows.append(
-            f"| *Forgetting* {name} ({lang}): {metric.upper()} adapted / base (Δ) | "
-            + " | ".join(cells)
-            + " |"
-        )
+                cells.append(
+                    f"{entry[metric]:.2f} / {entry[f'base_{metric}']:.2f} ({entry[f'delta_{metric}']:+.2f})"
+                )
+        label = f"*Forgetting* {name} ({lang}): {metric.upper()} adapted / base (Δ)"
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
     return rows
 
 
@@ -161,10 +149,7 @@ def plot_bars(summaries: list[dict], out_png: str | Path, metric: str = "wer") -
     width = 0.8 / n
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(rows) * max(1, n / 2)), 4.5))
     for i, s in enumerate(summaries):
-        heights = []
-        for name, lang in rows:
-            m = s["test_sets"].get(name)
-            heights.append(m[metric] if m and m["language"] == lang else math.nan)
+        heights = [(_metrics(s, name, lang) or {}).get(metric, math.nan) for name, lang in rows]
         xs = [j + (i - (n - 1) / 2) * width for j in range(len(rows))]
         bars = ax.bar(xs, heights, width, label=s["experiment"])
         ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)

@@ -62,16 +62,8 @@ _TOP_LEVEL = {
     "test_sets": (lambda v: isinstance(v, dict) and v, "a non-empty object"),
 }
 #: Fields of one ``forgetting`` entry (see the module docstring).
-FORGETTING_FIELDS = (
-    "language",
-    "num_utterances",
-    "wer",
-    "cer",
-    "base_wer",
-    "base_cer",
-    "delta_wer",
-    "delta_cer",
-)
+_BASELINE_FIELDS = ("base_wer", "base_cer", "delta_wer", "delta_cer")  # null: nothing to switch off
+FORGETTING_FIELDS = ("language", "num_utterances", "wer", "cer", *_BASELINE_FIELDS)
 
 
 def _check_entry(source: str, prefix: str, entry: Any, fields: tuple[str, ...]) -> None:
@@ -99,7 +91,7 @@ def _check_forgetting(source: str, prefix: str, entry: Any) -> None:
     for field in ("wer", "cer"):
         if not _is_number(entry[field]):
             raise _bad(source, f"{prefix}.{field}", f"must be a number, got {entry[field]!r}")
-    for field in ("base_wer", "base_cer", "delta_wer", "delta_cer"):
+    for field in _BASELINE_FIELDS:
         if entry[field] is not None and not _is_number(entry[field]):
             raise _bad(source, f"{prefix}.{field}", f"must be a number or null, got {entry[field]!r}")
 
@@ -107,10 +99,7 @@ def _check_forgetting(source: str, prefix: str, entry: Any) -> None:
 def validate_summary(data: Any, source: str = "<summary>") -> dict:
     """Check the structure described in the module docstring; returns ``data``.
 
-    Raises
-    ------
-    SummaryError
-        Naming ``source`` (the file, in messages) and the missing or bad field.
+    Raises :class:`SummaryError` naming ``source`` (the file) and the missing or bad field.
     """
     if not isinstance(data, dict):
         raise SummaryError(f"{source}: top level must be a JSON object")
@@ -147,12 +136,7 @@ def forgetting_entry(adapted: dict, base: dict | None) -> dict:
     >>> forgetting_entry(on, None)["delta_wer"] is None
     True
     """
-    entry = {
-        "language": adapted["language"],
-        "num_utterances": adapted["num_utterances"],
-        "wer": adapted["wer"],
-        "cer": adapted["cer"],
-    }
+    entry = {key: adapted[key] for key in FORGETTING_FIELDS[:4]}
     for metric in ("wer", "cer"):
         entry[f"base_{metric}"] = None if base is None else base[metric]
         entry[f"delta_{metric}"] = None if base is None else round(adapted[metric] - base[metric], 6)
@@ -206,29 +190,10 @@ def write_summary(
 ) -> dict:
     """Validate and write an experiment summary to ``path`` (conventionally ``<output_folder>/summary.json``).
 
-    Arguments
-    ---------
-    experiment : str
-        Experiment name (table column in the report).
-    test_sets : dict
-        ``{test_set_name: metrics}``; each metrics dict needs ``language``,
-        ``wer``, ``cer``, ``num_utterances`` (e.g. the output of
-        :func:`~.metrics.compute_error_rates` plus ``language``).
-    model_source : str
-        Base model identifier or path.
-    trainable_params, total_params : int
-        Parameter counts.
-    train_time_s : float or None
-        Training wall-clock time; None for evaluation-only runs.
-    extra : dict, optional
-        Free-form JSON-serialisable details (hyperparameters, seed, ...).
-    forgetting : dict, optional
-        ``{set_name: forgetting_entry(...)}`` of the forgetting check.
-
-    Returns
-    -------
-    dict
-        The written data.
+    The fields are those of the module docstring: ``test_sets`` maps names to
+    :func:`~.metrics.compute_error_rates` output plus ``language``;
+    ``train_time_s`` is None for evaluation-only runs; ``forgetting`` maps
+    names to :func:`forgetting_entry` results. Returns the written data.
 
     Example
     -------
@@ -262,13 +227,7 @@ def write_summary(
 
 
 def read_summary(path: str | Path) -> dict:
-    """Read and validate a summary written by :func:`write_summary`.
-
-    Raises
-    ------
-    SummaryError
-        If the file is missing, is not valid JSON, or fails validation.
-    """
+    """Read and validate a summary of :func:`write_summary`; :class:`SummaryError` if missing or bad."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -282,9 +241,8 @@ def read_summary(path: str | Path) -> dict:
 def finished_summary(path: str | Path, test_sets: list[str], epochs: int) -> dict | None:
     """The summary of a run that already decoded ``test_sets`` after ``epochs`` epochs, else None.
 
-    A finished experiment run again then does not decode its test sets again
-    (nor log them again); more epochs, other test sets or an unreadable
-    summary give None (decode).
+    A finished experiment run again then does not decode (nor log) its test
+    sets again; more epochs, other test sets or an unreadable summary give None.
 
     Example
     -------
@@ -296,15 +254,9 @@ def finished_summary(path: str | Path, test_sets: list[str], epochs: int) -> dic
     >>> finished_summary(path, ["t"], 2)["experiment"], finished_summary(path, ["t"], 3)
     ('e', None)
     """
-    path = Path(path)
-    if not path.is_file():
-        return None
     try:
         summary = read_summary(path)
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # missing or unreadable: decode
         return None
-    if summary.get("extra", {}).get("epochs_trained") != epochs or sorted(summary["test_sets"]) != sorted(
-        test_sets
-    ):
-        return None
-    return summary
+    same_sets = sorted(summary["test_sets"]) == sorted(test_sets)
+    return summary if same_sets and summary.get("extra", {}).get("epochs_trained") == epochs else None

@@ -14,7 +14,6 @@ import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,54 +35,29 @@ from .results import Transcription
 HPARAMS_TEMPLATE = Path(__file__).parent / "hparams" / "inference.yaml"
 
 AdapterSelection = str | Sequence[str] | None
-
-
-@dataclass
-class _Pending:
-    """A file being transcribed: its chunks' texts fill in as batches finish."""
-
-    index: int
-    result: Transcription
-    texts: list[str | None] = field(default_factory=list)
-    finished: bool = False
-
-    @property
-    def done(self) -> bool:
-        """Whether every chunk has a text (or the file failed)."""
-        return self.result.error is not None or all(t is not None for t in self.texts)
+#: Keywords of :meth:`M4TAdaptedASR.from_model` that set the hyperparameter of the same name.
+_HPARAMS = ("num_beams", "max_new_tokens", "max_chunk_seconds", "batch_size", "active_adapters", "quantize")
+_MODEL_DIR = re.compile(r"^model_dir\s*:", re.M)
 
 
 class M4TAdaptedASR(Pretrained):
     """SeamlessM4T speech recognition with adapter folders, SpeechBrain style.
 
-    Hyperparameters (all optional except the ``m4t`` module; see
-    ``inference/hparams/inference.yaml``):
-
-    * ``adapter_folders``: list of folders (or ``{name: folder}``) written by
-      :meth:`SeamlessM4T.save_adapters`; each becomes a profile named after
-      its folder.
-    * ``active_adapters``: profiles active by default (default: the first one).
-    * ``default_lang``: language when a call gives none and the active
-      adapters carry none (adapter metadata ``language``).
-    * ``num_beams`` (1), ``max_new_tokens`` (checkpoint default),
-      ``max_chunk_seconds`` (30; ``null`` disables chunking), ``batch_size`` (8).
-    * ``quantize``: ``int8`` (or ``int8-encoder``) runs the base's linear layers in
-      int8 on CPU and the filterbank in float32
-      (:mod:`~speechbrain_m4t_adapters.inference.quantize`); adapters stay
-      float and must be loaded before (``adapter_folders``).
+    Hyperparameters (all optional except the ``m4t`` module) are documented in
+    ``inference/hparams/inference.yaml``; unset ``num_beams`` and ``max_new_tokens``
+    are what the first adapters were tested with in training, and ``quantize``
+    (:mod:`~speechbrain_m4t_adapters.inference.quantize`) keeps adapters float, so
+    they must be loaded before it, through ``adapter_folders``.
 
     Language and adapters per call: ``lang`` picks the output language; with
     ``adapters=None`` the profiles whose metadata ``language`` equals ``lang``
     are used if there are any, else the currently active ones. ``adapters``
     may name profiles or attached sets (a list, or a comma-separated string);
     ``"none"`` runs the base model alone. Per-call choices are undone after
-    the call; :meth:`use_adapters` changes the default.
-
-    Arguments
-    ---------
-    *args, **kwargs
-        Forwarded to :class:`speechbrain.inference.interfaces.Pretrained`
-        (``modules={"m4t": SeamlessM4T(...)}``, ``hparams``, ``run_opts``).
+    the call; :meth:`use_adapters` changes the default. ``num_beams`` and
+    ``max_new_tokens`` given to a call override the defaults for that call.
+    The arguments are those of :class:`speechbrain.inference.interfaces.Pretrained`
+    (``modules={"m4t": SeamlessM4T(...)}``, ``hparams``, ``run_opts``).
 
     Example
     -------
@@ -141,81 +115,36 @@ class M4TAdaptedASR(Pretrained):
         device: str | None = None,
         dtype: str = "float32",
         save_path: str | None = None,
-        num_beams: int | None = None,
-        max_new_tokens: int | None = None,
-        max_chunk_seconds: float | None = 30.0,
-        batch_size: int = 8,
-        active_adapters: Sequence[str] | None = None,
-        quantize: str | None = None,
-        **model_kwargs: Any,
+        **kwargs: Any,
     ) -> M4TAdaptedASR:
         """Load a base model (hub id or folder) and adapter folders without a YAML file.
 
-        Arguments
-        ---------
-        source : str or path
-            SeamlessM4T hub id or local checkpoint folder.
-        adapter_folders : list of folders or dict name -> folder
-            Saved adapters to attach (each a profile; the first is active).
-        lang : str, optional
-            Default language (``default_lang``).
-        device : str, optional
-            ``"cpu"``, ``"cuda:0"``...; default: CUDA if available.
-        dtype : str
-            Base weight dtype (``float32``, ``bfloat16``, ``float16``).
-        save_path : str, optional
-            Hugging Face cache folder for hub downloads.
-        num_beams, max_new_tokens, max_chunk_seconds, batch_size, active_adapters, quantize
-            Defaults of the hyperparameters of the same names (``num_beams`` and
-            ``max_new_tokens`` unset: what the first adapters were tested with in training).
-        **model_kwargs
-            More :class:`SeamlessM4T` arguments (``revision``, ``local_files_only``...).
-
-        Returns
-        -------
-        M4TAdaptedASR
+        ``lang`` is the ``default_lang``; ``device`` defaults to CUDA if available;
+        ``save_path`` is the Hugging Face cache for hub downloads. Keywords named
+        as a hyperparameter (``num_beams``, ``max_new_tokens``, ``max_chunk_seconds``,
+        ``batch_size``, ``active_adapters``, ``quantize``) set it; the others go to
+        :class:`SeamlessM4T` (``revision``, ``local_files_only``...).
         """
-        m4t = SeamlessM4T(source, save_path=save_path, dtype=dtype, **model_kwargs)
-        hparams = {
-            "adapter_folders": dict(adapter_folders)
-            if isinstance(adapter_folders, dict)
-            else [str(f) for f in adapter_folders],
-            "active_adapters": active_adapters,
-            "default_lang": lang,
-            "num_beams": num_beams,
-            "max_new_tokens": max_new_tokens,
-            "max_chunk_seconds": max_chunk_seconds,
-            "batch_size": batch_size,
-            "quantize": quantize,
-        }
-        run_opts = {"device": device} if device else None
-        return cls(modules={"m4t": m4t}, hparams=hparams, run_opts=run_opts)
+        hparams = {key: kwargs.pop(key) for key in _HPARAMS if key in kwargs}
+        m4t = SeamlessM4T(source, save_path=save_path, dtype=dtype, **kwargs)
+        if isinstance(adapter_folders, dict):
+            hparams["adapter_folders"] = dict(adapter_folders)
+        else:
+            hparams["adapter_folders"] = [str(f) for f in adapter_folders]
+        hparams["default_lang"] = lang
+        return cls(modules={"m4t": m4t}, hparams=hparams, run_opts={"device": device} if device else None)
 
     @classmethod
     def from_hparams(cls, source: str, hparams_file: str = "hyperparams.yaml", **kwargs) -> M4TAdaptedASR:
         """Load from a folder (or hub repo) holding a hyperpyyaml file, as SpeechBrain does.
 
         When ``source`` is a local folder and the file defines a top-level
-        ``model_dir`` key, it is set to that folder's absolute path, so
-        paths in the file can be written relative to it
-        (``!ref <model_dir>/adapters_ory``). For a hub id (a folder published
-        as ``save_adapters`` writes it), ``adapters.json`` and
-        ``adapters.safetensors`` are fetched with SpeechBrain's ``fetch`` and
-        ``model_dir`` is where they landed.
-
-        Arguments
-        ---------
-        source : str
-            Folder or hub repository.
-        hparams_file : str
-            File name inside ``source``.
-        **kwargs
-            Forwarded to :meth:`Pretrained.from_hparams` (``overrides``,
-            ``savedir``, ``run_opts={"device": "cpu"}``...).
-
-        Returns
-        -------
-        M4TAdaptedASR
+        ``model_dir`` key, it is set to that folder's absolute path, so paths in
+        the file can be relative to it (``!ref <model_dir>/adapters_ory``). For a
+        hub id (a folder published as ``save_adapters`` writes it),
+        ``adapters.json`` and ``adapters.safetensors`` are fetched with
+        SpeechBrain's ``fetch`` and ``model_dir`` is where they landed. ``kwargs``
+        go to :meth:`Pretrained.from_hparams` (``overrides``, ``savedir``, ``run_opts``...).
         """
         local = Path(source) / hparams_file
         if Path(source).is_dir():
@@ -261,13 +190,7 @@ class M4TAdaptedASR(Pretrained):
         self.profiles.unload(name)
 
     def use_adapters(self, names: AdapterSelection) -> list[str]:
-        """Make profiles (or sets) ``names`` the default, in order; ``"none"``/``[]``: base only.
-
-        Returns
-        -------
-        list of str
-            The attached set names now active.
-        """
+        """Make profiles or sets ``names`` the default, in order (``"none"``: base only); returns the sets."""
         sets = self.profiles.resolve(names)
         self.m4t.adapters.set_active(sets)
         return sets
@@ -283,20 +206,10 @@ class M4TAdaptedASR(Pretrained):
         return self.m4t.languages.codes
 
     def select(self, lang: str | None = None, adapters: AdapterSelection = None) -> tuple[str, list[str]]:
-        """Resolve a call's language and adapter sets (see the class docstring).
+        """A call's normalised language and adapter sets (see the class docstring).
 
-        Returns
-        -------
-        (str, list of str)
-            Normalised language code and the set names to activate.
-
-        Raises
-        ------
-        ValueError
-            Unknown language code (the message lists the valid ones), or no
-            language given nor implied.
-        KeyError
-            Unknown adapter name.
+        Raises ValueError for an unknown language (listing the valid ones) or
+        none given nor implied, KeyError for an unknown adapter name.
         """
         if adapters is not None:
             sets = self.profiles.resolve(adapters)
@@ -314,13 +227,8 @@ class M4TAdaptedASR(Pretrained):
             )
         return self.m4t.languages.normalize(lang), sets
 
-    # ---------------------------------------------------------------- audio
     def load_audio(self, path: str | os.PathLike, start: float | None = None, stop: float | None = None):
-        """Read a file as mono 16 kHz float32 (resampled, channels averaged).
-
-        Raises :class:`~speechbrain_m4t_adapters.data.audio.AudioError` naming
-        the file when it is missing, unreadable or empty.
-        """
+        """Read a file as mono 16 kHz float32; an :class:`AudioError` names a missing or unreadable one."""
         return load_audio(path, SAMPLE_RATE, start=start, stop=stop)
 
     # ------------------------------------------------------------ decoding
@@ -347,29 +255,11 @@ class M4TAdaptedASR(Pretrained):
         num_beams: int | None = None,
         max_new_tokens: int | None = None,
     ) -> tuple[list[str], list[list[int]]]:
-        """Transcribe a padded batch, like ``EncoderDecoderASR.transcribe_batch``.
+        """Transcribe a padded batch, like ``EncoderDecoderASR.transcribe_batch``; rows are decoded whole.
 
-        No chunking here: each row is decoded whole (use
-        :meth:`transcribe_waveform` or :meth:`transcribe_files` for long audio).
-
-        Arguments
-        ---------
-        wavs : torch.Tensor
-            (B, T) 16 kHz mono, right-padded.
-        wav_lens : torch.Tensor, optional
-            (B,) lengths relative to T (SpeechBrain convention); default all 1.
-        lang : str, optional
-            Output language (ISO 639-3); see the class docstring for defaults.
-        adapters : str or list of str, optional
-            Profiles/sets for this call.
-        num_beams, max_new_tokens : int, optional
-            Override the defaults for this call.
-
-        Returns
-        -------
-        texts : list of str
-        tokens : list of list of int
-            Predicted token ids (without language token and ``</s>``).
+        ``wavs`` is (B, T) 16 kHz mono, right-padded; ``wav_lens`` (B,) lengths
+        relative to T (default all 1). Returns the texts and the predicted token
+        ids (without language token and ``</s>``).
         """
         lang, sets = self.select(lang, adapters)
         with self.profiles.using(sets):
@@ -380,36 +270,14 @@ class M4TAdaptedASR(Pretrained):
         return self.transcribe_batch(wavs, wav_lens, lang)
 
     def transcribe_waveform(
-        self,
-        wav: torch.Tensor,
-        sample_rate: int = SAMPLE_RATE,
-        lang: str | None = None,
-        adapters: AdapterSelection = None,
-        max_chunk_seconds: float | None = None,
-        batch_size: int | None = None,
-        **decode_kwargs: Any,
+        self, wav: torch.Tensor, sample_rate: int = SAMPLE_RATE, lang: str | None = None, **options: Any
     ) -> str:
-        """Transcribe one recording given as a tensor, cutting it if long.
+        """Transcribe one (T,) or (channels, T) recording, resampled to 16 kHz and cut if long.
 
-        Arguments
-        ---------
-        wav : torch.Tensor
-            (T,) or (channels, T); channels are averaged.
-        sample_rate : int
-            Rate of ``wav``; resampled to 16 kHz if different.
-        lang, adapters
-            As in :meth:`transcribe_batch`.
-        max_chunk_seconds : float or None
-            Chunk limit; ``None``: the instance's; ``0`` never cuts.
-        batch_size : int, optional
-            Chunks per forward pass (default: the instance's).
-        **decode_kwargs
-            ``num_beams``, ``max_new_tokens``.
-
-        Returns
-        -------
-        str
-            Chunk transcripts joined with spaces.
+        ``options`` are ``adapters``, ``max_chunk_seconds`` (``None``: the
+        instance's; ``0`` never cuts), ``batch_size`` (chunks per forward pass),
+        ``num_beams`` and ``max_new_tokens``. Returns the chunk transcripts joined
+        with spaces.
         """
         wav = torch.as_tensor(wav, dtype=torch.float32)
         if wav.dim() == 2:
@@ -420,39 +288,25 @@ class M4TAdaptedASR(Pretrained):
             import torchaudio
 
             wav = torchaudio.functional.resample(wav, sample_rate, SAMPLE_RATE)
-        return self._transcribe_long(
-            wav, "waveform", lang, adapters, max_chunk_seconds, batch_size, decode_kwargs
-        )
+        return self._transcribe_long(wav, "waveform", lang, **options)
+
+    def transcribe_file(self, path: str | os.PathLike, lang: str | None = None, **options: Any) -> str:
+        """Transcribe one audio file, any rate or channels (``options``: see :meth:`transcribe_waveform`).
+
+        A missing, corrupt, empty or too short file raises :class:`AudioError` naming it.
+        """
+        return self._transcribe_long(self.load_audio(path), path, lang, **options)
 
     def _transcribe_long(
-        self, wav, what, lang, adapters, max_chunk_seconds, batch_size, decode_kwargs
+        self, wav, what, lang, adapters=None, max_chunk_seconds=None, batch_size=None, **decode_kwargs
     ) -> str:
         """Chunk a 16 kHz waveform, decode the chunks in batches, join the texts."""
-        limit = self.max_chunk_seconds if max_chunk_seconds is None else max_chunk_seconds
         lang, sets = self.select(lang, adapters)
-        chunks = split_audio(wav, limit)
+        chunks = split_audio(wav, self.max_chunk_seconds if max_chunk_seconds is None else max_chunk_seconds)
         _check_length(chunks, what)
         search = {"num_beams": self.num_beams, "max_new_tokens": self.max_new_tokens, **decode_kwargs}
         with self.profiles.using(sets):
             return transcribe_chunks(self.m4t, chunks, lang, batch_size or self.batch_size, **search)
-
-    def transcribe_file(
-        self,
-        path: str | os.PathLike,
-        lang: str | None = None,
-        adapters: AdapterSelection = None,
-        max_chunk_seconds: float | None = None,
-        batch_size: int | None = None,
-        **decode_kwargs: Any,
-    ) -> str:
-        """Transcribe one audio file (any rate, any channel count, chunked if long).
-
-        ``path`` is any file soundfile reads; the other arguments are those of
-        :meth:`transcribe_waveform`. A missing, corrupt, empty or too short file raises
-        :class:`AudioError` naming it.
-        """
-        wav = self.load_audio(path)
-        return self._transcribe_long(wav, path, lang, adapters, max_chunk_seconds, batch_size, decode_kwargs)
 
     # ------------------------------------------------------------ many files
     def transcribe_files(
@@ -467,39 +321,17 @@ class M4TAdaptedASR(Pretrained):
     ) -> list[Transcription]:
         """Transcribe many files in padded batches; one result per input, in input order.
 
-        Files are sorted by duration (read from headers) so that a batch holds
-        similar lengths; long files are chunked and their chunks batched like
-        short files. A file that fails (missing, corrupt, empty, unknown
-        language...) gets ``error`` set and the others go on.
-
-        Arguments
-        ---------
-        inputs : sequence of path, AudioInput or AsrEntry
-            Manifest rows carry their own language and segment.
-        lang : str, optional
-            Language for every input (overrides the inputs' own).
-        adapters : str or list of str, optional
-            Profiles/sets for every input; default chosen per language.
-        batch_size : int, optional
-            Chunks per forward pass (default: the instance's).
-        max_chunk_seconds : float or None
-            Chunk limit; ``None``: the instance's; ``0`` never cuts.
-        progress : bool
-            Show a tqdm progress bar on stderr.
-        **decode_kwargs
-            ``num_beams``, ``max_new_tokens``.
-
-        Returns
-        -------
-        list of Transcription
+        ``inputs`` are paths, :class:`AudioInput` or manifest rows (with their own
+        language and segment); ``lang`` (default: each input's) and ``adapters``
+        (default: per language) apply to every input; the other arguments are
+        those of :meth:`transcribe_waveform` (``progress``: a tqdm bar on stderr).
+        Files are sorted by header duration so that a batch holds similar
+        lengths; long files are chunked and their chunks batched like short
+        files. A file that fails gets ``error`` set; the others go on.
         """
         items = [as_input(x) for x in inputs]
-        results = [
-            Transcription(item.id, item.path, lang=lang or item.lang, reference=item.reference)
-            for item in items
-        ]
+        results = [Transcription(x.id, x.path, lang=lang or x.lang, reference=x.reference) for x in items]
         limit = self.max_chunk_seconds if max_chunk_seconds is None else max_chunk_seconds
-        batch_size = batch_size or self.batch_size
         groups: dict[tuple[str, tuple[str, ...]], list[int]] = {}
         for i, item in enumerate(items):
             try:
@@ -513,79 +345,66 @@ class M4TAdaptedASR(Pretrained):
                 groups.setdefault((code, tuple(sets)), []).append(i)
         bar = tqdm(total=len(items), unit="file", disable=not progress, file=sys.stderr, dynamic_ncols=True)
         bar.update(sum(1 for r in results if r.error))
+        texts: dict[tuple[int, int], str] = {}  # (input, chunk) -> text
         for (code, sets), indices in groups.items():
             # Longest first: a too-large batch fails at once, not after an hour.
             indices.sort(key=lambda i: -(results[i].duration or 0.0))
             with self.profiles.using(list(sets)):
-                for batch in self._batches(items, results, indices, limit, batch_size):
-                    self._run_batch(batch, code, decode_kwargs)
-                    for pending in {id(p): p for p, _, _ in batch}.values():
-                        if pending.done and not pending.finished:
-                            self._finish(pending, bar)
+                for batch in self._batches(items, results, indices, limit, batch_size or self.batch_size):
+                    self._run_batch(batch, results, texts, code, decode_kwargs)
+                    # A file is done with its last chunk (chunk -1 of 0 when its audio failed to load).
+                    for i in [i for i, k, _ in batch if k == results[i].chunks - 1]:
+                        if results[i].error is None:
+                            results[i].text = join_texts(
+                                [texts.pop((i, k), "") for k in range(results[i].chunks)]
+                            )
+                        bar.update(1)
         bar.close()
         return results
 
     def _batches(self, items, results, indices, limit, batch_size) -> Iterator[list]:
-        """Yield batches of (pending file, chunk index, waveform) in length order."""
+        """Yield batches of (input index, chunk index, waveform) in length order."""
         buffer: list = []
         for i in indices:
-            pending = _Pending(i, results[i])
             try:
                 wav = self.load_audio(items[i].path, items[i].start, items[i].stop)
                 chunks = split_audio(wav, limit)
                 _check_length(chunks, items[i].path)
             except AudioError as error:
                 results[i].error = str(error)
-                yield [(pending, -1, None)]
+                yield [(i, -1, None)]
                 continue
             results[i].duration = wav.numel() / SAMPLE_RATE
             results[i].chunks = len(chunks)
-            pending.texts = [None] * len(chunks)
-            buffer += [(pending, k, chunk) for k, chunk in enumerate(chunks)]
+            buffer += [(i, k, chunk) for k, chunk in enumerate(chunks)]
             while len(buffer) >= batch_size:
                 yield buffer[:batch_size]
                 buffer = buffer[batch_size:]
         if buffer:
             yield buffer
 
-    def _run_batch(self, batch: list, lang: str, decode_kwargs: dict) -> None:
-        work = [(p, k, w) for p, k, w in batch if w is not None and p.result.error is None]
+    def _run_batch(self, batch: list, results: list, texts: dict, lang: str, decode_kwargs: dict) -> None:
+        work = [(i, k, w) for i, k, w in batch if w is not None and results[i].error is None]
         if not work:
             return
         try:
-            texts = self._decode(*batch_pad_right([w for _, _, w in work]), lang, **decode_kwargs)[0]
+            decoded = self._decode(*batch_pad_right([w for _, _, w in work]), lang, **decode_kwargs)[0]
         except Exception as error:
             if len(work) == 1:
-                work[0][0].result.error = f"{work[0][0].result.path}: transcription failed ({error})"
+                result = results[work[0][0]]
+                result.error = f"{result.path}: transcription failed ({error})"
                 return
             # Retry one by one so a single bad input does not sink the batch.
             for entry in work:
-                self._run_batch([entry], lang, decode_kwargs)
+                self._run_batch([entry], results, texts, lang, decode_kwargs)
             return
-        for (pending, k, _), text in zip(work, texts):
-            pending.texts[k] = text
-
-    @staticmethod
-    def _finish(pending: _Pending, bar) -> None:
-        if pending.result.error is None:
-            pending.result.text = join_texts([t or "" for t in pending.texts])
-        pending.finished = True
-        bar.update(1)
-
-
-_MODEL_DIR = re.compile(r"^model_dir\s*:", re.M)
+        texts.update(((i, k), text) for (i, k, _), text in zip(work, decoded))
 
 
 def _fetch_published_adapters(source: str, hparams_file: str, kwargs: dict) -> str | None:
-    """Fetch a published folder's adapter files; returns the folder holding them.
-
-    A folder written by ``save_adapters`` (see :mod:`..adapters.publish`) keeps
-    ``adapters.json`` and ``adapters.safetensors`` next to a ``hyperparams.yaml``
-    whose ``adapter_folders`` point at ``<model_dir>``. They are fetched with the
-    same ``savedir``/``fetch_config``/``local_strategy`` that
-    :meth:`Pretrained.from_hparams` uses for the hyperparameters; None when the
-    file does not use ``model_dir``.
-    """
+    """Fetch a published folder's adapter files (with the ``savedir``/``fetch_config``/``local_strategy``
+    that :meth:`Pretrained.from_hparams` uses) and return their folder; None when the file does not use
+    ``model_dir``."""
     from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
 
     from ..adapters.io import METADATA_NAME, WEIGHTS_NAME

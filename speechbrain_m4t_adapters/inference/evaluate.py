@@ -25,7 +25,6 @@ from ..data.manifest import read_asr_manifest
 from ..evaluation.metrics import compute_error_rates, write_alignments
 from ..evaluation.summary import SUMMARY_FILENAME, write_summary
 from .asr import AdapterSelection, M4TAdaptedASR
-from .inputs import AudioInput
 from .results import Transcription, failure_report
 
 
@@ -57,26 +56,19 @@ def evaluate_manifest(
     """Transcribe every row of ``manifest`` (an ASR manifest CSV), compute WER/CER, write the files above.
 
     ``name`` is the test set's (default: the manifest's stem without ``test_``, as training names
-    it); ``experiment`` the summary's (default:
-    the ``experiment`` in the used adapters' ``adapters.json``, else their profile names, or
-    ``base``). ``lang`` decodes every row into one language instead of its own; ``adapters`` picks
-    profiles (default: per language, see :class:`M4TAdaptedASR`); ``extra`` is added to the
-    summary's ``extra``; ``transcribe_kwargs`` are ``batch_size``, ``num_beams``,
-    ``max_new_tokens``, ``max_chunk_seconds``. Returns the summary written (``extra.failed`` lists
-    the failed rows).
-
-    Raises
-    ------
-    RuntimeError
-        If every row failed (nothing to score); the message lists why.
+    it); ``experiment`` the summary's (default: the ``experiment`` in the used adapters'
+    ``adapters.json``, else their profile names, or ``base``). ``lang``, ``adapters``, ``progress``
+    and ``transcribe_kwargs`` go to :meth:`M4TAdaptedASR.transcribe_files`; ``extra`` is added to
+    the summary's ``extra``. Returns the summary written (``extra.failed`` lists the failed rows);
+    raises RuntimeError listing why if every row failed (nothing to score).
     """
     manifest = Path(manifest)
     # Training writes test set <name> as test_<name>.csv: the same set gets the same row in `report`
     name = name or manifest.stem.removeprefix("test_")
     output_dir = Path(output_dir)
-    inputs = [AudioInput.from_entry(e) for e in read_asr_manifest(manifest)]
+    entries = read_asr_manifest(manifest)
     results = asr.transcribe_files(
-        inputs, lang=lang, adapters=adapters, progress=progress, **transcribe_kwargs
+        entries, lang=lang, adapters=adapters, progress=progress, **transcribe_kwargs
     )
     write_hypotheses(output_dir / f"hyp_{name}.tsv", results)
     scored = [r for r in results if r.ok]

@@ -1,12 +1,8 @@
-"""What to transcribe: audio files, folders of them, or ASR manifests.
-
-Every input becomes an :class:`AudioInput` (id, file, optional segment,
-optional language), so batch transcription, the command line and
-evaluation treat a wav path and a manifest row alike.
-"""
+"""What to transcribe: audio files, folders of them, or ASR manifests, each an :class:`AudioInput`."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,20 +16,10 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif")
 
 @dataclass
 class AudioInput:
-    """One recording (or a segment of one) to transcribe.
+    """One recording, or its segment ``start``..``stop`` in seconds (None: file start / end), to transcribe.
 
-    Arguments
-    ---------
-    id : str
-        Identifier used in outputs.
-    path : str
-        Audio file.
-    lang : str, optional
-        Spoken language (ISO 639-3), if known.
-    start, stop : float, optional
-        Segment within ``path`` in seconds (``None``: file start / end).
-    reference : str, optional
-        Reference transcript (from a manifest), for scoring.
+    ``id`` names it in outputs; ``lang`` is the spoken language (ISO 639-3) if
+    known, ``reference`` a manifest's transcript, for scoring.
     """
 
     id: str
@@ -68,29 +54,14 @@ def as_input(item: InputLike) -> AudioInput:
 
 
 def collect_inputs(sources: Sequence[str | os.PathLike]) -> list[AudioInput]:
-    """Expand files, folders (searched recursively) and ``.csv`` manifests.
+    """Expand files, folders (searched recursively) and ``.csv`` manifests, in the order given.
 
     A folder contributes every file with a suffix in :data:`AUDIO_SUFFIXES`,
-    sorted, with ids relative to the folder (without suffix). A ``.csv`` is
-    read as an ASR manifest (see :mod:`speechbrain_m4t_adapters.data.manifest`).
+    sorted, with ids relative to the folder (without suffix); a folder without
+    one raises FileNotFoundError. A ``.csv`` is read as an ASR manifest (see
+    :mod:`speechbrain_m4t_adapters.data.manifest`; ManifestError if malformed).
     Any other path is taken as an audio file, even if it does not exist: it
     then fails at transcription with a message naming it.
-
-    Arguments
-    ---------
-    sources : sequence of path-like
-        Files, folders and manifests, in the order wanted.
-
-    Returns
-    -------
-    list of AudioInput
-
-    Raises
-    ------
-    FileNotFoundError
-        If a folder holds no audio file.
-    speechbrain_m4t_adapters.data.manifest.ManifestError
-        If a manifest is malformed.
     """
     inputs: list[AudioInput] = []
     for source in sources:
@@ -114,9 +85,5 @@ def unique_ids(inputs: Iterable[AudioInput]) -> list[AudioInput]:
     for item in inputs:
         count = seen.get(item.id, 0) + 1
         seen[item.id] = count
-        if count > 1:
-            item = AudioInput(
-                f"{item.id}#{count}", item.path, item.lang, item.start, item.stop, item.reference
-            )
-        result.append(item)
+        result.append(dataclasses.replace(item, id=f"{item.id}#{count}") if count > 1 else item)
     return result

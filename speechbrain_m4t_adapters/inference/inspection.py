@@ -27,29 +27,14 @@ _KNOWN = {
 
 
 def describe_adapters(folder: str | os.PathLike) -> dict[str, Any]:
-    """Summary of ``adapters.json`` plus the weight file's size.
+    """Summary of a ``save_adapters`` folder's ``adapters.json`` plus the weight file's size.
 
-    Arguments
-    ---------
-    folder : path-like
-        A folder written by ``SeamlessM4T.save_adapters``.
-
-    Returns
-    -------
-    dict
-        ``folder``, ``base_model``, ``model_type``, ``base_fingerprint``,
-        ``package_version``, ``format_version``, ``weights_bytes`` (None if
-        the file is missing), ``total_parameters``, ``sets`` (name ->
-        ``kind``, ``num_parameters``, ``num_modules``, ``modules``, ``config``),
-        ``extra`` (other metadata, e.g. ``language``) and ``problems`` (what
-        :func:`~speechbrain_m4t_adapters.adapters.integrity.check_folder`
-        found wrong; empty for a healthy folder).
-
-    Raises
-    ------
-    FileNotFoundError, ValueError
-        Missing metadata, or metadata of the wrong structure (the message
-        names the file and the field).
+    ``weights_bytes`` is None when the weights are missing; ``sets`` maps names
+    to ``kind``, ``num_parameters``, ``num_modules``, ``modules``, ``config``;
+    ``extra`` holds other metadata (e.g. ``language``) and ``problems`` what
+    :func:`~speechbrain_m4t_adapters.adapters.integrity.check_folder` found
+    wrong (empty when healthy). Missing or malformed metadata raises
+    FileNotFoundError or ValueError naming the file and the field.
     """
     folder = Path(folder)
     metadata = load_metadata(folder)

@@ -1,16 +1,8 @@
-"""Saved adapter folders attached side by side to one base model.
+"""Saved adapter folders (*profiles*) attached side by side to one base model.
 
-At inference a *profile* is one folder written by
-:meth:`~speechbrain_m4t_adapters.SeamlessM4T.save_adapters` (e.g. the Odia
-adapters, the Bengali adapters), loaded under a name. All profiles stay
-attached to the same base; switching between them only flips which sets run,
-so the base is never reloaded. A profile may carry a language (the
-``language`` field of its metadata, written by
-``save_adapters(folder, language="ory")``), which lets a transcription call
-pick the right adapters from its language alone.
-
-Sets are attached as ``<profile>-<set>``, so two folders that both hold a set
-called ``encoder`` can coexist.
+Switching profiles only flips which sets run, so the base is never reloaded. A
+profile may carry a language (``save_adapters(folder, language="ory")``), which
+lets a transcription call pick its adapters from its language alone.
 """
 
 from __future__ import annotations
@@ -33,21 +25,8 @@ NO_ADAPTERS = ("none", "base")
 
 @dataclass
 class AdapterProfile:
-    """One loaded adapter folder.
-
-    Arguments
-    ---------
-    name : str
-        Profile name (default: the folder's name).
-    folder : str
-        The folder it was loaded from.
-    sets : list of str
-        Names of its sets as attached to the model (``<name>-<saved name>``).
-    language : str, optional
-        Language the adapters were trained for (metadata ``language``).
-    metadata : dict
-        The folder's ``adapters.json``.
-    """
+    """One loaded adapter folder: its ``sets`` as attached (``<name>-<saved name>``), the ``language``
+    they were trained for and the folder's ``adapters.json`` (``metadata``)."""
 
     name: str
     folder: str
@@ -57,13 +36,7 @@ class AdapterProfile:
 
 
 class AdapterProfiles:
-    """Load, select and drop adapter profiles on a :class:`SeamlessM4T`.
-
-    Arguments
-    ---------
-    m4t : SeamlessM4T
-        The base model (its ``adapters`` receive the sets).
-    """
+    """Load, select and drop adapter profiles on the :class:`SeamlessM4T` ``m4t``."""
 
     def __init__(self, m4t: SeamlessM4T) -> None:
         self.m4t = m4t
@@ -71,16 +44,11 @@ class AdapterProfiles:
 
     # ------------------------------------------------------------- loading
     def load(self, folder: str | Path, name: str | None = None, activate: bool = False) -> AdapterProfile:
-        """Attach every set saved in ``folder`` as profile ``name``.
+        """Attach every set saved in ``folder`` as profile ``name`` (default: the folder's name).
 
-        Raises
-        ------
-        FileNotFoundError
-            No ``adapters.json`` / ``adapters.safetensors`` in ``folder``.
-        AdapterMismatchError
-            The adapters were saved for a base with another architecture.
-        ValueError
-            Unreadable files, an unknown ``language``, or a name in use.
+        Raises FileNotFoundError (no adapter files), AdapterMismatchError (saved
+        for another base architecture) or ValueError (unreadable files, an
+        unknown ``language``, a name in use).
         """
         folder = Path(folder)
         metadata = read_metadata(folder)
@@ -118,16 +86,13 @@ class AdapterProfiles:
 
     def unload(self, name: str) -> None:
         """Detach profile ``name`` and free its weights."""
-        profile = self._get(name)
-        for set_name in profile.sets:
+        if name not in self.profiles:
+            raise KeyError(f"no adapter profile {name!r}; loaded: {sorted(self.profiles) or 'none'}")
+        for set_name in self.profiles[name].sets:
             self.m4t.adapters.remove(set_name)
         del self.profiles[name]
 
     # ----------------------------------------------------------- selection
-    def _get(self, name: str) -> AdapterProfile:
-        if name not in self.profiles:
-            raise KeyError(f"no adapter profile {name!r}; loaded: {sorted(self.profiles) or 'none'}")
-        return self.profiles[name]
 
     def resolve(self, names: str | Sequence[str] | None) -> list[str]:
         """Profile names and/or attached set names -> attached set names, in order.
@@ -156,11 +121,6 @@ class AdapterProfiles:
         """Set names of every profile trained for ``lang`` (load order)."""
         return [s for p in self.profiles.values() if p.language == lang for s in p.sets]
 
-    def active_profiles(self) -> list[AdapterProfile]:
-        """Profiles whose sets are all active."""
-        active = set(self.m4t.adapters.active)
-        return [p for p in self.profiles.values() if p.sets and set(p.sets) <= active]
-
     def languages_of(self, set_names: Iterable[str]) -> list[str]:
         """Languages of the profiles owning ``set_names`` (first seen first)."""
         owners = {s: p for p in self.profiles.values() for s in p.sets}
@@ -168,11 +128,8 @@ class AdapterProfiles:
         return list(dict.fromkeys(langs))
 
     @contextmanager
-    def using(self, set_names: Sequence[str] | None):
-        """Run a block with exactly ``set_names`` active (``None``: leave as is), then restore."""
-        if set_names is None:
-            yield
-            return
+    def using(self, set_names: Sequence[str]):
+        """Run a block with exactly ``set_names`` active, then restore the previous ones."""
         previous = list(self.m4t.adapters.active)
         self.m4t.adapters.set_active(set_names)
         try:

@@ -6,9 +6,8 @@ Next to ``adapters.json``/``adapters.safetensors`` this writes
   (``inference/hparams/inference.yaml``) pointing at the base model and at
   the folder itself, so ``M4TAdaptedASR.from_hparams(source=<folder or hub id>)``
   loads base + adapters in one line;
-* ``README.md``: a Hugging Face model card (base model id and revision,
-  languages, adapter kinds and sizes, training data, results from
-  ``summary.json`` when there is one).
+* ``README.md``: a Hugging Face model card (base model, languages, adapters,
+  training data, results from ``summary.json`` when there is one).
 
 Upload the folder as it is (e.g. ``huggingface-cli upload <user>/<repo> <folder>``).
 """
@@ -29,11 +28,6 @@ CARD_NAME = "README.md"
 TEMPLATE = Path(__file__).resolve().parent / "hparams" / "inference.yaml"
 # Metadata keys that describe the experiment rather than the adapters.
 TRAINING_DATA_KEY = "training_data"
-
-
-def _yaml_scalar(value: Any) -> str:
-    """A YAML flow scalar (JSON is valid YAML; null for None)."""
-    return json.dumps(value, ensure_ascii=False)
 
 
 def _set_key(text: str, key: str, value: str) -> str:
@@ -74,16 +68,18 @@ def inference_hparams(metadata: Mapping[str, Any]) -> str:
     >>> [line[:20] for line in lines if line.startswith("default_lang")]
     ['default_lang: "ory" ']
     """
-    text = TEMPLATE.read_text(encoding="utf-8")
-    text = _set_key(
-        text, "base_model", _yaml_scalar(metadata.get("base_model") or "facebook/seamless-m4t-v2-large")
-    )
-    text = _set_key(text, "base_revision", _yaml_scalar(metadata.get("base_revision")))
-    text = _set_key(text, "adapter_folders", f"\n    {profile_name(metadata)}: !ref <model_dir>")
-    text = _set_key(text, "default_lang", _yaml_scalar(metadata.get("language")))
     decoding = metadata.get("decoding") or {}  # decode as the training run's test sets were
-    text = _set_key(text, "num_beams", _yaml_scalar(decoding.get("num_beams") or 1))
-    text = _set_key(text, "max_new_tokens", _yaml_scalar(decoding.get("max_new_tokens")))
+    values = {
+        "base_model": metadata.get("base_model") or "facebook/seamless-m4t-v2-large",
+        "base_revision": metadata.get("base_revision"),
+        "default_lang": metadata.get("language"),
+        "num_beams": decoding.get("num_beams") or 1,
+        "max_new_tokens": decoding.get("max_new_tokens"),
+    }
+    text = TEMPLATE.read_text(encoding="utf-8")
+    text = _set_key(text, "adapter_folders", f"\n    {profile_name(metadata)}: !ref <model_dir>")
+    for key, value in values.items():  # YAML flow scalars: JSON is valid YAML (null for None)
+        text = _set_key(text, key, json.dumps(value, ensure_ascii=False))
     return text
 
 
@@ -91,10 +87,6 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"
     return "" if value is None else str(value)
-
-
-def _config_summary(config: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in config.items() if k != "kind")
 
 
 def describe_training_data(hparams: Mapping[str, Any]) -> list[str]:
@@ -118,14 +110,8 @@ def describe_training_data(hparams: Mapping[str, Any]) -> list[str]:
                 continue  # text-only runs read speech sets only as transcript sources
             if not isinstance(spec, Mapping):
                 continue
-            fields = [
-                f"{k}={v}"
-                for k, v in spec.items()
-                if isinstance(v, (str, int, float))
-                and "folder" not in k
-                and "path" not in k
-                and "/" not in str(v)
-            ]
+            plain = {k: v for k, v in spec.items() if isinstance(v, (str, int, float)) and "/" not in str(v)}
+            fields = [f"{k}={v}" for k, v in plain.items() if "folder" not in k and "path" not in k]
             lines.append(f"{prefix}{key}: {', '.join(fields)}")
     return lines
 
@@ -159,10 +145,7 @@ def model_card(metadata: Mapping[str, Any], summary: Mapping[str, Any] | None = 
     base = metadata.get("base_model") or "?"
     revision = metadata.get("base_revision")
     tests = (summary or {}).get("test_sets") or {}
-    languages = {str(t["language"]) for t in tests.values() if t.get("language")}
-    if metadata.get("language"):
-        languages.add(str(metadata["language"]))
-    languages = sorted(languages)
+    languages = sorted({str(t["language"]) for t in [*tests.values(), metadata] if t.get("language")})
     sets = metadata.get("sets") or {}
     kinds = sorted({info["config"]["kind"] for info in sets.values()})
     front = ["---", "library_name: speechbrain", "pipeline_tag: automatic-speech-recognition"]
@@ -192,9 +175,10 @@ def model_card(metadata: Mapping[str, Any], summary: Mapping[str, Any] | None = 
         "|---|---|---:|---:|---|",
     ]
     for name, info in sets.items():
+        config = ", ".join(f"{k}={v}" for k, v in info["config"].items() if k != "kind")
         lines.append(
             f"| {name} | {info['config']['kind']} | {info.get('num_parameters', 0):,} | "
-            f"{len(info.get('modules', []))} | {_config_summary(info['config'])} |"
+            f"{len(info.get('modules', []))} | {config} |"
         )
     lines += ["", "## Training data", ""]
     data = metadata.get(TRAINING_DATA_KEY) or []
@@ -218,21 +202,11 @@ def model_card(metadata: Mapping[str, Any], summary: Mapping[str, Any] | None = 
 def publish_adapters(
     folder: str | Path, metadata: Mapping[str, Any] | None = None, summary: Mapping[str, Any] | None = None
 ) -> list[Path]:
-    """Write ``hyperparams.yaml`` and ``README.md`` into a saved adapter folder (one explicit step).
+    """Write ``hyperparams.yaml`` and ``README.md`` into a ``save_adapters`` folder; returns their paths.
 
-    Arguments
-    ---------
-    folder : str or Path
-        A folder written by :func:`~speechbrain_m4t_adapters.adapters.save_adapters`.
-    metadata : mapping, optional
-        Its ``adapters.json`` content (read from the folder when not given).
-    summary : mapping, optional
-        Experiment summary; default: ``summary.json`` in the folder or its parent
-        (an experiment's ``<output_folder>/adapters``), when present.
-
-    Returns
-    -------
-    The two paths written.
+    ``metadata`` defaults to the folder's ``adapters.json``, ``summary`` to the
+    ``summary.json`` in the folder or its parent (an experiment's
+    ``<output_folder>/adapters``), when present.
     """
     folder = Path(folder)
     if metadata is None:
@@ -242,14 +216,9 @@ def publish_adapters(
             if candidate.is_file():
                 summary = json.loads(candidate.read_text(encoding="utf-8"))
                 break
-    written = []
-    for name, text in (
-        (HPARAMS_NAME, inference_hparams(metadata)),
-        (CARD_NAME, model_card(metadata, summary)),
-    ):
-        (folder / name).write_text(text, encoding="utf-8")
-        written.append(folder / name)
-    return written
+    (folder / HPARAMS_NAME).write_text(inference_hparams(metadata), encoding="utf-8")
+    (folder / CARD_NAME).write_text(model_card(metadata, summary), encoding="utf-8")
+    return [folder / HPARAMS_NAME, folder / CARD_NAME]
 
 
 __all__ = ["describe_training_data", "inference_hparams", "model_card", "profile_name", "publish_adapters"]

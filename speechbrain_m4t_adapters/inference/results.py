@@ -10,26 +10,11 @@ from dataclasses import dataclass, field
 class Transcription:
     """What happened to one input of :meth:`M4TAdaptedASR.transcribe_files`.
 
-    Arguments
-    ---------
-    id : str
-        Input id (file stem, manifest ID, ...).
-    path : str
-        Audio file.
-    text : str or None
-        Transcript; ``None`` when the file failed.
-    lang : str or None
-        Language decoded into.
-    error : str or None
-        Why the file failed (the message names the file).
-    duration : float or None
-        Seconds of audio transcribed.
-    chunks : int
-        Number of chunks the audio was cut into (see :mod:`.chunking`).
-    adapters : list of str
-        Adapter sets that were active.
-    reference : str or None
-        Reference transcript, when the input came from a manifest.
+    ``id`` is the file stem or manifest ID; ``text`` is None and ``error`` says
+    why (naming the file) when the input failed; ``lang`` is the language
+    decoded into, ``duration`` the seconds transcribed, ``chunks`` the number of
+    pieces the audio was cut into, ``adapters`` the active sets and
+    ``reference`` the manifest's transcript.
     """
 
     id: str
