@@ -1,11 +1,9 @@
 """The one training engine every recipe uses: a SpeechBrain ``Brain`` for adapters.
 
-A batch is either speech (``sig``: ASR through speech encoder, length adaptor
-and decoder) or text (``source``: translation through the text encoder and the
-SHARED decoder); the Brain picks the path from the batch, so ASR-only,
-text-only and mixed runs are the same code. Validation and test decode with
-the language token of each utterance (from its manifest), which is also how
-zero-shot cross-lingual evaluation on several test sets works.
+A batch is speech (``sig``: ASR through the speech encoder) or text (``source``:
+translation through the text encoder and the SHARED decoder), so ASR-only,
+text-only and mixed runs are the same code. Validation and test decode with each
+utterance's language token (from its manifest): zero-shot cross-lingual tests too.
 """
 
 from __future__ import annotations
@@ -20,8 +18,7 @@ import torch
 import torch.distributed as dist
 from speechbrain.dataio.dataio import length_to_mask
 from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
-from speechbrain.utils.distributed import if_main_process
-from torch.utils.data import Sampler
+from speechbrain.utils.distributed import if_main_process, is_distributed_initialized
 
 from ..evaluation.metrics import compute_error_rates, scores_by_normalizer, write_alignments
 from ..model.decoding import SAMPLE_RATE, split_audio, transcribe_chunks
@@ -32,6 +29,7 @@ from .nonfinite import NonFiniteStepGuard
 from .optim import apply_warmup, log_param_groups, param_groups, scale_peak_lr
 
 logger = logging.getLogger(__name__)
+_COLUMNS = ("ids", "refs", "hyps", "langs")
 
 
 @register_checkpoint_hooks
@@ -70,7 +68,16 @@ class TrainClock:
 
 
 def _distributed() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    return is_distributed_initialized() and dist.get_world_size() > 1
+
+
+def _all_gather(value) -> list:
+    """``value`` of every rank (``[value]`` outside DDP)."""
+    if not _distributed():
+        return [value]
+    gathered = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, value)
+    return gathered
 
 
 def parameters_checksum(params: list[torch.Tensor]) -> str:
@@ -88,29 +95,6 @@ def parameters_checksum(params: list[torch.Tensor]) -> str:
     return digest.hexdigest()[:16]
 
 
-class ShardSampler(Sampler):
-    """Indices ``rank, rank + world, ...`` of a dataset: an evaluation shard, no padding.
-
-    Unlike ``DistributedSampler`` nothing is repeated to even out the shards,
-    so gathered results hold every utterance exactly once; the order within a
-    shard keeps the dataset's (duration-sorted) order.
-
-    Example
-    -------
-    >>> list(ShardSampler(5, rank=1, world_size=2))
-    [1, 3]
-    """
-
-    def __init__(self, size: int, rank: int, world_size: int) -> None:
-        self.indices = list(range(rank, size, world_size))
-
-    def __iter__(self):
-        return iter(self.indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-
 def _lengths_mask(padded: torch.Tensor, rel_lens: torch.Tensor) -> torch.Tensor:
     """Boolean (B, L) mask of valid positions from SpeechBrain relative lengths."""
     lengths = torch.round(rel_lens * padded.shape[1])
@@ -118,57 +102,37 @@ def _lengths_mask(padded: torch.Tensor, rel_lens: torch.Tensor) -> torch.Tensor:
 
 
 class AdapterBrain(NonFiniteStepGuard, sb.Brain):
-    """Train and evaluate adapters on SeamlessM4T with speech and/or text batches.
+    """Train and evaluate adapters on SeamlessM4T (``modules: {m4t: ...}``) with speech and/or text batches.
 
-    Expects ``modules: {m4t: SeamlessM4T}`` and these hparams:
-    ``label_smoothing``, ``valid_search`` / ``test_search`` (dicts with
-    ``num_beams`` and ``max_new_tokens``), ``output_folder``, optional
-    ``lr_annealing``, ``warmup_steps``, ``max_decode_seconds`` and ``train_clock``.
-
-    Multi-GPU (``torchrun``): SpeechBrain wraps the lobe in PyTorch
-    ``DistributedDataParallel`` (which broadcasts rank 0's weights at wrap time
-    and averages gradients); the whole training step runs inside the lobe's
-    ``forward`` so DDP sees it. Validation and test sets are sharded across
-    ranks and the results gathered, so every rank sees the same error rates;
-    only rank 0 writes files. Steps with a non-finite loss or gradient are
-    skipped (see :class:`NonFiniteStepGuard`).
+    Under ``torchrun`` the whole training step runs inside the lobe's ``forward`` (DDP sees it);
+    evaluation sets are sharded across ranks and gathered; only rank 0 writes files. Hparams:
+    ``label_smoothing``, ``valid_search``/``test_search``, ``output_folder``; optional ``lr_annealing``,
+    ``warmup_steps``, ``max_decode_seconds``, ``train_clock``.
     """
 
-    # ------------------------------------------------------------- properties
     @property
     def m4t(self) -> SeamlessM4T:
         """The lobe itself (unwrapped from DDP)."""
         module = self.modules.m4t
         return module.module if isinstance(module, torch.nn.parallel.DistributedDataParallel) else module
 
-    # ---------------------------------------------------------------- forward
     def compute_forward(self, batch, stage):
         """Encode (speech or text), teacher-force the decoder, and decode hypotheses off-train."""
         batch = batch.to(self.device)
         # Training goes through the DDP wrapper (gradient synchronisation); evaluation runs
         # the plain lobe: ranks decode different shards and must not meet in collectives.
         module = self.modules.m4t if stage == sb.Stage.TRAIN else self.m4t
-        m4t = self.m4t
         target, target_lens = batch.target
         labels = target.masked_fill(~_lengths_mask(target, target_lens), -100)
-        decoder_inputs = teacher_forcing(labels, m4t.text_ids.eos_id, m4t.text_ids.pad_id)
+        decoder_inputs = teacher_forcing(labels, self.m4t.text_ids.eos_id, self.m4t.text_ids.pad_id)
         frozen = getattr(self, "frozen_outputs", None) if stage == sb.Stage.TRAIN else None
         if hasattr(batch, "sig"):
-            wavs, wav_lens = batch.sig
-            encoded = frozen.encoded(batch.id, wavs, wav_lens) if frozen else None
-            logits, hidden, mask = module(wavs, wav_lens, decoder_input_ids=decoder_inputs, encoded=encoded)
+            inputs = dict(zip(("wavs", "wav_lens"), batch.sig))
         else:
             source, source_lens = batch.source
-            source_mask = _lengths_mask(source, source_lens).long()
-            encoded = (
-                frozen.encoded(batch.id, input_ids=source, attention_mask=source_mask) if frozen else None
-            )
-            logits, hidden, mask = module(
-                input_ids=source,
-                attention_mask=source_mask,
-                decoder_input_ids=decoder_inputs,
-                encoded=encoded,
-            )
+            inputs = {"input_ids": source, "attention_mask": _lengths_mask(source, source_lens).long()}
+        encoded = frozen.encoded(batch.id, **inputs) if frozen else None
+        logits, hidden, mask = module(**inputs, decoder_input_ids=decoder_inputs, encoded=encoded)
         hypotheses = None
         if stage != sb.Stage.TRAIN and hasattr(batch, "sig"):
             search = self.hparams.valid_search if stage == sb.Stage.VALID else self.hparams.test_search
@@ -210,13 +174,10 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
             self.results["loss_sum"] += float(loss.detach())
             self.results["batches"] += 1
         if hypotheses is not None:
-            self.results["ids"] += list(batch.id)
-            self.results["refs"] += list(batch.transcript)
-            self.results["hyps"] += hypotheses
-            self.results["langs"] += list(batch.language)
+            for key, values in zip(_COLUMNS, (batch.id, batch.transcript, hypotheses, batch.language)):
+                self.results[key] += list(values)
         return loss
 
-    # ---------------------------------------------------------- optimisation
     def init_optimizers(self):
         """One optimizer over parameter groups: per set ``lr``/``weight_decay``; norms/biases undecayed."""
         groups = param_groups(self.m4t)
@@ -234,23 +195,21 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
         log_param_groups(self.optimizer, getattr(self.hparams, "warmup_steps", 0))
 
     def _wrap_distributed(self):
-        """PyTorch DDP as SpeechBrain wraps it; a frozen base is neither broadcast nor BN-synced.
+        """SpeechBrain's DDP wrapping, except that a frozen base is neither broadcast nor BN-synced.
 
-        Frozen base weights are identical on every rank (the same checkpoint files), so
-        DDP is told not to broadcast them (GBs on v2-large) nor frozen buffers at every
-        forward. SpeechBrain's wrapping also converts BatchNorm to SyncBatchNorm: right
-        when the base trains, pointless for v1's frozen BatchNorm (its statistics never
-        change) and refused on CPU, so a frozen base is wrapped without it.
+        Frozen base weights are identical on every rank (the same files): broadcasting them
+        (GBs on v2-large) and frozen buffers at every forward is waste. SyncBatchNorm is pointless
+        for v1's frozen BatchNorm (its statistics never change) and refused on CPU.
         """
         if not self.distributed_launch:
             return super()._wrap_distributed()
         m4t = self.m4t
-        if m4t.freeze and not hasattr(m4t, "_ddp_params_and_buffers_to_ignore"):
+        if not m4t.freeze:
+            return super()._wrap_distributed()
+        if not hasattr(m4t, "_ddp_params_and_buffers_to_ignore"):
             m4t._ddp_params_and_buffers_to_ignore = [
                 name for name, p in m4t.named_parameters() if not p.requires_grad
             ] + [name for name, _ in m4t.named_buffers()]
-        if not m4t.freeze:
-            return super()._wrap_distributed()
         if any(p.requires_grad for p in m4t.parameters()):
             self.modules["m4t"] = torch.nn.parallel.DistributedDataParallel(
                 m4t,
@@ -258,17 +217,10 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
                 find_unused_parameters=self.find_unused_parameters,
             )
 
-    def _sync_trainable(self) -> None:
-        """Give every rank rank 0's trainable weights (after checkpoint recovery)."""
-        if _distributed():
-            for p in self.m4t.trainable_parameters():
-                dist.broadcast(p.data, src=0)
-
     def optimizers_step(self):
         """Skip non-finite steps, warm up, unscale, clip the norm over ALL groups, step.
 
-        Gradients arrive already averaged by DDP. SpeechBrain's own step clips the
-        first parameter group only; with per-set groups the clip must be global.
+        Gradients arrive averaged by DDP. SpeechBrain's own step clips the first group only.
         """
         if self.optimizer is None:
             return
@@ -283,15 +235,16 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
         self.optimizer.zero_grad(set_to_none=True)
         self.optimizer_step += 1
 
-    # ----------------------------------------------------------------- stages
     def on_fit_start(self):
-        """Wrap (DDP), build the optimizer, recover, re-sync ranks; check the replicas are equal."""
+        """Wrap (DDP), build the optimizer, recover, give every rank rank 0's weights; check them."""
         super().on_fit_start()
         if getattr(self.hparams, "frozen_cache", False):
             self.frozen_outputs = FrozenOutputs(
                 self.m4t, self.hparams.frozen_cache_folder, getattr(self.hparams, "frozen_cache_max_gb", 20.0)
             )
-        self._sync_trainable()
+        if _distributed():
+            for p in self.m4t.trainable_parameters():
+                dist.broadcast(p.data, src=0)
         self.check_replicas("start")
 
     def fit(self, *args, **kwargs):
@@ -301,11 +254,7 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
 
     def check_replicas(self, when: str) -> list[str]:
         """Checksums of every rank's trainable weights (logged); unequal replicas are an error."""
-        mine = parameters_checksum(self.m4t.trainable_parameters())
-        checksums = [mine]
-        if _distributed():
-            checksums = [None] * dist.get_world_size()
-            dist.all_gather_object(checksums, mine)
+        checksums = _all_gather(parameters_checksum(self.m4t.trainable_parameters()))
         logger.info("trainable weights checksum per rank at %s of training: %s", when, checksums)
         if len(set(checksums)) > 1:
             raise RuntimeError(
@@ -314,14 +263,15 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
         return checksums
 
     def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
-        """Evaluation loaders are sharded across DDP ranks (no utterance repeated or dropped)."""
+        """Evaluation loaders are sharded across DDP ranks (no utterance repeated or dropped).
+
+        Unlike ``DistributedSampler`` nothing is padded: gathered results hold every utterance once.
+        """
         if stage != sb.Stage.TRAIN:
             self._eval_order = {uid: i for i, uid in enumerate(getattr(dataset, "data_ids", []))}
             if _distributed() and "sampler" not in loader_kwargs and "batch_sampler" not in loader_kwargs:
-                loader_kwargs = {
-                    **loader_kwargs,
-                    "sampler": ShardSampler(len(dataset), dist.get_rank(), dist.get_world_size()),
-                }
+                shard = range(dist.get_rank(), len(dataset), dist.get_world_size())  # keeps the order
+                loader_kwargs = {**loader_kwargs, "sampler": shard}
         return super().make_dataloader(dataset, stage, ckpt_prefix=ckpt_prefix, **loader_kwargs)
 
     def on_stage_start(self, stage, epoch=None):
@@ -336,15 +286,11 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
 
     def _gather_results(self) -> float | None:
         """Merge every rank's evaluation results, in dataset order; returns the mean loss."""
-        shards = [self.results]
-        if _distributed():
-            shards = [None] * dist.get_world_size()
-            dist.all_gather_object(shards, self.results)
-        keys = ("ids", "refs", "hyps", "langs")
-        rows = [row for shard in shards for row in zip(*(shard[k] for k in keys))]
+        shards = _all_gather(self.results)
+        rows = [row for shard in shards for row in zip(*(shard[k] for k in _COLUMNS))]
         order = getattr(self, "_eval_order", {})
         rows.sort(key=lambda row: order.get(row[0], len(order)))
-        for k, column in zip(keys, zip(*rows) if rows else [[]] * len(keys)):
+        for k, column in zip(_COLUMNS, zip(*rows) if rows else [[]] * len(_COLUMNS)):
             self.results[k] = list(column)
         batches = sum(shard["batches"] for shard in shards)
         return sum(shard["loss_sum"] for shard in shards) / batches if batches else None
@@ -365,35 +311,37 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
                 logger.info("%s", line)
             if hasattr(self.hparams, "train_clock"):
                 self.hparams.train_clock.stop()
-            return
-        if stage == sb.Stage.VALID:
-            lr = self.optimizer.param_groups[0]["lr"] if self.optimizer is not None else 0.0
-            if self.optimizer is not None and getattr(self.hparams, "lr_annealing", None) is not None:
-                old_lr, new_lr = self.hparams.lr_annealing(stats.get("WER", stage_loss))
-                scale_peak_lr(self.optimizer, new_lr / old_lr if old_lr else 1.0)
-            self.hparams.train_logger.log_stats(
-                stats_meta={"epoch": epoch, "lr": lr},
-                train_stats=getattr(self, "train_stats", None),
-                valid_stats=stats,
+        elif stage == sb.Stage.VALID:
+            self._end_valid(stats, stage_loss, epoch)
+        else:
+            self._end_test(stats, errors, stage_loss)
+
+    def _end_valid(self, stats: dict, stage_loss: float, epoch) -> None:
+        lr = self.optimizer.param_groups[0]["lr"] if self.optimizer is not None else 0.0
+        if self.optimizer is not None and getattr(self.hparams, "lr_annealing", None) is not None:
+            old_lr, new_lr = self.hparams.lr_annealing(stats.get("WER", stage_loss))
+            scale_peak_lr(self.optimizer, new_lr / old_lr if old_lr else 1.0)
+        self.hparams.train_logger.log_stats(
+            stats_meta={"epoch": epoch, "lr": lr},
+            train_stats=getattr(self, "train_stats", None),
+            valid_stats=stats,
+        )
+        if self.checkpointer is not None:
+            key = self.hparams.checkpoint_metric
+            self.checkpointer.save_and_keep_only(
+                meta={**stats, key: stats.get(key, stage_loss)}, min_keys=[key], num_to_keep=1
             )
-            if self.checkpointer is not None:
-                key = self.hparams.checkpoint_metric
-                self.checkpointer.save_and_keep_only(
-                    meta={**stats, key: stats.get(key, stage_loss)}, min_keys=[key], num_to_keep=1
-                )
-            return
-        # TEST
-        name = self.current_test_set
-        languages = sorted(set(self.results["langs"]))
+
+    def _end_test(self, stats: dict, errors: dict, stage_loss: float) -> None:
+        name, results = self.current_test_set, self.results
+        languages = sorted(set(results["langs"]))
+        extra = getattr(self.hparams, "extra_normalizers", None) or []  # e.g. vistaar, beside our default
         self.test_results[name] = {
             **errors,
             "language": languages[0] if len(languages) == 1 else ",".join(languages),
             "loss": stage_loss,
+            **scores_by_normalizer(*(results[k] for k in _COLUMNS), extra),
         }
-        extra = getattr(self.hparams, "extra_normalizers", None) or []  # e.g. vistaar, beside our default
-        self.test_results[name].update(
-            scores_by_normalizer(*(self.results[k] for k in ("ids", "refs", "hyps", "langs")), extra)
-        )
         # SpeechBrain's logger is main-process-only AND a collective: every rank calls it.
         self.hparams.train_logger.log_stats(
             stats_meta={"test set": name, "epochs trained": self.hparams.epoch_counter.current},
@@ -404,16 +352,11 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
         folder = Path(self.hparams.output_folder) / "test" / name
         folder.mkdir(parents=True, exist_ok=True)
         write_alignments(
-            folder / "wer.txt",
-            self.results["ids"],
-            self.results["refs"],
-            self.results["hyps"],
-            cer_path=folder / "cer.txt",
+            folder / "wer.txt", results["ids"], results["refs"], results["hyps"], cer_path=folder / "cer.txt"
         )
-        with open(folder / "hypotheses.tsv", "w", encoding="utf-8") as out:
-            out.write("ID\tlanguage\treference\thypothesis\n")
-            for row in zip(*(self.results[k] for k in ("ids", "langs", "refs", "hyps"))):
-                out.write("\t".join(row) + "\n")
+        rows = zip(*(results[k] for k in ("ids", "langs", "refs", "hyps")))
+        lines = ["ID\tlanguage\treference\thypothesis\n"] + ["\t".join(row) + "\n" for row in rows]
+        (folder / "hypotheses.tsv").write_text("".join(lines), encoding="utf-8")
 
     def evaluate_test_sets(self, test_sets: dict, loader_kwargs: dict) -> dict:
         """Evaluate the best checkpoint on several named test sets."""

@@ -1,12 +1,8 @@
 """Parameter budgets of experiments: what a recipe trains (or loads) vs the paper's figure.
 
-An experiment's *budget* is the number the paper's tables print beside it:
-its trainable parameters, or, for an evaluation-only experiment (a
-cross-lingual pivot), the parameters of the adapter sets it loads.
-:func:`recipe_parameters` counts it for a recipe YAML on the real
-``facebook/hf-seamless-m4t-medium`` architecture built on the meta device
-(no download, no memory), following ``pretrained_adapters`` folders back to
-the recipes that write them.
+An experiment's *budget* is the number the paper's tables print beside it: its trainable
+parameters or, when evaluation-only (a cross-lingual pivot), those of the sets it loads.
+:func:`recipe_parameters` counts it on v1 medium built on the meta device (no download).
 """
 
 from __future__ import annotations
@@ -41,9 +37,7 @@ def within_budget(ours: int, paper: float) -> bool:
 
 
 def experiment_parameters(report: dict) -> int:
-    """Budget of a model's :meth:`~speechbrain_m4t_adapters.SeamlessM4T.parameter_report`.
-
-    Trainable parameters; when nothing trains, those of the active adapter sets.
+    """Budget of a ``parameter_report``: trainable parameters, else those of the active sets.
 
     Example
     -------
@@ -93,14 +87,8 @@ def _attach(sets: AdapterSets, path: Path, trainable: bool, prefix: str = "") ->
 
 
 def recipe_parameters(path: str | Path) -> int:
-    """Budget of a recipe YAML on v1 medium (meta device): see :func:`experiment_parameters`.
-
-    Arguments
-    ---------
-    path : str or Path
-        An experiment YAML; the recipes writing its ``pretrained_adapters``
-        are found beside it (:func:`~.preflight.recipe_folders`).
-    """
+    """Budget of a recipe YAML on v1 medium (meta device); the recipes writing its
+    ``pretrained_adapters`` are found beside it (:func:`~.preflight.recipe_folders`)."""
     path = Path(path).resolve()
     sets = _meta_v1_medium()
     hparams, _ = load_experiment(path, "data_folder: /data")
@@ -110,11 +98,7 @@ def recipe_parameters(path: str | Path) -> int:
         # New sets train; sets of pretrained folders train only with train_pretrained_adapters.
         _attach(sets, path, trainable=True)
         trainable = sum(sets.num_parameters(n) for n in sets.sets if sets.sets[n].trainable)
-        report = {
-            "trainable_parameters": trainable,
-            "adapter_sets": [{"parameters": sets.num_parameters(n), "active": True} for n in sets.sets],
-        }
-        return experiment_parameters(report)
+        return trainable or sum(sets.num_parameters(n) for n in sets.sets)  # as experiment_parameters
     finally:
         for name in list(sets.sets):
             sets.remove(name)
@@ -151,15 +135,10 @@ def _count(sets: AdapterSets, config) -> int:
 
 
 def scale_to_paper_fraction(adapters: dict, model_source: str) -> list[str]:
-    """Resize each set with a size field so its share of the base is its share on v1 medium.
+    """Resize each set's ``bottleneck`` (or LoRA ``rank``), in place, so its share of
+    ``model_source``'s base is its share of v1 medium's 1.2B (6M = 0.52 %); one log line per set.
 
-    The paper's budgets are absolute (6M, 50M on the 1.2B v1 medium); on a much
-    smaller base the same bottleneck is a far larger share. Each set's
-    ``bottleneck`` (or LoRA ``rank``) is set in place to the value giving the
-    fraction of ``model_source``'s base that the recipe's value gives of v1
-    medium's 1.2B (the paper's figure: 6M = 0.52 %, 50M = 4.2 %); sets without
-    a size (trainable copies) are what their config makes them. Returns one
-    log line per resized set.
+    The paper's budgets are absolute: on a much smaller base the same size is a far larger share.
     """
     from transformers import AutoConfig
 
@@ -188,11 +167,9 @@ def scale_to_paper_fraction(adapters: dict, model_source: str) -> list[str]:
 
 
 def apply_lr_by_kind(adapters: dict, lr_by_kind: dict) -> list[str]:
-    """Give every new set of a kind named in ``lr_by_kind`` that learning rate (in place).
+    """Give every new set of a kind named in ``lr_by_kind`` that learning rate (in place; one log line each).
 
-    The mini protocol chooses one rate per adapter kind by a validation sweep
-    (``docs/mini_lr_sweep.md``); this replaces the rate a recipe's set carries.
-    Returns one log line per changed set.
+    The mini protocol picks one rate per kind by a validation sweep (``docs/mini_lr_sweep.md``).
 
     Example
     -------
@@ -210,7 +187,11 @@ def apply_lr_by_kind(adapters: dict, lr_by_kind: dict) -> list[str]:
     unknown = sorted(set(lr_by_kind) - known)
     if unknown:
         raise ValueError(f"lr_by_kind names unknown adapter kinds {unknown}; known: {sorted(known)}")
-    bad = {k: v for k, v in lr_by_kind.items() if not _positive_number(v)}
+    bad = {
+        k: v
+        for k, v in lr_by_kind.items()
+        if not (isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0)
+    }
     if bad:
         raise ValueError(f"lr_by_kind: learning rates must be finite numbers > 0, not {bad}")
     lines = []
@@ -220,9 +201,3 @@ def apply_lr_by_kind(adapters: dict, lr_by_kind: dict) -> list[str]:
             lines.append(f"lr_by_kind: set {name!r} ({config.kind}) lr {config.lr} -> {lr:g}")
             config.lr = lr
     return lines
-
-
-def _positive_number(value) -> bool:
-    return (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-    )

@@ -1,21 +1,11 @@
 """Crash-safe checkpoints: each one is complete or absent, and recovery falls back.
 
-SpeechBrain's ``Checkpointer`` writes ``CKPT.yaml`` first and the parameter
-files after it, into the final ``CKPT+...`` folder, so a run killed during a
-save leaves a folder that looks valid and makes every later resume crash.
-:class:`AtomicCheckpointer` keeps SpeechBrain's layout and API but:
-
-* saves into a hidden ``.partial-CKPT+...`` folder, fsyncs every file and the
-  folder, then renames it to ``CKPT+...`` in one step (a rename within a
-  folder is atomic on POSIX file systems);
-* deletes an old checkpoint by first renaming it out of sight
-  (``.deleting-CKPT+...``), so a kill during deletion never leaves half of one;
-* removes such leftovers of killed saves/deletions at the next save;
-* does not let SpeechBrain's ``save_and_keep_only`` slow down save after save
-  (its default ``importance_keys`` list is shared and grows at every call);
-* on recovery skips a checkpoint whose ``CKPT.yaml`` is unreadable, which
-  lacks a file of a recoverable, or whose files fail to load, with a warning,
-  and falls back to the next best one.
+SpeechBrain's ``Checkpointer`` writes ``CKPT.yaml`` first, then the parameter files, into
+the final ``CKPT+...`` folder: a run killed mid-save leaves a valid-looking folder that
+crashes every later resume. :class:`AtomicCheckpointer` keeps its layout and API but saves
+into ``.partial-CKPT+...``, fsyncs, then renames (atomic on POSIX); deletes by first renaming
+to ``.deleting-CKPT+...``; removes such leftovers at the next save; and on recovery skips,
+with a warning, a checkpoint with an unreadable ``CKPT.yaml``, a missing file or a failing load.
 """
 
 from __future__ import annotations
@@ -47,15 +37,6 @@ class CheckpointRecoveryError(RuntimeError):
     """Every candidate checkpoint failed to load after recoverables were modified."""
 
 
-def _fsync_tree(folder: Path) -> None:
-    """Flush every file of ``folder`` and the folder itself to disk."""
-    for path in sorted(folder.iterdir()):
-        if path.is_file():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
-    _fsync_dir(folder)
-
-
 def _fsync_dir(folder: Path) -> None:
     descriptor = os.open(folder, os.O_RDONLY)
     try:
@@ -65,9 +46,7 @@ def _fsync_dir(folder: Path) -> None:
 
 
 class AtomicCheckpointer(Checkpointer):
-    """A SpeechBrain ``Checkpointer`` whose checkpoints are complete or absent.
-
-    Same arguments and methods as ``speechbrain.utils.checkpoints.Checkpointer``.
+    """A SpeechBrain ``Checkpointer`` (same arguments and methods) whose checkpoints are complete or absent.
 
     Example
     -------
@@ -116,7 +95,11 @@ class AtomicCheckpointer(Checkpointer):
     @main_process_only
     def _move_into_place(self, saved: Checkpoint, final: Path) -> Checkpoint:
         partial = saved.path
-        _fsync_tree(partial)
+        for path in sorted(partial.iterdir()):
+            if path.is_file():
+                with open(path, "rb") as handle:
+                    os.fsync(handle.fileno())
+        _fsync_dir(partial)
         if final.exists():  # a custom name saved again: move the old one out of sight first
             self._delete_checkpoint(Checkpoint(final, {}, {}), verbosity=logging.DEBUG)
         os.rename(partial, final)
@@ -127,22 +110,20 @@ class AtomicCheckpointer(Checkpointer):
     def save_and_keep_only(self, *args, importance_keys=None, **kwargs):
         """SpeechBrain's, with a fresh ``importance_keys`` list per call.
 
-        SpeechBrain's default is a shared mutable list that grows by one key at
-        every call, so each later save re-reads every checkpoint once more.
+        SpeechBrain's default is a shared list that grows at every call: each save re-read more.
         """
         return super().save_and_keep_only(*args, importance_keys=list(importance_keys or []), **kwargs)
 
     def _new_checkpoint_dirpath(self):
-        pending = getattr(self, "_pending_final", None)
-        if pending is not None:  # called from inside super().save_checkpoint
-            return pending.with_name(PARTIAL_PREFIX + pending.name)
-        return super()._new_checkpoint_dirpath()
+        return self._partial() or super()._new_checkpoint_dirpath()
 
     def _custom_checkpoint_dirpath(self, name):
+        return self._partial() or super()._custom_checkpoint_dirpath(name)
+
+    def _partial(self) -> Path | None:
+        """The hidden folder of the save under way (inside ``super().save_checkpoint``)."""
         pending = getattr(self, "_pending_final", None)
-        if pending is not None:
-            return pending.with_name(PARTIAL_PREFIX + pending.name)
-        return super()._custom_checkpoint_dirpath(name)
+        return None if pending is None else pending.with_name(PARTIAL_PREFIX + pending.name)
 
     @staticmethod
     @main_process_only
@@ -183,11 +164,8 @@ class AtomicCheckpointer(Checkpointer):
     def recover_if_possible(self, importance_key=None, max_key=None, min_key=None, ckpt_predicate=None):
         """Load the best checkpoint that loads; skip incomplete or unreadable ones with a warning.
 
-        Raises
-        ------
-        CheckpointRecoveryError
-            If a checkpoint failed halfway through loading (so some objects
-            already hold its values) and no other one could be loaded.
+        Raises :class:`CheckpointRecoveryError` when none loads after one failed halfway through
+        loading (some objects may already hold its values).
         """
         candidates = self.find_checkpoints(importance_key, max_key, min_key, ckpt_predicate)
         touched = []
@@ -202,16 +180,13 @@ class AtomicCheckpointer(Checkpointer):
                 continue
             try:
                 self.load_checkpoint(checkpoint)
+                return checkpoint
             except Exception as error:  # any loader failure: torn pickle, bad zip, wrong keys...
-                touched.append(f"{checkpoint.path}: {type(error).__name__}: {error}")
+                reason = f"{type(error).__name__}: {error}"
+                touched.append(f"{checkpoint.path}: {reason}")
                 logger.warning(
-                    "skipping unreadable checkpoint %s (%s: %s); trying the previous one",
-                    checkpoint.path,
-                    type(error).__name__,
-                    error,
+                    "skipping unreadable checkpoint %s (%s); trying the previous one", checkpoint.path, reason
                 )
-                continue
-            return checkpoint
         if touched:
             raise CheckpointRecoveryError(
                 "no checkpoint could be loaded, and a failed attempt may have changed some state:\n"

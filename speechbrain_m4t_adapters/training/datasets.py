@@ -17,6 +17,7 @@ import torch.distributed as dist
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.data_pipeline import provides, takes
+from speechbrain.utils.distributed import is_distributed_initialized
 from torch.utils.data import ConcatDataset, DataLoader, Sampler
 
 from ..data.audio import load_audio
@@ -29,26 +30,36 @@ UNWRITABLE = ("keep", "skip")
 TEXT_KEYS = ["id", "source", "target", "language", "transcript"]
 
 
-def _target_item(m4t: SeamlessM4T):
-    """Pipeline item: transcript + language -> label ids ``[__lang__, tokens..., </s>]``."""
+def _ids_item(m4t: SeamlessM4T, text_key: str, lang_key: str, provided: str):
+    """Pipeline item: text + language -> token ids (``target``: ``[__lang__, tokens..., </s>]``)."""
     text_ids = m4t.text_ids  # not the model: workers only need the tokenizer
 
-    @takes("transcript", "language")
-    @provides("target")
-    def target(text, lang):
-        """Label ids of the transcript."""
+    @takes(text_key, lang_key)
+    @provides(provided)
+    def ids(text, lang):
+        """Token ids of the text."""
         return torch.LongTensor(text_ids(text, lang))
 
-    return target
+    return ids
+
+
+def _dataset(data: dict, m4t: SeamlessM4T, csv, unwritable: str, item, keys: list[str], sorting: str):
+    data = check_writable_targets(data, m4t, csv, unwritable)
+    items = [item, _ids_item(m4t, "transcript", "language", "target")]
+    dataset = DynamicItemDataset(data, dynamic_items=items, output_keys=keys)
+    if sorting in ("ascending", "descending"):
+        return dataset.filtered_sorted(sort_key="duration", reverse=sorting == "descending")
+    if sorting in ("random", "none"):
+        return dataset
+    raise ValueError(f"sorting must be ascending, descending, random or none; got {sorting!r}")
 
 
 def check_writable_targets(
     data: dict[str, dict], m4t: SeamlessM4T, csv: str | Path, policy: str = "keep"
 ) -> dict:
-    """Report targets with characters the tokenizer cannot write (they become ``<unk>``); keep or skip them.
+    """Warn of targets the tokenizer cannot write (as ``<unk>``); drop them if ``policy`` is ``skip``.
 
-    ``data`` maps id -> item with a ``transcript``; returns it, without those
-    items when ``policy`` is ``skip`` (YAML ``unwritable_text``).
+    ``data`` maps id -> item with a ``transcript`` (YAML ``unwritable_text`` is the policy).
     """
     if policy not in UNWRITABLE:
         raise ValueError(f"unwritable_text must be one of {UNWRITABLE}, got {policy!r}")
@@ -74,16 +85,8 @@ def asr_dataset(
 ) -> DynamicItemDataset:
     """Speech dataset from an ASR manifest (``ID,duration,wav,language,transcript[,start,stop]``).
 
-    Arguments
-    ---------
-    csv : str or Path
-        Manifest written by :mod:`speechbrain_m4t_adapters.data`.
-    m4t : SeamlessM4T
-        Provides the tokenizer and the language ids.
-    sorting : str
-        ``ascending``/``descending`` by duration (less padding) or ``random``/``none``.
-    unwritable : str
-        ``keep`` or ``skip`` targets the tokenizer cannot write (see :func:`check_writable_targets`).
+    ``m4t`` provides the tokenizer and language ids; ``sorting`` is ``ascending``/``descending``
+    by duration (less padding) or ``random``/``none``; ``unwritable`` see :func:`check_writable_targets`.
     """
     data = {
         e.id: {
@@ -96,7 +99,6 @@ def asr_dataset(
         }
         for e in read_asr_manifest(csv)
     }
-    data = check_writable_targets(data, m4t, csv, unwritable)
 
     @takes("wav", "start", "stop")
     @provides("sig")
@@ -104,8 +106,7 @@ def asr_dataset(
         """Waveform of the utterance."""
         return load_audio(wav, start=start, stop=stop)
 
-    dataset = DynamicItemDataset(data, dynamic_items=[audio, _target_item(m4t)], output_keys=ASR_KEYS)
-    return _sorted(dataset, sorting)
+    return _dataset(data, m4t, csv, unwritable, audio, ASR_KEYS, sorting)
 
 
 def text_dataset(
@@ -125,49 +126,17 @@ def text_dataset(
         }
         for p in read_text_manifest(csv)
     }
-    data = check_writable_targets(data, m4t, csv, unwritable)
-
-    text_ids = m4t.text_ids
-
-    @takes("source_text", "src_lang")
-    @provides("source")
-    def source(text, lang):
-        """Source ids of the sentence."""
-        return torch.LongTensor(text_ids(text, lang))
-
-    dataset = DynamicItemDataset(data, dynamic_items=[source, _target_item(m4t)], output_keys=TEXT_KEYS)
-    return _sorted(dataset, sorting)
-
-
-def _sorted(dataset: DynamicItemDataset, sorting: str) -> DynamicItemDataset:
-    if sorting == "ascending":
-        return dataset.filtered_sorted(sort_key="duration")
-    if sorting == "descending":
-        return dataset.filtered_sorted(sort_key="duration", reverse=True)
-    if sorting in ("random", "none"):
-        return dataset
-    raise ValueError(f"sorting must be ascending, descending, random or none; got {sorting!r}")
+    source = _ids_item(m4t, "source_text", "src_lang", "source")
+    return _dataset(data, m4t, csv, unwritable, source, TEXT_KEYS, sorting)
 
 
 class InterleavedBatchSampler(Sampler[list[int]]):
     """Homogeneous batches from several datasets, interleaved in random order.
 
-    Used to mix speech and text batches in one run: indices refer to a
-    ``ConcatDataset`` of the datasets, and each batch comes from one of them,
-    so every batch is either all speech or all text.
-
-    Arguments
-    ---------
-    sizes : list of int
-        Length of each dataset.
-    batch_sizes : list of int
-        Batch size for each dataset.
-    shuffle : bool
-        Shuffle items and the batch order (seeded by ``seed`` + epoch).
-    seed : int
-        Base seed.
-    rank, world_size : int, optional
-        DDP shard of the batches (default: from ``torch.distributed`` if initialised).
+    Mixes speech and text batches: indices refer to a ``ConcatDataset`` of datasets of
+    ``sizes``, and each batch (of that dataset's ``batch_sizes`` entry) comes from one of them.
+    ``shuffle`` shuffles items and batches (seed ``seed`` + epoch); ``rank``/``world_size``
+    pick the DDP shard (default: from ``torch.distributed``).
 
     Example
     -------
@@ -187,16 +156,11 @@ class InterleavedBatchSampler(Sampler[list[int]]):
         rank: int | None = None,
         world_size: int | None = None,
     ):
-        self.sizes = list(sizes)
-        self.batch_sizes = list(batch_sizes)
-        self.shuffle = shuffle
-        self.seed = seed
-        self.epoch = 0
-        distributed = dist.is_available() and dist.is_initialized()
+        self.sizes, self.batch_sizes = list(sizes), list(batch_sizes)
+        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+        distributed = is_distributed_initialized()
         self.rank = rank if rank is not None else (dist.get_rank() if distributed else 0)
-        self.world_size = (
-            world_size if world_size is not None else (dist.get_world_size() if distributed else 1)
-        )
+        self.world_size = world_size or (dist.get_world_size() if distributed else 1)
 
     def set_epoch(self, epoch: int) -> None:
         """Reshuffle differently each epoch (SpeechBrain calls this)."""
@@ -204,8 +168,7 @@ class InterleavedBatchSampler(Sampler[list[int]]):
 
     def _batches(self) -> list[list[int]]:
         rng = random.Random(self.seed + self.epoch)
-        batches = []
-        offset = 0
+        batches, offset = [], 0
         for size, batch_size in zip(self.sizes, self.batch_sizes):
             order = list(range(offset, offset + size))
             if self.shuffle:

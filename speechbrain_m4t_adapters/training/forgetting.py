@@ -1,11 +1,9 @@
 """Forgetting check: decode other languages' test sets with the adapters on and off.
 
-Adapting a multilingual model to one language may hurt the others. An
-experiment's ``forgetting_sets:`` (e.g. a Hindi or Bengali test set) are
-decoded twice from the best checkpoint: with every adapter set active (the
-adapted model) and with none (the base model; for ``FinetuneConfig`` sets the
-original weights come back too). The summary records both and the delta
-(:func:`~speechbrain_m4t_adapters.evaluation.summary.forgetting_entry`).
+Adapting a multilingual model to one language may hurt the others: ``forgetting_sets:``
+(e.g. Hindi) are decoded from the best checkpoint with every adapter set active and with
+none (the base; ``FinetuneConfig`` sets restore the original weights). The summary records
+both and the delta (:func:`~speechbrain_m4t_adapters.evaluation.summary.forgetting_entry`).
 """
 
 from __future__ import annotations
@@ -27,10 +25,7 @@ BASE_SUFFIX = ".base"
 
 @contextmanager
 def adapters_off(brain) -> Iterator[None]:
-    """Evaluate with no adapter set active, then restore the active sets.
-
-    Checkpoints hold weights only, so loading the best one leaves this choice alone.
-    """
+    """Evaluate with no adapter set active, then restore them (checkpoints hold weights only)."""
     m4t = brain.m4t
     before = list(m4t.adapters.active)
     m4t.adapters.set_active([])
@@ -41,10 +36,7 @@ def adapters_off(brain) -> Iterator[None]:
 
 
 def evaluate_base(brain, datasets: Mapping, loader_kwargs: dict) -> dict[str, dict]:
-    """Decode ``datasets`` ({name: dataset}) with every adapter set off; ``{name: metrics}``.
-
-    Outputs go to ``test/<name>.base``.
-    """
+    """Decode ``datasets`` ({name: dataset}) with every adapter set off (into ``test/<name>.base``)."""
     with adapters_off(brain):
         runs = brain.evaluate_test_sets({n + BASE_SUFFIX: d for n, d in datasets.items()}, loader_kwargs)
     return {name[: -len(BASE_SUFFIX)]: metrics for name, metrics in runs.items()}
@@ -53,8 +45,7 @@ def evaluate_base(brain, datasets: Mapping, loader_kwargs: dict) -> dict[str, di
 def evaluate_forgetting(brain, manifests: Mapping[str, Path], loader_kwargs: dict) -> dict[str, dict]:
     """Decode each forgetting set ({name: manifest}) with adapters on and off; ``{name: forgetting_entry}``.
 
-    Empty when there is no forgetting set. Without adapter sets (nothing to
-    switch off) the base columns are None.
+    Without adapter sets (nothing to switch off) the base columns are None.
     """
     if not manifests:
         return {}
@@ -62,10 +53,8 @@ def evaluate_forgetting(brain, manifests: Mapping[str, Path], loader_kwargs: dic
     # Own names (test/forget_<name>): a test set of the same name keeps its outputs and log line
     data = {FORGET_PREFIX + name: asr_dataset(csv, m4t, "ascending") for name, csv in manifests.items()}
     adapted = brain.evaluate_test_sets(data, loader_kwargs)
-    base: dict = {}
-    if m4t.adapters.sets:
-        base = evaluate_base(brain, data, loader_kwargs)
-    else:
+    base = evaluate_base(brain, data, loader_kwargs) if m4t.adapters.sets else {}
+    if not m4t.adapters.sets:
         logger.warning("forgetting check: no adapter sets to switch off; only the adapted numbers are kept")
     result = {
         name: forgetting_entry(adapted[FORGET_PREFIX + name], base.get(FORGET_PREFIX + name))

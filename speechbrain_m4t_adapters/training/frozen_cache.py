@@ -12,12 +12,10 @@ length adaptor               the Conformer (+ features)              length adap
 text-only (decoder)          the text encoder                        decoder
 ===========================  ======================================  =====================
 
-Entries are written as safetensors shards (one per computed batch) under
-``<root>/<key>/``; the key hashes the base (source, architecture, a checksum
-of the frozen weights), the feature settings, the cache point and the frozen
-active adapter sets, so any change uses a fresh folder (older ones are
-deleted). Each entry also records its utterance's length, and is recomputed if
-the audio length differs. Writing stops at ``max_gb``.
+Entries are safetensors shards (one per computed batch) under ``<root>/<key>/``; the key
+hashes the base (source, architecture, frozen weights), the features, the cache point and
+the frozen active adapter sets, so any change uses a fresh folder (older ones are deleted).
+An entry whose recorded length differs from its utterance's is recomputed. Writing stops at ``max_gb``.
 """
 
 from __future__ import annotations
@@ -31,6 +29,7 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+from speechbrain.utils.distributed import is_distributed_initialized
 from torch import nn
 
 from ..adapters.hosting import active_module
@@ -44,8 +43,7 @@ def weights_checksum(modules: list[nn.Module]) -> str:
 
     Example
     -------
-    >>> a = nn.Linear(3, 2)
-    >>> b = nn.Linear(3, 2)
+    >>> a, b = nn.Linear(3, 2), nn.Linear(3, 2)
     >>> weights_checksum([a]) == weights_checksum([a]) != weights_checksum([b])
     True
     """
@@ -76,18 +74,8 @@ def is_deterministic(modules: list[nn.Module]) -> bool:
 
 
 class FrozenOutputCache:
-    """Per-utterance tensors on disk, under one key.
-
-    Arguments
-    ---------
-    root : str or Path
-        Cache root; entries go to ``root/<key>``.
-    key : dict
-        What the cached outputs depend on (hashed into the folder name).
-    max_gb : float
-        Stop writing new entries beyond this size.
-    rank : int
-        Shard name prefix (DDP ranks write their own shards).
+    """Per-utterance tensors on disk under ``root/<hash of key>``, up to ``max_gb``; DDP ranks
+    write their own shards (``rank`` prefixes their names).
 
     Example
     -------
@@ -101,32 +89,24 @@ class FrozenOutputCache:
     """
 
     def __init__(self, root: str | Path, key: dict, max_gb: float = 20.0, rank: int = 0) -> None:
-        self.key = key
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
-        root = Path(root)
-        self.folder = root / digest
-        self.max_bytes = int(max_gb * 2**30)
-        self.rank = rank
-        if root.is_dir():
-            for stale in root.iterdir():
-                if stale.is_dir() and stale != self.folder and (stale / "key.json").is_file():
-                    logger.info(
-                        "frozen-output cache: removing %s (base, features or adapters changed)", stale
-                    )
-                    shutil.rmtree(stale, ignore_errors=True)
+        self.key, self.rank = key, rank
+        self.folder, self.max_bytes = Path(root) / digest, int(max_gb * 2**30)
+        for stale in Path(root).iterdir() if Path(root).is_dir() else []:
+            if stale.is_dir() and stale != self.folder and (stale / "key.json").is_file():
+                logger.info("frozen-output cache: removing %s (base, features or adapters changed)", stale)
+                shutil.rmtree(stale, ignore_errors=True)
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "key.json").write_text(json.dumps(key, indent=1, sort_keys=True))
         self.index: dict[str, tuple[Path, int]] = {}
-        self.nbytes = 0
-        self.full = False
-        self._shards = 0
-        for shard in sorted(self.folder.glob("*.safetensors")):
+        shards = sorted(self.folder.glob("*.safetensors"))
+        for shard in shards:
             with safe_open(str(shard), framework="pt") as f:
                 meta = f.metadata() or {}
             for uid, samples in zip(json.loads(meta.get("ids", "[]")), json.loads(meta.get("samples", "[]"))):
                 self.index[uid] = (shard, int(samples))
-            self.nbytes += shard.stat().st_size
-            self._shards += 1
+        self.nbytes, self._shards = sum(shard.stat().st_size for shard in shards), len(shards)
+        self.full = False
         self.hits = self.misses = 0
         self._open: tuple[Path, object] | None = None
 
@@ -188,13 +168,9 @@ def pad_rows(
     >>> hidden.shape, mask.tolist()
     (torch.Size([2, 2, 3]), [[1, 1], [1, 0]])
     """
-    length = max(r.shape[0] for r in rows)
-    hidden = torch.zeros(len(rows), length, rows[0].shape[-1], device=device, dtype=dtype)
-    mask = torch.zeros(len(rows), length, dtype=torch.long, device=device)
-    for i, r in enumerate(rows):
-        hidden[i, : r.shape[0]] = r.to(device, dtype)
-        mask[i, : r.shape[0]] = 1
-    return hidden, mask
+    hidden = torch.nn.utils.rnn.pad_sequence([r.to(device, dtype) for r in rows], batch_first=True)
+    lengths = torch.tensor([r.shape[0] for r in rows], device=device)
+    return hidden, (torch.arange(hidden.shape[1], device=device) < lengths[:, None]).long()
 
 
 class FrozenOutputs:
@@ -203,15 +179,7 @@ class FrozenOutputs:
     :meth:`encoded` gives what :meth:`SeamlessM4T.forward` takes as ``encoded``; it is None
     when there is nothing exact to cache (the model is not training, the lowest trainable module
     is in the Conformer, or dropout/LayerDrop is active below it), and the lobe then runs whole.
-
-    Arguments
-    ---------
-    m4t : SeamlessM4T
-        The lobe.
-    folder : str or Path
-        Where the cache lives (one sub-folder per input kind).
-    max_gb : float
-        Size limit (beyond it, utterances are recomputed).
+    ``folder`` holds one sub-folder per input kind; beyond ``max_gb`` utterances are recomputed.
     """
 
     def __init__(self, m4t, folder: str | Path | None, max_gb: float = 20.0) -> None:
@@ -268,8 +236,7 @@ class FrozenOutputs:
                 "features": {"num_mel_bins": self.m4t.fbank.num_mel_bins, "stride": self.m4t.fbank.stride},
                 "dtype": str(self.m4t.dtype),
             }
-            distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-            rank = torch.distributed.get_rank() if distributed else 0
+            rank = torch.distributed.get_rank() if is_distributed_initialized() else 0
             # One sub-folder per input kind: a new key replaces only its own kind's entries.
             cache = FrozenOutputCache(self.folder / kind, key, self.max_gb, rank)
             logger.info("%s", cache.summary())
@@ -277,48 +244,37 @@ class FrozenOutputs:
         return self._caches[kind][1], point
 
     def encoded(self, ids, wavs=None, wav_lens=None, input_ids=None, attention_mask=None):
-        """``(point, hidden, mask)`` of the batch's frozen stages, or None (see the class docstring)."""
+        """``(point, hidden, mask)`` of the batch's frozen stages, or None (see the class docstring).
+
+        Entries are keyed by id and sample count (speech) or token count (text).
+        """
         found = self._cache("speech" if wavs is not None else "text")
         if found is None:
             return None
         cache, point = found
+        ids = list(ids)
         if wavs is not None:
-            hidden, mask = self._speech(cache, point, list(ids), wavs.to(self.m4t.device), wav_lens)
+            wavs = wavs.to(self.m4t.device)
+            lens = torch.ones(wavs.shape[0]) if wav_lens is None else wav_lens.float().cpu()
+            counts, device = torch.round(lens * wavs.shape[-1]).long().tolist(), self.m4t.device
         else:
-            hidden, mask = self._text(cache, list(ids), input_ids, attention_mask)
-        return point, hidden, mask
-
-    def _speech(self, cache, point: str, ids: list[str], wavs: torch.Tensor, wav_lens):
-        """Frozen speech stage from (or into) the cache; keyed by id and sample count."""
-        total = wavs.shape[-1]
-        lens = torch.ones(wavs.shape[0]) if wav_lens is None else wav_lens.float().cpu()
-        samples = torch.round(lens * total).long().tolist()
-        rows = [cache.get(uid, n) for uid, n in zip(ids, samples)]
-        if all(r is not None for r in rows):
-            cache.hits += 1
-            return pad_rows(rows, self.m4t.device, rows[0].dtype)
-        cache.misses += 1
-        with torch.no_grad():
-            features, mask = self.m4t.extract_features(wavs, wav_lens)
-            if point == "conformer":
-                hidden = self.m4t.encode_conformer(features, mask)
-            else:
-                hidden, mask = self.m4t.encode_speech(features, mask)
-        # Padding as a cache hit pads (zeros), so epoch 1 computes exactly what later epochs do.
-        hidden = hidden * mask.unsqueeze(-1).to(hidden.dtype)
-        cache.put(ids, [hidden[i, :n] for i, n in enumerate(mask.sum(1).tolist())], samples)
-        return hidden, mask
-
-    def _text(self, cache, ids: list[str], input_ids: torch.Tensor, attention_mask: torch.Tensor):
-        """Text-encoder outputs from (or into) the cache; keyed by id and token count."""
-        counts = attention_mask.sum(1).tolist()
+            counts, device = attention_mask.sum(1).tolist(), input_ids.device
         rows = [cache.get(uid, n) for uid, n in zip(ids, counts)]
         if all(r is not None for r in rows):
             cache.hits += 1
-            return pad_rows(rows, input_ids.device, rows[0].dtype)[0], attention_mask
+            hidden, mask = pad_rows(rows, device, rows[0].dtype)
+            return point, hidden, (mask if wavs is not None else attention_mask)
         cache.misses += 1
         with torch.no_grad():
-            hidden, _ = self.m4t.encode_text(input_ids, attention_mask)
-        hidden = hidden * attention_mask.unsqueeze(-1).to(hidden.dtype)
-        cache.put(ids, [hidden[i, :n] for i, n in enumerate(counts)], counts)
-        return hidden, attention_mask
+            if wavs is None:
+                hidden, mask = self.m4t.encode_text(input_ids, attention_mask)[0], attention_mask
+            else:
+                features, mask = self.m4t.extract_features(wavs, wav_lens)
+                if point == "conformer":
+                    hidden = self.m4t.encode_conformer(features, mask)
+                else:
+                    hidden, mask = self.m4t.encode_speech(features, mask)
+        # Padding as a cache hit pads (zeros), so epoch 1 computes exactly what later epochs do.
+        hidden = hidden * mask.unsqueeze(-1).to(hidden.dtype)
+        cache.put(ids, [hidden[i, :n] for i, n in enumerate(mask.sum(1).tolist())], counts)
+        return point, hidden, mask

@@ -1,24 +1,16 @@
 """Experiment hyperparameters: one flat hyperpyyaml file per experiment, checked before use.
 
-A recipe YAML (``recipes/<Language>/hparams/<experiment>.yaml``) holds every
-knob and loads by itself with ``hyperpyyaml.load_hyperpyyaml``; the recipes'
-files are written from one source by ``tools/flat_recipes.py``. Command-line
-overrides (``--key=value``) replace WHOLE top-level entries (no deep merge, so
-what is written is exactly what runs).
+A recipe YAML (``recipes/<Language>/hparams/<experiment>.yaml``, written by
+``tools/flat_recipes.py``) holds every knob and loads by itself with hyperpyyaml.
+Overrides (``--key=value``) replace WHOLE top-level entries (no deep merge).
 
-Two overlays make any experiment runnable on a CPU in minutes: ``--smoke=True``
-applies ``smoke.yaml`` (tiny RANDOM offline model, the real clips shipped in
-``tests/fixtures/real``, one short epoch: checks the pipeline) and
-``--mini=True`` applies ``mini.yaml`` (the mini SeamlessM4T bundled with the
-package, which has learned, and synthetic speech of the experiment's language:
-numbers that mean something at mini scale), both found in the file's
-``overlays_folder`` (relative to the file), not in the installed package.
+Overlays from the file's ``overlays_folder`` make any experiment run on a CPU in minutes:
+``--smoke=True`` (``smoke.yaml``: tiny RANDOM model, the clips in ``tests/fixtures/real``,
+one short epoch) and ``--mini=True`` (``mini.yaml``: the bundled mini SeamlessM4T, which
+has learned, and synthetic speech of the experiment's language).
 
-Every key is checked before anything is built (no model or data is loaded
-for a typo): a key the experiment file does not define is an error naming
-the closest known key, and a value whose type does not fit the file's
-(``--lr=abc``, ``--number_of_epochs=two``) is an error naming the key, the
-value and the expected type.
+Every key is checked before anything is built: an unknown key is an error naming the
+closest known one; a value of the wrong type (``--lr=abc``) names the key, value and type.
 """
 
 from __future__ import annotations
@@ -74,21 +66,9 @@ def _expected_type(default: Any) -> tuple[str, tuple[type, ...]] | None:
 
 
 def check_entry(key: str, value: Any, known: Any, source: str) -> None:
-    """Check that ``key`` exists in ``known`` and that ``value`` fits the type of its entry there.
+    """Raise :class:`HparamsError` unless ``key`` is in ``known`` and ``value`` fits its entry's type.
 
-    Arguments
-    ---------
-    key, value : str, any
-        The entry being set.
-    known : mapping
-        The tree it replaces an entry of.
-    source : str
-        Where the entry comes from, for the message (a file or ``command line``).
-
-    Raises
-    ------
-    HparamsError
-        Unknown key (naming the closest known one) or wrong type.
+    ``source`` (a file or ``command line``) starts the message.
 
     Example
     -------
@@ -142,12 +122,9 @@ def load_tree(path: str | Path) -> Any:
 
 
 def _as_tree(overrides: str | dict | None) -> dict:
-    if not overrides:
-        return {}
     if isinstance(overrides, str):
-        loaded = _yaml().load(overrides)
-        return dict(loaded or {})
-    return dict(overrides)
+        return dict(_yaml().load(overrides) or {})
+    return dict(overrides or {})
 
 
 def _flag(value: Any) -> bool:
@@ -162,11 +139,8 @@ def _overlay_file(path: Path, tree: Any, name: str) -> Path:
 
 
 def experiment_tree(path: str | Path, overrides: str | dict | None = None) -> Any:
-    """YAML tree of an experiment: the file, then an overlay (smoke, mini), then overrides.
-
-    ``repo_root`` (the folder above the overlays folder) and ``hparams_file``
-    are added for references such as the smoke data folder.
-    """
+    """YAML tree of an experiment: the file, an overlay (smoke, mini), overrides; plus
+    ``repo_root`` (above the overlays folder) and ``hparams_file``."""
     path = Path(path).resolve()
     tree = load_tree(path)
     extra = _as_tree(overrides)
@@ -195,21 +169,7 @@ def dump_tree(tree: Any) -> str:
 
 
 def load_experiment(path: str | Path, overrides: str | dict | None = None) -> tuple[dict, str]:
-    """Load an experiment's hyperparameters (the file + an overlay + overrides).
-
-    Arguments
-    ---------
-    path : str or Path
-        The experiment YAML.
-    overrides : str or dict, optional
-        Command-line overrides (SpeechBrain's ``parse_arguments`` gives a YAML string).
-
-    Returns
-    -------
-    hparams : dict
-        Resolved hyperparameters (objects built by hyperpyyaml).
-    text : str
-        The merged YAML they were built from.
-    """
+    """The experiment's resolved hyperparameters (file + overlay + ``overrides``, a YAML string
+    or dict) and the merged YAML text they were built from."""
     text = dump_tree(experiment_tree(path, overrides))
     return load_hyperpyyaml(text), text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from speechbrain.utils.train_logger import TrainLogger
+from speechbrain.utils.train_logger import TensorboardLogger, TrainLogger
 
 
 class FanOutLogger(TrainLogger):
@@ -29,8 +29,8 @@ class FanOutLogger(TrainLogger):
 
     def log_stats(self, stats_meta: dict, train_stats=None, valid_stats=None, test_stats=None, verbose=False):
         """Forward to every logger."""
+        stats = dict(train_stats=train_stats, valid_stats=valid_stats, test_stats=test_stats)
         for logger in self.loggers:
-            stats = dict(train_stats=train_stats, valid_stats=valid_stats, test_stats=test_stats)
             logger.log_stats(stats_meta, verbose=verbose, **stats)
 
 
@@ -40,47 +40,30 @@ def _numbers(stats: dict | None) -> dict | None:
     return {k: v for k, v in stats.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
-def tensorboard_logger(save_dir: str | Path) -> TrainLogger:
-    """SpeechBrain's TensorboardLogger, fed only numbers.
+class NumericTensorboardLogger(TensorboardLogger):
+    """SpeechBrain's TensorboardLogger, fed only numbers (TensorBoard scalars hold no text).
 
-    Our ``stats_meta`` also carries text (the test-set name), which TensorBoard
-    scalars cannot hold: numbers pass, and test statistics are tagged with the
-    test-set name (``WER_bengali/test``) so sets do not overwrite each other.
+    Test statistics are tagged with the test-set name (``WER_bengali/test``) so sets do not
+    overwrite each other.
     """
-    from speechbrain.utils.train_logger import TensorboardLogger
 
-    class NumericTensorboardLogger(TensorboardLogger):
-        """TensorboardLogger that drops non-numeric statistics."""
-
-        def log_stats(self, stats_meta, train_stats=None, valid_stats=None, test_stats=None, verbose=False):
-            """Log the numeric statistics only."""
-            name = stats_meta.get("test set")
-            if name is not None and test_stats is not None:
-                test_stats = {f"{k}_{name}": v for k, v in test_stats.items()}
-            super().log_stats(
-                _numbers(stats_meta),
-                _numbers(train_stats),
-                _numbers(valid_stats),
-                _numbers(test_stats),
-                verbose,
-            )
-
-    return NumericTensorboardLogger(str(save_dir))
+    def log_stats(self, stats_meta, train_stats=None, valid_stats=None, test_stats=None, verbose=False):
+        """Log the numeric statistics only."""
+        name = stats_meta.get("test set")
+        if name is not None and test_stats is not None:
+            test_stats = {f"{k}_{name}": v for k, v in test_stats.items()}
+        stats = (stats_meta, train_stats, valid_stats, test_stats)
+        super().log_stats(*(_numbers(part) for part in stats), verbose)
 
 
 def with_tensorboard(hparams: dict[str, Any]) -> TrainLogger:
-    """``hparams["train_logger"]``, fanned out to TensorBoard when ``tensorboard: True``.
-
-    TensorBoard event files go to ``tensorboard_folder`` (SpeechBrain's
-    :class:`~speechbrain.utils.train_logger.TensorboardLogger`; needs the
-    ``tensorboard`` package).
-    """
+    """``hparams["train_logger"]``, fanned out to TensorBoard (``tensorboard_folder``) if ``tensorboard``."""
     logger = hparams["train_logger"]
     if not hparams.get("tensorboard"):
         return logger
     folder = Path(hparams.get("tensorboard_folder") or Path(hparams["output_folder"]) / "tensorboard")
     try:
-        board = tensorboard_logger(folder)
+        board = NumericTensorboardLogger(str(folder))
     except ImportError as error:
         raise ImportError(
             "tensorboard: True needs the tensorboard package: pip install tensorboard"

@@ -1,22 +1,13 @@
 """Skip optimiser steps whose loss or gradients are NaN/infinite.
 
-One non-finite step is enough to turn every trained weight into NaN, after
-which the run goes on and saves garbage with a normal-looking summary.
-:class:`NonFiniteStepGuard` is a mixin for a SpeechBrain ``Brain`` that
-reuses its hooks and its ``nonfinite_patience`` option (``--nonfinite_patience``
-or the YAML key; SpeechBrain's default 3):
-
-* ``check_loss_isfinite`` only notes a non-finite loss (SpeechBrain's version
-  counts it but still steps);
-* ``freeze_optimizers``, called by ``optimizers_step`` after the gradients
-  are complete (and averaged across DDP ranks) and before clipping, skips the
-  step (no optimiser returned) and clears the gradients when the loss or any
-  gradient is non-finite, counts it and logs the utterance ids;
-* more than ``nonfinite_patience`` skipped steps in one epoch stop the run
-  with :class:`NonFiniteTrainingError` naming the last batch's ids.
-
-With fp16 on CUDA the GradScaler already skips overflowing steps (and must see
-them to lower its scale), so there only a non-finite loss is counted.
+One non-finite step turns every trained weight into NaN, and the run then saves garbage
+with a normal-looking summary. :class:`NonFiniteStepGuard` reuses SpeechBrain's hooks:
+``check_loss_isfinite`` only notes a non-finite loss (SpeechBrain's still steps);
+``freeze_optimizers`` (called after the gradients are complete and DDP-averaged, before
+clipping) skips the step, clears the gradients and logs the utterance ids; more than
+SpeechBrain's ``nonfinite_patience`` (default 3) skips in one epoch raise
+:class:`NonFiniteTrainingError`. With fp16 on CUDA the GradScaler skips overflowing steps
+itself (and must see them to lower its scale): only a non-finite loss is counted there.
 """
 
 from __future__ import annotations
@@ -33,11 +24,10 @@ class NonFiniteTrainingError(RuntimeError):
 
 
 class NonFiniteStepGuard:
-    """Brain mixin: a non-finite loss or gradient skips the step; too many stop the run.
+    """Brain mixin (before ``sb.Brain`` in the bases): a non-finite loss or gradient skips the step.
 
-    Put it before ``sb.Brain`` in the bases. ``nonfinite_steps_skipped``
-    counts skipped steps over the whole run (``nonfinite_count``, SpeechBrain's
-    per-epoch counter, is what the patience applies to).
+    ``nonfinite_steps_skipped`` counts the whole run; the patience applies to SpeechBrain's
+    per-epoch ``nonfinite_count``.
 
     Example
     -------
@@ -70,7 +60,8 @@ class NonFiniteStepGuard:
         ids, self._step_ids = getattr(self, "_step_ids", []), []
         bad_loss, self._nonfinite_loss = getattr(self, "_nonfinite_loss", False), False
         scaler = getattr(self, "scaler", None)
-        bad_grads = not (scaler is not None and scaler.is_enabled()) and not _grads_finite(optimizers)
+        scaling = scaler is not None and scaler.is_enabled()  # the GradScaler skips such steps itself
+        bad_grads = not scaling and not _grads_finite(optimizers)
         if not (bad_loss or bad_grads):
             return optimizers
         self.nonfinite_count = getattr(self, "nonfinite_count", 0) + 1
@@ -91,16 +82,15 @@ class NonFiniteStepGuard:
             self.nonfinite_count,
             patience,
         )
-        if scaler is not None and scaler.is_enabled():
-            return optimizers  # the GradScaler skips the step itself and lowers its scale
+        if scaling:
+            return optimizers  # (and lowers its scale)
         for optimizer in optimizers.values():
             optimizer.zero_grad(set_to_none=True)
         return {}
 
 
 def _grads_finite(optimizers: dict) -> bool:
-    """True when every gradient of the optimisers' parameters is finite (one device sync)."""
-    checks = [
+    checks = [  # one device sync
         torch.isfinite(p.grad).all()
         for opt in optimizers.values()
         for group in opt.param_groups

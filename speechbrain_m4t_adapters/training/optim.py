@@ -1,11 +1,9 @@
 """Optimiser parameter groups, warmup and annealing for adapter training.
 
-Each adapter config may carry its own ``lr`` and ``weight_decay`` (e.g. a
-pretrained 46M length-adaptor copy at 1e-4 beside fresh bottleneck adapters at
-1e-3); everything else uses the optimiser's defaults from the YAML. Norm
-weights and biases (1-D parameters) never get weight decay. Each group keeps
-its ``peak_lr``: a linear warmup climbs to it over ``warmup_steps`` optimiser
-steps, and the epoch-level annealing scales it.
+Each adapter config may carry its own ``lr`` and ``weight_decay`` (e.g. a 46M length-adaptor
+copy at 1e-4 beside fresh adapters at 1e-3); the rest uses the YAML optimiser's defaults. 1-D
+parameters (norms, biases) get no weight decay. A linear warmup climbs to each group's
+``peak_lr`` over ``warmup_steps`` optimiser steps; epoch-level annealing scales it.
 """
 
 from __future__ import annotations
@@ -22,28 +20,22 @@ logger = logging.getLogger(__name__)
 
 
 def _split(name: str, params: list[nn.Parameter], lr: float | None, weight_decay: float | None) -> list[dict]:
-    groups = []
-    decayed = [p for p in params if p.ndim >= 2]
-    plain = [p for p in params if p.ndim < 2]
-    if decayed:
-        group = {"name": name, "params": decayed}
-        if weight_decay is not None:
-            group["weight_decay"] = weight_decay
-        groups.append(group)
-    if plain:
-        groups.append({"name": f"{name} (norms, biases)", "params": plain, "weight_decay": 0.0})
-    for group in groups:
-        if lr is not None:
-            group["lr"] = lr
-    return groups
+    decayed = {"name": name, "params": [p for p in params if p.ndim >= 2]}
+    if weight_decay is not None:
+        decayed["weight_decay"] = weight_decay
+    plain = {
+        "name": f"{name} (norms, biases)",
+        "params": [p for p in params if p.ndim < 2],
+        "weight_decay": 0.0,
+    }
+    groups = [group for group in (decayed, plain) if group["params"]]
+    return [{**group, "lr": lr} for group in groups] if lr is not None else groups
 
 
 def param_groups(m4t: SeamlessM4T) -> list[dict]:
-    """Parameter groups of everything trainable in ``m4t``: per adapter set, then the base.
+    """``torch.optim`` parameter groups (each ``name``d) of everything trainable: per set, then the base.
 
-    Returns a list of dicts for a ``torch.optim`` constructor; each has a
-    ``name``; ``lr``/``weight_decay`` are present only where they differ from
-    the optimiser's defaults (set's config, or 0 decay for 1-D parameters).
+    ``lr``/``weight_decay`` are present only where they differ from the optimiser's defaults.
 
     Example
     -------
@@ -58,10 +50,9 @@ def param_groups(m4t: SeamlessM4T) -> list[dict]:
     groups: list[dict] = []
     seen: set[int] = set()
     for name in m4t.adapters.active:
-        adapter_set = m4t.adapters.sets[name]
         params = [p for p in m4t.adapters.parameters(name) if p.requires_grad and id(p) not in seen]
         seen.update(id(p) for p in params)
-        config = adapter_set.config
+        config = m4t.adapters.sets[name].config
         groups += _split(name, params, getattr(config, "lr", None), getattr(config, "weight_decay", None))
     base = [p for _, p in base_parameters(m4t.model) if p.requires_grad and id(p) not in seen]
     groups += _split("base model", base, None, None)

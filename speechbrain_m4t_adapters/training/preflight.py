@@ -1,11 +1,8 @@
 """Checks run before any data is prepared or any model loaded: fail early, never after the work.
 
-* every folder the run will write to must be writable (today's alternative:
-  an unwritable ``adapters/`` fails after training and testing);
-* every ``pretrained_adapters`` folder must exist; a missing one names the
-  recipe and the command that makes it (e.g. the Bengali pivot). Recipes are
-  looked for beside the experiment's YAML (:func:`recipe_folders`), never in
-  the installed package, so this works from a non-editable install too.
+Every folder the run writes must be writable (else ``adapters/`` fails after training), and
+every ``pretrained_adapters`` folder must exist (a missing one names the recipe, found beside
+the experiment's YAML, and the command that makes it).
 """
 
 from __future__ import annotations
@@ -23,10 +20,7 @@ _ADAPTERS_JSON = "adapters.json"
 
 
 def check_writable(folders: Iterable[str | os.PathLike]) -> None:
-    """Raise ``PermissionError`` naming the first folder that could not be written.
-
-    A folder that exists must be a writable directory; one that does not must
-    have a nearest existing ancestor that is a writable directory.
+    """Raise ``PermissionError`` naming the first folder (or, if absent, nearest ancestor) not writable.
 
     Example
     -------
@@ -60,10 +54,8 @@ def check_pretrained_adapters(
 ) -> None:
     """Raise ``FileNotFoundError`` for a missing pretrained adapter folder, with the command that makes it.
 
-    The folder ``<output_root>/<experiment>/<seed>/adapters`` is made by the
-    recipe whose YAML sets ``experiment_name: <experiment>`` (found from
-    ``hparams_file``, the experiment's YAML); the command repeats this run's
-    ``--output_root``, ``--seed``, ``--smoke`` and ``--mini`` options.
+    ``<output_root>/<experiment>/<seed>/adapters`` is made by the recipe setting ``experiment_name:
+    <experiment>``; the command repeats this run's ``--output_root``, ``--seed``, ``--smoke``, ``--mini``.
     """
     for entry in folders:
         folder, _ = parse_folder_entry(entry)  # a folder, or {folder: ..., rename: ...}
@@ -88,9 +80,7 @@ def check_pretrained_adapters(
 
 
 def recipe_folders(hparams_file: str | os.PathLike) -> list[Path]:
-    """The ``recipes`` folder (``<recipes>/<Language>/hparams/*.yaml``) a recipe YAML belongs to.
-
-    Empty when the YAML is not in a ``<Language>/hparams/`` folder, or that folder is gone.
+    """The ``recipes`` folder (``<recipes>/<Language>/hparams/*.yaml``) of a recipe YAML (or none).
 
     Example
     -------
@@ -106,11 +96,8 @@ def recipe_folders(hparams_file: str | os.PathLike) -> list[Path]:
 
 
 def find_recipe(experiment: str, hparams_file: str | os.PathLike) -> Path | None:
-    """The recipe YAML whose own text sets ``experiment_name: <experiment>`` (None if none).
-
-    Searched beside ``hparams_file`` (a flat ``hparams/`` folder of several
-    languages, as in SpeechBrain's tree), then in its :func:`recipe_folders`.
-    """
+    """The recipe YAML setting ``experiment_name: <experiment>``: beside ``hparams_file``, then in
+    its :func:`recipe_folders` (None if none)."""
     pattern = re.compile(rf"^experiment_name:\s*['\"]?{re.escape(experiment)}['\"]?\s*(#.*)?$", re.M)
     siblings = sorted(Path(hparams_file).resolve().parent.glob("*.yaml"))
     for folder in recipe_folders(hparams_file):

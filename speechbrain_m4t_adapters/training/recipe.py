@@ -46,11 +46,7 @@ MODES = ("asr", "text", "mixed")
 
 
 def _prepare_cached(prepare, spec: dict, csv: Path, what: str, defaults: dict) -> None:
-    """Prepare ``csv`` unless it exists from the very same spec (manifests are shared).
-
-    The spec is stored next to the manifest; a different spec (other hours,
-    duration limits, corpus path, ...) prepares it again instead of reusing it.
-    """
+    """Prepare ``csv`` unless it exists from the very same spec (stored beside it; manifests are shared)."""
     record = csv.with_suffix(".spec.json")
     fingerprint = json.dumps({"spec": spec, "defaults": defaults}, sort_keys=True, default=str)
     with FileLock(f"{csv}.lock"):  # experiments started together: one prepares, the others then reuse
@@ -76,14 +72,14 @@ def _prepare(hparams: dict) -> dict[str, Path]:
     mode = hparams["mode"]
     text_specs = hparams.get("text_corpus") or {}
     referenced = json.dumps(dict(text_specs), default=str)
-    wanted = {}
-    for key, spec in (hparams.get("datasets") or {}).items():
-        # Speech sets: train/valid for speech training, and any a text corpus is built from
-        # (e.g. the transcripts of the 5-hour subset for translated-transcript pairs).
-        if (mode != "text" and key in ("train", "valid")) or str(folder / f"{key}.csv") in referenced:
-            wanted[key] = spec
-    for name, spec in (hparams.get("test_sets") or {}).items():
-        wanted[f"test_{name}"] = spec
+    # Speech sets: train/valid for speech training, and any a text corpus is built from
+    # (e.g. the transcripts of the 5-hour subset for translated-transcript pairs).
+    wanted = {
+        key: spec
+        for key, spec in (hparams.get("datasets") or {}).items()
+        if (mode != "text" and key in ("train", "valid")) or str(folder / f"{key}.csv") in referenced
+    }
+    wanted.update({f"test_{n}": s for n, s in (hparams.get("test_sets") or {}).items()})
     wanted.update({f"forget_{n}": s for n, s in (hparams.get("forgetting_sets") or {}).items()})
     csvs = {}
     for key, spec in wanted.items():
@@ -92,28 +88,27 @@ def _prepare(hparams: dict) -> dict[str, Path]:
         run_on_main(_prepare_cached, args=[prepare_asr_spec, dict(spec), csvs[key], key, limits])
     # translation: used by text corpora without a translations_file
     mt = {"translation": hparams.get("translation"), "max_chars": hparams.get("max_text_chars")}
-    if mode in ("text", "mixed"):
-        for key in ("train", "valid"):
-            if key not in text_specs:
-                raise ValueError(f"mode {mode!r} needs text_corpus: {{{key}: ...}} in the hyperparameters")
-            csvs[f"text_{key}"] = folder / f"text_{key}.csv"
-            run_on_main(
-                _prepare_cached,
-                args=[prepare_text_spec, dict(text_specs[key]), csvs[f"text_{key}"], f"text_{key}", mt],
-            )
+    for key in ("train", "valid") if mode in ("text", "mixed") else ():
+        if key not in text_specs:
+            raise ValueError(f"mode {mode!r} needs text_corpus: {{{key}: ...}} in the hyperparameters")
+        csvs[f"text_{key}"] = csv = folder / f"text_{key}.csv"
+        run_on_main(_prepare_cached, args=[prepare_text_spec, dict(text_specs[key]), csv, f"text_{key}", mt])
     return csvs
 
 
+def _dataset(hparams: dict, m4t, csvs: dict[str, Path], split: str, sorting: str, kind: str | None = None):
+    """The ``split`` set of the run's kind (text in ``text`` mode, else speech)."""
+    unwritable = hparams.get("unwritable_text", "keep")
+    if (kind or hparams["mode"]) == "text":
+        return text_dataset(csvs[f"text_{split}"], m4t, sorting, unwritable)
+    return asr_dataset(csvs[split], m4t, sorting, unwritable)
+
+
 def _train_loader(hparams: dict, m4t, csvs: dict[str, Path]):
-    mode = hparams["mode"]
-    sorting = hparams.get("sorting", "ascending")
-    kwargs, unwritable = dict(hparams["train_dataloader_opts"]), hparams.get("unwritable_text", "keep")
-    if mode == "text":
-        train = text_dataset(csvs["text_train"], m4t, sorting, unwritable)
-    else:
-        train = asr_dataset(csvs["train"], m4t, sorting, unwritable)
-    if mode == "mixed":
-        text = text_dataset(csvs["text_train"], m4t, "random", unwritable)
+    sorting, kwargs = hparams.get("sorting", "ascending"), dict(hparams["train_dataloader_opts"])
+    train = _dataset(hparams, m4t, csvs, "train", sorting)
+    if hparams["mode"] == "mixed":
+        text = _dataset(hparams, m4t, csvs, "train", "random", kind="text")
         return mixed_loader(
             train, text, kwargs.get("batch_size", 1), hparams["text_batch_size"], seed=hparams["seed"]
         ), {}
@@ -190,9 +185,8 @@ def _start(argv: list[str]) -> tuple[dict, sb.core.RunOptions, str]:
 def cpu_threads(setting: int | str | None, device: str = "cpu") -> int | None:
     """Threads for a CPU run: ``auto`` leaves the cores other jobs keep busy (1-minute load) free.
 
-    torch's default (every core) makes a run on a shared 2-core machine many times slower
-    than one thread: both jobs then fight for every core. ``OMP_NUM_THREADS`` in the
-    environment wins over ``auto``; an integer is used as given; None keeps torch's default.
+    On a shared machine torch's default (every core) is many times slower than one thread.
+    ``OMP_NUM_THREADS`` wins over ``auto``; an integer is used as given; None keeps torch's default.
 
     Example
     -------
@@ -229,11 +223,7 @@ def _own_folder(hparams: dict, merged_text: str) -> None:
 def _fit(brain: AdapterBrain, hparams: dict, csvs: dict[str, Path]) -> int:
     """Train the trainable parameters (if any, and epochs are asked); returns their number."""
     m4t = brain.m4t
-    unwritable = hparams.get("unwritable_text", "keep")
-    if hparams["mode"] == "text":
-        valid = text_dataset(csvs["text_valid"], m4t, "ascending", unwritable)
-    else:
-        valid = asr_dataset(csvs["valid"], m4t, "ascending", unwritable)
+    valid = _dataset(hparams, m4t, csvs, "valid", "ascending")
     trainable = sum(p.numel() for p in m4t.trainable_parameters())
     report = m4t.adapters.parameter_report()
     logger.info(parameter_summary(report))
@@ -241,9 +231,10 @@ def _fit(brain: AdapterBrain, hparams: dict, csvs: dict[str, Path]) -> int:
     base = report["base_parameters"] if scaled else None
     logger.info(budget_line(experiment_parameters(report), hparams.get("paper_params"), base))
     if hparams["number_of_epochs"] <= 0 or trainable == 0:
-        epochs = hparams["number_of_epochs"]
         logger.info(
-            "nothing to train (%d epochs, %d trainable parameters): evaluating only", epochs, trainable
+            "nothing to train (%d epochs, %d trainable parameters): evaluating only",
+            hparams["number_of_epochs"],
+            trainable,
         )
         return trainable
     train, train_kwargs = _train_loader(hparams, m4t, csvs)
@@ -322,10 +313,7 @@ def _save_results(
 
 
 def run_experiment(argv: Sequence[str] | None = None) -> dict:
-    """Run the experiment described by ``argv`` (``hparams.yaml --key=value ...``).
-
-    Returns the summary written to ``<output_folder>/summary.json``.
-    """
+    """Run the experiment of ``argv`` (``hparams.yaml --key=value ...``); returns its ``summary.json``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     hparams, run_opts, merged_text = _start(argv)
     main = sb.utils.distributed.if_main_process()  # one lock holder; the other ranks share its folder
@@ -362,22 +350,15 @@ def _stop_on_sigterm(hparams: dict):
 
 def _run(hparams: dict, run_opts: sb.core.RunOptions) -> dict:
     """Prepare, train, evaluate and save, in an output folder this process owns."""
-    csvs = _prepare(hparams)
+    csvs, adapters = _prepare(hparams), hparams.get("adapters") or {}
+    lines = []
     if hparams.get("budget_scaling") == "paper_fraction":  # the mini overlay: shares of the base, not counts
-        for line in scale_to_paper_fraction(hparams.get("adapters") or {}, hparams["model_source"]):
-            logger.info(line)
-    for line in apply_lr_by_kind(hparams.get("adapters") or {}, hparams.get("lr_by_kind") or {}):
+        lines = scale_to_paper_fraction(adapters, hparams["model_source"])
+    for line in lines + apply_lr_by_kind(adapters, hparams.get("lr_by_kind") or {}):
         logger.info(line)
-    m4t = hparams["m4t"]()
-    checkpointer = hparams["checkpointer"]
+    m4t, checkpointer = hparams["m4t"](), hparams["checkpointer"]
     checkpointer.add_recoverable("m4t", m4t)
-    brain = AdapterBrain(
-        modules={"m4t": m4t},
-        opt_class=hparams["opt_class"],
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=checkpointer,
-    )
+    brain = AdapterBrain({"m4t": m4t}, hparams["opt_class"], hparams, run_opts, checkpointer)
     trainable = _fit(brain, hparams, csvs)
     epochs = hparams["epoch_counter"].current
     if not hparams.get("test_sets"):  # e.g. a sweep on the validation split: nothing is decoded, no summary
@@ -386,25 +367,20 @@ def _run(hparams: dict, run_opts: sb.core.RunOptions) -> dict:
         print(f"{hparams['experiment_name']}: no test_sets, trained only (validation in train_log.txt)")
         return {}
     summary_path = Path(hparams["output_folder"]) / "summary.json"
-    done = finished_summary(summary_path, list(hparams.get("test_sets") or {}), epochs)
-    if done is not None and not hparams.get("redo_test"):
+    summary = finished_summary(summary_path, list(hparams.get("test_sets") or {}), epochs)
+    if summary is not None and not hparams.get("redo_test"):
         logger.info(
             "%s: test sets already decoded after epoch %d (--redo_test=True decodes again)",
             summary_path,
             epochs,
         )
-        _print_verdicts(done)
-        return done
-    summary = _save_results(brain, hparams, trainable, _evaluate(brain, hparams, csvs))
-    if summary:
-        where = Path(hparams["output_folder"]).resolve()
-        saved = f" and adapters in {where / 'adapters'}" if m4t.adapters.sets else ""
-        print(f"{hparams['experiment_name']}: summary in {where / 'summary.json'}{saved}", flush=True)
-        _print_verdicts(summary)
-    return summary
-
-
-def _print_verdicts(summary: dict) -> None:
-    """The last lines of a run with ``compare_base``: adapted vs base, per test set."""
-    for name, entry in (summary.get("extra", {}).get("versus_base") or {}).items():
+    else:
+        summary = _save_results(brain, hparams, trainable, _evaluate(brain, hparams, csvs))
+        if summary:
+            where = Path(hparams["output_folder"]).resolve()
+            saved = f" and adapters in {where / 'adapters'}" if m4t.adapters.sets else ""
+            print(f"{hparams['experiment_name']}: summary in {where / 'summary.json'}{saved}", flush=True)
+    # The last lines of a run with ``compare_base``: adapted vs base, per test set.
+    for name, entry in ((summary or {}).get("extra", {}).get("versus_base") or {}).items():
         print(verdict_line(name, entry), flush=True)
+    return summary

@@ -1,15 +1,9 @@
 """One experiment folder, one run, one configuration.
 
-Two guards around :func:`~.recipe.run_experiment`:
-
-* :func:`exclusive_run`: a lock on the output folder (``filelock``), so a
-  second run into the same folder stops at once, naming the folder and the
-  process that holds it, instead of interleaving logs and checkpoints.
-* :func:`check_settings`: ``settings.json`` records every setting that changes
-  results (one YAML text per top-level key). A rerun into the folder with a
-  different value is an error naming the keys, unless ``--start_fresh=True``
-  moves the old run aside; the keys in :data:`RESUMABLE` (more epochs,
-  test-time choices, speed-only switches) may change between runs.
+:func:`exclusive_run` locks the output folder: a second run into it stops at once, naming
+the holder. :func:`check_settings` records every setting that changes results in
+``settings.json``; a rerun with other values is an error naming the keys unless
+``--start_fresh=True`` moves the old run aside (the :data:`RESUMABLE` keys may change).
 """
 
 from __future__ import annotations
@@ -90,8 +84,8 @@ def exclusive_run(folder: str | Path) -> Iterator[None]:
             "another --output_folder"
         ) from None
     try:
-        when = time.strftime("%Y-%m-%d %H:%M:%S")
-        (folder / OWNER_NAME).write_text(f"pid {os.getpid()} on {socket.gethostname()}, since {when}\n")
+        since = time.strftime("%Y-%m-%d %H:%M:%S")
+        (folder / OWNER_NAME).write_text(f"pid {os.getpid()} on {socket.gethostname()}, since {since}\n")
         yield
     finally:
         lock.release()
@@ -121,12 +115,8 @@ def settings_of(merged_yaml: str) -> dict[str, str]:
 
 
 def check_settings(folder: str | Path, merged_yaml: str, start_fresh: bool, moved: list[str]) -> None:
-    """Refuse to mix this run's settings with an older run's in ``folder`` (or start it fresh).
-
-    ``moved`` names what ``start_fresh`` sets aside (relative to ``folder``:
-    checkpoints, adapters, test outputs, summary). The first run into a folder
-    records its settings in ``settings.json``.
-    """
+    """Refuse to mix this run's settings with an older run's in ``folder``, or move ``moved`` (names
+    in ``folder``) aside with ``start_fresh``; records the settings in ``settings.json``."""
     folder = Path(folder)
     record, current = folder / SETTINGS_NAME, settings_of(merged_yaml)
     if record.exists():
@@ -142,17 +132,10 @@ def check_settings(folder: str | Path, merged_yaml: str, start_fresh: bool, move
                 "--start_fresh=True to move the old run aside. May change on resume: "
                 + ", ".join(sorted(RESUMABLE))
             )
-        if changed:
-            _move_aside(folder, moved)
+        aside = folder / time.strftime("replaced-%Y%m%d-%H%M%S")  # moved, never deleted
+        for name in moved if changed else []:
+            if (folder / name).exists():
+                aside.mkdir(exist_ok=True)
+                shutil.move(str(folder / name), str(aside / name))
     with atomic_write(record, encoding="utf-8") as handle:
         json.dump(current, handle, indent=1, ensure_ascii=False)
-
-
-def _move_aside(folder: Path, names: list[str]) -> Path:
-    """Move ``names`` (those that exist) into ``<folder>/replaced-<time>/``: nothing is deleted."""
-    aside = folder / time.strftime("replaced-%Y%m%d-%H%M%S")
-    for name in names:
-        if (folder / name).exists():
-            aside.mkdir(exist_ok=True)
-            shutil.move(str(folder / name), str(aside / name))
-    return aside
