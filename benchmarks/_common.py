@@ -61,6 +61,21 @@ def load_clips() -> list[tuple[torch.Tensor, str, str]]:
     return clips
 
 
+def clips_of(seconds: float, count: int) -> list[tuple[torch.Tensor, str, str]]:
+    """``count`` utterances of exactly ``seconds`` s, each the shipped real clips joined from a different
+    first clip (cut at ``seconds``), with their transcripts joined; the language of the first clip."""
+    clips = load_clips()
+    made = []
+    for i in range(count):
+        parts, words, j = [], [], i
+        while sum(p.numel() for p in parts) < seconds * 16000:
+            parts.append(clips[j % len(clips)][0])
+            words.append(clips[j % len(clips)][1])
+            j += 1
+        made.append((torch.cat(parts)[: int(seconds * 16000)], " ".join(words), clips[i % len(clips)][2]))
+    return made
+
+
 def load_text_pairs(target: str = "ben_Beng", count: int = 16) -> list[tuple[str, str]]:
     """(English source, target) sentence pairs from the shipped FLORES-200 devtest excerpt."""
     folder = REAL / "flores200" / "devtest"

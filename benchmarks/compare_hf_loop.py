@@ -26,12 +26,15 @@ Tokenisation is done before timing on both sides; data loading is not included.
     OMP_NUM_THREADS=1 python benchmarks/compare_hf_loop.py            # mid-size random v2, CPU, ~3 min
     python benchmarks/compare_hf_loop.py --model v2-large --device cuda --batch 8
     python benchmarks/compare_hf_loop.py --model v1-medium --device cuda
+    OMP_NUM_THREADS=2 python benchmarks/compare_hf_loop.py --model v2-large --dtype bfloat16 \
+        --batch 2 --seconds 10 --steps 2 --warmup 1 --tolerance 0.15      # real size on CPU
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import json
 import sys
 from pathlib import Path
 
@@ -92,7 +95,7 @@ NO_DROPOUT = dict(
 
 
 class UserBottleneck(nn.Module):
-    """The bottleneck a user writes by hand: ``x + up(relu(down(LN(x))))``."""
+    """The bottleneck a user writes by hand: ``x + up(relu(down(LN(x))))``, fp32 on any base dtype."""
 
     def __init__(self, width: int, bottleneck: int) -> None:
         super().__init__()
@@ -101,7 +104,8 @@ class UserBottleneck(nn.Module):
         self.up = nn.Linear(bottleneck, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.up(F.relu(self.down(self.norm(x))))
+        h = x.float()
+        return (h + self.up(F.relu(self.down(self.norm(h))))).to(x.dtype)
 
 
 def _hook(adapter: nn.Module):
@@ -116,7 +120,9 @@ def _hook(adapter: nn.Module):
 class HFLoop:
     """The user's loop: a transformers model, hooks or PEFT, the HF feature extractor, model(labels=...)."""
 
-    def __init__(self, folder: Path, mode: str, ours: SeamlessM4T, device: torch.device) -> None:
+    def __init__(
+        self, folder: Path, mode: str, ours: SeamlessM4T, device: torch.device, dtype: torch.dtype
+    ) -> None:
         from transformers import (
             SeamlessM4TFeatureExtractor,
             SeamlessM4TForSpeechToText,
@@ -132,9 +138,14 @@ class HFLoop:
             cls = SeamlessM4Tv2ForSpeechToText if v2 else SeamlessM4TForSpeechToText
         else:
             cls = SeamlessM4Tv2ForTextToText if v2 else SeamlessM4TForTextToText
-        model = cls.from_pretrained(folder, **NO_DROPOUT)
+        model = cls.from_pretrained(folder, dtype=dtype, **NO_DROPOUT)
         # The same base weights as ours (real configs draw random weights at each load).
-        base = {k: v for k, v in ours.model.state_dict().items() if ADAPTERS_ATTR not in k.split(".")}
+        # (our LoRA sets live in PEFT layers: a target's weight is ``<path>.base_layer.weight``)
+        base = {
+            k.replace(".base_layer.", "."): v
+            for k, v in ours.model.state_dict().items()
+            if ADAPTERS_ATTR not in k.split(".") and ".lora_" not in k
+        }
         missing = model.load_state_dict(base, strict=False).missing_keys
         if missing:
             raise RuntimeError(f"HF model weights not found in ours: {missing[:5]}")
@@ -193,7 +204,9 @@ class HFLoop:
         inputs = self.extractor(
             [w.numpy() for w in wavs], sampling_rate=16000, return_tensors="pt", padding=True
         )
-        return {k: v.to(self.device) for k, v in inputs.items()}
+        # the user casts the extractor's fp32 features to the model's dtype (v1 does not)
+        dtype = self.model.dtype
+        return {k: v.to(self.device, dtype if v.is_floating_point() else v.dtype) for k, v in inputs.items()}
 
     def loss(self, batch: dict, timings: dict | None = None) -> torch.Tensor:
         if self.kind == "speech":
@@ -216,11 +229,11 @@ class HFLoop:
 class OurLoop:
     """This package's training step (``AdapterBrain``'s, without SpeechBrain's bookkeeping)."""
 
-    def __init__(self, folder: Path, mode: str, device: torch.device) -> None:
+    def __init__(self, folder: Path, mode: str, device: torch.device, dtype: str) -> None:
         config, self.kind, checkpointing = MODES[mode]
-        self.m4t = SeamlessM4T(folder, adapters={"a": config}, activation_checkpointing=checkpointing).to(
-            device
-        )
+        self.m4t = SeamlessM4T(
+            folder, dtype=dtype, adapters={"a": config}, activation_checkpointing=checkpointing
+        ).to(device)
         gen = torch.Generator().manual_seed(0)
         with torch.no_grad():  # non-identity adapters, so the loss check means something
             for p in self.m4t.adapters.parameters("a"):
@@ -261,8 +274,10 @@ class OurLoop:
         return float(loss.detach())
 
 
-def make_batches(m4t: SeamlessM4T, hf: HFLoop, batch_size: int, device: torch.device) -> list[dict]:
-    clips = _common.load_clips()
+def make_batches(
+    m4t: SeamlessM4T, hf: HFLoop, batch_size: int, device: torch.device, seconds: float | None = None
+) -> list[dict]:
+    clips = _common.clips_of(seconds, 12) if seconds else _common.load_clips()
     pairs = _common.load_text_pairs(count=len(clips))
     batches = []
     for start in range(0, len(clips), batch_size):
@@ -295,18 +310,21 @@ def make_batches(m4t: SeamlessM4T, hf: HFLoop, batch_size: int, device: torch.de
 
 def run_mode(folder: Path, mode: str, args, device: torch.device) -> dict:
     torch.manual_seed(0)
-    ours = OurLoop(folder, mode, device)
-    hf = HFLoop(folder, mode, ours.m4t, device)
-    batches = make_batches(ours.m4t, hf, args.batch, device)
+    ours = OurLoop(folder, mode, device, args.dtype)
+    hf = HFLoop(folder, mode, ours.m4t, device, getattr(torch, args.dtype))
+    batches = make_batches(ours.m4t, hf, args.batch, device, args.seconds)
     first = batches[0]
     if not torch.equal(first["labels"].cpu(), first["hf_labels"].cpu()):
         raise SystemExit(f"{mode}: label layouts differ:\n{first['labels']}\n{first['hf_labels']}")
     with torch.no_grad():
         # Equal work: every utterance alone (no padding) must give the same loss on both sides.
-        alone = [abs(float(ours.loss(b)) - float(hf.loss(b))) for b in make_batches(ours.m4t, hf, 1, device)]
+        singles = make_batches(ours.m4t, hf, 1, device, args.seconds)[: 4 if args.seconds else None]
+        alone = [abs(float(ours.loss(b)) - float(hf.loss(b))) for b in singles]
         # On padded speech batches HF's length adaptor convolves LayerNorm(padding) into the last
         # frames of shorter utterances (ours zeroes padding first), so those losses differ slightly.
-        padded = [abs(float(ours.loss(b)) - float(hf.loss(b))) for b in batches]
+        padded = [
+            abs(float(ours.loss(b)) - float(hf.loss(b))) for b in batches[: 2 if args.seconds else None]
+        ]
     checked = alone + (padded if hf.kind == "text" else [])
     if max(checked) > args.tolerance:
         raise SystemExit(f"{mode}: losses differ by {max(checked):.2e} > {args.tolerance}: not equal work")
@@ -349,11 +367,18 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--modes", nargs="*", default=list(MODES), help=f"subset of {list(MODES)}")
     parser.add_argument("--tolerance", type=float, default=1e-4)
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"], help="base weights")
+    parser.add_argument("--seconds", type=float, help="utterances of exactly this long (joined real clips)")
     args = parser.parse_args()
     device = torch.device(args.device)
     folder = _common.build_checkpoint(args.model, hidden=args.hidden, layers=args.layers)
+    # Both sides without dropout (the real configs have some): our trainable length-adaptor copy
+    # would otherwise apply the config's adaptor_dropout while the HF side is loaded without it.
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, **NO_DROPOUT}))
     print(
-        f"# OURS vs HF loop: model {args.model}, batch {args.batch}, "
+        f"# OURS vs HF loop: model {args.model}, {args.dtype}, batch {args.batch}"
+        f"{f' x {args.seconds:g} s' if args.seconds else ' (real clips)'}, "
         f"{args.steps} steps after {args.warmup} warm-up"
     )
     print(f"# {_common.machine()}")

@@ -83,18 +83,8 @@ def peak_flops(device: torch.device, dtype: str, override: float | None) -> floa
 
 def make_batch(m4t: SeamlessM4T, batch: int, seconds: float, device: torch.device) -> dict:
     """``batch`` utterances of exactly ``seconds`` s made of the shipped real clips (and their text)."""
-    clips = _common.load_clips()
     pairs = _common.load_text_pairs(count=16)
-    wavs, texts, langs = [], [], []
-    for i in range(batch):
-        parts, words, j = [], [], i
-        while sum(p.numel() for p in parts) < seconds * 16000:
-            parts.append(clips[j % len(clips)][0])
-            words.append(clips[j % len(clips)][1])
-            j += 1
-        wavs.append(torch.cat(parts)[: int(seconds * 16000)])
-        texts.append(" ".join(words))
-        langs.append(clips[i % len(clips)][2])
+    wavs, texts, langs = (list(column) for column in zip(*_common.clips_of(seconds, batch)))
     inputs, labels = m4t.text_ids.batch_targets(texts, langs, device=device)
     sources, source_mask = m4t.text_ids.batch_sources(
         [pairs[i % len(pairs)][0] for i in range(batch)], "eng", device=device
