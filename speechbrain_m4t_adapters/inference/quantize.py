@@ -79,12 +79,11 @@ def quantize_lobe(m4t: nn.Module, scope: str = "int8") -> int:
 
     Example
     -------
-    >>> import tempfile
-    >>> from speechbrain_m4t_adapters import SeamlessM4T
-    >>> from speechbrain_m4t_adapters.tiny import build_tiny_model
-    >>> m4t = SeamlessM4T(build_tiny_model(tempfile.mkdtemp(), "v2", vocab_size=400))
-    >>> quantize_lobe(m4t, "int8-encoder") > 0, m4t.fbank.precision
-    (True, torch.float32)
+    >>> from speechbrain_m4t_adapters.model.features import SeamlessM4TFbank
+    >>> lobe = nn.Module()  # stands in for the lobe: its ``model`` and ``fbank``
+    >>> lobe.model, lobe.fbank = nn.ModuleDict({"speech_encoder": nn.Linear(4, 4)}), SeamlessM4TFbank()
+    >>> quantize_lobe(lobe, "int8-encoder"), lobe.fbank.precision
+    (1, torch.float32)
     """
     count = quantize_base(m4t.model, scope)
     m4t.fbank.precision = torch.float32
