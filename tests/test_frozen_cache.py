@@ -113,3 +113,10 @@ def test_size_limit_and_refusals(tiny_v2, real_clips, tmp_path, caplog):
     assert calls == [3, 3] and "dropout is active" in caplog.text
     with pytest.raises(ValueError, match="frozen_cache_folder"):
         FrozenOutputs(SeamlessM4T(tiny_v2), None)
+
+
+def test_other_feature_precision_is_recomputed(tiny_v2, real_clips, tmp_path):
+    _train(tiny_v2, DECODER, real_clips, epochs=1, cache=tmp_path / "c")
+    float32 = lambda m4t: setattr(m4t.fbank, "precision", torch.float32)  # noqa: E731
+    _, calls, _ = _train(tiny_v2, DECODER, real_clips, epochs=1, cache=tmp_path / "c", setup=float32)
+    assert calls == [3]  # float32 features are other inputs: never read float64 entries

@@ -55,7 +55,7 @@ def set_activation_checkpointing(model: nn.Module, spec: CheckpointingSpec) -> N
             blocks = () if isinstance(choice, int) else choice
             children = dict(layer.named_children())
             children.pop(ADAPTERS_ATTR, None)
-            unknown = sorted(set(blocks) - set(children))
+            unknown = sorted(set(blocks) - set(children), key=str)
             if unknown:
                 raise ValueError(
                     f"activation checkpointing: {stack} layers have no sub-block {unknown}; "

@@ -227,13 +227,14 @@ class FrozenOutputs:
         frozen_sets = [n for n in sets.active if not sets.sets[n].trainable]
         state = (point, tuple(frozen_sets))
         if self._caches.get(kind, (None,))[0] != state:
+            fb = self.m4t.fbank
             key = {
                 "point": point,
                 "source": self.m4t.source,
                 "fingerprint": self.m4t.fingerprint,
                 "weights": weights_checksum(modules),  # includes frozen adapters hosted there
                 "frozen_sets": frozen_sets,
-                "features": {"num_mel_bins": self.m4t.fbank.num_mel_bins, "stride": self.m4t.fbank.stride},
+                "features": {"bins": fb.num_mel_bins, "stride": fb.stride, "precision": str(fb.precision)},
                 "dtype": str(self.m4t.dtype),
             }
             rank = torch.distributed.get_rank() if is_distributed_initialized() else 0
