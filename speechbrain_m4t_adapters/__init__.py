@@ -1,10 +1,6 @@
 """speechbrain-m4t-adapters: parameter-efficient adaptation of SeamlessM4T for low-resource ASR.
 
-Top-level names are imported lazily so that ``m4t-adapters --help`` and
-light utilities do not pay for importing torch/transformers/speechbrain.
-"""
-
-from __future__ import annotations
+Top-level names are imported lazily: ``m4t-adapters --help`` and light utilities need not import torch."""
 
 import logging
 from typing import TYPE_CHECKING
@@ -12,17 +8,12 @@ from typing import TYPE_CHECKING
 from .lazy import lazy_exports
 from .version import __version__
 
-# SpeechBrain's train logger warns on import that it cannot save figures without torchvision;
-# no run of ours saves figures, so every run started with a warning that concerns nothing it does.
+# SpeechBrain's train logger warns on import that it cannot save figures (no torchvision): none of ours does.
 logging.getLogger("speechbrain.utils.train_logger").addFilter(
     lambda record: "cannot save figures" not in record.getMessage()
 )
 
-_LAZY = {
-    "SeamlessM4T": ".model",
-    "SeamlessM4TFbank": ".model",
-    "M4TAdaptedASR": ".inference",
-}
+_LAZY = {**dict.fromkeys(["SeamlessM4T", "SeamlessM4TFbank"], ".model"), "M4TAdaptedASR": ".inference"}
 
 if TYPE_CHECKING:  # pragma: no cover
     from .inference import M4TAdaptedASR

@@ -1,11 +1,7 @@
-"""``m4t-adapters`` command line: one sub-command per task.
-
-Run ``m4t-adapters --help`` or ``m4t-adapters <command> --help``.
-"""
-
-from __future__ import annotations
+"""``m4t-adapters`` command line: one sub-command per task (``m4t-adapters <command> --help``)."""
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -26,17 +22,23 @@ def _arg(*flags: str, group: str | None = None, **options) -> Argument:
 def command(name: str, help_text: str, *arguments: Argument):
     """Register ``func(args) -> exit code`` as sub-command ``name`` with options ``arguments``."""
 
-    def register(func: Handler) -> Handler:
-        """Add ``func`` to the sub-commands."""
+    def _register(func: Handler) -> Handler:
         COMMANDS[name] = (help_text, arguments, func)
         return func
 
-    return register
+    return _register
 
 
 def _arguments(args: argparse.Namespace, *names: str) -> dict:
     """The options ``names`` of ``args`` as keyword arguments (named as the called function's parameters)."""
     return {name: getattr(args, name) for name in names}
+
+
+def _parse(text: str, kind: type, noun: str):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
 
 
 def positive_int(text: str) -> int:
@@ -47,22 +49,14 @@ def positive_int(text: str) -> int:
     >>> positive_int("4")
     4
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
+    if (value := _parse(text, int, "an integer")) < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
 def non_negative_float(text: str) -> float:
     """argparse type: a number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0:
+    if not (value := _parse(text, float, "a number")) >= 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
     return value
 
@@ -87,48 +81,43 @@ def build_tiny(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------ shared options
+_model = functools.partial(_arg, group="model")
 _MODEL_ARGUMENTS = [
-    _arg("--model", group="model", required=True, help="SeamlessM4T hub id or local checkpoint folder"),
-    _arg(
+    _model("--model", required=True, help="SeamlessM4T hub id or local checkpoint folder"),
+    _model(
         "--adapters",
-        group="model",
         action="append",
         default=[],
         metavar="[NAME=]FOLDER",
         help="saved adapter folder (repeatable); the first is the default, and folders saved with a "
         "language are used for that language",
     ),
-    _arg("--lang", group="model", help="output language, ISO 639-3 (default: from adapters/rows)"),
-    _arg(
+    _model("--lang", help="output language, ISO 639-3 (default: from adapters/rows)"),
+    _model(
         "--beam-size",
-        group="model",
         type=positive_int,
         help="beam width, 1 = greedy (default: the adapters' training-time test decoding, else 1)",
     ),
-    _arg("--batch-size", group="model", type=positive_int, default=8, help="chunks per forward pass"),
-    _arg("--device", group="model", help="cpu, cuda, cuda:1... (default: cuda if available)"),
-    _arg(
+    _model("--batch-size", type=positive_int, default=8, help="chunks per forward pass"),
+    _model("--device", help="cpu, cuda, cuda:1... (default: cuda if available)"),
+    _model(
         "--max-chunk-seconds",
-        group="model",
         type=non_negative_float,
         default=30.0,
         help="cut longer audio at pauses into chunks of at most this length (0: never cut)",
     ),
-    _arg(
+    _model(
         "--max-new-tokens",
-        group="model",
         type=positive_int,
         help="token limit per chunk (default: the adapters' training-time value, else the model's)",
     ),
-    _arg("--dtype", group="model", default="float32", help="base weights: float32, bfloat16, float16"),
-    _arg(
+    _model("--dtype", default="float32", help="base weights: float32, bfloat16, float16"),
+    _model(
         "--quantize",
-        group="model",
         choices=["int8", "int8-encoder"],
         help="CPU: run the base's linear layers in int8 (int8-encoder: the speech encoder's only)",
     ),
-    _arg("--hf-cache", group="model", help="Hugging Face cache folder for hub downloads"),
+    _model("--hf-cache", help="Hugging Face cache folder for hub downloads"),
     _arg("--no-progress", action="store_true", help="no progress bar on stderr"),
     _arg(
         "--fail-on-error",
@@ -145,15 +134,13 @@ def _load_asr(args: argparse.Namespace):
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    folders: dict[str, str] | list[str] = [a for a in args.adapters if "=" not in a]
-    if any("=" in a for a in args.adapters):
-        # NAME=FOLDER pairs name the profiles; plain folders keep their folder name.
-        folders = dict(a.split("=", 1) if "=" in a else (None, a) for a in args.adapters)
-        if None in folders:
-            raise ValueError("--adapters: name every folder (NAME=FOLDER) or none of them")
+    # NAME=FOLDER pairs name the profiles; plain folders keep their folder name.
+    named = [a.split("=", 1) for a in args.adapters if "=" in a]
+    if 0 < len(named) < len(args.adapters):
+        raise ValueError("--adapters: name every folder (NAME=FOLDER) or none of them")
     asr = M4TAdaptedASR.from_model(
         args.model,
-        adapter_folders=folders,
+        adapter_folders=dict(named) if named else args.adapters,
         save_path=args.hf_cache,
         num_beams=args.beam_size,
         max_chunk_seconds=args.max_chunk_seconds or None,
@@ -168,7 +155,6 @@ def _progress(args: argparse.Namespace) -> bool:
     return progress_enabled(False if args.no_progress else None)
 
 
-# ---------------------------------------------------------------- transcribe
 @command(
     "transcribe",
     "transcribe audio files, folders or manifests",
@@ -178,33 +164,26 @@ def _progress(args: argparse.Namespace) -> bool:
 )
 def transcribe(args: argparse.Namespace) -> int:
     """Transcribe audio files or folders."""
-    import csv
-
     from .inference import collect_inputs, failure_report
     from .inference.inputs import unique_ids
+    from .inference.results import write_tsv
 
     inputs = unique_ids(collect_inputs(args.inputs))
     results = _load_asr(args).transcribe_files(inputs, lang=args.lang, progress=_progress(args))
     ok = [r for r in results if r.ok]
     if args.output:
-        out = Path(args.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with open(out, "w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f, delimiter="\t", lineterminator="\n")
-            writer.writerow(["ID", "wav", "language", "transcript"])
-            writer.writerows([r.id, r.path, r.lang, " ".join(r.text.split())] for r in ok)
+        rows = ([r.id, r.path, r.lang, " ".join(r.text.split())] for r in ok)
+        out = write_tsv(args.output, ["ID", "wav", "language", "transcript"], rows)
         print(f"wrote {len(ok)} transcript(s) to {out}", file=sys.stderr)
     else:
         for r in ok:
             print(f"{r.id}\t{' '.join(r.text.split())}")
-    report = failure_report(results)
-    if report:
+    if report := failure_report(results):
         print(report, file=sys.stderr)
     failed = len(results) - len(ok)
     return 1 if failed and (failed == len(results) or args.fail_on_error) else 0
 
 
-# ------------------------------------------------------------------ evaluate
 @command(
     "evaluate",
     "transcribe a manifest and score WER/CER (summary.json + alignments)",
@@ -230,20 +209,16 @@ def evaluate(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 1
     for name, m in summary["test_sets"].items():
-        print(
-            f"{name} ({m['language']}): WER {m['wer']:.2f}  CER {m['cer']:.2f}  "
-            f"({m['num_utterances']} scored, {m['failed']} failed)"
-        )
+        counts = f"({m['num_utterances']} scored, {m['failed']} failed)"
+        print(f"{name} ({m['language']}): WER {m['wer']:.2f}  CER {m['cer']:.2f}  {counts}")
     print(f"wrote {Path(args.output_dir) / 'summary.json'}", file=sys.stderr)
-    failed = summary["extra"]["failed"]
-    if failed:
+    if failed := summary["extra"]["failed"]:
         print(f"{len(failed)} row(s) failed:", file=sys.stderr)
         for utt, reason in failed.items():
             print(f"  {utt}: {reason}", file=sys.stderr)
     return 1 if failed and args.fail_on_error else 0
 
 
-# ------------------------------------------------------------------- inspect
 @command(
     "inspect",
     "show an adapter folder's sets, placements, sizes and base model, and check its weights "
@@ -269,14 +244,11 @@ def inspect(args: argparse.Namespace) -> int:
         print(json.dumps(infos if len(infos) > 1 else infos[0], indent=2, ensure_ascii=False))
     elif infos:
         print("\n\n".join(format_description(info, args.modules) for info in infos))
-    failed = unreadable + sum(1 for info in infos if info["problems"])
-    if failed:
+    if failed := unreadable + sum(1 for info in infos if info["problems"]):
         print(f"{failed} of {len(args.folders)} adapter folder(s) failed the health check", file=sys.stderr)
-    # Like the other commands: 2 when a folder cannot be read at all, 1 when its files disagree.
     return 2 if unreadable else 1 if failed else 0
 
 
-# -------------------------------------------------------------------- report
 @command(
     "report",
     "collect experiment summaries into a markdown table and a bar chart",
@@ -295,7 +267,6 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
-# ----------------------------------------------------------------- translate
 @command(
     "translate",
     "translate a manifest's transcripts with the base model (text-only training data)",
@@ -328,9 +299,8 @@ class _DefaultsHelp(argparse.HelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if "default" in text or action.required or action.default is argparse.SUPPRESS:
-            return text
-        if not action.option_strings:
+        said = "default" in text or action.required or action.default is argparse.SUPPRESS
+        if said or not action.option_strings:
             return text
         if isinstance(action, argparse._StoreTrueAction):
             return f"{text} (default: off)"
@@ -345,25 +315,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, arguments, func) in COMMANDS.items():
-        sub_parser = sub.add_parser(
-            name, help=help_text, description=help_text, formatter_class=_DefaultsHelp
-        )
-        groups: dict[str | None, argparse._ActionsContainer] = {None: sub_parser}
+        cmd = sub.add_parser(name, help=help_text, description=help_text, formatter_class=_DefaultsHelp)
+        groups: dict[str | None, argparse._ActionsContainer] = {None: cmd}
         for group, flags, options in arguments:
             if group not in groups:
-                groups[group] = sub_parser.add_argument_group(group)
+                groups[group] = cmd.add_argument_group(group)
             groups[group].add_argument(*flags, **options)
-        sub_parser.set_defaults(func=func)
+        cmd.set_defaults(func=func)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``m4t-adapters`` console script.
 
-    Returns 0 on success, 1 when inputs failed (see ``--fail-on-error``) and
-    2 on a usage or setup error (bad path, unknown language, adapters for
-    another base...), which is printed as one line without a traceback.
-    """
+    Returns 0 on success, 1 when inputs failed (see ``--fail-on-error``) and 2 on a usage or setup
+    error (bad path, unknown language, adapters for another base...), printed as one line."""
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     args = build_parser().parse_args(argv)
     try:

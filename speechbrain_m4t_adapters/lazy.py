@@ -1,10 +1,6 @@
-"""Lazy package attributes (PEP 562): names imported from a submodule on first use.
-
-Packages list ``name -> submodule`` so that light entry points (``m4t-adapters --help``,
-``inspect``) do not pay for importing torch, transformers and speechbrain.
+"""Lazy package attributes (PEP 562): names imported from a submodule on first use, so that light
+entry points (``m4t-adapters --help``, ``inspect``) do not pay for importing torch and speechbrain.
 """
-
-from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
@@ -14,14 +10,9 @@ from typing import Any
 def lazy_exports(package: str, table: dict[str, str], names: dict[str, Any]) -> tuple[Callable, Callable]:
     """Module-level ``__getattr__`` and ``__dir__`` for ``package`` resolving ``table`` lazily.
 
-    Arguments
-    ---------
-    package : str
-        The package's ``__name__`` (relative submodules are resolved against it).
-    table : dict
-        Attribute name -> submodule (e.g. ``{"SeamlessM4T": ".model"}``).
-    names : dict
-        The package's ``globals()`` (listed by ``__dir__`` beside the lazy names).
+    ``package`` is the package's ``__name__`` (relative submodules are resolved against it);
+    ``table`` maps attribute name -> submodule (e.g. ``{"SeamlessM4T": ".model"}``); ``names`` is
+    the package's ``globals()`` (listed by ``__dir__`` beside the lazy names).
 
     Example
     -------

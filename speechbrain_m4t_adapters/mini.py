@@ -1,21 +1,13 @@
 """The mini SeamlessM4T: languages, tokenizer corpus and config (issue 9).
 
-A small SeamlessM4T v2 with the real classes and layout (speech encoder with
-length adaptor, text encoder, ONE shared decoder, ``__xxx__`` language
-tokens), pretrained by ``tools/mini/pretrain.py`` on real FLORES-200 dev
-text and synthetic espeak-ng speech. Its speech tasks cover
-:data:`PRETRAIN_SPEECH_LANGUAGES`: twelve high-resource languages and Odia as a
-:data:`LOW_RESOURCE_LANGUAGES` one (a tenth of the clips), as the paper's base
-model knows Odia speech a little; Maithili (:data:`NEVER_HEARD_LANGUAGES`)
-appears only as text.
-
-Differences from the hub configs, all plain config fields of the same
-classes: small width and layer counts, and a length adaptor of stride and
-kernel 4 instead of 8 (12.5 encoder frames per second instead of 6.25, so
-fast synthetic speech still has more frames than target tokens).
+A small SeamlessM4T v2 with the real classes and layout (speech encoder with length adaptor, text
+encoder, ONE shared decoder, ``__xxx__`` language tokens), pretrained by ``tools/mini/pretrain.py`` on
+real FLORES-200 dev text and synthetic espeak-ng speech of :data:`PRETRAIN_SPEECH_LANGUAGES` (Odia as
+a :data:`LOW_RESOURCE_LANGUAGES` one, a tenth of the clips, as the paper's base model knows Odia speech
+a little); Maithili (:data:`NEVER_HEARD_LANGUAGES`) appears only as text. Unlike the hub configs: small
+width and layer counts, and a length adaptor of stride and kernel 4, not 8 (12.5 encoder frames per
+second, so fast synthetic speech still has more frames than target tokens).
 """
-
-from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
@@ -52,24 +44,12 @@ def mini_config(
 ) -> SeamlessM4Tv2Config:
     """Config of the mini SeamlessM4T v2 (speech-output towers tiny, never used).
 
-    Arguments
-    ---------
-    vocab_size : int
-        Tokenizer size, language tokens included.
-    hidden_size : int
-        Model width (a multiple of 4: 4 attention heads).
-    speech_layers, text_encoder_layers, decoder_layers : int
-        Layers of the Conformer, text encoder and shared decoder.
-    ffn_multiplier : int
-        Feed-forward width / model width.
-    adaptor_stride : int
-        Length-adaptor stride and kernel (hub models: 8).
-    conv_kernel : int
-        Conformer depthwise convolution kernel (hub models: 31).
-    dropout : float
-        Dropout of every stack during pretraining.
-    initializer_range : float
-        Std of the initial weights.
+    ``vocab_size``: tokenizer size, language tokens included; ``hidden_size``: model width (a
+    multiple of 4: 4 attention heads); ``speech_layers``, ``text_encoder_layers``, ``decoder_layers``:
+    layers of the Conformer, text encoder and shared decoder; ``ffn_multiplier``: feed-forward width /
+    model width; ``adaptor_stride``: length-adaptor stride and kernel (hub models: 8); ``conv_kernel``:
+    Conformer depthwise convolution kernel (hub models: 31); ``dropout``: of every stack during
+    pretraining; ``initializer_range``: std of the initial weights.
 
     Example
     -------
@@ -78,41 +58,19 @@ def mini_config(
     ('seamless_m4t_v2', 144, 3, 4)
     """
     ffn = ffn_multiplier * hidden_size
-    return tiny_config(
-        "v2",
-        vocab_size=vocab_size,
-        hidden_size=hidden_size,
-        layers=decoder_layers,
-        initializer_range=initializer_range,
-        **_overrides(speech_layers, text_encoder_layers, ffn, adaptor_stride, conv_kernel, dropout),
-    )
-
-
-def _overrides(
-    speech_layers: int, text_encoder_layers: int, ffn: int, stride: int, conv_kernel: int, dropout: float
-) -> dict:
-    return dict(
-        speech_encoder_layers=speech_layers,
-        encoder_layers=text_encoder_layers,
-        encoder_ffn_dim=ffn,
-        decoder_ffn_dim=ffn,
-        speech_encoder_intermediate_size=ffn,
-        adaptor_kernel_size=stride,
-        adaptor_stride=stride,
-        conv_depthwise_kernel_size=conv_kernel,
-        dropout=dropout,
-        speech_encoder_dropout=dropout,
-        adaptor_dropout=dropout,
-        attention_dropout=0.0,
-        activation_dropout=0.0,
-    )
+    fields = {  # attention and activation dropout stay tiny_config's 0
+        **dict.fromkeys(("encoder_ffn_dim", "decoder_ffn_dim", "speech_encoder_intermediate_size"), ffn),
+        **dict.fromkeys(("adaptor_kernel_size", "adaptor_stride"), adaptor_stride),
+        **dict.fromkeys(("dropout", "speech_encoder_dropout", "adaptor_dropout"), dropout),
+        "conv_depthwise_kernel_size": conv_kernel,
+    }
+    layers = dict(speech_encoder_layers=speech_layers, encoder_layers=text_encoder_layers)
+    return tiny_config("v2", vocab_size, hidden_size, decoder_layers, initializer_range, **layers, **fields)
 
 
 def write_tokenizer_corpus(rows: Iterable[tuple[str, str]], path: str | Path) -> Path:
-    """Write normalised text (one line per ``(lang, text)`` row) for SentencePiece.
-
-    The mini model's targets are normalised text (no punctuation, lowercase
-    Latin), so the tokenizer is trained on the same form.
+    """Write normalised text (one line per ``(lang, text)`` row) for SentencePiece: the mini model's
+    targets are normalised text (no punctuation, lowercase Latin), so its tokenizer learns that form.
 
     Example
     -------
@@ -123,10 +81,7 @@ def write_tokenizer_corpus(rows: Iterable[tuple[str, str]], path: str | Path) ->
     """
     path = Path(path)
     with open(path, "w", encoding="utf-8") as f:
-        for lang, text in rows:
-            line = normalize_text(text, lang)
-            if line:
-                f.write(line + "\n")
+        f.writelines(f"{line}\n" for lang, text in rows if (line := normalize_text(text, lang)))
     return path
 
 
@@ -139,50 +94,17 @@ def build_mini_init(
 ) -> Path:
     """Save a randomly initialised mini model folder (the starting point of pretraining).
 
-    The tokenizer is SentencePiece BPE over ``corpus`` with a ``__code__``
-    token for each of :data:`MINI_LANGUAGES`; the folder loads with
-    :class:`~speechbrain_m4t_adapters.SeamlessM4T` like a hub checkpoint.
-
-    Arguments
-    ---------
-    output_dir : str or Path
-        Folder to write.
-    corpus : str or Path
-        Tokenizer text (see :func:`write_tokenizer_corpus`).
-    vocab_size : int
-        SentencePiece pieces (language tokens come on top).
-    seed : int
-        Seed of the initial weights.
-    **config_kwargs
-        Arguments of :func:`mini_config` except ``vocab_size``.
-
-    Returns
-    -------
-    Path of the folder.
+    Writes ``output_dir`` (returned), which loads with :class:`~speechbrain_m4t_adapters.SeamlessM4T`
+    like a hub checkpoint. The tokenizer is SentencePiece BPE over ``corpus`` (see
+    :func:`write_tokenizer_corpus`) with ``vocab_size`` pieces plus a ``__code__`` token for each of
+    :data:`MINI_LANGUAGES`; ``seed`` draws the initial weights; ``config_kwargs`` are arguments of
+    :func:`mini_config` except ``vocab_size``.
     """
     config = mini_config(vocab_size=vocab_size, **config_kwargs)
-    fields = (
-        "speech_encoder_layers",
-        "encoder_layers",
-        "encoder_ffn_dim",
-        "decoder_ffn_dim",
-        "speech_encoder_intermediate_size",
-        "adaptor_kernel_size",
-        "adaptor_stride",
-        "conv_depthwise_kernel_size",
-        "dropout",
-        "speech_encoder_dropout",
-        "adaptor_dropout",
-        "initializer_range",
-    )
+    # build_tiny_model sizes the vocabulary from the tokenizer: pass it the fields that differ from tiny's
+    tiny = tiny_config("v2", vocab_size, config.hidden_size, config.decoder_layers).to_dict()
+    overrides = {k: v for k, v in config.to_dict().items() if tiny.get(k) != v}
+    fixed = dict(languages=tuple(MINI_LANGUAGES), seed=seed, config_overrides=overrides)
     return build_tiny_model(
-        output_dir,
-        version="v2",
-        corpus=corpus,
-        vocab_size=vocab_size,
-        hidden_size=config.hidden_size,
-        layers=config.decoder_layers,
-        languages=tuple(MINI_LANGUAGES),
-        seed=seed,
-        config_overrides={name: getattr(config, name) for name in fields},
+        output_dir, "v2", corpus, vocab_size, config.hidden_size, config.decoder_layers, **fixed
     )

@@ -1,11 +1,8 @@
 """Progress bars on long steps that stay quiet in CI and logs.
 
-A bar is shown when stderr is a terminal and no ``CI`` variable is set;
-``M4T_PROGRESS=1`` forces bars on, ``M4T_PROGRESS=0`` off (this also turns off
-SpeechBrain's training/evaluation bars in :func:`~.training.run_experiment`).
+A bar is shown when stderr is a terminal and no ``CI`` variable is set; ``M4T_PROGRESS=1`` forces
+bars on, ``M4T_PROGRESS=0`` off (SpeechBrain's training/evaluation bars in ``run_experiment`` too).
 """
-
-from __future__ import annotations
 
 import os
 import sys
@@ -18,13 +15,8 @@ ENV_VAR = "M4T_PROGRESS"
 
 
 def progress_enabled(requested: bool | None = None) -> bool:
-    """Whether to draw progress bars.
-
-    Arguments
-    ---------
-    requested : bool, optional
-        The caller's choice (e.g. a ``--no-progress`` flag); None = automatic.
-        ``M4T_PROGRESS`` overrides it.
+    """Whether to draw progress bars: ``requested`` is the caller's choice (e.g. a ``--no-progress``
+    flag; None = automatic), which ``M4T_PROGRESS`` overrides.
 
     Example
     -------
@@ -34,13 +26,9 @@ def progress_enabled(requested: bool | None = None) -> bool:
     >>> del os.environ[ENV_VAR]
     """
     forced = os.environ.get(ENV_VAR, "").strip().lower()
-    if forced in ("0", "false", "no", "off"):
-        return False
-    if forced in ("1", "true", "yes", "on"):
-        return True
-    if requested is not None:
-        return requested
-    return sys.stderr.isatty() and not os.environ.get("CI")
+    if forced in ("0", "false", "no", "off", "1", "true", "yes", "on"):
+        return forced in ("1", "true", "yes", "on")
+    return requested if requested is not None else sys.stderr.isatty() and not os.environ.get("CI")
 
 
 def progress_bar(iterable: Iterable | None = None, requested: bool | None = None, **kwargs: Any) -> tqdm:
@@ -51,8 +39,7 @@ def progress_bar(iterable: Iterable | None = None, requested: bool | None = None
     >>> sum(progress_bar(range(3), requested=False, desc="counting"))
     3
     """
-    kwargs.setdefault("file", sys.stderr)
-    kwargs.setdefault("dynamic_ncols", True)
+    kwargs = {"file": sys.stderr, "dynamic_ncols": True, **kwargs}
     return tqdm(iterable, disable=not progress_enabled(requested), **kwargs)
 
 

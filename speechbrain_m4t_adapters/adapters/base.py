@@ -1,18 +1,11 @@
 """What every adapter kind shares: the config base class, the registry of kinds, target lookup.
 
-A kind is one subclass of :class:`AdapterConfig` in its own module (``bottleneck``,
-``finetune``, ``lora``). Defining the subclass registers it under its ``kind`` name, so a
-saved ``adapters.json`` names its kind and :meth:`AdapterConfig.from_dict` finds the class.
-A kind declares its ``role`` and builds its modules; :class:`~.sets.AdapterSets` hosts them
-by role and never asks which kind it holds:
-
-=========  ==========================================================  ===========
-role       what the set's module at a target path does                 kinds
-=========  ==========================================================  ===========
-after      runs on the target's output (``(output, input) -> output``)  bottleneck
-replace    computes instead of the target (a trainable copy)            finetune
-inject     lives inside the target, which the kind wraps itself         lora (PEFT)
-=========  ==========================================================  ===========
+A kind is one subclass of :class:`AdapterConfig` in its own module; defining it registers it
+under its ``kind`` name (read back by :meth:`AdapterConfig.from_dict`). :class:`~.sets.AdapterSets`
+hosts sets by the kind's ``role`` and never asks which kind it holds. A set's module at a target
+path: ``after`` runs on the target's output (``(output, input) -> output``; bottleneck), ``replace``
+computes instead of the target (a trainable copy; finetune), ``inject`` lives inside the target,
+which the kind wraps itself (lora, through PEFT).
 """
 
 from __future__ import annotations
@@ -86,12 +79,10 @@ class AdapterConfig:
 
     def __post_init__(self) -> None:
         targets = getattr(self, "targets", None)
-        if isinstance(targets, str):
-            self.targets = [targets]
-        elif targets is not None:
-            self.targets = list(targets)
-        if targets is not None and not self.targets:
-            raise ValueError(f"{type(self).__name__}.targets is empty: name at least one target")
+        if targets is not None:
+            self.targets = [targets] if isinstance(targets, str) else list(targets)
+            if not self.targets:
+                raise ValueError(f"{type(self).__name__}.targets is empty: name at least one target")
 
     def build(self, model: Any, hidden_size: int) -> dict[str, Any]:
         """Module path -> new module of this set (roles ``after`` and ``replace``)."""
@@ -121,18 +112,15 @@ class AdapterConfig:
             if legacy in data:
                 data["targets"] = data.pop(legacy)
         names = {f.name for f in dataclasses.fields(KINDS[kind])}
-        unknown = sorted(set(data) - names)
-        if unknown:
+        if unknown := sorted(set(data) - names):
             raise ValueError(f"unknown field(s) {unknown} for adapter kind {kind!r}")
         return KINDS[kind](**data)
 
 
 def target_regexes(addressing: str, targets: list[str]) -> list[str]:
-    """Full-match regexes of the module paths a set's ``targets`` name (torch-free).
-
-    ``stacks``: the layers of :data:`LAYER_STACKS` (bottleneck); ``components``:
-    :data:`COMPONENTS` names or paths, ``a.*`` = every element of ``a``
-    (finetune); ``regex``: the targets are module regexes already (LoRA).
+    """Full-match regexes of the module paths a set's ``targets`` name (torch-free), by ``addressing``:
+    ``stacks`` (:data:`LAYER_STACKS` layers), ``components`` (:data:`COMPONENTS` names or paths,
+    ``a.*`` = every element of ``a``) or ``regex`` (the targets already are).
 
     Example
     -------
@@ -169,13 +157,9 @@ def select_layers(selection: str | int | list[int], num_layers: int) -> list[int
         chosen = list(range(start, end + 1))
     else:
         chosen = [int(i) for i in selection]
-    resolved = []
-    for i in chosen:
-        j = i + num_layers if i < 0 else i
-        if not 0 <= j < num_layers:
-            raise ValueError(f"layer index {i} out of range for a stack of {num_layers} layers")
-        resolved.append(j)
-    return sorted(set(resolved))
+    if bad := [i for i in chosen if not -num_layers <= i < num_layers]:
+        raise ValueError(f"layer index {bad[0]} out of range for a stack of {num_layers} layers")
+    return sorted({i % num_layers for i in chosen})
 
 
 def find_module(model: Any, path: str, what: str) -> Any:

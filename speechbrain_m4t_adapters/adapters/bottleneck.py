@@ -1,7 +1,5 @@
 """Bottleneck adapters after whole layers (the paper's encoder, decoder and length-adaptor adapters)."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -16,7 +14,7 @@ ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "swish": nn.SiLU, "silu": nn.Si
 class BottleneckAdapter(nn.Module):
     """Residual bottleneck ``x + scale * up(act(down(LN(x))))``; ``up`` starts at zero (identity).
 
-    Keeps its own dtype and casts at the boundary, so a bf16 base works with fp32 adapters.
+    Casts to its own dtype and back, so a bf16 base works with fp32 adapters.
 
     Arguments
     ---------
@@ -89,14 +87,9 @@ class BottleneckConfig(AdapterConfig):
         ``length_adaptor`` (see ``LAYER_STACKS``).
     layers : "all", int, list of int, or "a-b"
         Which layers of each stack (0-based, negatives from the end, "a-b" inclusive).
-    activation : str
-        ``relu``, ``gelu``, ``swish``/``silu`` or ``tanh``.
-    layer_norm : bool
-        Normalise the adapter input (pre-LN), as in the paper's adapters.
-    scale : float
-        Multiplier on the adapter branch.
-    dropout : float
-        Dropout inside the adapter branch, training only.
+    activation, layer_norm, scale, dropout
+        As in :class:`BottleneckAdapter`: ``relu``, ``gelu``, ``swish``/``silu`` or ``tanh``; pre-LN
+        (the paper's); multiplier on the branch; dropout inside it (training only).
 
     Example
     -------
@@ -119,20 +112,17 @@ class BottleneckConfig(AdapterConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        bad = [t for t in self.targets if t not in LAYER_STACKS]
-        if bad:
+        if bad := [t for t in self.targets if t not in LAYER_STACKS]:
             raise ValueError(f"unknown targets {bad}; choose from {sorted(LAYER_STACKS)}")
         if self.bottleneck < 1:
             raise ValueError(f"bottleneck must be >= 1, got {self.bottleneck}")
 
     def build(self, model: nn.Module, hidden_size: int) -> dict[str, nn.Module]:
         """One adapter after each selected layer of each target stack."""
+        args = (hidden_size, self.bottleneck, self.activation, self.layer_norm, self.scale, self.dropout)
         modules = {}
         for target in self.targets:
-            path = LAYER_STACKS[target]
-            stack = find_module(model, path, f"target {target!r}")
+            stack = find_module(model, LAYER_STACKS[target], f"target {target!r}")
             for i in select_layers(self.layers, len(stack)):
-                modules[f"{path}.{i}"] = BottleneckAdapter(
-                    hidden_size, self.bottleneck, self.activation, self.layer_norm, self.scale, self.dropout
-                )
+                modules[f"{LAYER_STACKS[target]}.{i}"] = BottleneckAdapter(*args)
         return modules

@@ -1,7 +1,5 @@
 """Trainable copies of whole components (the paper's length-adaptor and full fine-tuning rows)."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -15,18 +13,15 @@ from .hosting import plain_copy
 class FinetuneConfig(AdapterConfig):
     """Train whole components outright (e.g. the length adaptor, 46M params).
 
-    The set holds a trainable copy of each component; while the set is active the copy
-    computes instead of the original, which stays untouched, so the set can be saved,
-    swapped and removed like any adapter. Full fine-tuning of the speech encoder or decoder
-    (the paper's reference) is this config with ``targets: [speech_encoder]`` etc.
+    While the set is active, its trainable copy of each component computes instead of the
+    untouched original. Full fine-tuning (the paper's reference) is ``targets: [speech_encoder]`` etc.
 
     Arguments
     ---------
     targets : list of str
-        Names from ``COMPONENTS`` (``length_adaptor``, ``speech_encoder``, ``conformer``,
-        ``text_encoder``, ``text_decoder``) or module paths (``text_decoder.layers.*`` = every
-        decoder layer). A module whose weights are tied to weights outside it (token
-        embeddings) cannot be copied.
+        Names from ``COMPONENTS`` (``length_adaptor``, ``speech_encoder``, ``conformer``, ``text_encoder``,
+        ``text_decoder``) or module paths (``text_decoder.layers.*`` = every decoder layer). A module
+        whose weights are tied to weights outside it (token embeddings) cannot be copied.
 
     Example
     -------

@@ -1,19 +1,10 @@
 """Attach adapters to existing modules without changing their parameter names.
 
-A module that receives adapters of role ``after`` or ``replace`` is "hosted": its class is
-swapped for a subclass whose ``forward`` runs the original computation (or a ``replace``
-set's trainable copy), then every active ``after`` adapter in order. The adapters live in a
-``ModuleDict`` called ``sb_adapters`` on the host, keyed by set name, so base checkpoint keys
-stay exactly as in Hugging Face.
-
-Host classes pickle by reference to the original class (``__reduce_ex__``), so a model with
-adapters survives ``pickle``, ``copy.deepcopy`` and ``torch.save(model)``. For Hugging Face
-``GradientCheckpointingLayer`` hosts (Conformer, decoder and text-encoder layers) the call
-goes through transformers' wrapper, so activation checkpointing recomputes the adapters
-together with the layer.
+A module given ``after`` or ``replace`` adapters becomes a "host": its class is swapped for a
+subclass whose ``forward`` runs the original (or a ``replace`` set's trainable copy), then each
+active ``after`` adapter. Adapters live in the host's ``sb_adapters`` ``ModuleDict``, so base
+checkpoint keys stay as in Hugging Face; host classes pickle by reference to the original class.
 """
-
-from __future__ import annotations
 
 import copy
 from typing import Any
@@ -26,20 +17,18 @@ _HOST_CLASSES: dict[type, type] = {}
 
 
 def _float_dtype(module: nn.Module) -> torch.dtype | None:
-    for p in module.parameters():
-        if p.is_floating_point():
-            return p.dtype
-    return None
+    """dtype of the first floating parameter of ``module`` outside its own adapters."""
+    params = (p for name, p in module.named_parameters() if not name.startswith(ADAPTERS_ATTR + "."))
+    return next((p.dtype for p in params if p.is_floating_point()), None)
 
 
 def _cast(obj: Any, dtype: torch.dtype) -> Any:
     """Cast floating tensors inside (nested) args to ``dtype``."""
     if isinstance(obj, torch.Tensor):
         return obj.to(dtype) if obj.is_floating_point() else obj
-    if isinstance(obj, tuple):
-        return tuple(_cast(o, dtype) for o in obj)
-    if isinstance(obj, list):
-        return [_cast(o, dtype) for o in obj]
+    if isinstance(obj, tuple | list):
+        cast = [_cast(o, dtype) for o in obj]
+        return tuple(cast) if isinstance(obj, tuple) else cast
     if isinstance(obj, dict):
         # ModelOutput and plain dicts: update values in place on a shallow copy.
         clone = copy.copy(obj)
@@ -50,10 +39,8 @@ def _cast(obj: Any, dtype: torch.dtype) -> Any:
 
 
 def _first_tensor(args: tuple, kwargs: dict, floating: bool = False) -> torch.Tensor | None:
-    for value in list(args) + list(kwargs.values()):
-        if isinstance(value, torch.Tensor) and (value.is_floating_point() or not floating):
-            return value
-    return None
+    tensors = [v for v in (*args, *kwargs.values()) if isinstance(v, torch.Tensor)]
+    return next((v for v in tensors if v.is_floating_point() or not floating), None)
 
 
 def _apply_post(adapter: nn.Module, out: Any, layer_input: torch.Tensor | None) -> Any:
@@ -63,18 +50,11 @@ def _apply_post(adapter: nn.Module, out: Any, layer_input: torch.Tensor | None) 
     return adapter(out, layer_input)
 
 
-def _base_dtype(host: nn.Module) -> torch.dtype | None:
-    for name, p in host.named_parameters():
-        if not name.startswith(ADAPTERS_ATTR + ".") and p.is_floating_point():
-            return p.dtype
-    return None
-
-
 def _call_replacement(host: nn.Module, replacement: nn.Module, args: tuple, kwargs: dict) -> Any:
     """Run the trained copy in its own dtype and hand back the surrounding dtype."""
     dtype = _float_dtype(replacement)
     reference = _first_tensor(args, kwargs, floating=True)
-    outer = reference.dtype if reference is not None else _base_dtype(host)
+    outer = reference.dtype if reference is not None else _float_dtype(host)
     if dtype is None or outer is None or dtype == outer:
         return replacement(*args, **kwargs)
     return _cast(replacement(*_cast(args, dtype), **_cast(kwargs, dtype)), outer)
@@ -107,16 +87,9 @@ def host_class(base_cls: type) -> type:
     if getattr(base_cls, "_sb_base_class", None) is not None:
         return base_cls
     if base_cls not in _HOST_CLASSES:
-        _HOST_CLASSES[base_cls] = type(
-            f"{base_cls.__name__}WithAdapters",
-            (base_cls,),
-            {
-                "forward": _host_forward,
-                "__reduce_ex__": _host_reduce,
-                "_sb_base_class": base_cls,
-                "__module__": __name__,
-            },
-        )
+        attrs = {"forward": _host_forward, "__reduce_ex__": _host_reduce, "__module__": __name__}
+        name = f"{base_cls.__name__}WithAdapters"
+        _HOST_CLASSES[base_cls] = type(name, (base_cls,), {**attrs, "_sb_base_class": base_cls})
     return _HOST_CLASSES[base_cls]
 
 
@@ -148,26 +121,18 @@ def release_host(module: nn.Module) -> None:
 
 
 def active_module(module: nn.Module) -> nn.Module:
-    """The module that really computes ``module``'s output: its active trained copy, if any.
-
-    Code that calls a module's sub-modules directly (instead of its
-    ``forward``) must go through this so fine-tuning sets are honoured.
-    """
+    """The module that really computes ``module``'s output: its active trained copy, if any
+    (code calling a module's sub-modules directly goes through this to honour fine-tuning sets)."""
     if is_host(module) and module._sb_replacement is not None:
         return getattr(module, ADAPTERS_ATTR)[module._sb_replacement]
     return module
 
 
 def plain_copy(module: nn.Module) -> nn.Module:
-    """Deep copy of ``module`` with every adapter host inside it stripped.
-
-    Nested adapter dicts are not copied at all (the memo maps them to empty
-    dicts), so copying a component with large adapters costs nothing extra.
-    """
-    memo: dict[int, Any] = {}
-    for sub in module.modules():
-        if is_host(sub):
-            memo[id(getattr(sub, ADAPTERS_ATTR))] = nn.ModuleDict()
+    """Deep copy of ``module`` with every adapter host inside it stripped (adapters are never copied)."""
+    memo: dict[int, Any] = {
+        id(getattr(m, ADAPTERS_ATTR)): nn.ModuleDict() for m in module.modules() if is_host(m)
+    }
     clone = copy.deepcopy(module, memo)
     for sub in list(clone.modules()):
         if is_host(sub):

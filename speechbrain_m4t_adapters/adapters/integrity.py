@@ -1,16 +1,10 @@
-"""Damage and mix-up checks for saved adapters (standard library only, no torch).
+"""Damage and mix-up checks for saved adapters (no torch).
 
-* ``weights_sha256`` in ``adapters.json``: the SHA-256 of
-  ``adapters.safetensors``, checked before the weights are loaded, so a
-  truncated copy or a weights file from another folder is an error;
-* ``base_identity``: which base checkpoint the adapters were trained on, the
-  hub id and revision (commit) or, for a local folder, a digest of its
-  config, weights index and the ends of its weight files. Loading onto a base
-  with another identity but the same architecture is allowed with a warning
-  naming both (another architecture stays an error: ``base_fingerprint``).
+``weights_sha256`` in ``adapters.json`` is checked before the weights load (a truncated or
+swapped file is an error); ``base_identity`` (hub id and revision, or a local folder's digest)
+names the base the adapters were trained on: another base of the same architecture loads with a
+warning naming both (another architecture stays an error: ``base_fingerprint``).
 """
-
-from __future__ import annotations
 
 import hashlib
 import json
@@ -75,16 +69,8 @@ def _folder_digest(folder: Path) -> str:
 def base_identity(config: Any) -> dict[str, str]:
     """Identity of the base checkpoint a Hugging Face ``config`` was loaded from.
 
-    Arguments
-    ---------
-    config : transformers.PretrainedConfig
-        The loaded model's config (``_name_or_path``, ``_commit_hash``).
-
-    Returns
-    -------
-    dict
-        ``{"source": <hub id>, "revision": <commit>}`` for a hub model,
-        ``{"source": <folder>, "digest": <hex>}`` for a local folder.
+    ``config`` (a ``transformers.PretrainedConfig``: ``_name_or_path``, ``_commit_hash``) ->
+    ``{"source": <hub id>, "revision": <commit>}``, or ``{"source": <folder>, "digest": <hex>}``.
 
     Example
     -------
@@ -94,28 +80,15 @@ def base_identity(config: Any) -> dict[str, str]:
     {'source': 'facebook/hf-seamless-m4t-medium', 'revision': '8f0e'}
     """
     source = str(getattr(config, "_name_or_path", "") or "")
-    folder = Path(source) if source else None
-    if folder is not None and folder.is_dir():
+    if source and (folder := Path(source)).is_dir():
         return {"source": str(folder.resolve()), "digest": _folder_digest(folder)}
     return {"source": source, "revision": str(getattr(config, "_commit_hash", None) or "unknown")}
 
 
-def check_weights_checksum(folder: str | os.PathLike, metadata: dict, weights_name: str) -> None:
-    """Raise if the weights file differs from the SHA-256 recorded in ``metadata``.
-
-    Folders saved before checksums were recorded (no ``weights_sha256``) pass.
-
-    Raises
-    ------
-    ValueError
-        Naming the file, the recorded and the actual checksum.
-    """
+def check_weights_checksum(path: Path, metadata: dict) -> None:
+    """``ValueError`` naming both checksums if ``path`` differs from ``metadata``'s (none recorded: ok)."""
     expected = metadata.get("weights_sha256")
-    path = Path(folder) / weights_name
-    if not expected or not path.is_file():
-        return
-    actual = file_sha256(path)
-    if actual != expected:
+    if expected and (actual := file_sha256(path)) != expected:
         raise ValueError(
             f"{path}: damaged or replaced: its SHA-256 is {actual}, but adapters.json records "
             f"{expected} (re-copy the folder, or re-save the adapters)"
@@ -123,9 +96,7 @@ def check_weights_checksum(folder: str | os.PathLike, metadata: dict, weights_na
 
 
 def warn_if_other_base(metadata: dict, identity: dict[str, str], where: str | os.PathLike) -> bool:
-    """Log a warning naming both bases when the adapters were saved on another checkpoint.
-
-    Returns True when a warning was given.
+    """Log a warning naming both bases (and return True) when the adapters were saved on another one.
 
     Example
     -------
@@ -148,9 +119,7 @@ def warn_if_other_base(metadata: dict, identity: dict[str, str], where: str | os
 
 def _same_base(a: dict, b: dict) -> bool:
     """Local folders match by content digest (a moved copy is the same base); hub ids by id and revision."""
-    if "digest" in a and "digest" in b:
-        return a["digest"] == b["digest"]
-    return a == b
+    return a["digest"] == b["digest"] if "digest" in a and "digest" in b else a == b
 
 
 def _describe(identity: dict[str, str]) -> str:
@@ -159,12 +128,9 @@ def _describe(identity: dict[str, str]) -> str:
 
 
 def safetensors_index(path: str | os.PathLike) -> dict[str, list[int]]:
-    """Tensor name -> shape from a safetensors header (``safetensors.safe_open``; no data, no torch).
+    """Tensor name -> shape from a safetensors header (no data, no torch).
 
-    Raises
-    ------
-    ValueError
-        A header that is not valid or a file too short for the tensors it declares.
+    A header that is not valid or a file too short for its tensors is a ``ValueError``.
 
     Example
     -------
@@ -184,16 +150,24 @@ def safetensors_index(path: str | os.PathLike) -> dict[str, list[int]]:
         raise ValueError(f"{path}: {damage} the {size} bytes it holds ({error})") from error
 
 
+def read_json(path: Path, missing: str) -> Any:
+    """JSON document in ``path``: ``FileNotFoundError`` ``<path>: <missing>``, ``ValueError`` if invalid."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {missing}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from error
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def load_metadata(folder: str | os.PathLike) -> dict[str, Any]:
     """Read ``adapters.json`` and check its structure field by field (no torch needed).
 
-    Raises
-    ------
-    FileNotFoundError
-        No ``adapters.json`` in ``folder``.
-    ValueError
-        Invalid JSON or a field of the wrong structure; the message names the
-        file and the field.
+    No file is a ``FileNotFoundError``; invalid JSON or a wrong field a ``ValueError`` naming both.
 
     Example
     -------
@@ -207,15 +181,10 @@ def load_metadata(folder: str | os.PathLike) -> dict[str, Any]:
     field 'sets' must be a mapping of set name -> {config, num_parameters, modules}, not list
     """
     path = Path(folder) / METADATA_NAME
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no adapter metadata (expected {METADATA_NAME} in {folder})")
-    try:
-        metadata = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
+    metadata = read_json(path, f"no adapter metadata (expected {METADATA_NAME} in {folder})")
 
     def need(ok: bool, message: str) -> None:
-        """Record ``message`` as a problem unless ``ok``."""
+        """Raise ``message`` (naming the file) unless ``ok``."""
         if not ok:
             raise ValueError(f"{path}: {message}")
 
@@ -223,10 +192,7 @@ def load_metadata(folder: str | os.PathLike) -> dict[str, Any]:
     for key in ("format_version", "base_fingerprint", "sets"):
         need(key in metadata, f"field {key!r} is missing")
     version = metadata["format_version"]
-    need(
-        isinstance(version, int) and not isinstance(version, bool),
-        "field 'format_version' must be an integer",
-    )
+    need(_is_int(version), "field 'format_version' must be an integer")
     need(
         version <= FORMAT_VERSION,
         f"format_version {version} is newer than this package supports ({FORMAT_VERSION}); "
@@ -244,11 +210,7 @@ def load_metadata(folder: str | os.PathLike) -> dict[str, Any]:
         need(isinstance(info, dict), f"{where} must be a mapping, not {type(info).__name__}")
         need(isinstance(info.get("config"), dict), f"{where}.config must be a mapping")
         need(isinstance(info["config"].get("kind"), str), f"{where}.config.kind must be a string")
-        count = info.get("num_parameters")
-        need(
-            isinstance(count, int) and not isinstance(count, bool),
-            f"{where}.num_parameters must be an integer",
-        )
+        need(_is_int(info.get("num_parameters")), f"{where}.num_parameters must be an integer")
         modules = info.get("modules")
         need(
             isinstance(modules, list) and all(isinstance(m, str) for m in modules),
@@ -268,11 +230,8 @@ def load_metadata(folder: str | os.PathLike) -> dict[str, Any]:
 def check_folder(folder: str | os.PathLike) -> list[str]:
     """Health check of a saved adapter folder; returns the problems found (empty: healthy).
 
-    Compares ``adapters.safetensors`` with ``adapters.json`` without loading
-    any tensor: the file's size against its safetensors header, its SHA-256,
-    the sets and host modules its tensor names belong to, every set's
-    parameter count, and the shapes the config implies (bottleneck width,
-    LoRA rank).
+    Compares the weights with ``adapters.json`` without loading a tensor: size against header,
+    SHA-256, the sets and modules tensor names belong to, parameter counts, config-implied shapes.
 
     Example
     -------
@@ -286,22 +245,22 @@ def check_folder(folder: str | os.PathLike) -> list[str]:
         metadata = load_metadata(folder)
     except (OSError, ValueError) as error:
         return [str(error)]
-    weights = folder / WEIGHTS_NAME
+    weights, meta_path = folder / WEIGHTS_NAME, folder / METADATA_NAME
     if not weights.is_file():
         return [f"{weights}: missing"]
     problems = []
+    if "weights_sha256" not in metadata:
+        problems.append(f"{meta_path}: no weights_sha256 recorded (saved by an older version)")
     try:
-        check_weights_checksum(folder, metadata, WEIGHTS_NAME)
+        check_weights_checksum(weights, metadata)
     except ValueError as error:
         problems.append(str(error))
-    if "weights_sha256" not in metadata:
-        problems.append(f"{folder / METADATA_NAME}: no weights_sha256 recorded (saved by an older version)")
     try:
         index = safetensors_index(weights)
     except (OSError, ValueError) as error:
         return problems + [str(error)]
     sets = metadata["sets"]
-    problems += [f"{folder / METADATA_NAME}: {problem}" for problem in _placement_problems(sets)]
+    problems += [f"{meta_path}: {problem}" for problem in _placement_problems(sets)]
     counts = dict.fromkeys(sets, 0)
     for key, shape in index.items():
         set_name, _, tensor = key.partition("/")
@@ -314,16 +273,13 @@ def check_folder(folder: str | os.PathLike) -> list[str]:
         info = sets[set_name]
         if info["modules"] and not any(tensor.startswith(m + ".") or tensor == m for m in info["modules"]):
             problems.append(f"{weights}: tensor {key!r} is on no module listed for set {set_name!r}")
-        problem = _shape_problem(info, tensor, shape)
-        if problem:
+        if problem := _shape_problem(info, tensor, shape):
             problems.append(f"{weights}: tensor {key!r} {problem}")
-    for name, info in sets.items():
-        if counts[name] != info["num_parameters"]:
-            problems.append(
-                f"{weights}: set {name!r} holds {counts[name]} parameters, "
-                f"{METADATA_NAME} says {info['num_parameters']}"
-            )
-    return problems
+    return problems + [
+        f"{weights}: set {n!r} holds {counts[n]} parameters, {METADATA_NAME} says {info['num_parameters']}"
+        for n, info in sets.items()
+        if counts[n] != info["num_parameters"]
+    ]
 
 
 def _placement_problems(sets: dict[str, dict]) -> list[str]:
@@ -334,8 +290,7 @@ def _placement_problems(sets: dict[str, dict]) -> list[str]:
         if "addressing" not in info or not isinstance(targets, list):  # older folders: nothing to compare
             continue
         regexes = target_regexes(info["addressing"], [str(t) for t in targets])
-        stray = [m for m in info["modules"] if not any(re.fullmatch(r, m) for r in regexes)]
-        if stray:
+        if stray := [m for m in info["modules"] if not any(re.fullmatch(r, m) for r in regexes)]:
             problems.append(
                 f"set {name!r} has modules {stray[:3]}{' ...' if len(stray) > 3 else ''} that its config's "
                 f"targets {targets} do not name: the config and the weights disagree"
@@ -345,9 +300,8 @@ def _placement_problems(sets: dict[str, dict]) -> list[str]:
 
 def _shape_problem(info: dict, tensor: str, shape: list[int]) -> str | None:
     """What a tensor's shape contradicts in its set's config, by the kind's recorded shape rules."""
-    config = info["config"]
     for suffix, dim, key in info.get("shape_rules", []):
-        value = config.get(key)
+        value = info["config"].get(key)
         if tensor.endswith(suffix) and isinstance(value, int) and len(shape) > dim and shape[dim] != value:
             return f"has shape {shape}, but the config's {key} is {value}"
     return None

@@ -1,18 +1,9 @@
-"""Save and load adapter sets alone: safetensors weights + JSON metadata.
+"""Save and load adapter sets alone (never base weights): safetensors weights + JSON metadata.
 
-A saved folder holds::
-
-    adapters.safetensors   weights, keyed "<set>/<host module path>.<param>"
-    adapters.json          format version, package version, base model id,
-                           base architecture fingerprint, base checkpoint
-                           identity, SHA-256 of the weights file, and per set
-                           its config, parameter count and host modules
-
-Only adapter weights are written, never base weights (a fine-tuning set's
-weights are its trained copy of the component).
+A saved folder holds ``adapters.safetensors`` (keys ``<set>/<host module path>.<param>``) and
+``adapters.json``: format and package versions, base model id, architecture fingerprint and
+checkpoint identity, the weights' SHA-256, and per set its config, parameter count and modules.
 """
-
-from __future__ import annotations
 
 import hashlib
 import json
@@ -56,18 +47,15 @@ def require_finite(tensors: dict[str, torch.Tensor], where: str | Path) -> None:
     Traceback (most recent call last):
     ValueError: out: not saved: non-finite values in 1 adapter tensor(s): a/w (1 of 2 values)
     """
-    bad = {k: int((~torch.isfinite(v)).sum()) for k, v in tensors.items() if v.is_floating_point()}
-    bad = {k: (n, tensors[k].numel()) for k, n in bad.items() if n}
-    if bad:
-        names = ", ".join(f"{k} ({n} of {total} values)" for k, (n, total) in list(bad.items())[:5])
+    counts = {k: int((~torch.isfinite(v)).sum()) for k, v in tensors.items() if v.is_floating_point()}
+    if bad := {k: n for k, n in counts.items() if n}:
+        names = ", ".join(f"{k} ({n} of {tensors[k].numel()} values)" for k, n in list(bad.items())[:5])
         raise ValueError(f"{where}: not saved: non-finite values in {len(bad)} adapter tensor(s): {names}")
 
 
 def base_fingerprint(model: nn.Module) -> str:
-    """Hash of the base architecture: every base parameter's name and shape.
-
-    Two checkpoints of the same architecture (e.g. fine-tuned weights) share
-    a fingerprint; any change of width, depth, vocabulary or version differs.
+    """Hash of the base architecture (every base parameter's name and shape): fine-tuned weights
+    share it; any change of width, depth, vocabulary or version changes it.
 
     Example
     -------
@@ -75,10 +63,8 @@ def base_fingerprint(model: nn.Module) -> str:
     >>> base_fingerprint(a) == base_fingerprint(b) != base_fingerprint(nn.Linear(4, 2))
     True
     """
-    digest = hashlib.sha256()
-    for name, p in sorted(base_parameters(model)):
-        digest.update(f"{name}:{tuple(p.shape)};".encode())
-    return digest.hexdigest()[:16]
+    text = "".join(f"{name}:{tuple(p.shape)};" for name, p in sorted(base_parameters(model)))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def save_adapters(
@@ -88,7 +74,7 @@ def save_adapters(
     base_model: str = "",
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write sets ``names`` (default: all) to ``folder``.
+    """Write sets ``names`` (default: all) to ``folder``; returns the folder.
 
     Arguments
     ---------
@@ -102,10 +88,6 @@ def save_adapters(
         Hub id or path of the base model, recorded for users.
     extra : dict, optional
         More metadata to store (e.g. training language).
-
-    Returns
-    -------
-    Path of the folder.
     """
     names = list(sets.sets) if names is None else list(names)
     folder = Path(folder)
@@ -136,10 +118,8 @@ def save_adapters(
         **(extra or {}),
     }
     # Write to temporary names first so a killed run never leaves a half file.
-    tmp_weights = folder / (WEIGHTS_NAME + ".tmp")
-    tmp_meta = folder / (METADATA_NAME + ".tmp")
-    save_file(tensors, str(tmp_weights), metadata={"format": "pt"})
-    readable_like_others(tmp_weights)
+    tmp_weights, tmp_meta = (folder / f"{name}.tmp" for name in (WEIGHTS_NAME, METADATA_NAME))
+    write_safetensors(tensors, tmp_weights)
     metadata["weights_sha256"] = file_sha256(tmp_weights)  # checked on load: damage is an error
     tmp_meta.write_text(json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8")
     tmp_weights.replace(folder / WEIGHTS_NAME)
@@ -147,8 +127,9 @@ def save_adapters(
     return folder
 
 
-def readable_like_others(path: Path) -> None:
-    """Give ``path`` the mode a new file gets (safetensors writes 0600; its siblings are 0644)."""
+def write_safetensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """``save_file`` giving ``path`` the mode a new file gets (safetensors writes 0600, not 0644)."""
+    save_file(tensors, str(path), metadata={"format": "pt"})
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(path, 0o666 & ~umask)
@@ -175,8 +156,7 @@ def parse_folder_entry(entry: str | Path | Mapping[str, Any]) -> tuple[Path, dic
             f"pretrained adapters entry {entry!r}: give a folder, or a mapping with 'folder' "
             "(and optionally 'rename: {old: new}', 'prefix', 'sets')"
         )
-    unknown = sorted(set(entry) - {"folder", "rename", "prefix", "sets"})
-    if unknown:
+    if unknown := sorted(set(entry) - {"folder", "rename", "prefix", "sets"}):
         raise ValueError(f"pretrained adapters entry {dict(entry)}: unknown key(s) {unknown}")
     options = {k: (dict(v) if k == "rename" else v) for k, v in entry.items() if k != "folder"}
     if "sets" in options:
@@ -184,11 +164,12 @@ def parse_folder_entry(entry: str | Path | Mapping[str, Any]) -> tuple[Path, dic
     return Path(entry["folder"]), options
 
 
-def read_weights(folder: str | Path) -> dict[str, torch.Tensor]:
-    """Read ``adapters.safetensors`` of a saved folder, with a clear error when unreadable."""
+def read_weights(folder: str | Path, metadata: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Read ``adapters.safetensors`` of a saved folder once its SHA-256 matches ``metadata``'s."""
     path = Path(folder) / WEIGHTS_NAME
     if not path.is_file():
         raise FileNotFoundError(f"{path}: adapter weights are missing")
+    check_weights_checksum(path, metadata)
     try:
         return load_file(str(path), device="cpu")
     except Exception as error:  # safetensors raises several types for bad files
@@ -208,33 +189,27 @@ def load_adapters(
 ) -> list[str]:
     """Attach sets saved in ``folder`` (by :func:`save_adapters`) to the model ``sets`` manages.
 
-    The one loader of adapter folders: training (``pretrained_adapters``) and inference profiles
-    both call it. ``names`` picks saved sets (default all, in file order), which are activated
-    unless ``activate=False`` and frozen unless ``trainable``. A name already attached is an error
-    naming both folders (never a silent overwrite): load it under another name with ``rename``
-    (saved -> attached) or ``prefix``. Adapters saved for another base architecture are refused
-    (``check_fingerprint``; ``base_description`` names the loaded base). Either every set attaches
-    or none does; returns the attached names.
+    ``names`` picks saved sets (default all, in file order), activated unless ``activate=False``
+    and frozen unless ``trainable``. A name already attached is an error naming both folders: use
+    ``rename`` (saved -> attached) or ``prefix``. Another base architecture is refused
+    (``check_fingerprint``; ``base_description`` names the loaded base). All sets attach or none;
+    returns the attached names.
     """
     folder = Path(folder)
     metadata = read_metadata(folder)
-    if check_fingerprint:
-        expected = base_fingerprint(sets.model)
-        if metadata["base_fingerprint"] != expected:
-            raise AdapterMismatchError(
-                f"{folder / METADATA_NAME}: adapters were saved for base model "
-                f"{metadata.get('base_model') or '?'} ({metadata.get('model_type')}, fingerprint "
-                f"{metadata['base_fingerprint']}), but the loaded base {base_description or ''} has "
-                f"architecture fingerprint {expected}; load them onto the base they were trained on"
-            )
+    if check_fingerprint and metadata["base_fingerprint"] != (expected := base_fingerprint(sets.model)):
+        raise AdapterMismatchError(
+            f"{folder / METADATA_NAME}: adapters were saved for base model "
+            f"{metadata.get('base_model') or '?'} ({metadata.get('model_type')}, fingerprint "
+            f"{metadata['base_fingerprint']}), but the loaded base {base_description or ''} has "
+            f"architecture fingerprint {expected}; load them onto the base they were trained on"
+        )
     available = list(metadata["sets"])
     names = available if names is None else list(names)
-    missing = [n for n in names if n not in metadata["sets"]]
-    if missing:
+    if missing := [n for n in names if n not in metadata["sets"]]:
         raise KeyError(f"{folder}: no adapter set(s) {missing}; it holds {available}")
     rename = dict(rename or {})
-    unknown = sorted(set(rename) - set(names))
-    if unknown:
+    if unknown := sorted(set(rename) - set(names)):
         raise KeyError(f"{folder}: rename names set(s) {unknown} that are not loaded; it holds {available}")
     targets = {name: rename.get(name, prefix + name) for name in names}
     for name, target in targets.items():
@@ -245,18 +220,15 @@ def load_adapters(
                 f"load it under another name, e.g. in YAML: pretrained_adapters: "
                 f"[{{folder: {folder}, rename: {{{name}: <new name>}}}}]"
             )
-    check_weights_checksum(folder, metadata, WEIGHTS_NAME)
+    tensors = read_weights(folder, metadata)
     warn_if_other_base(metadata, base_identity(getattr(sets.model, "config", None)), folder)
-    tensors = read_weights(folder)
     attached: list[str] = []
     try:
         for name, target in targets.items():
             config = AdapterConfig.from_dict(metadata["sets"][name]["config"])
-            sets.add(target, config, activate=False, trainable=trainable)
-            sets.sets[target].source = str(folder)
+            sets.add(target, config, activate=False, trainable=trainable).source = str(folder)
             attached.append(target)
-            prefix_key = f"{name}/"
-            state = {k[len(prefix_key) :]: v for k, v in tensors.items() if k.startswith(prefix_key)}
+            state = {k.removeprefix(f"{name}/"): v for k, v in tensors.items() if k.startswith(f"{name}/")}
             sets.load_state_dict(target, state)
     except Exception as error:
         for target in attached:
@@ -268,10 +240,7 @@ def load_adapters(
 
 
 def save_checkpoint_state(sets: AdapterSets, path: str | Path) -> None:
-    """Save every set's weights in one file (SpeechBrain Checkpointer hook).
-
-    Only weights: which sets are active or trainable is the run's choice, not the checkpoint's.
-    """
+    """Save every set's weights (not which are active or trainable: the run's choice) in one file."""
     weights = {name: {k: v.detach().cpu() for k, v in sets.state_dict(name).items()} for name in sets.sets}
     require_finite({f"{n}/{k}": v for n, w in weights.items() for k, v in w.items()}, path)
     torch.save({"weights": weights}, path)
@@ -280,8 +249,7 @@ def save_checkpoint_state(sets: AdapterSets, path: str | Path) -> None:
 def load_checkpoint_state(sets: AdapterSets, path: str | Path) -> None:
     """Restore the weights :func:`save_checkpoint_state` wrote into the same sets."""
     state = torch.load(path, map_location="cpu", weights_only=True)
-    unknown = sorted(set(state["weights"]) - set(sets.sets))
-    if unknown:
+    if unknown := sorted(set(state["weights"]) - set(sets.sets)):
         raise ValueError(
             f"{path}: checkpoint holds adapter set(s) {unknown} that this model does not have "
             f"(attached: {sorted(sets.sets)}); build the same sets before recovering"

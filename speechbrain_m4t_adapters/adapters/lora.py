@@ -1,12 +1,9 @@
 """LoRA through PEFT: named sets on PEFT's LoRA layers, merging, and PEFT folders in and out.
 
-PEFT computes and merges the update ``(alpha / r) * B(A(x))`` (``peft.tuners.lora`` layers wrap
-each target Linear/Conv1d in place, so a target's own weight becomes ``<path>.base_layer.weight``).
-Our part is the mapping: a set's ``targets`` (regular expressions, ``re.fullmatch`` on module
-names), rank, alpha and per-set lr; several named sets share one PEFT layer; a set's weights are
-saved in our folder format as ``<path>.lora_A.weight`` / ``<path>.lora_B.weight``, and exchanged
-with PEFT folders (``adapter_config.json`` + ``adapter_model.safetensors``) that
-``PeftModel.from_pretrained`` on transformers' SeamlessM4T loads with the same outputs.
+PEFT computes and merges ``(alpha / r) * B(A(x))``; its layers wrap each target Linear/Conv1d in
+place (the target's weight becomes ``<path>.base_layer.weight``). Several named sets share one
+PEFT layer; a set's weights are saved as ``<path>.lora_{A,B}.weight`` and exchanged with PEFT
+folders that ``PeftModel.from_pretrained`` on transformers' SeamlessM4T loads with equal outputs.
 """
 
 from __future__ import annotations
@@ -21,10 +18,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from peft import LoraConfig as PeftLoraConfig
 from peft.tuners.lora.layer import LoraLayer, dispatch_default
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from .base import AdapterConfig
+from .integrity import read_json
+from .io import write_safetensors
 
 if TYPE_CHECKING:  # pragma: no cover
     from .sets import AdapterSet, AdapterSets
@@ -34,16 +33,8 @@ PEFT_WEIGHTS_NAME = "adapter_model.safetensors"
 PEFT_PREFIX = "base_model.model."
 _KEY = re.compile(r"^(?:base_model\.model\.)?(?P<path>.+)\.lora_(?P<ab>[AB])(?:\.[A-Za-z0-9_\-]+)?\.weight$")
 # PEFT options whose non-default values compute something our sets cannot hold.
-_UNSUPPORTED = {
-    "use_dora": False,
-    "bias": "none",
-    "lora_bias": False,
-    "fan_in_fan_out": False,
-    "modules_to_save": None,
-    "rank_pattern": None,
-    "alpha_pattern": None,
-    "trainable_token_indices": None,
-}
+_UNSUPPORTED = {"use_dora": False, "bias": "none", "lora_bias": False, "fan_in_fan_out": False}
+_UNSUPPORTED |= dict.fromkeys(("modules_to_save", "rank_pattern", "alpha_pattern", "trainable_token_indices"))
 
 
 @dataclass
@@ -78,25 +69,20 @@ class LoRAConfig(AdapterConfig):
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        if not self.targets:
-            raise ValueError("LoRAConfig.targets is empty: name at least one module regex")
         super().__post_init__()
         if self.rank < 1:
             raise ValueError(f"rank must be >= 1, got {self.rank}")
 
     def peft_config(self, paths: list[str] | None = None) -> PeftLoraConfig:
         """The PEFT ``LoraConfig`` computing this set (``paths``: exact target modules)."""
+        targets = paths or list(self.targets)  # PEFT's default init: B = 0, the update starts at zero
         return PeftLoraConfig(
-            r=self.rank,
-            lora_alpha=self.alpha,
-            lora_dropout=self.dropout,
-            target_modules=paths or list(self.targets),
-            init_lora_weights=True,
+            r=self.rank, lora_alpha=self.alpha, lora_dropout=self.dropout, target_modules=targets
         )
 
     def inject(self, model: nn.Module, name: str, dtype: torch.dtype) -> list[str]:
         """Wrap every matching module in a PEFT LoRA layer (or add ``name`` to one); returns the paths."""
-        paths = [path for path, module in _base_modules(model) if self._matches(path, module)]
+        paths = [path for path, module in model.named_modules() if self._matches(path, module)]
         if not paths:
             raise ValueError(
                 f"LoRA targets {self.targets} match no Linear/Conv1d module; names look like "
@@ -110,7 +96,7 @@ class LoRAConfig(AdapterConfig):
                 target.update_layer(name, self.rank, lora_alpha=self.alpha, config=config)
             else:
                 target = dispatch_default(target, name, config, r=self.rank, lora_alpha=self.alpha)
-                _replace(model, path, target)
+                model.set_submodule(path, target)
             for module in (target.lora_A[name], target.lora_B[name]):
                 module.to(dtype=dtype)
         return paths
@@ -128,7 +114,7 @@ class LoRAConfig(AdapterConfig):
             layer = model.get_submodule(path)
             layer.delete_adapter(name)
             if not layer.lora_A:
-                _replace(model, path, layer.get_base_layer())
+                model.set_submodule(path, layer.get_base_layer())
 
     def run_only(self, model: nn.Module, paths: set[str], running: list[str]) -> None:
         """Make exactly the ``running`` sets run in each PEFT layer at ``paths``."""
@@ -137,6 +123,9 @@ class LoRAConfig(AdapterConfig):
             layer.set_adapter([n for n in running if n in layer.lora_A])
 
     def _matches(self, path: str, module: nn.Module) -> bool:
+        parts = path.split(".")
+        if "sb_adapters" in parts or "base_layer" in parts or parts[-1].startswith("lora_"):
+            return False  # not a base module
         base = module.get_base_layer() if isinstance(module, LoraLayer) else module
         if not isinstance(base, nn.Linear | nn.Conv1d):
             return False
@@ -147,23 +136,11 @@ class LoRAConfig(AdapterConfig):
         return True
 
 
-def _base_modules(model: nn.Module):
-    for path, module in model.named_modules():
-        parts = path.split(".")
-        if "sb_adapters" not in parts and "base_layer" not in parts and not parts[-1].startswith("lora_"):
-            yield path, module
-
-
-def _replace(model: nn.Module, path: str, module: nn.Module) -> None:
-    parent, _, child = path.rpartition(".")
-    setattr(model.get_submodule(parent) if parent else model, child, module)
-
-
 def merge_lora(sets: AdapterSets, name: str) -> None:
     """Fold active LoRA set ``name`` into its targets' weights (PEFT's merge); its modules are skipped.
 
-    The set stays attached (it can be saved or exported), gets no gradients while merged and
-    must be unmerged before it is deactivated or removed.
+    The set stays attached (to save or export), gets no gradients and must be unmerged before it is
+    deactivated or removed.
 
     Example
     -------
@@ -240,10 +217,7 @@ def export_peft(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {PEFT_PREFIX + k: v.detach().cpu().contiguous() for k, v in sets.state_dict(name).items()}
-    save_file(tensors, str(folder / PEFT_WEIGHTS_NAME), metadata={"format": "pt"})
-    from .io import readable_like_others  # io imports the kinds
-
-    readable_like_others(folder / PEFT_WEIGHTS_NAME)
+    write_safetensors(tensors, folder / PEFT_WEIGHTS_NAME)
     config = adapter_set.config.peft_config(list(adapter_set.targets)).to_dict()
     # task_type None: a plain PeftModel (SEQ_2_SEQ_LM breaks SeamlessM4T*ForSpeechToText's forward).
     config.update(base_model_name_or_path=base_model or None, revision=revision, inference_mode=True)
@@ -265,8 +239,7 @@ def read_peft_lora(folder: str | Path) -> tuple[LoRAConfig, dict[str, torch.Tens
         raise FileNotFoundError(f"{weights_path}: missing (only safetensors PEFT folders import)")
     state: dict[str, torch.Tensor] = {}
     for key, value in load_file(str(weights_path)).items():
-        match = _KEY.match(key)
-        if match is None:
+        if (match := _KEY.match(key)) is None:
             raise ValueError(f"{weights_path}: tensor {key!r} is not a LoRA A/B weight")
         state[f"{match['path']}.lora_{match['ab']}.weight"] = value
     paths = sorted({k.rsplit(".lora_", 1)[0] for k in state})
@@ -274,8 +247,7 @@ def read_peft_lora(folder: str | Path) -> tuple[LoRAConfig, dict[str, torch.Tens
         raise ValueError(f"{weights_path}: holds no LoRA weights")
     rank = int(peft_config.get("r", 8))
     for key, value in state.items():  # the config's r, not the weights', decides: they must agree
-        found = value.shape[0 if ".lora_A." in key else 1]
-        if found != rank:
+        if (found := value.shape[0 if ".lora_A." in key else 1]) != rank:
             raise ValueError(
                 f"{weights_path}: {key} has shape {list(value.shape)} (rank {found}), "
                 f"but r is {rank} in {folder / PEFT_CONFIG_NAME}"
@@ -288,17 +260,11 @@ def read_peft_lora(folder: str | Path) -> tuple[LoRAConfig, dict[str, torch.Tens
 
 
 def _read_peft_config(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no PEFT adapter config in {path.parent}")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
+    config = read_json(path, f"no PEFT adapter config in {path.parent}")
     if config.get("peft_type") != "LORA":
         raise ValueError(f"{path}: peft_type is {config.get('peft_type')!r}; only LORA imports")
     for key, default in _UNSUPPORTED.items():
-        value = config.get(key, default)
-        if value not in (default, None, [], {}, ()):
+        if (value := config.get(key, default)) not in (default, None, [], {}, ()):
             raise ValueError(f"{path}: {key}={value!r} is not supported (plain LoRA only)")
     return config
 
@@ -309,9 +275,8 @@ def import_peft(sets: AdapterSets, folder: str | Path, name: str, activate: bool
     config, state = read_peft_lora(folder)
     adapter_set = sets.add(name, config, activate=False, trainable=trainable)
     try:
-        expected = sorted({k.rsplit(".lora_", 1)[0] for k in state})
-        if sorted(adapter_set.targets) != expected:
-            missing = sorted(set(expected) - set(adapter_set.targets))
+        # The targets are the saved paths (escaped) that this model has as Linear/Conv1d modules.
+        if missing := sorted({k.rsplit(".lora_", 1)[0] for k in state} - set(adapter_set.targets)):
             raise ValueError(
                 f"{folder}: LoRA modules {missing[:5]} are not Linear/Conv1d modules of this model"
             )

@@ -1,14 +1,9 @@
 """Named adapter sets on a SeamlessM4T model: add, activate, stack, train, remove.
 
-A *set* is one adaptation (e.g. "odia_text_decoder": decoder bottlenecks
-trained on text, or "bengali_length_adaptor": a fine-tuned length adaptor). Any
-number of sets can be attached; the *active* ones run, in activation order
-(e.g. text-trained decoder adapters + speech-trained encoder adapters).
-Only parameters of active sets marked trainable have ``requires_grad``; the
-base model and everything else stay frozen.
+Any number of sets (e.g. "odia_text_decoder", "bengali_length_adaptor") can be attached; the
+*active* ones run, in activation order. Only parameters of active, trainable sets get
+``requires_grad``; the base model and everything else stay frozen.
 """
-
-from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
@@ -40,15 +35,9 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_\-]+", "_", text).strip("_") or "adapters"
 
 
-#: Parts of a parameter name that belong to an adapter, not to the base model.
-_ADAPTER_PARTS = (
-    ADAPTERS_ATTR,
-    "lora_A",
-    "lora_B",
-    "lora_magnitude_vector",
-    "lora_embedding_A",
-    "lora_embedding_B",
-)
+#: Parts of a parameter name that belong to an adapter (ours or PEFT's LoRA), not to the base model.
+_LORA_PARTS = ("lora_A", "lora_B", "lora_magnitude_vector", "lora_embedding_A", "lora_embedding_B")
+_ADAPTER_PARTS = {ADAPTERS_ATTR, *_LORA_PARTS}
 
 
 @dataclass
@@ -60,8 +49,7 @@ class AdapterSet:
     targets: list[str] = field(default_factory=list)
     trainable: bool = True
     source: str | None = None  # folder it was loaded from (None: created here)
-    # LoRA folded into the base weights (adapters.lora.merge_lora): its modules are skipped.
-    merged: bool = False
+    merged: bool = False  # LoRA folded into the base weights (adapters.lora.merge_lora): modules skipped
 
 
 class AdapterSets:
@@ -74,8 +62,7 @@ class AdapterSets:
     hidden_size : int
         Width d of the hidden states (``config.hidden_size``).
     dtype : torch.dtype
-        dtype of new adapter parameters (kept in full precision even when the
-        base is bf16).
+        dtype of new adapter parameters (full precision even when the base is bf16).
 
     Example
     -------
@@ -98,13 +85,8 @@ class AdapterSets:
         self.sets: dict[str, AdapterSet] = {}
         self.active: list[str] = []
 
-    # ------------------------------------------------------------------ building
     def add(
-        self,
-        name: str,
-        config: AdapterConfig,
-        activate: bool = True,
-        trainable: bool = True,
+        self, name: str, config: AdapterConfig, activate: bool = True, trainable: bool = True
     ) -> AdapterSet:
         """Create set ``name`` from ``config`` and (by default) activate it."""
         if not re.fullmatch(NAME_PATTERN, name):
@@ -126,21 +108,15 @@ class AdapterSets:
             self.refresh()
         return adapter_set
 
-    # --------------------------------------------------------------- activation
     def activate(self, *names: str) -> None:
         """Activate sets (appended after those already active, in this order)."""
         self.check_known(names)
-        new_active = self.active + [n for n in names if n not in self.active]
-        self._check_compatible(new_active)
-        self.active = new_active
-        self.refresh()
+        self.set_active(self.active + [n for n in names if n not in self.active])
 
     def deactivate(self, *names: str) -> None:
         """Deactivate sets (they stay attached and can be re-activated)."""
         self.check_known(names)
-        self._check_unmerged(names, "deactivate")
-        self.active = [n for n in self.active if n not in names]
-        self.refresh()
+        self.set_active([n for n in self.active if n not in names])
 
     def set_active(self, names: Iterable[str]) -> None:
         """Make exactly ``names`` active, in this order."""
@@ -174,13 +150,11 @@ class AdapterSets:
 
     def check_known(self, names: Iterable[str]) -> None:
         """Raise ``KeyError`` naming every set in ``names`` that is not attached."""
-        unknown = [n for n in names if n not in self.sets]
-        if unknown:
+        if unknown := [n for n in names if n not in self.sets]:
             raise KeyError(f"unknown adapter set(s) {unknown}; attached: {sorted(self.sets)}")
 
     def _check_unmerged(self, names: Iterable[str], action: str) -> None:
-        merged = [n for n in names if self.sets[n].merged]
-        if merged:
+        if merged := [n for n in names if self.sets[n].merged]:
             raise ValueError(
                 f"cannot {action} adapter set(s) {merged}: they are merged into the base weights; "
                 "unmerge them first (adapters.lora.unmerge_lora)"
@@ -211,31 +185,26 @@ class AdapterSets:
         hosted = {p for s in self.sets.values() if s.config.role != "inject" for p in s.targets}
         for path in hosted:
             host = self.model.get_submodule(path)
-            order = [n for n in self.active if n in getattr(host, ADAPTERS_ATTR)]
-            roles = {n: self.sets[n].config.role for n in order}
-            host._sb_post = [n for n in order if roles[n] == "after" and n in running]
-            host._sb_replacement = next((n for n in order if roles[n] == "replace"), None)
+            order = [(n, self.sets[n].config.role) for n in self.active if n in getattr(host, ADAPTERS_ATTR)]
+            host._sb_post = [n for n, role in order if role == "after" and n in running]
+            host._sb_replacement = next((n for n, role in order if role == "replace"), None)
         injected: dict[type, tuple[AdapterConfig, set[str]]] = {}
         for s in self.sets.values():  # one call per injecting kind, over all its targets
             if s.config.role == "inject":
                 injected.setdefault(type(s.config), (s.config, set()))[1].update(s.targets)
         for config, paths in injected.values():
             config.run_only(self.model, paths, running)
-        for name in self.sets:
-            flag = self.sets[name].trainable and name in running
-            for p in self.parameters(name):
-                p.requires_grad_(flag)
+        for name, adapter_set in self.sets.items():
+            for module in self.modules_of(name).values():
+                module.requires_grad_(adapter_set.trainable and name in running)
 
-    # ---------------------------------------------------------------- parameters
     def modules_of(self, name: str) -> dict[str, nn.Module]:
         """Host path -> adapter module of set ``name``."""
         self.check_known([name])
-        adapter_set = self.sets[name]
-        if adapter_set.config.role == "inject":
-            return adapter_set.config.injected_modules(self.model, name, adapter_set.targets)
-        return {
-            path: getattr(self.model.get_submodule(path), ADAPTERS_ATTR)[name] for path in adapter_set.targets
-        }
+        config, paths = self.sets[name].config, self.sets[name].targets
+        if config.role == "inject":
+            return config.injected_modules(self.model, name, paths)
+        return {path: getattr(self.model.get_submodule(path), ADAPTERS_ATTR)[name] for path in paths}
 
     def parameters(self, name: str) -> Iterator[nn.Parameter]:
         """Parameters of set ``name``."""
@@ -248,12 +217,8 @@ class AdapterSets:
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         """Parameters of active, trainable sets (what an optimizer should get)."""
-        return [
-            p
-            for n in self.active
-            if self.sets[n].trainable and not self.sets[n].merged
-            for p in self.parameters(n)
-        ]
+        sets = [n for n in self.active if self.sets[n].trainable and not self.sets[n].merged]
+        return [p for n in sets for p in self.parameters(n)]
 
     def state_dict(self, name: str) -> dict[str, torch.Tensor]:
         """Weights of one set, keyed ``<host path>.<parameter name>``."""

@@ -1,13 +1,9 @@
 """Files that other processes may read while they are written.
 
-Experiments of one language share their manifest folder, so two runs started
-together may prepare the same manifest. :func:`atomic_write` makes a reader
-see either the old file or the complete new one, never a half-written one;
-``filelock.FileLock`` on ``<manifest>.lock`` lets only one process prepare at
-a time (the others wait, then find the manifest ready and reuse it).
-"""
-
-from __future__ import annotations
+Experiments of one language share their manifest folder, so two runs started together may prepare
+the same manifest. :func:`atomic_write` makes a reader see either the old file or the complete new
+one; ``filelock.FileLock`` on ``<manifest>.lock`` lets one process prepare at a time (the others wait,
+then find the manifest ready and reuse it)."""
 
 import errno
 import os
@@ -16,14 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
-
-
-def _full_disk(error: BaseException) -> bool:
-    """ENOSPC, or the bare stream error libtorch's writer turns it into."""
-    text = str(error)
-    return (
-        getattr(error, "errno", None) == errno.ENOSPC or "No space left" in text or "iostream error" in text
-    )
 
 
 def explain_full_disk(error: BaseException, path: str | os.PathLike) -> BaseException:
@@ -36,7 +24,8 @@ def explain_full_disk(error: BaseException, path: str | os.PathLike) -> BaseExce
     >>> print(explain_full_disk(RuntimeError("basic_ios::clear: iostream error"), "/")) # doctest: +ELLIPSIS
     [Errno 28] No space left on device while writing /: ... MB free on that disk ...
     """
-    if not _full_disk(error):
+    markers = ("No space left", "iostream error")  # the latter: how libtorch's writer reports ENOSPC
+    if getattr(error, "errno", None) != errno.ENOSPC and not any(m in str(error) for m in markers):
         return error
     where = Path(path)
     while not where.exists() and where != where.parent:

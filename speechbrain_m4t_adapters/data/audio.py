@@ -1,14 +1,10 @@
 """Robust audio loading for data preparation and inference.
 
-Audio is read with ``soundfile`` (wav, flac, ogg, mp3 with libsndfile >= 1.1), because
-``torchaudio.load`` needs ``torchcodec`` in recent torchaudio releases; channels are averaged to
-mono and resampled with ``torchaudio.functional.resample``. Every failure raises
-:class:`AudioError` naming the file, with a :attr:`~AudioError.reason` that data preparation
-uses as skip reason. Samples must be finite (``nonfinite_audio``): one NaN clip turns every
-gradient of a training batch into NaN.
-"""
-
-from __future__ import annotations
+Audio is read with ``soundfile`` (wav, flac, ogg, mp3 with libsndfile >= 1.1; ``torchaudio.load``
+needs ``torchcodec`` in recent releases), averaged to mono and resampled with
+``torchaudio.functional.resample``. Every failure raises :class:`AudioError` naming the file, with a
+:attr:`~AudioError.reason` used as skip reason. Samples must be finite (``nonfinite_audio``): one NaN
+clip turns every gradient of a training batch into NaN."""
 
 from pathlib import Path
 
@@ -19,16 +15,10 @@ import torchaudio
 
 from .manifest import PathLike
 
-#: Reasons carried by :class:`AudioError` (also used as skip reasons).
-MISSING = "missing_audio"
-CORRUPT = "corrupt_audio"
-EMPTY = "empty_audio"
-NONFINITE = "nonfinite_audio"
-TRUNCATED = "truncated_audio"
-
 
 class AudioError(ValueError):
-    """An audio file ``path`` is missing, unreadable or empty: ``reason`` (one of the reasons above)."""
+    """An audio file ``path`` is missing, unreadable or empty: ``reason`` is ``missing_audio``,
+    ``corrupt_audio``, ``empty_audio``, ``nonfinite_audio`` or ``truncated_audio``."""
 
     def __init__(self, path: PathLike, reason: str, detail: str) -> None:
         self.path = str(path)
@@ -38,7 +28,7 @@ class AudioError(ValueError):
 
 def _check_exists(path: PathLike) -> None:
     if not Path(path).is_file():
-        raise AudioError(path, MISSING, "no such file")
+        raise AudioError(path, "missing_audio", "no such file")
     check_wav_complete(path)  # libsndfile would silently read a cut copy as a shorter clip
 
 
@@ -57,17 +47,14 @@ def audio_info(path: PathLike) -> tuple[float, int, int]:
     try:
         info = sf.info(str(path))
     except Exception as exc:  # soundfile raises several types for bad data
-        raise AudioError(path, CORRUPT, f"cannot read header ({exc})") from exc
+        raise AudioError(path, "corrupt_audio", f"cannot read header ({exc})") from exc
     if info.frames <= 0:
-        raise AudioError(path, EMPTY, "file contains 0 samples")
+        raise AudioError(path, "empty_audio", "file contains 0 samples")
     return info.frames / info.samplerate, int(info.samplerate), int(info.channels)
 
 
 def load_audio(
-    path: PathLike,
-    target_sr: int = 16000,
-    start: float | None = None,
-    stop: float | None = None,
+    path: PathLike, target_sr: int = 16000, start: float | None = None, stop: float | None = None
 ) -> torch.Tensor:
     """Load ``path`` as a 1-D mono float32 tensor in ``[-1, 1]`` at ``target_sr`` Hz.
 
@@ -85,21 +72,19 @@ def load_audio(
     """
     _check_exists(path)
     try:
-        info = sf.info(str(path))
-        sr = int(info.samplerate)
+        sr = int(sf.info(str(path)).samplerate)
         first = 0 if start is None else max(0, round(start * sr))
         last = None if stop is None else round(stop * sr)
         data, sr = sf.read(str(path), start=first, stop=last, dtype="float32", always_2d=True)
     except Exception as exc:
-        raise AudioError(path, CORRUPT, f"cannot decode ({exc})") from exc
+        raise AudioError(path, "corrupt_audio", f"cannot decode ({exc})") from exc
     if data.shape[0] == 0:
         what = "file" if start is None and stop is None else "segment"
-        raise AudioError(path, EMPTY, f"{what} contains 0 samples")
-    if not np.isfinite(data).all():
-        bad = int(np.count_nonzero(~np.isfinite(data).all(axis=1)))
-        first_bad = int(np.argmax(~np.isfinite(data).all(axis=1))) + first
-        detail = f"{bad} of {data.shape[0]} frames are NaN or infinite (first at frame {first_bad})"
-        raise AudioError(path, NONFINITE, detail)
+        raise AudioError(path, "empty_audio", f"{what} contains 0 samples")
+    bad = ~np.isfinite(data).all(axis=1)
+    if bad.any():
+        detail = f"{int(bad.sum())} of {data.shape[0]} frames are NaN or infinite"
+        raise AudioError(path, "nonfinite_audio", f"{detail} (first at frame {int(np.argmax(bad)) + first})")
     # Mean over channels: the usual down-mix, keeps amplitude within [-1, 1].
     mono = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
     if sr != target_sr:
@@ -110,9 +95,8 @@ def load_audio(
 def check_wav_complete(path: PathLike) -> None:
     """Raise ``truncated_audio`` if a WAV holds fewer bytes of samples than its header declares.
 
-    libsndfile silently reads what is there, so a copy cut short (failed download, full disk)
-    would pass as a shorter clip. Non-RIFF/WAVE files and streamed WAVs whose header leaves the
-    size open (``0`` or ``0xFFFFFFFF``) are not checked.
+    libsndfile silently reads what is there, so a copy cut short would pass as a shorter clip.
+    Non-RIFF/WAVE files and streamed WAVs leaving the size open (``0``/``0xFFFFFFFF``) are not checked.
 
     Example
     -------
@@ -130,10 +114,8 @@ def check_wav_complete(path: PathLike) -> None:
     """
     size = Path(path).stat().st_size
     with open(path, "rb") as f:
-        if f.read(12)[:4] != b"RIFF":
-            return
-        f.seek(8)
-        if f.read(4) != b"WAVE":
+        riff = f.read(12)
+        if riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
             return
         offset = 12
         while offset + 8 <= size:
@@ -143,10 +125,7 @@ def check_wav_complete(path: PathLike) -> None:
             if chunk == b"data":
                 present = size - offset - 8
                 if length not in (0, 0xFFFFFFFF) and present < length:
-                    raise AudioError(
-                        path,
-                        TRUNCATED,
-                        f"header declares {length} bytes of samples, the file holds {present}",
-                    )
+                    detail = f"header declares {length} bytes of samples, the file holds {present}"
+                    raise AudioError(path, "truncated_audio", detail)
                 return
             offset += 8 + length + (length % 2)  # chunks are word-aligned

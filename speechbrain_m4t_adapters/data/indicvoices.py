@@ -2,68 +2,55 @@
 
 1. **Raw per-recording JSON** (ai4bharat.iitm.ac.in download, ``<Language>/v1/<split>/<uuid>.json``
    next to ``<uuid>.{wav,flac,mp3,ogg}``): a ``verbatim`` list of segments ``{"start": s, "end": s,
-   "text": str}`` and usually a parallel ``normalized`` list. One row per segment, ID
-   ``<uuid>_chunk_<k>`` (k 1-based, as AI4Bharat's chunking script names them), with ``start``/``stop``.
-2. **JSON-lines manifests** (NeMo style, the output of AI4Bharat's ``TGZ/create_indicvoices.py``:
-   ``transcripts/*.json``, ``manifests/<split>_<lang>_indicvoices.json``): one object per line with
-   ``audio_filepath`` and ``text`` (optionally ``verbatim``, ``normalized``, ``lang``, ``duration``);
-   ID = audio file stem. Relative paths are resolved against the manifest's folder; a path that does
-   not exist (absolute paths from another machine) is looked up by file name in that folder,
-   ``audios/`` next to it and ``../audios/``.
+   "text": str}``, usually with a parallel ``normalized`` list. One row per segment (``start``/``stop``),
+   ID ``<uuid>_chunk_<k>`` (k 1-based, as AI4Bharat's chunking script names them).
+2. **JSON-lines manifests** (NeMo style, from AI4Bharat's ``TGZ/create_indicvoices.py``): objects with
+   ``audio_filepath`` and ``text`` (maybe ``verbatim``, ``normalized``, ``lang``, ``duration``); ID =
+   audio file stem. Relative paths are resolved against the manifest's folder; a missing file is looked
+   up by name in that folder, ``audios/`` next to it and ``../audios/``.
 3. **Flat segments**: ``transcripts.tsv`` (``ID<TAB>text``, no header) and ``<ID>.<ext>`` in its
    folder or its ``audio``/``audios``/``wav`` sub-folder.
-4. **Hugging Face hub release** (``ai4bharat/IndicVoices``, parquet with the audio inside), streamed
-   from a local snapshot's language folder (``<snapshot>/odia``: ``train-XXXXX-of-NNNNN.parquet``,
-   ``valid-00000-of-00001.parquet``, as at huggingface.co/datasets/ai4bharat/IndicVoices/tree/main;
-   no test split) by :mod:`.parquet`; chosen rows' audio is decoded
-   to ``<manifest stem>_audio/<ID>.wav``. Columns, from the published ``dataset_info.features``
-   (huggingface.co/datasets/Minutor/Odia-data-collection/blob/main/README.md) and loaders of
-   ``ai4bharat/IndicVoices`` (karma's evaluation set casts ``audio_filepath`` to
-   ``Audio(decode=False)`` and reads ``["bytes"]`` and ``text``): ``audio_filepath`` (struct
-   ``{bytes, path}``), ``duration`` (s), ``samples`` and :data:`HUB_TEXT_COLUMNS`. The ID is the
-   struct's ``path`` stem (else ``<shard>_<row>``); the hours subset is speaker-aware
-   (``speaker_id``) and, as durations come from ``duration``, unselected rows' audio is never read.
+4. **Hugging Face hub release** (``ai4bharat/IndicVoices``, parquet with the audio inside): a local
+   snapshot's language folder (``<snapshot>/odia``: ``train-XXXXX-of-NNNNN.parquet``,
+   ``valid-00000-of-00001.parquet``, no test split) streamed by :mod:`.parquet`, chosen rows' audio
+   decoded to ``<manifest stem>_audio/<ID>.wav``. Columns (published ``dataset_info``):
+   ``audio_filepath`` (struct ``{bytes, path}``), ``duration`` (s), ``samples``, :data:`HUB_TEXT_COLUMNS`.
+   ID: the struct's ``path`` stem (else ``<shard>_<row>``); the hours subset is speaker-aware
+   (``speaker_id``) and unselected rows' audio is never read.
 
-``data_folder`` may be a single ``.json``/``.jsonl`` (2), ``.tsv`` (3) or ``.parquet`` (4) file. A
-directory with ``.parquet`` files is layout 4; otherwise each ``*.json``/``*.jsonl`` below it is a
-layout 1 file if it holds one object with a ``verbatim`` list, else JSON lines; without JSON files,
-``transcripts.tsv`` is used. Unparseable files and malformed segments are ``bad_row``.
-
-Text: ``text_field`` selects ``verbatim`` (default) or ``normalized`` (layout 2: that field if
-present, else ``text``); ``remove_tags=True`` removes bracketed tags such as ``[noise]``; the rest is
-verbatim (evaluation applies its own normalisation).
+``data_folder`` may be one ``.json``/``.jsonl`` (2), ``.tsv`` (3) or ``.parquet`` (4) file. A folder
+with ``.parquet`` files is layout 4; else each ``*.json``/``*.jsonl`` below it is layout 1 if it holds
+one object with a ``verbatim`` list, else JSON lines; without JSON files ``transcripts.tsv`` is used.
+Unparseable files and malformed segments are ``bad_row``. ``text_field``: ``verbatim`` (default) or
+``normalized`` (layout 2: that field if present, else ``text``); ``remove_tags=True`` removes
+bracketed tags such as ``[noise]``; the rest is verbatim.
 """
 
-from __future__ import annotations
-
 import json
-import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .audio import PathLike
 from .languages import lookup_language
-from .manifest import SkipReport
+from .manifest import PathLike, SkipReport
 from .parquet import prepare_parquet
 from .prepare import Candidate, PrepareOptions, bad_row, id_text_candidates, prepare_manifest
-
-logger = logging.getLogger(__name__)
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
 #: Column map of the hub release (layout 4); ``text`` is set from ``text_field``.
 HUB_COLUMNS = {"audio": "audio_filepath", "duration": "duration", "speaker": "speaker_id", "language": "lang"}
 _TAG = re.compile(r"\[[^\]]*\]")
+#: String columns of the hub schema besides the audio struct, ``duration`` and ``samples``.
+HUB_TEXT_COLUMNS = tuple(
+    "text lang verbatim normalized speaker_id scenario task_name gender age_group job_type qualification "
+    "area district state occupation verification_report unsanitized_verbatim unsanitized_normalized".split()
+)
 
 
 def _infer_language(path: Path) -> str | None:
     """Language from the nearest folder named after one (``Odia``, ``bengali``)."""
-    for part in reversed(path.parts):
-        iso = lookup_language(part)
-        if iso:
-            return iso
-    return None
+    return next(filter(None, map(lookup_language, reversed(path.parts))), None)
 
 
 def _text(value: object, remove_tags: bool) -> str:
@@ -74,12 +61,8 @@ def _text(value: object, remove_tags: bool) -> str:
 def _find_audio(stem_path: Path, folders: tuple[Path, ...] = ()) -> Path:
     """First existing ``<stem>.<ext>`` in the given folders (default: its own)."""
     folders = folders or (stem_path.parent,)
-    for folder in folders:
-        for ext in AUDIO_EXTENSIONS:
-            path = folder / (stem_path.name + ext)
-            if path.is_file():
-                return path
-    return folders[0] / (stem_path.name + AUDIO_EXTENSIONS[0])
+    found = (folder / (stem_path.name + ext) for folder in folders for ext in AUDIO_EXTENSIONS)
+    return next((p for p in found if p.is_file()), folders[0] / (stem_path.name + AUDIO_EXTENSIONS[0]))
 
 
 def _recording_candidates(
@@ -92,9 +75,8 @@ def _recording_candidates(
     lang = obj.get("lang") or obj.get("language")
     lang = lang if isinstance(lang, str) else None
     if not isinstance(texts, list) or len(texts) != len(segments):
-        yield bad_row(
-            json_path.stem, str(json_path), f"'{text_field}' list missing or not parallel to 'verbatim'"
-        )
+        error = f"'{text_field}' list missing or not parallel to 'verbatim'"
+        yield bad_row(json_path.stem, str(json_path), error)
         return
     for k, (seg, txt) in enumerate(zip(segments, texts), start=1):
         origin = f"{json_path}:segment {k}"
@@ -119,16 +101,13 @@ def _jsonl_candidates(
         origin = f"{path}:{n}"
         try:
             obj = json.loads(raw)
-            audio = Path(obj["audio_filepath"])
+            audio = path.parent / obj["audio_filepath"]  # an absolute path stays as it is
         except (ValueError, KeyError, TypeError):
             yield bad_row(f"{path.name}:{n}", origin, "not a JSON object with 'audio_filepath'")
             continue
-        if not audio.is_absolute():
-            audio = path.parent / audio
         if not audio.is_file():
             folders = (path.parent, path.parent / "audios", path.parent.parent / "audios")
-            found = [f / audio.name for f in folders if (f / audio.name).is_file()]
-            audio = found[0] if found else audio
+            audio = next((f / audio.name for f in folders if (f / audio.name).is_file()), audio)
         text = _text(obj.get(text_field, obj.get("text")), remove_tags)
         lang = obj["lang"] if isinstance(obj.get("lang"), str) else None
         yield Candidate(audio.stem, audio, text, origin, language=lang)
@@ -148,36 +127,10 @@ def _json_file_candidates(path: Path, text_field: str, remove_tags: bool) -> Ite
 
 def _flat_candidates(listing: Path, remove_tags: bool) -> Iterator[Candidate]:
     """Layout 3: ``ID<TAB>text`` next to the segment audio files."""
-    folder = listing.parent
-    folders = (folder, folder / "audio", folder / "audios", folder / "wav")
+    folders = tuple(listing.parent / sub for sub in ("", "audio", "audios", "wav"))
     return id_text_candidates(
         listing, "ID<TAB>text", lambda utt: _find_audio(Path(utt), folders), lambda t: _text(t, remove_tags)
     )
-
-
-def _folder_candidates(
-    root: Path, split: str | None, language: str | None, text_field: str, remove_tags: bool
-) -> Iterator[Candidate]:
-    """Candidates of layouts 1-3 under ``root`` (or in the single file ``root``)."""
-    if root.is_file():
-        if root.suffix.lower() == ".tsv":
-            yield from _flat_candidates(root, remove_tags)
-        else:
-            yield from _json_file_candidates(root, text_field, remove_tags)
-        return
-    json_files = sorted(p for ext in ("*.json", "*.jsonl") for p in root.rglob(ext))
-    if split:
-        json_files = [p for p in json_files if split in p.relative_to(root).parts[:-1]]
-    if json_files:
-        for path in json_files:
-            fallback = language or _infer_language(path.relative_to(root.parent))
-            for cand in _json_file_candidates(path, text_field, remove_tags):
-                cand.language = cand.language or fallback
-                yield cand
-    elif (root / "transcripts.tsv").is_file():
-        yield from _flat_candidates(root / "transcripts.tsv", remove_tags)
-    else:
-        raise FileNotFoundError(f"no IndicVoices JSON or transcripts.tsv under {root}")
 
 
 def prepare_indicvoices(
@@ -195,8 +148,7 @@ def prepare_indicvoices(
 
     ``language`` defaults to the ``lang`` fields or a folder named after it (``Odia``, ``maithili``).
     ``split`` keeps JSON files with a folder of that name below ``data_folder`` (``train``, ``valid``),
-    or the hub shards of that split. ``audio_folder``: see :func:`~.parquet.prepare_parquet`.
-    """
+    or the hub shards of that split. ``audio_folder``: see :func:`~.parquet.prepare_parquet`."""
     opts = PrepareOptions.from_settings(options, settings, "prepare_indicvoices")
     if text_field not in ("verbatim", "normalized"):
         raise ValueError(f"text_field must be 'verbatim' or 'normalized', got {text_field!r}")
@@ -209,30 +161,34 @@ def prepare_indicvoices(
         columns = dict(HUB_COLUMNS, text=text_field)
         if language is not None:
             del columns["language"]  # the given/folder language wins over the lang column
+        tags = (lambda t: _text(t, True)) if remove_tags else None
         return prepare_parquet(
-            root,
-            save_csv,
-            columns=columns,
-            split=split,
-            language=language,
-            audio_folder=audio_folder,
-            text_filter=(lambda t: _text(t, True)) if remove_tags else None,
-            name=name,
-            options=opts,
+            root, save_csv, columns, split, language, audio_folder, tags, name=name, options=opts
         )
 
     def candidates(report: SkipReport) -> Iterator[Candidate]:
-        """Layouts 1-3."""
-        return _folder_candidates(root, split, language, text_field, remove_tags)
+        """Layouts 1-3 under ``root`` (or in the single file ``root``)."""
+        if root.is_file():
+            if root.suffix.lower() == ".tsv":
+                yield from _flat_candidates(root, remove_tags)
+            else:
+                yield from _json_file_candidates(root, text_field, remove_tags)
+            return
+        json_files = sorted(p for ext in ("*.json", "*.jsonl") for p in root.rglob(ext))
+        if split:
+            json_files = [p for p in json_files if split in p.relative_to(root).parts[:-1]]
+        if json_files:
+            for path in json_files:
+                fallback = language or _infer_language(path.relative_to(root.parent))
+                for cand in _json_file_candidates(path, text_field, remove_tags):
+                    cand.language = cand.language or fallback
+                    yield cand
+        elif (root / "transcripts.tsv").is_file():
+            yield from _flat_candidates(root / "transcripts.tsv", remove_tags)
+        else:
+            raise FileNotFoundError(f"no IndicVoices JSON or transcripts.tsv under {root}")
 
     return prepare_manifest(name, save_csv, opts, candidates, language)
-
-
-#: String columns of the hub schema besides the audio struct, ``duration`` and ``samples``.
-HUB_TEXT_COLUMNS = tuple(
-    "text lang verbatim normalized speaker_id scenario task_name gender age_group job_type qualification "
-    "area district state occupation verification_report unsanitized_verbatim unsanitized_normalized".split()
-)
 
 
 def write_hub_shard(rows: list[dict], path: PathLike, row_group_size: int = 64) -> Path:
@@ -256,15 +212,15 @@ def write_hub_shard(rows: list[dict], path: PathLike, row_group_size: int = 64) 
 
     audio_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
     # Column order as in the published dataset_info (see the module docstring).
+    strings = {col: pa.array([r.get(col, "") for r in rows], pa.string()) for col in HUB_TEXT_COLUMNS}
     data = {
         "audio_filepath": pa.array([{"bytes": r["audio"], "path": r["path"]} for r in rows], audio_type),
-        "text": pa.array([r.get("text", "") for r in rows], pa.string()),
+        "text": strings.pop("text"),
         "duration": pa.array([float(r["duration"]) for r in rows], pa.float64()),
-        "lang": pa.array([r.get("lang", "") for r in rows], pa.string()),
+        "lang": strings.pop("lang"),
         "samples": pa.array([int(r["samples"]) for r in rows], pa.int64()),
+        **strings,
     }
-    for col in HUB_TEXT_COLUMNS[2:]:
-        data[col] = pa.array([r.get(col, "") for r in rows], pa.string())
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.table(data), path, row_group_size=row_group_size)

@@ -1,11 +1,6 @@
-"""Mapping of corpus-specific language labels to ISO 639-3 codes.
-
-Corpora label languages differently: RESPIN ``bn``/``mt``, Common Voice and IndicVoices ISO 639-1
-(``or``) or names (``odia``), FLEURS ``or_in``, FLORES-200 ``ory_Orya``. Manifests store the ISO
-639-3 code (``ory``, ``mai``, ``ben``, ``hin``, ``eng``), which SeamlessM4T also uses.
-"""
-
-from __future__ import annotations
+"""Corpus language labels -> ISO 639-3 codes (``ory``, ``mai``, ``ben``, ``hin``, ``eng``: what
+manifests store and SeamlessM4T uses). Corpora differ: RESPIN ``bn``/``mt``, Common Voice and
+IndicVoices ISO 639-1 (``or``) or names (``odia``), FLEURS ``or_in``, FLORES-200 ``ory_Orya``."""
 
 # "mt" is RESPIN's label for Maithili (not Maltese, its ISO 639-1 meaning).
 _ALIASES = {
@@ -17,20 +12,9 @@ _ALIASES = {
 }
 #: ISO 639-3 -> FLORES-200 file stem, for the languages of the mini model.
 FLORES_CODES = {
-    "eng": "eng_Latn",
-    "hin": "hin_Deva",
-    "ben": "ben_Beng",
-    "asm": "asm_Beng",
-    "guj": "guj_Gujr",
-    "kan": "kan_Knda",
-    "mal": "mal_Mlym",
-    "mar": "mar_Deva",
-    "npi": "npi_Deva",
-    "pan": "pan_Guru",
-    "tam": "tam_Taml",
-    "tel": "tel_Telu",
-    "ory": "ory_Orya",
-    "mai": "mai_Deva",
+    stem[:3]: stem
+    for stem in "eng_Latn hin_Deva ben_Beng asm_Beng guj_Gujr kan_Knda mal_Mlym mar_Deva npi_Deva pan_Guru "
+    "tam_Taml tel_Telu ory_Orya mai_Deva".split()
 }
 
 _LOOKUP = {alias: iso for iso, aliases in _ALIASES.items() for alias in aliases}
@@ -59,8 +43,6 @@ def to_iso639_3(label: str) -> str:
     ('mai', 'ory', 'ben')
     """
     key = label.strip().lower().replace("-", "_")
-    if key in _LOOKUP:
-        return _LOOKUP[key]
-    if len(key) == 3 and key.isalpha():
-        return key
+    if key in _LOOKUP or (len(key) == 3 and key.isalpha()):
+        return _LOOKUP.get(key, key)
     raise ValueError(f"unknown language label {label!r}; pass an ISO 639-3 code")

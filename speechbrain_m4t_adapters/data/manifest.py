@@ -1,21 +1,19 @@
-"""Manifest files shared by data preparation, training and evaluation.
+"""Manifest files shared by data preparation, training and evaluation (UTF-8, ``csv.QUOTE_MINIMAL``).
 
 ASR manifest (SpeechBrain CSV, readable with ``DynamicItemDataset.from_csv``)::
 
     ID,duration,wav,language,transcript[,start,stop]
 
-``duration`` is the seconds of audio used (the segment's when ``start``/``stop`` are given),
-``wav`` an absolute path, ``language`` an ISO 639-3 code (``ory``, ``mai``, ``ben``). The optional
-``start``/``stop`` columns (seconds within ``wav``, empty: whole file; pass them to
-:func:`~.audio.load_audio`) are written only when a row is a segment of a longer recording.
+``duration``: seconds of audio used (the segment's with ``start``/``stop``); ``wav``: absolute path;
+``language``: ISO 639-3 (``ory``, ``mai``, ``ben``); ``start``/``stop`` (s within ``wav``, empty: whole
+file; see :func:`~.audio.load_audio`) are written only when some row is a segment.
 Text-pair manifest (text-only adaptation, ``source -> target``)::
 
     ID,src_lang,tgt_lang,source,target
 
-Both are UTF-8 with ``csv.QUOTE_MINIMAL`` quoting (commas, quotes and newlines in text survive).
-Writers take dataclass rows or dicts keyed by the columns, write atomically (parent folders
-created) and return the number of rows; readers check the header, the field counts and that IDs
-are present and unique, raising :class:`ManifestError` naming ``file:line``::
+Writers take dataclass rows or dicts keyed by the columns, write atomically (parent folders created)
+and return the row count; readers check the header, field counts and unique non-empty IDs, raising
+:class:`ManifestError` naming ``file:line``::
 
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
@@ -28,11 +26,9 @@ are present and unique, raising :class:`ManifestError` naming ``file:line``::
     >>> read_text_manifest(f"{folder}/p.csv")[0].source
     'He said "hi", ok'
 
-:class:`SkipReport` records every entry preparation drops, with reason and origin (``file:line``),
-logs a summary and writes ``<manifest stem>.skipped.tsv``: nothing is dropped silently.
+:class:`SkipReport` records every dropped entry with reason and origin (``file:line``), logs a
+summary and writes ``<manifest stem>.skipped.tsv``: nothing is dropped silently.
 """
-
-from __future__ import annotations
 
 import csv
 import logging
@@ -101,26 +97,19 @@ def _fmt_float(value: float | None) -> str:
 def _as_asr_entry(row: AsrEntry | Mapping) -> AsrEntry:
     if isinstance(row, AsrEntry):
         return row
-    return AsrEntry(
-        id=str(row["ID"] if "ID" in row else row["id"]),
-        duration=float(row["duration"]),
-        wav=str(row["wav"]),
-        language=str(row["language"]),
-        transcript=str(row["transcript"]),
-        start=None if row.get("start") in (None, "") else float(row["start"]),
-        stop=None if row.get("stop") in (None, "") else float(row["stop"]),
-    )
+    head = str(row["ID"] if "ID" in row else row["id"]), float(row["duration"])
+    text = (str(row[k]) for k in ("wav", "language", "transcript"))
+    segment = (None if row.get(k) in (None, "") else float(row[k]) for k in SEGMENT_COLUMNS)
+    return AsrEntry(*head, *text, *segment)
 
 
-def _write_csv(path: PathLike, header: list[str], lines: Iterable[list[str]]) -> int:
-    count = 0
+def _write_csv(path: PathLike, header: list[str], lines: Iterable[list[str]], **fmt: str) -> int:
+    lines = list(lines)
     with atomic_write(path, encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        for line in lines:
+        writer = csv.writer(f, **fmt)
+        for line in [header, *lines]:
             writer.writerow(line)
-            count += 1
-    return count
+    return len(lines)
 
 
 def write_asr_manifest(rows: Iterable[AsrEntry | Mapping], path: PathLike) -> int:
@@ -175,9 +164,7 @@ def read_asr_manifest(path: PathLike) -> list[AsrEntry]:
 
 def write_text_manifest(rows: Iterable[TextPair | Mapping], path: PathLike) -> int:
     """Write a text-pair manifest CSV (see the module docstring)."""
-    lines = (
-        [str(r[k]) for k in TEXT_HEADER] if not isinstance(r, TextPair) else list(astuple(r)) for r in rows
-    )
+    lines = (astuple(r) if isinstance(r, TextPair) else [str(r[k]) for k in TEXT_HEADER] for r in rows)
     return _write_csv(path, TEXT_HEADER, lines)
 
 
@@ -248,32 +235,24 @@ class SkipReport:
         return f"{text} ({parts})" if parts else text
 
     def finish(self, manifest_path: PathLike) -> Path:
-        """Write :func:`skipped_path` (``ID<TAB>reason<TAB>origin<TAB>detail`` rows) and log the summary.
-
-        The file starts with a header line; the summary is a warning when something was skipped.
-        """
+        """Write :func:`skipped_path` (header, then ``ID<TAB>reason<TAB>origin<TAB>detail`` rows) and log
+        the summary (a warning when something was skipped)."""
         path = skipped_path(manifest_path)
-        with atomic_write(path, encoding="utf-8", newline="") as f:
-            writer = csv.writer(f, delimiter="\t", lineterminator="\n")
-            writer.writerow(["ID", "reason", "origin", "detail"])
-            for item in self.items:
-                writer.writerow([" ".join(v.split()) for v in asdict(item).values()])  # one line each
+        rows = ([" ".join(v.split()) for v in asdict(item).values()] for item in self.items)  # one line each
+        _write_csv(path, ["ID", "reason", "origin", "detail"], rows, delimiter="\t", lineterminator="\n")
         logger.log(logging.WARNING if self.items else logging.INFO, self.summary())
         return path
 
 
 def skipped_path(manifest_path: PathLike) -> Path:
     """Path of the skip list for a manifest: ``train.csv -> train.skipped.tsv``."""
-    manifest_path = Path(manifest_path)
-    return manifest_path.with_name(manifest_path.stem + ".skipped.tsv")
+    return Path(manifest_path).with_suffix(".skipped.tsv")
 
 
 def read_skipped(path: PathLike) -> list[SkippedItem]:
     """Read a skip list written by :meth:`SkipReport.finish`."""
     with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.reader(f, delimiter="\t")
-        next(reader, None)
-        return [SkippedItem(*row) for row in reader]
+        return [SkippedItem(*row) for row in list(csv.reader(f, delimiter="\t"))[1:]]  # after the header
 
 
 def prepare_once(

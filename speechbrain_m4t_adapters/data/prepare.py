@@ -1,29 +1,25 @@
 """Data preparation: corpus folders -> validated ASR manifest CSV.
 
-Every ``prepare_*`` function lists candidate utterances of a corpus layout and hands them to
-:func:`prepare_manifest`: reuse ``save_csv`` if it exists (``overwrite=False``, as in SpeechBrain
-recipes), else validate each candidate, draw the ``hours`` subset (:func:`select_hours`; unselected
-entries are not errors) and write the manifest (:mod:`.manifest`) and ``<stem>.skipped.tsv``. Every
-preparer takes ``save_csv`` and one :class:`PrepareOptions`, as ``options=`` or as its fields in
-keyword arguments (``hours=5, seed=1``), and returns a :class:`~.manifest.SkipReport`.
+Every ``prepare_*`` function takes ``save_csv`` and one :class:`PrepareOptions` (``options=``, or its
+fields as keywords: ``hours=5, seed=1``), lists the candidate utterances of its corpus layout and
+hands them to :func:`prepare_manifest`: an existing ``save_csv`` is reused (``overwrite=False``, as in
+SpeechBrain recipes), else each candidate is validated, the ``hours`` subset drawn (:func:`select_hours`;
+unselected entries are not errors) and the manifest (:mod:`.manifest`) and ``<stem>.skipped.tsv``
+written. It returns a :class:`~.manifest.SkipReport`.
 
-Validation, in this order (the first failing check gives the reason):
-
-1. ``bad_row``: malformed listing line, or a segment whose times are invalid or outside the audio;
-2. ``duplicate_id``: an id already seen in this manifest;
-3. ``missing_audio`` / ``corrupt_audio`` / ``empty_audio`` / ``truncated_audio`` /
-   ``nonfinite_audio``: no file, unreadable header (with ``verify_decode=True``: undecodable),
-   0 samples, a WAV shorter than its header declares, or (``verify_decode``) a NaN/inf sample;
-4. ``empty_transcript``: nothing left after stripping whitespace;
-5. ``too_short`` / ``too_long``: duration outside ``[min_duration, max_duration]``.
-
-Transcripts are kept verbatim except that whitespace runs (tabs, newlines) become one space.
+Checks, in order (the first failing one gives the reason): ``bad_row`` (malformed listing line,
+segment times invalid or outside the audio), ``duplicate_id``, ``missing_audio`` / ``corrupt_audio`` /
+``empty_audio`` / ``truncated_audio`` / ``nonfinite_audio`` (no file, unreadable header or with
+``verify_decode=True`` undecodable, 0 samples, a WAV shorter than its header declares, a NaN/inf
+sample with ``verify_decode``), ``empty_transcript`` (whitespace runs become one space) and
+``too_short`` / ``too_long`` (outside ``[min_duration, max_duration]``).
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import itertools
 import logging
 import random
 import re
@@ -41,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 #: Tolerance (s) for segment ends slightly past the end of the file.
 SEGMENT_END_TOLERANCE = 0.1
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # what errors="surrogateescape" makes of a non-UTF-8 byte
+_RESPIN_FOLDERS = {"ben": "bn", "mai": "mt"}
+FLEURS_COLUMNS = tuple("id file_name raw_transcription transcription phonemes num_samples gender".split())
 
 
 @dataclass(frozen=True)
@@ -48,10 +47,9 @@ class PrepareOptions:
     """Settings shared by every ASR preparer.
 
     Durations are seconds (``max_duration=None``: no limit); ``hours`` keeps a seeded subset
-    (:func:`select_hours`) after leaving out the first ``skip_hours`` of the same seeded order (a
-    held-out set disjoint from the ``hours`` subset); ``seed`` also seeds whatever else a preparer
-    draws; ``overwrite`` prepares an existing manifest again; ``verify_decode`` fully decodes each
-    file instead of reading its header (slower; also catches files cut after a valid header).
+    (:func:`select_hours`) after leaving out the first ``skip_hours`` of the same order (a disjoint
+    held-out set); ``seed`` also seeds whatever else a preparer draws; ``overwrite`` prepares an
+    existing manifest again; ``verify_decode`` fully decodes each file instead of reading its header.
 
     Example
     -------
@@ -76,8 +74,7 @@ class PrepareOptions:
         cls, options: PrepareOptions | None, settings: Mapping[str, Any], caller: str
     ) -> PrepareOptions:
         """``options`` (default: the defaults) with the keyword ``settings`` of ``caller`` applied."""
-        unknown = sorted(set(settings) - set(OPTION_NAMES))
-        if unknown:
+        if unknown := sorted(set(settings) - set(OPTION_NAMES)):
             raise TypeError(f"{caller}() got unexpected keyword arguments {unknown}")
         return dataclasses.replace(options or cls(), **settings)
 
@@ -107,7 +104,7 @@ def bad_row(utt: str, origin: str, error: str) -> Candidate:
 
 
 class _Skip(Exception):
-    """A candidate failed a check: ``reason`` is its skip reason, the message its detail."""
+    """A failed check: ``reason`` is the skip reason, the message its detail."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(detail)
@@ -125,41 +122,29 @@ def clean_transcript(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
-def _file_duration(wav: Path, checked: dict[Path, float], verify_decode: bool) -> float:
-    """Duration of an audio file whose every check passed (raises :class:`AudioError`)."""
-    if wav not in checked:
-        # Cached only once every check passed: segments of a bad file all fail.
-        seconds, rate, _ = audio_info(wav)  # also checks that a WAV is complete
-        if verify_decode:
-            load_audio(wav, target_sr=rate)
-        checked[wav] = seconds
-    return checked[wav]
-
-
-def _segment(cand: Candidate, file_duration: float) -> tuple[float | None, float | None]:
-    """The candidate's ``(start, stop)`` within its file (``(None, None)``: the whole file)."""
-    if cand.start is None and cand.stop is None:
-        return None, None
-    start = cand.start or 0.0
-    stop = file_duration if cand.stop is None else cand.stop
-    if start < 0 or stop <= start or stop > file_duration + SEGMENT_END_TOLERANCE:
-        raise _Skip("bad_row", f"segment [{start}, {stop}] s of a {file_duration:.3f} s file")
-    return start, min(stop, file_duration)
-
-
 def _checked_entry(
-    cand: Candidate, seen: set[str], checked: dict[Path, float], options: PrepareOptions
+    cand: Candidate, language: str | None, seen: set[str], checked: dict[Path, float], options: PrepareOptions
 ) -> AsrEntry:
-    """The manifest row of a candidate that passes every check (language still unset)."""
+    """The manifest row of a candidate that passes every check (``language``: else the candidate's)."""
     if cand.error:
         raise _Skip("bad_row", cand.error)
     if cand.id in seen:
         raise _Skip("duplicate_id")
     seen.add(cand.id)
     wav = Path(cand.wav).resolve()
-    file_duration = _file_duration(wav, checked, options.verify_decode)
-    start, stop = _segment(cand, file_duration)
-    duration = file_duration if start is None else stop - start
+    if wav not in checked:  # cached once every check passed: segments of a bad file all fail
+        seconds, rate, _ = audio_info(wav)  # also checks that a WAV is complete
+        if options.verify_decode:
+            load_audio(wav, target_sr=rate)
+        checked[wav] = seconds
+    file_duration = checked[wav]
+    start, stop, duration = None, None, file_duration  # (None, None): the whole file
+    if cand.start is not None or cand.stop is not None:
+        start, stop = cand.start or 0.0, file_duration if cand.stop is None else cand.stop
+        if start < 0 or stop <= start or stop > file_duration + SEGMENT_END_TOLERANCE:
+            raise _Skip("bad_row", f"segment [{start}, {stop}] s of a {file_duration:.3f} s file")
+        stop = min(stop, file_duration)
+        duration = stop - start
     text = clean_transcript(cand.transcript)
     if not text:
         raise _Skip("empty_transcript")
@@ -167,7 +152,9 @@ def _checked_entry(
         raise _Skip("too_short", f"{duration:.3f} s")
     if options.max_duration is not None and duration > options.max_duration:
         raise _Skip("too_long", f"{duration:.3f} s > {options.max_duration} s")
-    return AsrEntry(cand.id, duration, str(wav), "", text, start, stop)
+    if not (language := language or cand.language):
+        raise ValueError(f"{cand.origin}: no language given for {cand.id!r}")
+    return AsrEntry(cand.id, duration, str(wav), to_iso639_3(language), text, start, stop)
 
 
 def validate(
@@ -176,35 +163,25 @@ def validate(
     report: SkipReport,
     options: PrepareOptions | None = None,
 ) -> list[AsrEntry]:
-    """The entries that pass the checks of the module docstring; counts and skips go to ``report``.
-
-    ``language`` labels every row (else each ``Candidate.language``).
-    """
+    """The entries that pass the checks of the module docstring; counts and skips go to ``report``;
+    ``language`` labels every row (else each ``Candidate.language``)."""
     options = options or PrepareOptions()
     kept: list[AsrEntry] = []
     seen: set[str] = set()
     checked: dict[Path, float] = {}
     for cand in progress_bar(candidates, desc="preparing", unit="utt", leave=False):
         try:
-            entry = _checked_entry(cand, seen, checked, options)
+            kept.append(_checked_entry(cand, language, seen, checked, options))
+            report.keep()
         except (_Skip, AudioError) as skip:
             report.skip(cand.id, skip.reason, cand.origin, str(skip))
-            continue
-        lang = language or cand.language
-        if not lang:
-            raise ValueError(f"{cand.origin}: no language given for {cand.id!r}")
-        entry.language = to_iso639_3(lang)
-        kept.append(entry)
-        report.keep()
     return kept
 
 
 def selection_order(n: int, seed: int = 1234, speakers: Sequence[str | None] | None = None) -> list[int]:
-    """Seeded visiting order of ``n`` rows for :func:`select_hours`.
-
-    Without ``speakers`` a seeded shuffle. With them speakers (in a seeded order) take turns, each
-    giving its next utterance (in a seeded order), so a budget is spread over as many speakers as
-    possible instead of following the few who talk most. Unlabelled rows are speakers of their own.
+    """Seeded visiting order of ``n`` rows for :func:`select_hours`: a seeded shuffle, or with ``speakers``
+    (unlabelled rows: one speaker each) speakers taking turns in a seeded order, each giving its next
+    utterance (seeded order): a budget spreads over as many speakers as possible.
 
     Example
     -------
@@ -224,8 +201,8 @@ def selection_order(n: int, seed: int = 1234, speakers: Sequence[str | None] | N
     rng.shuffle(keys)
     for key in keys:
         rng.shuffle(groups[key])
-    depth = max((len(g) for g in groups.values()), default=0)
-    return [groups[k][r] for r in range(depth) for k in keys if r < len(groups[k])]
+    turns = itertools.zip_longest(*(groups[k] for k in keys))  # round r: each speaker's r-th utterance
+    return [i for turn in turns for i in turn if i is not None]
 
 
 def select_hours(
@@ -238,9 +215,8 @@ def select_hours(
     """Draw a seeded subset of ``rows`` (anything with a ``duration`` in s) of at most ``hours``.
 
     Rows are visited in the order of :func:`selection_order` (private RNG) and added while they fit
-    (rows that would overflow the budget are passed over, so shorter ones may fill the rest); the
-    result keeps the input order. ``skip_hours`` first fills (and leaves out) that budget with the
-    same order: ``skip_hours=5, hours=0.5`` is a held-out set disjoint from the ``hours=5`` subset.
+    (shorter rows may fill what a too long one left); the result keeps the input order. ``skip_hours``
+    first fills (and leaves out) that budget: ``skip_hours=5, hours=0.5`` is disjoint from ``hours=5``.
 
     Example
     -------
@@ -269,16 +245,9 @@ def select_hours(
 def log_selection(name: str, chosen: Sequence[AsrEntry], total: int, options: PrepareOptions) -> None:
     """Log how much of ``total`` valid rows the ``hours`` subset kept."""
     held = f", {options.skip_hours:.2f} h held out first" if options.skip_hours else ""
-    logger.info(
-        "%s: selected %d of %d valid rows (%.2f h <= %.2f h%s, seed %d)",
-        name,
-        len(chosen),
-        total,
-        sum(r.duration for r in chosen) / 3600,
-        options.hours,
-        held,
-        options.seed,
-    )
+    hours = sum(r.duration for r in chosen) / 3600
+    message = "%s: selected %d of %d valid rows (%.2f h <= %.2f h%s, seed %d)"
+    logger.info(message, name, len(chosen), total, hours, options.hours, held, options.seed)
 
 
 def prepare_manifest(
@@ -290,9 +259,8 @@ def prepare_manifest(
 ) -> SkipReport:
     """The skeleton of every ASR preparer (module docstring); ``name`` labels the report and logs.
 
-    ``list_candidates(report)`` runs only when the manifest is prepared; it may record skips of its
-    own (``missing_transcript``). ``language`` is that of every row (else each candidate's own).
-    """
+    ``list_candidates(report)`` runs only when the manifest is prepared and may record skips of its
+    own (``missing_transcript``); ``language`` labels every row (else each candidate's own)."""
 
     def write(report: SkipReport) -> None:
         """Validate, draw the subset, write the manifest."""
@@ -314,10 +282,6 @@ class Undecodable(list):
         self.error = error
 
 
-#: What ``errors="surrogateescape"`` turns a byte that is not UTF-8 into.
-_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
-
-
 def undecodable_error(text: str) -> str | None:
     """Where ``text`` (read with ``errors='surrogateescape'``) is not UTF-8, or None.
 
@@ -326,18 +290,15 @@ def undecodable_error(text: str) -> str | None:
     >>> undecodable_error(b"ok \\xff no".decode("utf-8", "surrogateescape"))
     'not UTF-8: byte 0xff at column 4'
     """
-    found = _ESCAPED_BYTE.search(text)  # one C-level scan: listings can hold millions of lines
-    if found is None:
+    if (found := _ESCAPED_BYTE.search(text)) is None:  # one C-level scan: listings hold millions of lines
         return None
     return f"not UTF-8: byte 0x{ord(found.group()) - 0xDC00:02x} at column {found.start() + 1}"
 
 
 def read_rows(path: Path, delimiter: str, skip_blank: bool = True) -> Iterator[tuple[int, list[str]]]:
-    """Yield ``(line_number, row)`` from a CSV/TSV (quotes kept verbatim in TSV).
-
-    Blank lines are skipped unless ``skip_blank=False`` (then empty rows). A line that is not UTF-8
-    comes as an empty :class:`Undecodable` row (a bad row of its own, not the end of the file).
-    """
+    """Yield ``(line_number, row)`` from a CSV/TSV (quotes kept verbatim in TSV); blank lines are
+    skipped unless ``skip_blank=False`` (then empty rows), a line that is not UTF-8 is an empty
+    :class:`Undecodable` row (a bad row of its own, not the end of the file)."""
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
         reader = csv.reader(f, delimiter=delimiter, quoting=quoting)
@@ -354,10 +315,8 @@ def read_rows(path: Path, delimiter: str, skip_blank: bool = True) -> Iterator[t
 def id_text_candidates(
     listing: Path, expected: str, audio: Callable[[str], Path | None], text: Callable[[str], str] = str
 ) -> Iterator[Candidate]:
-    """Candidates of a headerless ``ID<TAB>text`` listing; ``audio(ID)`` gives each one's file.
-
-    A line without exactly two fields, or with an empty ID, is a bad row ``expected '<expected>'``.
-    """
+    """Candidates of a headerless ``ID<TAB>text`` listing; ``audio(ID)`` gives each one's file. A line
+    without exactly two fields, or with an empty ID, is a bad row ``expected '<expected>'``."""
     for line, row in read_rows(listing, "\t"):
         origin = f"{listing}:{line}"
         if len(row) != 2 or not row[0].strip():
@@ -374,8 +333,7 @@ def _header_rows(
     rows = read_rows(listing, delimiter)
     first = next(rows, None)
     header = [h.strip() for h in first[1]] if first else []
-    missing = [c for c in needed if c not in header]
-    if missing:
+    if missing := [c for c in needed if c not in header]:
         raise ValueError(f"{listing}:1: missing columns {missing} in header {header}")
     return header, {c: header.index(c) for c in needed}, rows
 
@@ -384,9 +342,6 @@ def _listing(path: Path, what: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
     return path
-
-
-_RESPIN_FOLDERS = {"ben": "bn", "mai": "mt"}
 
 
 def prepare_respin(
@@ -403,8 +358,7 @@ def prepare_respin(
         <data_folder>/<bn|mt>/<audio_format>/<utt_id>.<audio_format>   (wav or mp3)
 
     ``data_folder`` may also be the language folder itself. Audio files without a transcript line
-    are reported as ``missing_transcript``.
-    """
+    are reported as ``missing_transcript``."""
     opts = PrepareOptions.from_settings(options, settings, "prepare_respin")
     iso = to_iso639_3(lang)
 
@@ -420,23 +374,11 @@ def prepare_respin(
             id_text_candidates(listing, "utt_id<TAB>transcript", lambda u: audio_dir / f"{u}.{audio_format}")
         )
         listed = {c.id for c in found if not c.error}
-        for extra in sorted(audio_dir.glob(f"*.{audio_format}")):
-            if extra.stem not in listed:
-                report.skip(extra.stem, "missing_transcript", str(extra))
+        for extra in sorted(p for p in audio_dir.glob(f"*.{audio_format}") if p.stem not in listed):
+            report.skip(extra.stem, "missing_transcript", str(extra))
         return found
 
     return prepare_manifest(f"respin/{iso}", save_csv, opts, candidates, iso)
-
-
-FLEURS_COLUMNS = (
-    "id",
-    "file_name",
-    "raw_transcription",
-    "transcription",
-    "phonemes",
-    "num_samples",
-    "gender",
-)
 
 
 def prepare_fleurs(
@@ -455,14 +397,13 @@ def prepare_fleurs(
 
     ``lang_dir``'s name gives the language unless ``language`` is given; ``text_field`` is
     ``transcription`` (FLEURS-normalised) or ``raw_transcription``. The manifest ID is the file name
-    without extension (FLEURS ``id`` is a sentence id shared by several speakers).
-    """
+    without extension (FLEURS ``id`` is a sentence id shared by several speakers)."""
     opts = PrepareOptions.from_settings(options, settings, "prepare_fleurs")
     lang_dir = Path(lang_dir)
     iso = to_iso639_3(language or lang_dir.name)
 
     def candidates(report: SkipReport) -> Iterator[Candidate]:
-        """One candidate per listing line."""
+        """One candidate per listing row."""
         if text_field not in ("transcription", "raw_transcription"):
             raise ValueError(f"text_field must be a FLEURS text column, got {text_field!r}")
         col = FLEURS_COLUMNS.index(text_field)
@@ -494,8 +435,7 @@ def prepare_common_voice(
 
     The language is ``language``, else the ``locale`` column, else ``cv_dir``'s name. Quotes in
     sentences are kept verbatim (no CSV quote handling, as Common Voice writes it). The manifest ID
-    is the clip name without extension.
-    """
+    is the clip name without extension."""
     opts = PrepareOptions.from_settings(options, settings, "prepare_common_voice")
     cv_dir = Path(cv_dir)
 
@@ -534,8 +474,7 @@ def prepare_generic(
 
     ``.tsv``/``.tab`` files are tab-separated (quotes kept verbatim), others standard CSV. Relative
     audio paths are resolved against the listing's folder. The ID is ``id_column`` if given, else
-    the audio file name without extension; ``language`` (else ``language_column``) labels rows.
-    """
+    the audio file name without extension; ``language`` (else ``language_column``) labels rows."""
     opts = PrepareOptions.from_settings(options, settings, "prepare_generic")
     listing = Path(listing)
 
@@ -552,9 +491,7 @@ def prepare_generic(
                 error = getattr(row, "error", f"expected {len(header)} fields with a path")
                 yield bad_row(f"{listing.name}:{line}", origin, error)
                 continue
-            wav = Path(row[idx[path_column]].strip())
-            if not wav.is_absolute():
-                wav = listing.parent / wav
+            wav = listing.parent / row[idx[path_column]].strip()  # an absolute path stays as it is
             utt = row[idx[id_column]].strip() if id_column else wav.stem
             lang = row[idx[language_column]] if language_column else None
             yield Candidate(utt, wav, row[idx[text_column]], origin, language=lang)

@@ -1,8 +1,5 @@
-"""Prepare datasets described in YAML: ``{corpus: <name>, <arguments of its preparer>}``.
-
-Recipes describe each dataset as a mapping whose ``corpus`` (ASR) or
-``kind`` (text pairs) picks the preparation function; every other key is an
-argument of that function (see its docstring)::
+"""Prepare datasets described in YAML: a mapping whose ``corpus`` (ASR) or ``kind`` (text pairs)
+picks the preparation function, every other key being an argument of that function::
 
     datasets:
         train: {corpus: indicvoices, data_folder: /data/IndicVoices/odia, split: train, hours: 5}
@@ -10,8 +7,6 @@ argument of that function (see its docstring)::
                  columns: {audio: audio, text: transcription, id: id}}
     text_corpus: {kind: flores, flores_dir: /data/flores200, src: eng_Latn, tgt: ory_Orya}
 """
-
-from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
@@ -24,7 +19,9 @@ from .prepare import OPTION_NAMES, prepare_common_voice, prepare_fleurs, prepare
 from .synthetic import prepare_synthetic
 from .text import aligned_file_pairs, flores_pairs, parallel_tsv_pairs, translated_transcript_pairs
 
-ASR_CORPORA: dict[str, Callable[..., SkipReport]] = {
+Preparers = dict[str, Callable[..., SkipReport]]
+
+ASR_CORPORA: Preparers = {
     "indicvoices": prepare_indicvoices,
     "respin": prepare_respin,
     "fleurs": prepare_fleurs,
@@ -33,7 +30,7 @@ ASR_CORPORA: dict[str, Callable[..., SkipReport]] = {
     "parquet": prepare_parquet,
     "synthetic": prepare_synthetic,  # espeak-ng speech of FLORES dev phrases (mini-model experiments)
 }
-TEXT_KINDS: dict[str, Callable[..., SkipReport]] = {
+TEXT_KINDS: Preparers = {
     "translated_transcripts": translated_transcript_pairs,
     "flores": flores_pairs,
     "parallel_tsv": parallel_tsv_pairs,
@@ -42,12 +39,7 @@ TEXT_KINDS: dict[str, Callable[..., SkipReport]] = {
 
 
 def _call(
-    table: dict[str, Callable[..., SkipReport]],
-    selector: str,
-    spec: Mapping,
-    save_csv: str | Path,
-    what: str,
-    defaults: Mapping | None = None,
+    table: Preparers, selector: str, spec: Mapping, save_csv: str | Path, what: str, defaults: Mapping
 ) -> SkipReport:
     spec = dict(spec)
     name = spec.pop(selector, None)
@@ -57,15 +49,13 @@ def _call(
     accepted = set(inspect.signature(func).parameters)
     if "settings" in accepted:  # an ASR preparer: PrepareOptions' fields as keywords
         accepted = (accepted - {"options", "settings"}) | set(OPTION_NAMES)
-    unknown = sorted(set(spec) - accepted)
-    if unknown:
+    if unknown := sorted(set(spec) - accepted):
         raise ValueError(
             f"{what}: {sorted(unknown)} are not arguments of {func.__name__}; "
             f"it takes {sorted(accepted - {'save_csv'})}"
         )
-    kwargs = {k: v for k, v in (defaults or {}).items() if k in accepted and v is not None}
-    kwargs.update(spec)
-    return func(save_csv=str(save_csv), **kwargs)
+    kwargs = {k: v for k, v in defaults.items() if k in accepted and v is not None}
+    return func(save_csv=str(save_csv), **{**kwargs, **spec})
 
 
 def prepare_asr_spec(spec: Mapping, save_csv: str | Path, what: str = "dataset", **defaults) -> SkipReport:

@@ -1,30 +1,19 @@
 """Synthetic speech of real text: espeak-ng reading FLORES-200 dev phrases.
 
-The mini SeamlessM4T (:mod:`speechbrain_m4t_adapters.mini`) was pretrained on such speech and
-its experiments adapt it with it. Text is real (FLORES-200 dev, bundled for eng, ben, ory, mai;
-CC BY-SA 4.0); espeak-ng (PyPI ``espeakng-loader``, called in-process through ``ctypes``) reads each
-phrase with a random voice variant, rate and pitch, silence around it and white noise at a random
-SNR (``resources/mini/speech_spec.yaml``). Every choice derives from a seed: the same arguments give
-the same wavs with the same espeak-ng build. **It is robot speech**: error rates on it say nothing
-about real recordings. Maithili has no espeak-ng voice: the Hindi voice reads it.
-
-Dev sentences are split by index, the same for every language:
-
-========  =========  ===================================================
-split     sentences  use
-========  =========  ===================================================
-train     0-799      adaptation training (the mini model's pretraining
-                     heard the other languages' phrases of 0-899)
-valid     800-899    adaptation validation
-test      900-996    held out of ALL pretraining (speech and text)
-========  =========  ===================================================
+The mini SeamlessM4T (:mod:`speechbrain_m4t_adapters.mini`) was pretrained on such speech and its
+experiments adapt it with it. Text is real (FLORES-200 dev, bundled for eng, ben, ory, mai; CC BY-SA
+4.0); espeak-ng (PyPI ``espeakng-loader``, in-process through ``ctypes``) reads each phrase with a
+random voice variant, rate and pitch, silence around it and white noise at a random SNR
+(``resources/mini/speech_spec.yaml``). Every choice derives from a seed: the same arguments give the
+same wavs with the same espeak-ng build. **It is robot speech**: error rates on it say nothing about
+real recordings. Maithili has no espeak-ng voice: the Hindi voice reads it. Dev sentences are split
+by index (:data:`SPLITS`), the same for every language: ``train`` 0-799 (adaptation training; the
+mini model's pretraining heard the other languages' phrases of 0-899), ``valid`` 800-899, ``test``
+900-996 (held out of ALL pretraining, speech and text).
 """
-
-from __future__ import annotations
 
 import ctypes
 import logging
-import math
 import multiprocessing
 import zlib
 from concurrent.futures import ProcessPoolExecutor
@@ -35,9 +24,8 @@ import numpy as np
 import yaml
 
 from ..evaluation.normalize import normalize_text
-from .audio import PathLike
 from .languages import FLORES_CODES
-from .manifest import SkipReport
+from .manifest import PathLike, SkipReport
 from .prepare import Candidate, PrepareOptions, prepare_manifest
 
 logger = logging.getLogger(__name__)
@@ -51,9 +39,7 @@ BUNDLED_FLORES = RESOURCES / "flores200"
 SPLITS = {"train": (0, 800), "valid": (800, 900), "test": (900, None)}
 
 # espeak-ng C API constants (speak_lib.h).
-_AUDIO_OUTPUT_SYNCHRONOUS = 2
-_ESPEAK_RATE, _ESPEAK_PITCH = 1, 3
-_ESPEAK_CHARS_UTF8 = 1
+_AUDIO_OUTPUT_SYNCHRONOUS, _ESPEAK_CHARS_UTF8, _ESPEAK_RATE, _ESPEAK_PITCH = 2, 1, 1, 3
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 
 
@@ -97,9 +83,8 @@ class Espeak:
     def synthesize(self, text: str, voice: str, rate: int, pitch: int, seed: int = 0) -> np.ndarray:
         """Speak ``text`` with ``voice`` (e.g. ``hi+f2``): float32 samples at :attr:`sample_rate`.
 
-        ``seed`` seeds espeak-ng's own random generator (breathy variants use it;
-        without it they differ from process to process).
-        """
+        ``seed`` seeds espeak-ng's own random generator (breathy variants differ between processes
+        without it)."""
         self.lib.espeak_ng_SetRandSeed(ctypes.c_long(seed))
         if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise ValueError(f"espeak-ng has no voice {voice!r}")
@@ -107,13 +92,10 @@ class Espeak:
         self.lib.espeak_SetParameter(_ESPEAK_PITCH, int(pitch), 0)
         self._chunks = []
         data = text.encode("utf-8") + b"\0"
-        err = self.lib.espeak_Synth(data, len(data), 0, 0, 0, _ESPEAK_CHARS_UTF8, None, None)
-        if err != 0:
+        if (err := self.lib.espeak_Synth(data, len(data), 0, 0, 0, _ESPEAK_CHARS_UTF8, None, None)) != 0:
             raise RuntimeError(f"espeak_Synth failed ({err}) on {text!r}")
         self.lib.espeak_Synchronize()
-        if not self._chunks:
-            return np.zeros(0, dtype=np.float32)
-        return np.concatenate(self._chunks).astype(np.float32) / 32768.0
+        return np.concatenate(self._chunks or [np.zeros(0, np.int16)]).astype(np.float32) / 32768.0
 
 
 def load_speech_spec(path: PathLike = SPEECH_SPEC) -> dict:
@@ -121,14 +103,9 @@ def load_speech_spec(path: PathLike = SPEECH_SPEC) -> dict:
     return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
 
 
-def _voices(spec: dict) -> dict[str, str]:
-    table = {**spec["pretrain_speech"], **spec["target_speech"]}
-    return {lang: entry["voice"] for lang, entry in table.items()}
-
-
 #: Language -> espeak-ng voice, from the speech spec (the same voices as the pretraining data).
-#: Maithili has none: the Hindi voice reads it.
-VOICES = _voices(load_speech_spec())
+_SPEC = load_speech_spec()
+VOICES = {lang: e["voice"] for lang, e in {**_SPEC["pretrain_speech"], **_SPEC["target_speech"]}.items()}
 
 
 def read_flores_dev(flores_dir: PathLike | None, stem: str) -> list[str]:
@@ -156,8 +133,7 @@ def seeded_rng(seed: int, *keys: str | int) -> np.random.Generator:
 def cut_phrases(sentence: str, rng: np.random.Generator, min_words: int, max_words: int) -> list[str]:
     """Cut a sentence into consecutive phrases of ``min_words``-``max_words`` words.
 
-    Phrases holding a digit are dropped (espeak-ng reads numbers in words
-    the transcript does not contain).
+    Phrases holding a digit are dropped (espeak-ng reads numbers in words the transcript lacks).
 
     Example
     -------
@@ -194,16 +170,14 @@ def clip_settings(spec: dict, rng: np.random.Generator) -> dict:
 def render_clip(tts: Espeak, clip: dict, spec: dict) -> np.ndarray:
     """Audio of one planned clip at ``spec['sample_rate']``: speech, silences, noise.
 
-    ``clip`` has ``id``, ``text``, ``voice`` and the keys of :func:`clip_settings`.
-    """
+    ``clip`` has ``id``, ``text``, ``voice`` and the keys of :func:`clip_settings`."""
     from scipy.signal import resample_poly
 
     voice = f"{clip['voice']}+{clip['variant']}"
     seed = zlib.crc32(f"{spec['seed']} {clip['id']}".encode())
     wav = tts.synthesize(clip["text"], voice, clip["rate"], clip["pitch"], seed=seed)
     rate = spec["sample_rate"]
-    common = math.gcd(rate, tts.sample_rate)
-    wav = resample_poly(wav, rate // common, tts.sample_rate // common).astype(np.float32)
+    wav = resample_poly(wav, rate, tts.sample_rate).astype(np.float32)  # reduces the ratio by its gcd
     rng = seeded_rng(spec["seed"], "noise", clip["id"])
     pads = [np.zeros(int(rng.uniform(*spec["lead_silence_s"]) * rate), np.float32) for _ in range(2)]
     wav = np.concatenate([pads[0], wav, pads[1]])
@@ -216,9 +190,8 @@ def render_clip(tts: Espeak, clip: dict, spec: dict) -> np.ndarray:
 def unreadable_reason(seconds: float, text: str, spec: dict) -> str | None:
     """Why a rendered clip is unusable (None: it is fine).
 
-    A voice fed a script it cannot read spells out Unicode character names:
-    such clips are far longer than 1 s + ``max_seconds_per_word`` per word.
-    """
+    A voice fed a script it cannot read spells out Unicode character names: such clips are far
+    longer than 1 s + ``max_seconds_per_word`` per word."""
     if seconds < 0.2:
         return f"espeak-ng gave no speech for {text!r}"
     if seconds > 1.0 + spec["max_seconds_per_word"] * len(text.split()):
@@ -227,12 +200,7 @@ def unreadable_reason(seconds: float, text: str, spec: dict) -> str | None:
 
 
 def plan_phrases(
-    language: str,
-    split: str,
-    count: int,
-    seed: int,
-    spec: dict,
-    flores_dir: PathLike | None = None,
+    language: str, split: str, count: int, seed: int, spec: dict, flores_dir: PathLike | None = None
 ) -> list[dict]:
     """Deterministic clips (id, text, voice and settings) of one language and split.
 
@@ -247,7 +215,6 @@ def plan_phrases(
         raise ValueError(f"no espeak-ng voice for language {language!r}; known: {sorted(VOICES)}")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
-    voice = VOICES[language]
     sentences = read_flores_dev(flores_dir, FLORES_CODES[language])
     start, stop = SPLITS[split]
     rng = seeded_rng(seed, "phrases", language, split)
@@ -256,12 +223,9 @@ def plan_phrases(
     order = rng.permutation(len(pool))[:count]
     if len(order) < count:
         logger.warning("%s/%s: only %d phrases for %d asked", language, split, len(order), count)
-    clips = []
-    for k, j in enumerate(order):
-        clip_id = f"{language}_{split}_{seed}_{k:04d}"
-        settings = clip_settings(spec, seeded_rng(seed, "clip", clip_id))
-        clips.append({"id": clip_id, "text": pool[j], "voice": voice, **settings})
-    return clips
+    ids = [f"{language}_{split}_{seed}_{k:04d}" for k in range(len(order))]
+    drawn = [clip_settings(spec, seeded_rng(seed, "clip", i)) for i in ids]
+    return [{"id": i, "text": pool[j], "voice": VOICES[language], **d} for i, j, d in zip(ids, order, drawn)]
 
 
 def _render_all(clips: list[dict], spec: dict, folder: str) -> list[tuple[str, str | None]]:
@@ -292,12 +256,11 @@ def prepare_synthetic(
 ) -> SkipReport:
     """Make ``count`` espeak-ng clips of ``language``'s FLORES dev phrases (:data:`VOICES`) and a manifest.
 
-    Transcripts are the phrases normalised for scoring (``normalize_text``), the form the mini
-    model was pretrained on. The options' ``seed`` picks the phrases and every synthesis setting;
-    clips the voice cannot read are ``synthesis_failed``; fewer phrases than ``count`` are a
-    warning. ``split``: :data:`SPLITS`; ``wav_folder`` defaults to ``synthetic_wavs/<manifest stem>``
-    next to ``save_csv``, ``flores_dir`` (holding ``dev/``) to the bundled copy.
-    """
+    Transcripts are the phrases normalised for scoring (``normalize_text``), as the mini model was
+    pretrained. The options' ``seed`` picks the phrases and every synthesis setting; clips the voice
+    cannot read are ``synthesis_failed``, fewer phrases than ``count`` a warning. ``split``:
+    :data:`SPLITS`; ``wav_folder`` defaults to ``synthetic_wavs/<manifest stem>`` next to ``save_csv``,
+    ``flores_dir`` (holding ``dev/``) to the bundled copy."""
     opts = PrepareOptions.from_settings(options, settings, "prepare_synthetic")
     name = f"synthetic/{language}/{split}"
 
@@ -305,9 +268,8 @@ def prepare_synthetic(
         """Render the planned clips; those the voice cannot read go to ``report``."""
         spec = load_speech_spec()
         clips = plan_phrases(language, split, count, opts.seed, spec, flores_dir)
-        folder = (
-            Path(wav_folder) if wav_folder else Path(save_csv).parent / "synthetic_wavs" / Path(save_csv).stem
-        )
+        manifest = Path(save_csv)
+        folder = Path(wav_folder) if wav_folder else manifest.parent / "synthetic_wavs" / manifest.stem
         folder.mkdir(parents=True, exist_ok=True)
         # espeak-ng keeps state across utterances (even across espeak_Initialize): a fresh
         # process makes the wavs depend only on the arguments, not on what ran before.

@@ -1,17 +1,14 @@
 """Text corpora for text-only adaptation (``source -> target`` pairs).
 
-The *target* is always the language being adapted (Odia), the source the other side (English).
-Each builder writes the text-pair manifest ``save_csv`` (:mod:`.manifest`, ISO 639-3 languages)
-and ``<manifest stem>.skipped.tsv`` and returns a :class:`~.manifest.SkipReport`; an existing
-``save_csv`` is reused unless ``overwrite=True``. Pairs with a side that is empty (after stripping
-whitespace: ``empty_source``/``empty_target``), not UTF-8 (``bad_row``) or over ``max_chars``
-characters (YAML ``max_text_chars``: ``too_long``) are skipped with their ``file:line``.
-
-Text is otherwise verbatim: only the line terminator (``\\n``, ``\\r\\n``) is removed, so
-upstream quirks such as the CSV-style quoting of some FLORES ``ben_Beng`` lines are kept.
+The *target* is always the language being adapted (Odia), the source the other side (English). Each
+builder writes the text-pair manifest ``save_csv`` (:mod:`.manifest`, ISO 639-3 languages) and
+``<manifest stem>.skipped.tsv`` (an existing ``save_csv`` is reused unless ``overwrite=True``) and
+returns a :class:`~.manifest.SkipReport`. Pairs with a side that is empty after stripping
+(``empty_source``/``empty_target``), not UTF-8 (``bad_row``) or over ``max_chars`` characters (YAML
+``max_text_chars``: ``too_long``) are skipped with their ``file:line``. Text is otherwise verbatim:
+only line terminators are removed (upstream quirks such as the CSV-style quoting of some FLORES
+``ben_Beng`` lines are kept).
 """
-
-from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,42 +24,33 @@ from .manifest import (
     read_text_manifest,
     write_text_manifest,
 )
-from .prepare import id_text_candidates, read_rows, undecodable_error
+from .prepare import Candidate, id_text_candidates, read_rows, undecodable_error
 from .synthetic import BUNDLED_FLORES
 
 logger = logging.getLogger(__name__)
 
 #: ``(id, source, target, origin)`` of one pair before the empty-side checks.
 RawPair = tuple[str, str, str, str]
+#: ``list_pairs(report) -> (pairs, src_lang, tgt_lang)`` of a builder.
+_Lister = Callable[[SkipReport], tuple[Iterable[RawPair], str, str]]
 
 
 class AlignmentError(ValueError):
     """Two files that must be aligned line by line have different lengths."""
 
 
-def _read_lines(path: PathLike) -> list[str]:
-    """Lines without terminators; bytes that are not UTF-8 stay visible to :func:`undecodable_error`."""
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
-        return [line.rstrip("\r\n") for line in f]
-
-
 def _build_pairs(
-    name: str,
-    save_csv: PathLike,
-    overwrite: bool,
-    list_pairs: Callable[[SkipReport], tuple[Iterable[RawPair], str, str]],
-    max_chars: int | None = None,
+    name: str, save_csv: PathLike, overwrite: bool, list_pairs: _Lister, max_chars: int | None
 ) -> SkipReport:
-    """The skeleton of every builder: ``list_pairs(report) -> (pairs, src_lang, tgt_lang)``, then written."""
+    """The skeleton of every builder: the pairs of ``list_pairs`` checked, then written."""
 
     def write(report: SkipReport) -> None:
         """Drop bad pairs, write the rest."""
         pairs, src_lang, tgt_lang = list_pairs(report)
         rows = []
         for pid, source, target, origin in pairs:
-            error = undecodable_error(source) or undecodable_error(target)
             longest = max(len(source), len(target))
-            if error:
+            if error := undecodable_error(source) or undecodable_error(target):
                 report.skip(pid, "bad_row", origin, error)
             elif max_chars and longest > max_chars:
                 report.skip(pid, "too_long", origin, f"{longest} characters (max_text_chars: {max_chars})")
@@ -79,23 +67,9 @@ def _build_pairs(
 
 
 def machine_translations_path(asr_manifest: PathLike, src_lang: str) -> Path:
-    """Where machine translations of a manifest's transcripts are kept: ``train.csv -> train.mt.eng.tsv``.
-
-    Named after the ASR manifest: translations of different manifests are cached apart.
-    """
-    asr_manifest = Path(asr_manifest)
-    return asr_manifest.with_name(f"{asr_manifest.stem}.mt.{to_iso639_3(src_lang)}.tsv")
-
-
-def _read_translations(path: PathLike, report: SkipReport) -> dict[str, tuple[str, str]]:
-    """``{ID: (translation, origin)}`` of a translations TSV; malformed lines go to ``report``."""
-    translations = {}
-    for cand in id_text_candidates(Path(path), "ID<TAB>translation", lambda _: None):
-        if cand.error:
-            report.skip(cand.id, "bad_row", cand.origin, cand.error)
-        else:
-            translations[cand.id] = (cand.transcript, cand.origin)
-    return translations
+    """Where machine translations of a manifest's transcripts are kept (cached apart per manifest):
+    ``train.csv -> train.mt.eng.tsv``."""
+    return Path(asr_manifest).with_suffix(f".mt.{to_iso639_3(src_lang)}.tsv")
 
 
 def translated_transcript_pairs(
@@ -110,13 +84,11 @@ def translated_transcript_pairs(
     """Build the paper's "translated transcript" pairs, IDs those of ``asr_manifest``.
 
     Each row's transcript is the TARGET (its ``language``), its translation (in ``src_lang``) the
-    SOURCE. ``translations_file`` is a headerless ``ID<TAB>translation`` TSV: malformed lines are
-    ``bad_row``, manifest ids without a translation ``missing_translation``, translations of
-    unknown ids are ignored (their number is logged). None: the base model translates
-    (:mod:`.translate`; ``translation`` is the ``translation:`` block of ``hparams/base.yaml``,
-    ``model_source`` plus search settings) into :func:`machine_translations_path`, reused by later
-    runs (also with ``overwrite=True``) while their spec is unchanged.
-    """
+    SOURCE. ``translations_file``: a headerless ``ID<TAB>translation`` TSV (malformed lines are
+    ``bad_row``, ids without a translation ``missing_translation``, unknown ids are counted in the
+    log), or None: the base model translates (:mod:`.translate`; ``translation``: the ``translation:``
+    block of ``hparams/base.yaml``, ``model_source`` plus search settings) into
+    :func:`machine_translations_path`, reused (also with ``overwrite=True``) while its spec is unchanged."""
     name = f"translated_transcripts/{Path(asr_manifest).stem}"
 
     def pairs(report: SkipReport) -> tuple[list[RawPair], str, str]:
@@ -127,17 +99,20 @@ def translated_transcript_pairs(
 
             made = machine_translations_path(asr_manifest, src_lang)
             source_file = translate_with(asr_manifest, made, src_lang, translation).path
-        translations = _read_translations(source_file, report)
+        translations: dict[str, Candidate] = {}  # ID -> its line (transcript: the translation)
+        for cand in id_text_candidates(Path(source_file), "ID<TAB>translation", lambda _: None):
+            if cand.error:
+                report.skip(cand.id, "bad_row", cand.origin, cand.error)
+            else:
+                translations[cand.id] = cand
         entries = read_asr_manifest(asr_manifest)
         found = []
         for n, entry in enumerate(entries, start=2):
-            if entry.id not in translations:
+            if (line := translations.get(entry.id)) is None:
                 report.skip(entry.id, "missing_translation", f"{asr_manifest}:{n}")
-                continue
-            source, origin = translations[entry.id]
-            found.append((entry.id, source, entry.transcript, origin))
-        unused = len(set(translations) - {e.id for e in entries})
-        if unused:
+            else:
+                found.append((entry.id, line.transcript, entry.transcript, line.origin))
+        if unused := len(set(translations) - {e.id for e in entries}):
             logger.info("%s: %d translations have no manifest row", name, unused)
         tgt_langs = {e.language for e in entries}
         if len(tgt_langs) > 1:
@@ -160,11 +135,11 @@ def flores_pairs(
 ) -> SkipReport:
     """Pairs of FLORES-200 files ``<flores_dir>/<split>/<lang>.<split>``, IDs ``flores_<split>_<line:04d>``.
 
-    ``flores_dir`` holds ``dev/`` and/or ``devtest/`` (None: the bundled dev files of eng, ben,
-    ory, mai); ``src``/``tgt`` are FLORES-200 (``ory_Orya``) or ISO 639-3 (``ory``) codes;
-    ``splits`` are concatenated in order; ``sentences=[start, stop]`` keeps 0-based lines
-    ``start <= index < stop`` of each split; ``normalize`` normalises both sides as for scoring (the
-    form the mini model was pretrained on). :class:`AlignmentError` if a split's files differ in length.
+    ``flores_dir`` holds ``dev/`` and/or ``devtest/`` (None: the bundled dev files of eng, ben, ory,
+    mai); ``src``/``tgt``: FLORES-200 (``ory_Orya``) or ISO 639-3 (``ory``) codes; ``splits`` are
+    concatenated; ``sentences=[start, stop]`` keeps 0-based lines ``start <= index < stop`` of each;
+    ``normalize`` normalises both sides as for scoring (as the mini model was pretrained).
+    :class:`AlignmentError` if a split's files differ in length.
 
     Example
     -------
@@ -185,9 +160,8 @@ def flores_pairs(
         found = []
         for split in splits:
             tgt_path = root / split / f"{tgt}.{split}"
-            for n, (s, t) in enumerate(_aligned(root / split / f"{src}.{split}", tgt_path), start=1):
-                if n - 1 < start or (stop is not None and n - 1 >= stop):
-                    continue
+            lines = _aligned(root / split / f"{src}.{split}", tgt_path)[start:stop]
+            for n, (s, t) in enumerate(lines, start=start + 1):
                 if normalize:
                     s, t = normalize_text(s, src_iso), normalize_text(t, tgt_iso)
                 found.append((f"flores_{split}_{n:04d}", s, t, f"{tgt_path}:{n}"))
@@ -197,7 +171,11 @@ def flores_pairs(
 
 
 def _aligned(src_file: PathLike, tgt_file: PathLike) -> list[tuple[str, str]]:
-    src_lines, tgt_lines = _read_lines(src_file), _read_lines(tgt_file)
+    lines = []
+    for path in (src_file, tgt_file):  # bytes that are not UTF-8 stay visible to undecodable_error
+        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
+            lines.append([line.rstrip("\r\n") for line in f])
+    src_lines, tgt_lines = lines
     if len(src_lines) != len(tgt_lines):
         raise AlignmentError(
             f"line counts differ: {src_file} has {len(src_lines)} lines, {tgt_file} has {len(tgt_lines)}"
@@ -216,8 +194,7 @@ def aligned_file_pairs(
 ) -> SkipReport:
     """Build pairs from two line-aligned UTF-8 files, IDs ``<tgt_file stem>_<line:06d>``.
 
-    :class:`AlignmentError` (naming both files and their line counts) if their lengths differ.
-    """
+    :class:`AlignmentError` (naming both files and their line counts) if their lengths differ."""
     stem = Path(tgt_file).stem
 
     def pairs(report: SkipReport) -> tuple[list[RawPair], str, str]:
@@ -239,8 +216,7 @@ def parallel_tsv_pairs(
 ) -> SkipReport:
     """Build pairs from a headerless ``source<TAB>target`` TSV, IDs ``<file stem>_<line:06d>``.
 
-    Quotes are kept verbatim; lines without exactly one tab are ``bad_row``.
-    """
+    Quotes are kept verbatim; lines without exactly one tab are ``bad_row``."""
     stem = Path(tsv_file).stem
 
     def pairs(report: SkipReport) -> tuple[list[RawPair], str, str]:
@@ -249,9 +225,8 @@ def parallel_tsv_pairs(
         for line, row in read_rows(Path(tsv_file), "\t", skip_blank=False):
             pid, origin = f"{stem}_{line:06d}", f"{tsv_file}:{line}"
             if len(row) != 2:
-                report.skip(
-                    pid, "bad_row", origin, getattr(row, "error", f"expected 2 fields, got {len(row)}")
-                )
+                error = getattr(row, "error", f"expected 2 fields, got {len(row)}")
+                report.skip(pid, "bad_row", origin, error)
                 continue
             found.append((pid, row[0], row[1], origin))
         return found, to_iso639_3(src_lang), to_iso639_3(tgt_lang)

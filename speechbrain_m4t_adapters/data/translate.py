@@ -1,21 +1,14 @@
 """Translations of ASR transcripts by the base model itself (text-to-text).
 
-The paper's "translated transcript pairs" do not name their translation source and IndicVoices
-ships no translations. Our choice: the base SeamlessM4T translates each transcript (language from
-the manifest) into ``tgt_lang`` (English) with batched beam search through its text encoder and
-decoder. The result is the headerless ``ID<TAB>translation`` TSV that
-:func:`~.text.translated_transcript_pairs` reads, written batch by batch, so it is:
-
-* **resumable**: an interrupted run keeps the finished lines (a torn last line is dropped) and
-  translates only what is missing;
-* **cached**: ``<tsv>.spec.json`` records the model, languages, search settings and a digest of the
-  manifest's (ID, language, transcript) rows; when it matches and every ID is present nothing is
-  loaded or recomputed; when it differs the TSV is made again from scratch.
-
-Whitespace runs in translations become single spaces, so each stays on one TSV line.
+The paper's "translated transcript pairs" do not name their translation source and IndicVoices ships none. Our
+choice: the base SeamlessM4T translates each transcript (language from the manifest) into ``tgt_lang``
+(English) with batched beam search, writing, batch by batch, the headerless ``ID<TAB>translation`` TSV that
+:func:`~.text.translated_transcript_pairs` reads. It is **resumable** (an interrupted run keeps its finished
+lines, a torn last line dropped, and translates only what is missing) and **cached**: ``<tsv>.spec.json``
+records the model, languages, search settings and a digest of the manifest's (ID, language, transcript) rows;
+when it matches and every ID is present nothing is loaded or recomputed, when it differs the TSV is made
+again. Whitespace runs in translations become single spaces (one TSV line each).
 """
-
-from __future__ import annotations
 
 import hashlib
 import json
@@ -26,9 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .audio import PathLike
 from .languages import to_iso639_3
-from .manifest import read_asr_manifest
+from .manifest import PathLike, read_asr_manifest
 from .prepare import clean_transcript, read_rows
 
 logger = logging.getLogger(__name__)
@@ -58,27 +50,24 @@ def spec_path(save_tsv: PathLike) -> Path:
     return Path(str(save_tsv) + ".spec.json")
 
 
-def _manifest_digest(entries) -> str:
-    digest = hashlib.sha256()
-    for e in entries:
-        digest.update(f"{e.id}\t{e.language}\t{e.transcript}\n".encode())
-    return digest.hexdigest()
-
-
-def _read_done(save_tsv: Path, wanted: set[str]) -> dict[str, str]:
-    """Complete lines of an earlier run (rewritten without a torn last line)."""
+def _resume(save_tsv: Path, spec: dict, overwrite: bool, wanted: set[str]) -> dict[str, str]:
+    """Complete lines an earlier run with the same ``spec`` made (the file is rewritten without a torn
+    last line); otherwise ``save_tsv`` is started afresh."""
+    record = spec_path(save_tsv)
+    text = json.dumps(spec, sort_keys=True, indent=1)
+    if overwrite or not record.is_file() or record.read_text(encoding="utf-8") != text:
+        save_tsv.parent.mkdir(parents=True, exist_ok=True)
+        save_tsv.write_text("", encoding="utf-8")
+        record.write_text(text, encoding="utf-8")
+        return {}
     if not save_tsv.is_file():
         return {}
     raw = save_tsv.read_text(encoding="utf-8")
     complete = raw if raw.endswith("\n") else raw[: raw.rfind("\n") + 1]
-    done = {}
-    for _, row in read_rows(save_tsv, "\t"):
-        if len(row) == 2 and row[0] in wanted:
-            done[row[0]] = row[1]
+    done = {row[0]: row[1] for _, row in read_rows(save_tsv, "\t") if len(row) == 2 and row[0] in wanted}
     if complete != raw:
         save_tsv.write_text(complete, encoding="utf-8")
-        torn = raw[len(complete) :].split("\t", 1)[0]
-        done.pop(torn, None)
+        done.pop(raw[len(complete) :].split("\t", 1)[0], None)  # the torn line's ID
     return done
 
 
@@ -97,11 +86,10 @@ def translate_transcripts(
 ) -> TranslationResult:
     """Translate every transcript of an ASR manifest into ``tgt_lang`` with the base model, to ``save_tsv``.
 
-    ``model_source`` (hub id or folder, loaded with ``dtype`` on ``device``, default CUDA if
-    available) is loaded only when something is left to translate; a loaded ``model`` lobe is
-    named in the spec by its ``source`` and has its adapters off meanwhile, so the *base*
-    translates. Batches of ``batch_size`` are sorted by length; ``overwrite`` translates everything
-    again even if the spec matches.
+    ``model_source`` (hub id or folder, loaded with ``dtype`` on ``device``, default CUDA if available)
+    is loaded only when something is left to translate; a loaded ``model`` lobe is named in the spec by
+    its ``source`` and has its adapters off meanwhile (the *base* translates). Batches of ``batch_size``
+    are sorted by length; ``overwrite`` translates everything again even if the spec matches.
 
     Example
     -------
@@ -121,9 +109,10 @@ def translate_transcripts(
     save_tsv = Path(save_tsv)
     entries = read_asr_manifest(asr_manifest)
     tgt = to_iso639_3(tgt_lang)
-    source = str(model.source if model is not None else model_source)
-    spec = {"model_source": source, "tgt_lang": tgt, "num_beams": int(num_beams)}
-    spec.update(max_new_tokens=int(max_new_tokens), manifest=_manifest_digest(entries))
+    digest = hashlib.sha256("".join(f"{e.id}\t{e.language}\t{e.transcript}\n" for e in entries).encode())
+    search = {"num_beams": int(num_beams), "max_new_tokens": int(max_new_tokens)}
+    spec = {"model_source": str(model.source if model is not None else model_source), "tgt_lang": tgt}
+    spec.update(search, manifest=digest.hexdigest())
     done = _resume(save_tsv, spec, overwrite, {e.id for e in entries})
     todo = [e for e in entries if e.id not in done]
     if not todo:
@@ -131,28 +120,21 @@ def translate_transcripts(
         return TranslationResult(save_tsv, 0, len(done), 0.0)
     m4t = model if model is not None else _load(model_source, device, dtype)
     start = time.perf_counter()
-    with _base_model(m4t):
-        _append_translations(
-            m4t, todo, save_tsv, tgt, batch_size, num_beams=num_beams, max_new_tokens=max_new_tokens
-        )
+    from ..model.decoding import translate  # torch only once there is work
+
+    # Longest first: an out-of-memory batch shows up at once, and similar lengths share a batch.
+    todo.sort(key=lambda e: (-len(e.transcript), e.id))
+    with _base_model(m4t), open(save_tsv, "a", encoding="utf-8", newline="") as out:
+        for i in range(0, len(todo), batch_size):
+            batch = todo[i : i + batch_size]
+            hyps = translate(m4t, [e.transcript for e in batch], [e.language for e in batch], tgt, **search)
+            out.write("".join(f"{e.id}\t{clean_transcript(h)}\n" for e, h in zip(batch, hyps)))
+            out.flush()  # a kill loses at most the batch in flight
     result = TranslationResult(save_tsv, len(todo), len(done), time.perf_counter() - start)
     speed = f"{result.seconds:.1f} s ({result.sentences_per_second:.2f} sentences/s)"
-    logger.info(
-        "%s: translated %d transcripts into %s in %s, %d reused", save_tsv, len(todo), tgt, speed, len(done)
-    )
+    message = "%s: translated %d transcripts into %s in %s, %d reused"
+    logger.info(message, save_tsv, len(todo), tgt, speed, len(done))
     return result
-
-
-def _resume(save_tsv: Path, spec: dict, overwrite: bool, wanted: set[str]) -> dict[str, str]:
-    """Translations an earlier run with the same ``spec`` made; otherwise start ``save_tsv`` afresh."""
-    record = spec_path(save_tsv)
-    text = json.dumps(spec, sort_keys=True, indent=1)
-    if not overwrite and record.is_file() and record.read_text(encoding="utf-8") == text:
-        return _read_done(save_tsv, wanted)
-    save_tsv.parent.mkdir(parents=True, exist_ok=True)
-    save_tsv.write_text("", encoding="utf-8")
-    record.write_text(text, encoding="utf-8")
-    return {}
 
 
 @contextmanager
@@ -168,19 +150,6 @@ def _base_model(m4t) -> Iterator[None]:
         m4t.train(was_training)
 
 
-def _append_translations(m4t, todo: list, save_tsv: Path, tgt: str, batch_size: int, **search: int) -> None:
-    from ..model.decoding import translate  # torch only once there is work
-
-    # Longest first: an out-of-memory batch shows up at once, and similar lengths share a batch.
-    todo = sorted(todo, key=lambda e: (-len(e.transcript), e.id))
-    with open(save_tsv, "a", encoding="utf-8", newline="") as out:
-        for i in range(0, len(todo), batch_size):
-            batch = todo[i : i + batch_size]
-            hyps = translate(m4t, [e.transcript for e in batch], [e.language for e in batch], tgt, **search)
-            out.write("".join(f"{e.id}\t{clean_transcript(h)}\n" for e, h in zip(batch, hyps)))
-            out.flush()  # a kill loses at most the batch in flight
-
-
 def _load(model_source: str, device: str | None, dtype: str):
     import torch
 
@@ -193,8 +162,7 @@ def _load(model_source: str, device: str | None, dtype: str):
 def translate_with(asr_manifest: PathLike, save_tsv: PathLike, tgt_lang: str, options: Mapping | None):
     """:func:`translate_transcripts` with a YAML ``translation:`` block (see ``hparams/base.yaml``)."""
     opts = {**DEFAULTS, **dict(options or {})}
-    unknown = sorted(set(opts) - set(DEFAULTS) - {"model_source"})
-    if unknown:
+    if unknown := sorted(set(opts) - set(DEFAULTS) - {"model_source"}):
         raise ValueError(f"translation: unknown keys {unknown}; known: {sorted(DEFAULTS) + ['model_source']}")
     if not opts.get("model_source"):
         raise ValueError("translation: needs model_source (the base model that translates the transcripts)")

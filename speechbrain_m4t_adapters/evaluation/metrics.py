@@ -1,23 +1,12 @@
 """WER and CER with SpeechBrain's :class:`~speechbrain.utils.metric_stats.ErrorRateStats`.
 
-* **WER**: words are the whitespace-separated tokens of the (normalised)
-  text.
-* **CER**: computed as SpeechBrain recipes do with
-  ``ErrorRateStats(split_tokens=True)``: the word list is joined with the
-  space token ``"_"`` and split into characters, so word boundaries count as
-  characters (a missing space is one deletion) while leading/trailing and
-  repeated spaces do not. Characters are Unicode code points after NFC, so
-  an Indic vowel sign or virama is a character of its own.
-  Normalisation turns ``_`` into a space, so it cannot clash with the
-  boundary token.
-
-Rates are percentages (``100 * edits / reference tokens``), summed over all
-utterances (not averaged per utterance). An utterance with an empty
-reference contributes its insertions to the numerator and nothing to the
-denominator.
+WER counts the whitespace-separated words of the (normalised) text. CER is computed as SpeechBrain
+recipes do (``ErrorRateStats(split_tokens=True)``): the words are joined with the space token
+``"_"`` (normalisation turns ``_`` into a space, so no clash) and split into code points after
+NFC, so a missing space is one deletion while repeated spaces do not count. Rates are percentages
+(``100 * edits / reference tokens``) summed over all utterances, not averaged; an empty reference
+adds its insertions to the numerator and nothing to the denominator.
 """
-
-from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,17 +18,11 @@ from .normalize import get_normalizer
 
 def normalizer_name(normalize: bool | str) -> str:
     """``True`` -> "default", ``False`` -> "none", a name -> itself."""
-    if isinstance(normalize, str):
-        return normalize
-    return "default" if normalize else "none"
+    return normalize if isinstance(normalize, str) else "default" if normalize else "none"
 
 
 def _error_stats(
-    ids: Sequence[str],
-    refs: Sequence[str],
-    hyps: Sequence[str],
-    normalize: bool | str,
-    lang: str | None,
+    ids: Sequence[str], refs: Sequence[str], hyps: Sequence[str], normalize: bool | str, lang: str | None
 ) -> tuple[ErrorRateStats, ErrorRateStats]:
     if not (len(ids) == len(refs) == len(hyps)):
         raise ValueError(f"ids, refs and hyps differ in length: {len(ids)}, {len(refs)}, {len(hyps)}")
@@ -48,10 +31,9 @@ def _error_stats(
     normalizer = get_normalizer(normalizer_name(normalize))
     ref_words = [normalizer(r, lang).split() for r in refs]
     hyp_words = [normalizer(h, lang).split() for h in hyps]
-    wer = ErrorRateStats()
-    cer = ErrorRateStats(split_tokens=True)
-    wer.append(list(ids), hyp_words, ref_words)
-    cer.append(list(ids), hyp_words, ref_words)
+    wer, cer = ErrorRateStats(), ErrorRateStats(split_tokens=True)
+    for stats in (wer, cer):
+        stats.append(list(ids), hyp_words, ref_words)
     return wer, cer
 
 
@@ -64,10 +46,9 @@ def compute_error_rates(
 ) -> dict:
     """Corpus-level WER, CER and SER (percent, 2 decimals) plus edit counts of unique ``ids``.
 
-    ``normalize`` is applied to both sides first (with ``lang``): True =
-    "default" (:func:`~.normalize.normalize_text`), False = "none", or a name in
-    :data:`~.normalize.NORMALIZERS` (e.g. "vistaar"); the result names it
-    (``normalizer``).
+    ``normalize`` is applied to both sides first (with ``lang``): True = "default"
+    (:func:`~.normalize.normalize_text`), False = "none", or a name in
+    :data:`~.normalize.NORMALIZERS` (e.g. "vistaar"); the result names it (``normalizer``).
 
     Example
     -------
@@ -75,23 +56,15 @@ def compute_error_rates(
     >>> m["wer"], m["word_deletions"], m["ref_words"]
     (33.33, 1, 3)
     """
-    wer, cer = _error_stats(ids, refs, hyps, normalize, lang)
-    w, c = wer.summarize(), cer.summarize()
-    return {
-        "wer": round(w["WER"], 2),
-        "cer": round(c["WER"], 2),
-        "ser": round(w["SER"], 2),
-        "num_utterances": len(ids),
-        "ref_words": w["num_scored_tokens"],
-        "word_insertions": w["insertions"],
-        "word_deletions": w["deletions"],
-        "word_substitutions": w["substitutions"],
-        "ref_chars": c["num_scored_tokens"],
-        "char_insertions": c["insertions"],
-        "char_deletions": c["deletions"],
-        "char_substitutions": c["substitutions"],
-        "normalizer": normalizer_name(normalize),
-    }
+    w, c = (stats.summarize() for stats in _error_stats(ids, refs, hyps, normalize, lang))
+    result = {"wer": round(w["WER"], 2), "cer": round(c["WER"], 2), "ser": round(w["SER"], 2)}
+    result["num_utterances"] = len(ids)
+    for unit, counts in (("word", w), ("char", c)):
+        result[f"ref_{unit}s"] = counts["num_scored_tokens"]
+        for edit in ("insertions", "deletions", "substitutions"):
+            result[f"{unit}_{edit}"] = counts[edit]
+    result["normalizer"] = normalizer_name(normalize)
+    return result
 
 
 def write_alignments(
@@ -105,11 +78,9 @@ def write_alignments(
 ) -> tuple[Path, Path]:
     """Write word (``path``) and character alignments in SpeechBrain's ``wer.txt`` format.
 
-    ``ErrorRateStats.write_stats`` writes the corpus summary, then one block per
-    utterance. ``cer_path`` defaults to ``<path stem>_cer<suffix>`` next to
-    ``path``; the other arguments are those of :func:`compute_error_rates`.
-    Returns ``(wer_file, cer_file)``.
-    """
+    ``ErrorRateStats.write_stats`` writes the corpus summary, then one block per utterance.
+    ``cer_path`` defaults to ``<path stem>_cer<suffix>`` next to ``path``; the other arguments
+    are those of :func:`compute_error_rates`. Returns ``(wer_file, cer_file)``."""
     path = Path(path)
     cer_file = Path(cer_path) if cer_path else path.with_name(f"{path.stem}_cer{path.suffix}")
     wer, cer = _error_stats(ids, refs, hyps, normalize, lang)
@@ -127,9 +98,8 @@ def scores_by_normalizer(
     langs: Sequence[str | None],
     names: Sequence[str],
 ) -> dict:
-    """WER/CER under further named normalisers, each utterance with its own language.
-
-    ``{"wer_<name>": ..., "cer_<name>": ...}``, so a summary row says which normaliser gave each number.
+    """WER/CER under further named normalisers (each utterance with its own language), as
+    ``{"wer_<name>": ..., "cer_<name>": ...}`` so a summary row says which normaliser gave each.
 
     Example
     -------
@@ -142,6 +112,5 @@ def scores_by_normalizer(
         n_refs = [normalizer(r, lang) for r, lang in zip(refs, langs)]
         n_hyps = [normalizer(h, lang) for h, lang in zip(hyps, langs)]
         scored = compute_error_rates(ids, n_refs, n_hyps, normalize="none")
-        out[f"wer_{name}"] = scored["wer"]
-        out[f"cer_{name}"] = scored["cer"]
+        out |= {f"wer_{name}": scored["wer"], f"cer_{name}": scored["cer"]}
     return out

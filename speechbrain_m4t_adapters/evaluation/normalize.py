@@ -1,39 +1,17 @@
 """Text normalisation applied to references and hypotheses before scoring.
 
-:func:`normalize_text` applies, in this order:
-
-1. **Unicode NFC.** Indic text can encode the same syllable with different
-   code-point sequences (e.g. Bengali ো as U+09CB or as U+09C7 U+09BE); NFC
-   makes them compare equal.
-2. **Remove invisible joiners/markers**: U+200B ZERO WIDTH SPACE, U+200C ZERO
-   WIDTH NON-JOINER, U+200D ZERO WIDTH JOINER, U+2060 WORD JOINER, U+FEFF
-   (BOM / zero width no-break space), U+00AD SOFT HYPHEN and the directional
-   marks U+200E/U+200F. ZWJ/ZWNJ only select a glyph form (e.g. Bengali
-   র‍্য ya-phala, half forms in Devanagari); they are used inconsistently by
-   transcribers and by models, and they are invisible, so counting them
-   would penalise differences nobody can see. They are deleted, not turned
-   into spaces, so words are not split.
-3. **Punctuation to space**: every character whose Unicode category starts
-   with ``P`` (ASCII punctuation, quotes, dashes, the Devanagari danda ``।``
-   U+0964 and double danda ``॥`` U+0965, which Bengali, Odia and Maithili
-   also use) becomes a space, so ``"a,b"`` gives two words as written. Combining
-   marks (categories ``Mn``/``Mc``: vowel signs, virama, nukta,
-   anusvara, chandrabindu) are never touched, so Indic words survive
-   unchanged. Symbols (``S*``, e.g. ``₹``, ``%``) and digits are kept.
-4. **Lowercase** with ``str.lower()``, which only affects cased scripts
-   (Latin in code-mixed text); Indic scripts have no case.
-5. **Whitespace**: runs of whitespace become one space; ends are stripped.
-
-The same rules apply to every language; ``lang`` is accepted so that callers
-can pass it already, for language-specific rules later.
+:func:`normalize_text`, the same for every language: (1) Unicode NFC, so one Indic syllable
+encoded two ways compares equal; (2) delete :data:`INVISIBLE_CHARS` (zero-width space, ZWNJ, ZWJ,
+word joiner, BOM, soft hyphen, direction marks: unseen and used inconsistently), not spacing them,
+so words stay whole; (3) every Unicode punctuation character (``P*``, incl. the danda ``।`` and
+``॥``) to a space, keeping combining marks (``Mn``/``Mc``), symbols and digits; (4) ``str.lower()``
+(cased scripts only); (5) whitespace runs to one space, ends stripped.
 
 Example
 -------
 >>> normalize_text("ଆମେ ଭଲ ଅଛୁ। Hello, World!")
 'ଆମେ ଭଲ ଅଛୁ hello world'
 """
-
-from __future__ import annotations
 
 import functools
 import re
@@ -60,9 +38,8 @@ def normalize_text(text: str, lang: str | None = None) -> str:
 
 
 # ------------------------------------------------------------------ Vistaar
-#: Characters AI4Bharat's Vistaar benchmark deletes before scoring: ASCII
-#: punctuation plus danda, double danda, Urdu full stop, apostrophe and hyphen
-#: (their evaluation.py, github.com/AI4Bharat/vistaar).
+#: What AI4Bharat's Vistaar benchmark deletes before scoring (their evaluation.py,
+#: github.com/AI4Bharat/vistaar): ASCII punctuation, (double) danda, Urdu full stop, ' and -.
 VISTAAR_PUNCTUATION = string.punctuation + "\u0964\u06d4'-\u0965"
 _VISTAAR_DELETE = {ord(c): None for c in VISTAAR_PUNCTUATION}
 #: ISO 639-3 -> indic-nlp-library language code. Maithili (Devanagari, absent from
@@ -88,13 +65,9 @@ def _indic_normalizer(code: str):
 def normalize_vistaar(text: str, lang: str | None = None) -> str:
     """Normalise as AI4Bharat's Vistaar benchmark scores IndicWhisper.
 
-    1. delete :data:`VISTAAR_PUNCTUATION` (words joined by a hyphen merge, as there);
-    2. the indic-nlp-library normaliser of the language (:data:`INDICNLP_CODES`;
-       other languages, e.g. Urdu or English, skip this step);
-    3. runs of spaces become one; ends are stripped (jiwer's WER/CER strip too).
-
-    No Unicode NFC, no lowercasing, invisible characters are left to the indic-nlp
-    normaliser (it removes ZWJ/ZWNJ in most scripts).
+    Deletes :data:`VISTAAR_PUNCTUATION` (hyphenated words merge, as there), applies the language's
+    indic-nlp-library normaliser (:data:`INDICNLP_CODES`; others, e.g. Urdu, skip it) and squeezes
+    and strips spaces. No NFC, no lowercasing; invisible characters are left to indic-nlp.
 
     Example
     -------

@@ -1,18 +1,12 @@
 """Paper-style comparison table and bar chart from experiment summaries.
 
-The markdown table has one row per (test set, language) and one column per
-experiment. Cells read ``WER / CER`` in percent; the best value of the
-chosen ``metric`` in each row is bold. Below them come the mean over test
-sets (only for experiments that have all of them), trainable parameters
-(count and share of the total) and training time. Experiments with a
-forgetting check (``forgetting_sets:``) add one row per forgetting set:
-``adapted / base (delta)`` of the chosen metric, the base being the same
-model with every adapter set switched off (a positive delta means the
-adaptation hurt that language). The PNG is a grouped bar chart of the chosen
-metric per test set, one bar per experiment.
+The markdown table has a row per (test set, language), a column per experiment, cells
+``WER / CER`` (%) with the best ``metric`` of a row in bold, then the mean over test sets (for
+experiments having all of them), trainable parameters (count and share) and training time, and a
+row per forgetting set: ``adapted / base (delta)`` of ``metric``, the base having every adapter
+switched off (a positive delta: the adaptation hurt that language). The PNG is a grouped bar
+chart of ``metric`` per test set, one bar per experiment.
 """
-
-from __future__ import annotations
 
 import math
 import os
@@ -25,15 +19,12 @@ from .summary import SUMMARY_FILENAME, read_summary
 def collect_summaries(paths: Iterable[str | Path]) -> list[dict]:
     """Read ``summary.json`` files and those in folders (searched recursively).
 
-    Returns the validated summaries, each with ``_path`` added; experiments
-    with the same name get ``#2``, ``#3`` ... suffixes so columns stay distinct.
-    """
+    Returns the validated summaries, each with ``_path`` added; experiments with the same name
+    get ``#2``, ``#3`` ... suffixes so columns stay distinct."""
     files: list[Path] = []
-    for p in paths:
-        p = Path(p)
+    for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(p.rglob(SUMMARY_FILENAME))
-            if not found:
+            if not (found := sorted(p.rglob(SUMMARY_FILENAME))):
                 raise FileNotFoundError(f"no {SUMMARY_FILENAME} under {p}")
             files.extend(found)
         else:
@@ -42,9 +33,9 @@ def collect_summaries(paths: Iterable[str | Path]) -> list[dict]:
     for f in dict.fromkeys(files):  # keep order, drop duplicates
         data = dict(read_summary(f), _path=str(f))
         name = data["experiment"]
-        seen[name] = seen.get(name, 0) + 1
-        if seen[name] > 1:
-            data["experiment"] = f"{name}#{seen[name]}"
+        count = seen[name] = seen.get(name, 0) + 1
+        if count > 1:
+            data["experiment"] = f"{name}#{count}"
         summaries.append(data)
     if not summaries:
         raise ValueError("no summaries given")
@@ -69,20 +60,23 @@ def _fmt_time(seconds: float | None) -> str:
     return f"{seconds / 3600:.2f} h"
 
 
-def _rows(summaries: list[dict]) -> list[tuple[str, str]]:
-    keys = {(name, m["language"]) for s in summaries for name, m in s["test_sets"].items()}
+def _rows(summaries: list[dict], part: str = "test_sets") -> list[tuple[str, str]]:
+    keys = {(name, m["language"]) for s in summaries for name, m in s.get(part, {}).items()}
     return sorted(keys, key=lambda k: (k[1], k[0]))
 
 
-def _metrics(summary: dict, name: str, lang: str) -> dict | None:
-    """The summary's metrics of test set ``name`` in ``lang`` (None when it has none)."""
-    m = summary["test_sets"].get(name)
+def _metrics(summary: dict, name: str, lang: str, part: str = "test_sets") -> dict | None:
+    """The summary's metrics of test set (or forgetting set) ``name`` in ``lang``, if any."""
+    m = summary.get(part, {}).get(name)
     return m if m and m["language"] == lang else None
+
+
+def _line(label: str, cells: Iterable[str]) -> str:
+    return f"| {label} | " + " | ".join(cells) + " |"
 
 
 def build_table(summaries: list[dict], metric: str = "wer") -> str:
     """Markdown table (see module docstring) from validated summaries."""
-    experiments = [s["experiment"] for s in summaries]
     other = "cer" if metric == "wer" else "wer"
     first, second = metric.upper(), other.upper()
     rows = _rows(summaries)
@@ -91,50 +85,37 @@ def build_table(summaries: list[dict], metric: str = "wer") -> str:
         f"Cells: {first} / {second} (%), lower is better"
         + (f"; best {first} per row in bold." if compared else "."),
         "",
-        "| Test set (lang) | " + " | ".join(experiments) + " |",
-        "|---|" + "---|" * len(experiments),
+        _line("Test set (lang)", [s["experiment"] for s in summaries]),
+        "|---|" + "---|" * len(summaries),
     ]
     for name, lang in rows:
         values = [_metrics(s, name, lang) for s in summaries]
         scored = [v[metric] for v in values if v]
         best = min(scored) if len(scored) > 1 else None  # bold only marks a winner of a comparison
         cells = ["–" if v is None else f"{v[metric]:.2f} / {v[other]:.2f}" for v in values]
-        cells = [f"**{c}**" if v and v[metric] == best else c for c, v in zip(cells, values)]
-        lines.append(f"| {name} ({lang}) | " + " | ".join(cells) + " |")
+        bold = [f"**{c}**" if v and v[metric] == best else c for c, v in zip(cells, values)]
+        lines.append(_line(f"{name} ({lang})", bold))
     means = []
     for s in summaries:
         vals = [v[metric] for v in (_metrics(s, n, lang) for n, lang in rows) if v]
         means.append(f"{sum(vals) / len(vals):.2f}" if len(vals) == len(rows) else "–")
-    lines.append(f"| *Mean {first}* | " + " | ".join(means) + " |")
+    lines.append(_line(f"*Mean {first}*", means))
     params = [_fmt_params(s["trainable_params"], s["total_params"]) for s in summaries]
-    lines.append("| *Trainable params* | " + " | ".join(params) + " |")
-    lines.append("| *Train time* | " + " | ".join(_fmt_time(s["train_time_s"]) for s in summaries) + " |")
-    lines.extend(_forgetting_rows(summaries, metric))
+    lines.append(_line("*Trainable params*", params))
+    lines.append(_line("*Train time*", [_fmt_time(s["train_time_s"]) for s in summaries]))
+    for name, lang in _rows(summaries, "forgetting"):
+        cells = [_forgetting_cell(_metrics(s, name, lang, "forgetting"), metric) for s in summaries]
+        lines.append(_line(f"*Forgetting* {name} ({lang}): {first} adapted / base (Δ)", cells))
     return "\n".join(lines) + "\n"
 
 
-def _forgetting_rows(summaries: list[dict], metric: str) -> list[str]:
-    """``| *Forgetting* name (lang) | adapted / base (delta) | ...`` per forgetting set."""
-    keys = sorted(
-        {(name, e["language"]) for s in summaries for name, e in s.get("forgetting", {}).items()},
-        key=lambda k: (k[1], k[0]),
-    )
-    rows = []
-    for name, lang in keys:
-        cells = []
-        for s in summaries:
-            entry = s.get("forgetting", {}).get(name)
-            if entry is None or entry["language"] != lang:
-                cells.append("–")
-            elif entry[f"delta_{metric}"] is None:
-                cells.append(f"{entry[metric]:.2f} / –")
-            else:
-                cells.append(
-                    f"{entry[metric]:.2f} / {entry[f'base_{metric}']:.2f} ({entry[f'delta_{metric}']:+.2f})"
-                )
-        label = f"*Forgetting* {name} ({lang}): {metric.upper()} adapted / base (Δ)"
-        rows.append(f"| {label} | " + " | ".join(cells) + " |")
-    return rows
+def _forgetting_cell(entry: dict | None, metric: str) -> str:
+    """``adapted / base (delta)`` of a forgetting set."""
+    if entry is None:
+        return "–"
+    if entry[f"delta_{metric}"] is None:
+        return f"{entry[metric]:.2f} / –"
+    return f"{entry[metric]:.2f} / {entry[f'base_{metric}']:.2f} ({entry[f'delta_{metric}']:+.2f})"
 
 
 def plot_bars(summaries: list[dict], out_png: str | Path, metric: str = "wer") -> Path:
@@ -144,8 +125,7 @@ def plot_bars(summaries: list[dict], out_png: str | Path, metric: str = "wer") -
     matplotlib.use("Agg")  # headless: never needs a display
     import matplotlib.pyplot as plt
 
-    rows = _rows(summaries)
-    n = len(summaries)
+    rows, n = _rows(summaries), len(summaries)
     width = 0.8 / n
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(rows) * max(1, n / 2)), 4.5))
     for i, s in enumerate(summaries):
@@ -175,10 +155,8 @@ def build_report(
 ) -> str:
     """Collect summaries (files and/or folders searched recursively), write the markdown and the chart.
 
-    ``out_markdown`` gets the table and the list of sources, ``out_png`` the
-    bar chart of ``metric`` (``"wer"`` or ``"cer"``: bolded, averaged and
-    plotted). Returns the markdown table.
-    """
+    ``out_markdown`` gets the table and the sources, ``out_png`` the bar chart of ``metric``
+    (``"wer"`` or ``"cer"``: bolded, averaged and plotted). Returns the markdown table."""
     if metric not in ("wer", "cer"):
         raise ValueError(f"metric must be 'wer' or 'cer', got {metric!r}")
     if isinstance(summary_paths_or_dirs, (str, Path)):

@@ -1,29 +1,22 @@
-"""Machine-readable experiment summary (``summary.json``).
-
-Recipes write one summary per experiment; :mod:`.report` collects them.
-Format (UTF-8 JSON)::
+"""Machine-readable experiment summary (``summary.json``), one per experiment (recipes write it,
+:mod:`.report` collects them), in UTF-8 JSON::
 
     {
       "experiment": "odia_encoder",            # non-empty str
-      "model_source": "facebook/seamless-m4t-v2-large",   # str
-      "trainable_params": 6000000,             # int >= 0
-      "total_params": 972000000,               # int >= trainable_params
+      "model_source": "facebook/seamless-m4t-v2-large",
+      "trainable_params": 6000000, "total_params": 972000000,  # ints, 0 <= trainable <= total
       "train_time_s": 123.4,                   # number >= 0, or null (no training)
-      "test_sets": {                           # non-empty
-        "odia_test": {"language": "ory", "wer": 32.0, "cer": 12.1,
-                      "num_utterances": 100, ...any other metric...}
-      },
+      "test_sets": {"odia_test": {"language": "ory", "wer": 32.0, "cer": 12.1, "num_utterances": 100}},
       "forgetting": {                          # optional: forgetting_sets decoded with adapters on/off
-        "hindi": {"language": "hin", "num_utterances": 50, "wer": 30.5, "cer": 11.0,
-                  "base_wer": 30.0, "base_cer": 10.8, "delta_wer": 0.5, "delta_cer": 0.2}
-      },                                       # base_*/delta_* null when there was nothing to switch off
-      "package_version": "0.1.0",
-      "created": "2025-01-01T12:00:00+00:00",  # ISO 8601, UTC
+        "hindi": {"language": "hin", "num_utterances": 50, "wer": 30.5, "cer": 11.0, "base_wer": 30.0,
+                  "base_cer": 10.8, "delta_wer": 0.5, "delta_cer": 0.2}  # base_*/delta_* may be null
+      },
+      "package_version": "0.1.0", "created": "2025-01-01T12:00:00+00:00",  # ISO 8601, UTC
       "extra": {...}                           # optional, free-form
     }
-"""
 
-from __future__ import annotations
+A test set may hold any other metric; base_*/delta_* are null when there was nothing to switch off.
+"""
 
 import json
 import math
@@ -52,7 +45,7 @@ def _bad(source: str, field: str, why: str) -> SummaryError:
     return SummaryError(f"{source}: field '{field}' {why}")
 
 
-#: Top-level fields: check and what it asks for.
+#: The fields of each part of a summary: name -> (check, what it asks for).
 _TOP_LEVEL = {
     "experiment": (lambda v: isinstance(v, str) and v.strip(), "a non-empty string"),
     "model_source": (lambda v: isinstance(v, str), "a string"),
@@ -61,70 +54,53 @@ _TOP_LEVEL = {
     "train_time_s": (lambda v: v is None or (_is_number(v) and v >= 0), "a number >= 0 or null"),
     "test_sets": (lambda v: isinstance(v, dict) and v, "a non-empty object"),
 }
-#: Fields of one ``forgetting`` entry (see the module docstring).
+_TEST_SET = {
+    "language": (lambda v: isinstance(v, str) and v, "a non-empty string"),
+    **dict.fromkeys(("wer", "cer"), (lambda v: _is_number(v) and v >= 0, "a number >= 0")),
+    "num_utterances": (_is_count, "an integer >= 0"),
+}
 _BASELINE_FIELDS = ("base_wer", "base_cer", "delta_wer", "delta_cer")  # null: nothing to switch off
-FORGETTING_FIELDS = ("language", "num_utterances", "wer", "cer", *_BASELINE_FIELDS)
+_FORGETTING = {  # None: only required
+    "language": None,
+    "num_utterances": None,
+    **dict.fromkeys(("wer", "cer"), (_is_number, "a number")),
+    **dict.fromkeys(_BASELINE_FIELDS, (lambda v: v is None or _is_number(v), "a number or null")),
+}
+#: Fields of one ``forgetting`` entry (see the module docstring).
+FORGETTING_FIELDS = tuple(_FORGETTING)
 
 
-def _check_entry(source: str, prefix: str, entry: Any, fields: tuple[str, ...]) -> None:
-    """``entry`` is an object holding every one of ``fields``."""
+def _check_fields(source: str, name: str, entry: Any, fields: dict) -> None:
+    """``entry`` (called ``name``, "" at the top level) is an object whose ``fields`` pass their check."""
     if not isinstance(entry, dict):
-        raise _bad(source, prefix, "must be an object")
-    for field in fields:
+        raise _bad(source, name, "must be an object")
+    for field, check in fields.items():
+        path = f"{name}.{field}" if name else field
         if field not in entry:
-            raise _bad(source, f"{prefix}.{field}", "is missing")
-
-
-def _check_test_set(source: str, prefix: str, metrics: Any) -> None:
-    _check_entry(source, prefix, metrics, ("language", "wer", "cer", "num_utterances"))
-    if not isinstance(metrics["language"], str) or not metrics["language"]:
-        raise _bad(source, f"{prefix}.language", "must be a non-empty string")
-    for field in ("wer", "cer"):
-        if not _is_number(metrics[field]) or metrics[field] < 0:
-            raise _bad(source, f"{prefix}.{field}", f"must be a number >= 0, got {metrics[field]!r}")
-    if not _is_count(metrics["num_utterances"]):
-        raise _bad(source, f"{prefix}.num_utterances", "must be an integer >= 0")
-
-
-def _check_forgetting(source: str, prefix: str, entry: Any) -> None:
-    _check_entry(source, prefix, entry, FORGETTING_FIELDS)
-    for field in ("wer", "cer"):
-        if not _is_number(entry[field]):
-            raise _bad(source, f"{prefix}.{field}", f"must be a number, got {entry[field]!r}")
-    for field in _BASELINE_FIELDS:
-        if entry[field] is not None and not _is_number(entry[field]):
-            raise _bad(source, f"{prefix}.{field}", f"must be a number or null, got {entry[field]!r}")
+            raise _bad(source, path, "is missing")
+        if check and not check[0](entry[field]):
+            raise _bad(source, path, f"must be {check[1]}, got {entry[field]!r}")
 
 
 def validate_summary(data: Any, source: str = "<summary>") -> dict:
-    """Check the structure described in the module docstring; returns ``data``.
-
-    Raises :class:`SummaryError` naming ``source`` (the file) and the missing or bad field.
-    """
+    """Check the structure described in the module docstring; returns ``data``, else raises
+    :class:`SummaryError` naming ``source`` (the file) and the missing or bad field."""
     if not isinstance(data, dict):
         raise SummaryError(f"{source}: top level must be a JSON object")
-    for field, (ok, what) in _TOP_LEVEL.items():
-        if field not in data:
-            raise _bad(source, field, "is missing")
-        if not ok(data[field]):
-            raise _bad(source, field, f"must be {what}, got {data[field]!r}")
+    _check_fields(source, "", data, _TOP_LEVEL)
     if data["trainable_params"] > data["total_params"]:
         raise _bad(source, "trainable_params", "exceeds total_params")
-    for name, metrics in data["test_sets"].items():
-        _check_test_set(source, f"test_sets.{name}", metrics)
-    forgetting = data.get("forgetting", {})
-    if not isinstance(forgetting, dict):
-        raise _bad(source, "forgetting", "must be an object")
-    for name, entry in forgetting.items():
-        _check_forgetting(source, f"forgetting.{name}", entry)
+    for part, fields in (("test_sets", _TEST_SET), ("forgetting", _FORGETTING)):
+        if not isinstance(section := data.get(part, {}), dict):
+            raise _bad(source, part, "must be an object")
+        for name, entry in section.items():
+            _check_fields(source, f"{part}.{name}", entry, fields)
     return data
 
 
 def forgetting_entry(adapted: dict, base: dict | None) -> dict:
-    """One ``forgetting`` entry from the metrics with adapters on and off.
-
-    ``delta_*`` = adapted - base (percentage points; positive = the
-    adaptation made this language worse).
+    """One ``forgetting`` entry from the metrics with adapters on and off (``delta_*`` = adapted - base,
+    in points: positive = the adaptation made this language worse).
 
     Example
     -------
@@ -144,11 +120,8 @@ def forgetting_entry(adapted: dict, base: dict | None) -> dict:
 
 
 def verdict_line(name: str, entry: dict) -> str:
-    """One line saying whether the adapted model beats the base on a test set.
-
-    ``entry`` is a :func:`forgetting_entry` of the test set (adapted vs base).
-    The verdict is on CER ("clearly better": at least 5 points lower), the
-    stabler of the two on short utterances; WER is reported beside it.
+    """One line saying whether the adapted model beats the base on a test set (``entry``: its
+    :func:`forgetting_entry`), judged on CER, stabler on short utterances ("clearly": >= 5 points).
 
     Example
     -------
@@ -162,14 +135,10 @@ def verdict_line(name: str, entry: dict) -> str:
     WER 100.00% -> 71.00% (-29.00)
     """
     dc, dw = entry["delta_cer"], entry["delta_wer"]
-    if dc <= -5.0:
-        word = "CLEARLY BETTER than"
-    elif dc < 0.0:
-        word = "slightly better than"
-    elif dc == 0.0:
-        word = "EQUAL to"
+    if dc < 0.0:
+        word = "CLEARLY BETTER than" if dc <= -5.0 else "slightly better than"
     else:
-        word = "WORSE than"
+        word = "EQUAL to" if dc == 0.0 else "WORSE than"
     return (
         f"{name} ({entry['language']}, {entry['num_utterances']} utterances): adapted model {word} the base, "
         f"CER {entry['base_cer']:.2f}% -> {entry['cer']:.2f}% ({dc:+.2f} points), "
@@ -190,9 +159,8 @@ def write_summary(
 ) -> dict:
     """Validate and write an experiment summary to ``path`` (conventionally ``<output_folder>/summary.json``).
 
-    The fields are those of the module docstring: ``test_sets`` maps names to
-    :func:`~.metrics.compute_error_rates` output plus ``language``;
-    ``train_time_s`` is None for evaluation-only runs; ``forgetting`` maps
+    Fields as in the module docstring: ``test_sets`` maps names to :func:`~.metrics.compute_error_rates`
+    output plus ``language``, ``train_time_s`` is None for evaluation-only runs, ``forgetting`` maps
     names to :func:`forgetting_entry` results. Returns the written data.
 
     Example
@@ -239,10 +207,8 @@ def read_summary(path: str | Path) -> dict:
 
 
 def finished_summary(path: str | Path, test_sets: list[str], epochs: int) -> dict | None:
-    """The summary of a run that already decoded ``test_sets`` after ``epochs`` epochs, else None.
-
-    A finished experiment run again then does not decode (nor log) its test
-    sets again; more epochs, other test sets or an unreadable summary give None.
+    """The summary of a run that already decoded ``test_sets`` after ``epochs`` epochs, else None
+    (a finished experiment run again does not decode them again).
 
     Example
     -------

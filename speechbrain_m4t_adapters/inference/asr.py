@@ -1,11 +1,5 @@
-"""Ready-to-use ASR with SeamlessM4T and saved adapters, as a SpeechBrain interface.
-
-:class:`M4TAdaptedASR` follows :class:`speechbrain.inference.ASR.EncoderDecoderASR`
-(``transcribe_file``, ``transcribe_batch``, ``from_hparams``) and adds what
-multilingual adapters need: a language per call, several adapter folders on
-one base model (switched per call without reloading), batched transcription
-of many files with per-file errors, and chunking of long recordings.
-"""
+"""SeamlessM4T + saved adapters as a SpeechBrain interface (like ``EncoderDecoderASR``), with a
+language per call, several adapter folders on one base, batched files and long-audio chunking."""
 
 from __future__ import annotations
 
@@ -31,9 +25,6 @@ from .profiles import AdapterProfile, AdapterProfiles
 from .quantize import quantize_lobe
 from .results import Transcription
 
-#: The example hyperparameter file shipped with the package.
-HPARAMS_TEMPLATE = Path(__file__).parent / "hparams" / "inference.yaml"
-
 AdapterSelection = str | Sequence[str] | None
 #: Keywords of :meth:`M4TAdaptedASR.from_model` that set the hyperparameter of the same name.
 _HPARAMS = ("num_beams", "max_new_tokens", "max_chunk_seconds", "batch_size", "active_adapters", "quantize")
@@ -43,21 +34,16 @@ _MODEL_DIR = re.compile(r"^model_dir\s*:", re.M)
 class M4TAdaptedASR(Pretrained):
     """SeamlessM4T speech recognition with adapter folders, SpeechBrain style.
 
-    Hyperparameters (all optional except the ``m4t`` module) are documented in
-    ``inference/hparams/inference.yaml``; unset ``num_beams`` and ``max_new_tokens``
-    are what the first adapters were tested with in training, and ``quantize``
-    (:mod:`~speechbrain_m4t_adapters.inference.quantize`) keeps adapters float, so
-    they must be loaded before it, through ``adapter_folders``.
+    The arguments are those of :class:`~speechbrain.inference.interfaces.Pretrained`
+    (``modules={"m4t": SeamlessM4T(...)}``, ``hparams``, ``run_opts``); the hyperparameters
+    are documented in ``inference/hparams/inference.yaml`` (unset ``num_beams`` and
+    ``max_new_tokens``: the first adapters' training-time test decoding; ``quantize`` keeps
+    adapters float, so they load before it, through ``adapter_folders``).
 
-    Language and adapters per call: ``lang`` picks the output language; with
-    ``adapters=None`` the profiles whose metadata ``language`` equals ``lang``
-    are used if there are any, else the currently active ones. ``adapters``
-    may name profiles or attached sets (a list, or a comma-separated string);
-    ``"none"`` runs the base model alone. Per-call choices are undone after
-    the call; :meth:`use_adapters` changes the default. ``num_beams`` and
-    ``max_new_tokens`` given to a call override the defaults for that call.
-    The arguments are those of :class:`speechbrain.inference.interfaces.Pretrained`
-    (``modules={"m4t": SeamlessM4T(...)}``, ``hparams``, ``run_opts``).
+    Per call, ``lang`` picks the output language; ``adapters`` names profiles or attached sets
+    (a list or a comma-separated string, ``"none"``: the base alone), by default the profiles
+    saved for ``lang``, else the active ones (:meth:`use_adapters` sets those); ``num_beams``
+    and ``max_new_tokens`` override the defaults for that call only.
 
     Example
     -------
@@ -80,7 +66,6 @@ class M4TAdaptedASR(Pretrained):
         if self.hparams is None or not isinstance(self.mods.m4t, SeamlessM4T):
             raise ValueError("M4TAdaptedASR needs modules={'m4t': SeamlessM4T(...)}")
         hp = vars(self.hparams)
-        self.default_lang: str | None = None
         self.quantize: str | None = None  # set once the base is quantised (adapters load before)
         self.profiles = AdapterProfiles(self.mods.m4t)
         folders = hp.get("adapter_folders") or []
@@ -98,14 +83,13 @@ class M4TAdaptedASR(Pretrained):
             active = [next(iter(self.profiles.profiles))]
         if active is not None:
             self.use_adapters(active)
-        if hp.get("default_lang"):
-            self.default_lang = self.m4t.languages.normalize(hp["default_lang"])
+        lang = hp.get("default_lang")
+        self.default_lang: str | None = self.m4t.languages.normalize(lang) if lang else None
         if hp.get("quantize"):
             quantize_lobe(self.m4t, hp["quantize"])
             self.quantize = hp["quantize"]
         self.eval()
 
-    # ------------------------------------------------------------ building
     @classmethod
     def from_model(
         cls,
@@ -119,18 +103,14 @@ class M4TAdaptedASR(Pretrained):
     ) -> M4TAdaptedASR:
         """Load a base model (hub id or folder) and adapter folders without a YAML file.
 
-        ``lang`` is the ``default_lang``; ``device`` defaults to CUDA if available;
-        ``save_path`` is the Hugging Face cache for hub downloads. Keywords named
-        as a hyperparameter (``num_beams``, ``max_new_tokens``, ``max_chunk_seconds``,
-        ``batch_size``, ``active_adapters``, ``quantize``) set it; the others go to
-        :class:`SeamlessM4T` (``revision``, ``local_files_only``...).
-        """
+        ``lang`` is the ``default_lang``, ``device`` defaults to CUDA if available, ``save_path`` is the
+        Hugging Face cache. ``num_beams``, ``max_new_tokens``, ``max_chunk_seconds``, ``batch_size``,
+        ``active_adapters`` and ``quantize`` set that hyperparameter; other keywords go to
+        :class:`SeamlessM4T` (``revision``, ``local_files_only``...)."""
         hparams = {key: kwargs.pop(key) for key in _HPARAMS if key in kwargs}
         m4t = SeamlessM4T(source, save_path=save_path, dtype=dtype, **kwargs)
-        if isinstance(adapter_folders, dict):
-            hparams["adapter_folders"] = dict(adapter_folders)
-        else:
-            hparams["adapter_folders"] = [str(f) for f in adapter_folders]
+        named = isinstance(adapter_folders, dict)
+        hparams["adapter_folders"] = dict(adapter_folders) if named else [str(f) for f in adapter_folders]
         hparams["default_lang"] = lang
         return cls(modules={"m4t": m4t}, hparams=hparams, run_opts={"device": device} if device else None)
 
@@ -138,14 +118,10 @@ class M4TAdaptedASR(Pretrained):
     def from_hparams(cls, source: str, hparams_file: str = "hyperparams.yaml", **kwargs) -> M4TAdaptedASR:
         """Load from a folder (or hub repo) holding a hyperpyyaml file, as SpeechBrain does.
 
-        When ``source`` is a local folder and the file defines a top-level
-        ``model_dir`` key, it is set to that folder's absolute path, so paths in
-        the file can be relative to it (``!ref <model_dir>/adapters_ory``). For a
-        hub id (a folder published as ``save_adapters`` writes it),
-        ``adapters.json`` and ``adapters.safetensors`` are fetched with
-        SpeechBrain's ``fetch`` and ``model_dir`` is where they landed. ``kwargs``
-        go to :meth:`Pretrained.from_hparams` (``overrides``, ``savedir``, ``run_opts``...).
-        """
+        A top-level ``model_dir`` key in the file is set to the local folder's absolute path
+        (so paths can be ``!ref <model_dir>/adapters_ory``), or for a hub id to where
+        SpeechBrain's ``fetch`` put its ``adapters.json`` and ``adapters.safetensors``.
+        ``kwargs`` go to :meth:`Pretrained.from_hparams` (``overrides``, ``savedir``...)."""
         local = Path(source) / hparams_file
         if Path(source).is_dir():
             uses_model_dir = local.is_file() and _MODEL_DIR.search(local.read_text(encoding="utf-8"))
@@ -167,20 +143,14 @@ class M4TAdaptedASR(Pretrained):
         """The underlying :class:`SeamlessM4T` module."""
         return self.mods.m4t
 
-    # ------------------------------------------------------------ adapters
     def load_adapters(
         self, folder: str | os.PathLike, name: str | None = None, activate: bool | None = None
     ) -> AdapterProfile:
-        """Attach a saved adapter folder as profile ``name`` (default: the folder's name).
-
-        ``activate=None`` makes it the default only if no adapters are active yet.
-        Raises :class:`~speechbrain_m4t_adapters.adapters.AdapterMismatchError`
-        naming the folder if it was saved for another base model.
-        """
+        """Attach a saved adapter folder as profile ``name`` (default: the folder's name), made the default
+        if ``activate`` (None: if no adapters are active); AdapterMismatchError if saved for another base."""
         if self.quantize:
             raise ValueError(f"{folder}: adapters must be loaded before int8 quantisation (adapter_folders)")
-        if activate is None:
-            activate = not self.m4t.adapters.active
+        activate = not self.m4t.adapters.active if activate is None else activate
         profile = self.profiles.load(folder, name=name, activate=activate)
         self.mods.eval()
         return profile
@@ -206,17 +176,13 @@ class M4TAdaptedASR(Pretrained):
         return self.m4t.languages.codes
 
     def select(self, lang: str | None = None, adapters: AdapterSelection = None) -> tuple[str, list[str]]:
-        """A call's normalised language and adapter sets (see the class docstring).
-
-        Raises ValueError for an unknown language (listing the valid ones) or
-        none given nor implied, KeyError for an unknown adapter name.
-        """
+        """A call's normalised language and adapter sets (see the class docstring); ValueError for an
+        unknown language or none given nor implied, KeyError for an unknown adapter name."""
         if adapters is not None:
             sets = self.profiles.resolve(adapters)
-        elif lang is not None and self.profiles.for_language(self.m4t.languages.normalize(lang)):
-            sets = self.profiles.for_language(self.m4t.languages.normalize(lang))
-        else:
-            sets = list(self.m4t.adapters.active)
+        else:  # the profiles saved for lang, else the active sets
+            saved = [] if lang is None else self.profiles.for_language(self.m4t.languages.normalize(lang))
+            sets = saved or list(self.m4t.adapters.active)
         if lang is None:
             implied = self.profiles.languages_of(sets)
             lang = implied[0] if implied else self.default_lang
@@ -231,19 +197,13 @@ class M4TAdaptedASR(Pretrained):
         """Read a file as mono 16 kHz float32; an :class:`AudioError` names a missing or unreadable one."""
         return load_audio(path, SAMPLE_RATE, start=start, stop=stop)
 
-    # ------------------------------------------------------------ decoding
     def _decode(
         self, wavs, wav_lens, lang, num_beams=None, max_new_tokens=None
     ) -> tuple[list[str], list[list[int]]]:
+        beams, limit = num_beams or self.num_beams, max_new_tokens or self.max_new_tokens
         with torch.no_grad():
             hidden, mask = self.m4t(wavs.float().to(self.m4t.device), wav_lens)
-            tokens = self.m4t.generate(
-                hidden,
-                mask,
-                lang,
-                num_beams=num_beams or self.num_beams,
-                max_new_tokens=max_new_tokens or self.max_new_tokens,
-            )
+            tokens = self.m4t.generate(hidden, mask, lang, num_beams=beams, max_new_tokens=limit)
         return self.m4t.decode_tokens(tokens), tokens
 
     def transcribe_batch(
@@ -257,10 +217,8 @@ class M4TAdaptedASR(Pretrained):
     ) -> tuple[list[str], list[list[int]]]:
         """Transcribe a padded batch, like ``EncoderDecoderASR.transcribe_batch``; rows are decoded whole.
 
-        ``wavs`` is (B, T) 16 kHz mono, right-padded; ``wav_lens`` (B,) lengths
-        relative to T (default all 1). Returns the texts and the predicted token
-        ids (without language token and ``</s>``).
-        """
+        ``wavs`` is (B, T) 16 kHz mono, right-padded; ``wav_lens`` (B,) lengths relative to T
+        (default all 1). Returns the texts and token ids (without language token and ``</s>``)."""
         lang, sets = self.select(lang, adapters)
         with self.profiles.using(sets):
             return self._decode(wavs, wav_lens, lang, num_beams, max_new_tokens)
@@ -274,11 +232,9 @@ class M4TAdaptedASR(Pretrained):
     ) -> str:
         """Transcribe one (T,) or (channels, T) recording, resampled to 16 kHz and cut if long.
 
-        ``options`` are ``adapters``, ``max_chunk_seconds`` (``None``: the
-        instance's; ``0`` never cuts), ``batch_size`` (chunks per forward pass),
-        ``num_beams`` and ``max_new_tokens``. Returns the chunk transcripts joined
-        with spaces.
-        """
+        ``options``: ``adapters``, ``max_chunk_seconds`` (``None``: the instance's; ``0`` never
+        cuts), ``batch_size`` (chunks per forward pass), ``num_beams``, ``max_new_tokens``.
+        Returns the chunk transcripts joined with spaces."""
         wav = torch.as_tensor(wav, dtype=torch.float32)
         if wav.dim() == 2:
             wav = wav.mean(dim=0)
@@ -291,10 +247,8 @@ class M4TAdaptedASR(Pretrained):
         return self._transcribe_long(wav, "waveform", lang, **options)
 
     def transcribe_file(self, path: str | os.PathLike, lang: str | None = None, **options: Any) -> str:
-        """Transcribe one audio file, any rate or channels (``options``: see :meth:`transcribe_waveform`).
-
-        A missing, corrupt, empty or too short file raises :class:`AudioError` naming it.
-        """
+        """Transcribe one audio file, any rate or channels (``options``: see :meth:`transcribe_waveform`);
+        a missing, corrupt, empty or too short file raises :class:`AudioError` naming it."""
         return self._transcribe_long(self.load_audio(path), path, lang, **options)
 
     def _transcribe_long(
@@ -308,7 +262,6 @@ class M4TAdaptedASR(Pretrained):
         with self.profiles.using(sets):
             return transcribe_chunks(self.m4t, chunks, lang, batch_size or self.batch_size, **search)
 
-    # ------------------------------------------------------------ many files
     def transcribe_files(
         self,
         inputs: Sequence[InputLike],
@@ -321,14 +274,11 @@ class M4TAdaptedASR(Pretrained):
     ) -> list[Transcription]:
         """Transcribe many files in padded batches; one result per input, in input order.
 
-        ``inputs`` are paths, :class:`AudioInput` or manifest rows (with their own
-        language and segment); ``lang`` (default: each input's) and ``adapters``
-        (default: per language) apply to every input; the other arguments are
-        those of :meth:`transcribe_waveform` (``progress``: a tqdm bar on stderr).
-        Files are sorted by header duration so that a batch holds similar
-        lengths; long files are chunked and their chunks batched like short
-        files. A file that fails gets ``error`` set; the others go on.
-        """
+        ``inputs`` are paths, :class:`AudioInput` or manifest rows (with their own language and
+        segment); ``lang`` (default: each input's) and ``adapters`` (default: per language)
+        apply to all; the others are those of :meth:`transcribe_waveform` (``progress``: a
+        tqdm bar on stderr). Batches hold files of similar length, long ones chunked; a file
+        that fails gets ``error`` set and the others go on."""
         items = [as_input(x) for x in inputs]
         results = [Transcription(x.id, x.path, lang=lang or x.lang, reference=x.reference) for x in items]
         limit = self.max_chunk_seconds if max_chunk_seconds is None else max_chunk_seconds
@@ -354,10 +304,8 @@ class M4TAdaptedASR(Pretrained):
                     self._run_batch(batch, results, texts, code, decode_kwargs)
                     # A file is done with its last chunk (chunk -1 of 0 when its audio failed to load).
                     for i in [i for i, k, _ in batch if k == results[i].chunks - 1]:
-                        if results[i].error is None:
-                            results[i].text = join_texts(
-                                [texts.pop((i, k), "") for k in range(results[i].chunks)]
-                            )
+                        if (r := results[i]).error is None:
+                            r.text = join_texts([texts.pop((i, k), "") for k in range(r.chunks)])
                         bar.update(1)
         bar.close()
         return results
@@ -390,51 +338,42 @@ class M4TAdaptedASR(Pretrained):
         try:
             decoded = self._decode(*batch_pad_right([w for _, _, w in work]), lang, **decode_kwargs)[0]
         except Exception as error:
-            if len(work) == 1:
+            if len(work) > 1:  # retry one by one so a single bad input does not sink the batch
+                for entry in work:
+                    self._run_batch([entry], results, texts, lang, decode_kwargs)
+            else:
                 result = results[work[0][0]]
                 result.error = f"{result.path}: transcription failed ({error})"
-                return
-            # Retry one by one so a single bad input does not sink the batch.
-            for entry in work:
-                self._run_batch([entry], results, texts, lang, decode_kwargs)
             return
         texts.update(((i, k), text) for (i, k, _), text in zip(work, decoded))
 
 
 def _fetch_published_adapters(source: str, hparams_file: str, kwargs: dict) -> str | None:
-    """Fetch a published folder's adapter files (with the ``savedir``/``fetch_config``/``local_strategy``
-    that :meth:`Pretrained.from_hparams` uses) and return their folder; None when the file does not use
-    ``model_dir``."""
+    """Fetch a published folder's adapter files as ``from_hparams`` would; None if it has no model_dir."""
     from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
 
     from ..adapters.io import METADATA_NAME, WEIGHTS_NAME
 
-    options = dict(
-        source=source,
-        savedir=kwargs.get("savedir"),
-        local_strategy=kwargs.get("local_strategy", LocalStrategy.SYMLINK),
-        fetch_config=kwargs.get("fetch_config", FetchConfig()),
-    )
-    hparams_path = Path(fetch(hparams_file, **options))
-    if not _MODEL_DIR.search(hparams_path.read_text(encoding="utf-8")):
+    options = {"source": source, "savedir": kwargs.get("savedir")}
+    options["local_strategy"] = kwargs.get("local_strategy", LocalStrategy.SYMLINK)
+    options["fetch_config"] = kwargs.get("fetch_config", FetchConfig())
+    if not _MODEL_DIR.search(Path(fetch(hparams_file, **options)).read_text(encoding="utf-8")):
         return None
-    metadata_path = Path(fetch(METADATA_NAME, **options))
-    weights_path = Path(fetch(WEIGHTS_NAME, **options))
-    if metadata_path.parent != weights_path.parent:
+    metadata, weights = (Path(fetch(name, **options)).parent for name in (METADATA_NAME, WEIGHTS_NAME))
+    if metadata != weights:
         raise FileNotFoundError(f"{source}: {METADATA_NAME} and {WEIGHTS_NAME} were fetched to two folders")
-    return str(metadata_path.parent.resolve())
+    return str(metadata.resolve())
 
 
 def _duration(item: AudioInput, result: Transcription) -> float | None:
     """Seconds to transcribe, from the header; records header errors on ``result``."""
     try:
-        total, _, _ = audio_info(item.path)
+        total = audio_info(item.path)[0]
     except AudioError as error:
         result.error = str(error)
         return None
-    start = item.start or 0.0
     stop = total if item.stop is None else min(item.stop, total)
-    return max(0.0, stop - start)
+    return max(0.0, stop - (item.start or 0.0))
 
 
 def _check_length(chunks: list[torch.Tensor], what: str | os.PathLike) -> None:

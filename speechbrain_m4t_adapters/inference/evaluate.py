@@ -1,22 +1,12 @@
 """Transcribe an ASR manifest and score it like the recipes do.
 
-Writes into ``output_dir``:
-
-* ``hyp_<name>.tsv``: ``ID, language, reference, hypothesis, error`` per row;
-* ``wer_<test set>.txt`` and ``wer_<test set>_cer.txt``: SpeechBrain-style
-  alignments (:func:`~speechbrain_m4t_adapters.evaluation.metrics.write_alignments`);
-* ``summary.json`` (:func:`~speechbrain_m4t_adapters.evaluation.summary.write_summary`).
-
-A manifest in one language is one test set called ``name``; a multilingual
-one gives one test set per language, ``<name>_<lang>``. Rows whose audio
-fails are left out of the scores and counted as ``failed`` in the metrics.
+Writes ``hyp_<name>.tsv`` (``ID, language, reference, hypothesis, error`` per row), the
+SpeechBrain-style alignments ``wer_<test set>.txt`` and ``wer_<test set>_cer.txt`` and
+``summary.json``. A one-language manifest is test set ``name``, a multilingual one gives
+``<name>_<lang>`` per language; rows that fail are not scored but counted as ``failed``.
 """
 
-from __future__ import annotations
-
-import csv
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +15,7 @@ from ..data.manifest import read_asr_manifest
 from ..evaluation.metrics import compute_error_rates, write_alignments
 from ..evaluation.summary import SUMMARY_FILENAME, write_summary
 from .asr import AdapterSelection, M4TAdaptedASR
-from .results import Transcription, failure_report
-
-
-def write_hypotheses(path: str | os.PathLike, results: Sequence[Transcription]) -> Path:
-    """Write ``ID, language, reference, hypothesis, error`` as TSV (one line per row)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, delimiter="\t", lineterminator="\n")
-        writer.writerow(["ID", "language", "reference", "hypothesis", "error"])
-        for r in results:
-            row = [r.id, r.lang or "", r.reference or "", r.text or "", r.error or ""]
-            writer.writerow([" ".join(str(v).split()) for v in row])
-    return path
+from .results import failure_report, write_tsv
 
 
 def evaluate_manifest(
@@ -55,24 +32,21 @@ def evaluate_manifest(
 ) -> dict:
     """Transcribe every row of ``manifest`` (an ASR manifest CSV), compute WER/CER, write the files above.
 
-    ``name`` is the test set's (default: the manifest's stem without ``test_``, as training names
-    it); ``experiment`` the summary's (default: the ``experiment`` in the used adapters'
-    ``adapters.json``, else their profile names, or ``base``). ``lang``, ``adapters``, ``progress``
-    and ``transcribe_kwargs`` go to :meth:`M4TAdaptedASR.transcribe_files`; ``extra`` is added to
-    the summary's ``extra``. Returns the summary written (``extra.failed`` lists the failed rows);
-    raises RuntimeError listing why if every row failed (nothing to score).
-    """
-    manifest = Path(manifest)
+    ``name`` names the test set (default: the manifest's stem without ``test_``, as in training),
+    ``experiment`` the summary (default: the used adapters' ``experiment``, else their profile
+    names, or ``base``); ``lang``, ``adapters``, ``progress`` and ``transcribe_kwargs`` go to
+    :meth:`M4TAdaptedASR.transcribe_files`; ``extra`` is added to the summary's ``extra``. Returns
+    the summary (``extra.failed``: the failed rows); RuntimeError if every row failed."""
+    manifest, output_dir = Path(manifest), Path(output_dir)
     # Training writes test set <name> as test_<name>.csv: the same set gets the same row in `report`
     name = name or manifest.stem.removeprefix("test_")
-    output_dir = Path(output_dir)
-    entries = read_asr_manifest(manifest)
     results = asr.transcribe_files(
-        entries, lang=lang, adapters=adapters, progress=progress, **transcribe_kwargs
+        read_asr_manifest(manifest), lang=lang, adapters=adapters, progress=progress, **transcribe_kwargs
     )
-    write_hypotheses(output_dir / f"hyp_{name}.tsv", results)
-    scored = [r for r in results if r.ok]
-    if not scored:
+    fields = ((r.id, r.lang, r.reference, r.text, r.error) for r in results)  # one line per row
+    rows = ([" ".join(str(v or "").split()) for v in row] for row in fields)
+    write_tsv(output_dir / f"hyp_{name}.tsv", ["ID", "language", "reference", "hypothesis", "error"], rows)
+    if not (scored := [r for r in results if r.ok]):
         raise RuntimeError(f"{manifest}: nothing to score\n{failure_report(results)}")
     languages = sorted({r.lang for r in scored})
     test_sets = {}
@@ -85,8 +59,6 @@ def evaluate_manifest(
         failed = sum(1 for r in results if not r.ok and (r.lang or code) == code)
         test_sets[set_name] = {"language": code, **metrics, "failed": failed}
     used_sets = sorted({s for r in scored for s in r.adapters})
-    adapter_params = sum(asr.m4t.adapters.num_parameters(s) for s in used_sets)
-    base_params = sum(p.numel() for _, p in base_parameters(asr.m4t.model))
     profiles = [p.name for p in asr.adapter_profiles.values() if set(p.sets) & set(used_sets)]
     details = {
         "manifest": str(manifest),
@@ -108,8 +80,8 @@ def evaluate_manifest(
         experiment or "+".join(trained) or "base",
         test_sets,
         model_source=asr.m4t.source,
-        trainable_params=adapter_params,
-        total_params=base_params,
+        trainable_params=sum(asr.m4t.adapters.num_parameters(s) for s in used_sets),
+        total_params=sum(p.numel() for _, p in base_parameters(asr.m4t.model)),
         train_time_s=None,
         extra=details,
     )

@@ -18,9 +18,8 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif")
 class AudioInput:
     """One recording, or its segment ``start``..``stop`` in seconds (None: file start / end), to transcribe.
 
-    ``id`` names it in outputs; ``lang`` is the spoken language (ISO 639-3) if
-    known, ``reference`` a manifest's transcript, for scoring.
-    """
+    ``id`` names it in outputs; ``lang`` is the spoken language (ISO 639-3) if known,
+    ``reference`` a manifest's transcript, for scoring."""
 
     id: str
     path: str
@@ -56,13 +55,10 @@ def as_input(item: InputLike) -> AudioInput:
 def collect_inputs(sources: Sequence[str | os.PathLike]) -> list[AudioInput]:
     """Expand files, folders (searched recursively) and ``.csv`` manifests, in the order given.
 
-    A folder contributes every file with a suffix in :data:`AUDIO_SUFFIXES`,
-    sorted, with ids relative to the folder (without suffix); a folder without
-    one raises FileNotFoundError. A ``.csv`` is read as an ASR manifest (see
-    :mod:`speechbrain_m4t_adapters.data.manifest`; ManifestError if malformed).
-    Any other path is taken as an audio file, even if it does not exist: it
-    then fails at transcription with a message naming it.
-    """
+    A folder gives its files with a suffix in :data:`AUDIO_SUFFIXES`, sorted, with ids relative
+    to it (without suffix); FileNotFoundError if it has none. A ``.csv`` is read as an ASR
+    manifest (ManifestError if malformed). Any other path is an audio file, even a missing one
+    (it then fails at transcription, named)."""
     inputs: list[AudioInput] = []
     for source in sources:
         path = Path(source)
@@ -83,7 +79,6 @@ def unique_ids(inputs: Iterable[AudioInput]) -> list[AudioInput]:
     seen: dict[str, int] = {}
     result = []
     for item in inputs:
-        count = seen.get(item.id, 0) + 1
-        seen[item.id] = count
+        count = seen[item.id] = seen.get(item.id, 0) + 1
         result.append(dataclasses.replace(item, id=f"{item.id}#{count}") if count > 1 else item)
     return result

@@ -1,10 +1,5 @@
-"""Describe and health-check a saved adapter folder from its files alone (no model load).
-
-Only the standard library is used (see :mod:`..adapters.integrity`), so
-``m4t-adapters inspect`` answers without importing torch or transformers.
-"""
-
-from __future__ import annotations
+"""Describe and health-check a saved adapter folder from its files alone, with the standard library
+only (``m4t-adapters inspect`` imports neither torch nor transformers)."""
 
 import os
 from pathlib import Path
@@ -13,29 +8,19 @@ from typing import Any
 from ..adapters.integrity import METADATA_NAME, WEIGHTS_NAME, check_folder, load_metadata
 
 #: Metadata keys shown in the header rather than as extra fields.
-_KNOWN = {
-    "format_version",
-    "package",
-    "package_version",
-    "base_model",
-    "model_type",
-    "base_fingerprint",
-    "base_identity",
-    "weights_sha256",
-    "sets",
-}
+_KNOWN = set(
+    "format_version package package_version base_model model_type base_fingerprint base_identity "
+    "weights_sha256 sets".split()
+)
 
 
 def describe_adapters(folder: str | os.PathLike) -> dict[str, Any]:
     """Summary of a ``save_adapters`` folder's ``adapters.json`` plus the weight file's size.
 
-    ``weights_bytes`` is None when the weights are missing; ``sets`` maps names
-    to ``kind``, ``num_parameters``, ``num_modules``, ``modules``, ``config``;
-    ``extra`` holds other metadata (e.g. ``language``) and ``problems`` what
-    :func:`~speechbrain_m4t_adapters.adapters.integrity.check_folder` found
-    wrong (empty when healthy). Missing or malformed metadata raises
-    FileNotFoundError or ValueError naming the file and the field.
-    """
+    ``weights_bytes`` is None when the weights are missing; ``sets`` maps names to ``kind``,
+    ``num_parameters``, ``num_modules``, ``modules``, ``config``; ``extra`` holds other metadata
+    (e.g. ``language``), ``problems`` what ``check_folder`` found wrong (empty when healthy).
+    Missing or malformed metadata raises FileNotFoundError or ValueError naming file and field."""
     folder = Path(folder)
     metadata = load_metadata(folder)
     weights = folder / WEIGHTS_NAME
@@ -80,18 +65,15 @@ def format_description(info: dict[str, Any], show_modules: bool = False) -> str:
         f"  weights:          {WEIGHTS_NAME}, {size}",
         f"  parameters:       {_fmt_count(info['total_parameters'])} in {len(info['sets'])} set(s)",
     ]
-    for key, value in info["extra"].items():
-        lines.append(f"  {key + ':':<18}{value}")
+    lines += [f"  {key + ':':<18}{value}" for key, value in info["extra"].items()]
     for name, s in info["sets"].items():
         lines.append(f"  set {name!r}: {s['kind']}, {_fmt_count(s['num_parameters'])} parameters")
-        for key, value in s["config"].items():
-            lines.append(f"      {key}: {value}")
+        lines += [f"      {key}: {value}" for key, value in s["config"].items()]
         hosts = s["modules"] if show_modules else _compress(s["modules"])
         lines.append(f"      modules ({s['num_modules']}): {', '.join(hosts)}")
     if info["weights_bytes"] is None:
         lines.append(f"  WARNING: {Path(info['folder']) / WEIGHTS_NAME} is missing; {METADATA_NAME} alone")
-    for problem in info.get("problems", []):
-        lines.append(f"  PROBLEM: {problem}")
+    lines += [f"  PROBLEM: {problem}" for problem in info.get("problems", [])]
     if not info.get("problems"):
         lines.append("  health:           OK (weights match adapters.json)")
     return "\n".join(lines)
@@ -108,8 +90,8 @@ def _compress(paths: list[str]) -> list[str]:
     groups: dict[str, list[str]] = {}
     for path in paths:
         head, _, tail = path.rpartition(".")
-        key = head if tail.isdigit() else path
-        groups.setdefault(key, [])
         if tail.isdigit():
-            groups[key].append(tail)
+            groups.setdefault(head, []).append(tail)
+        else:
+            groups.setdefault(path, [])
     return [f"{k}.{{{','.join(v)}}}" if v else k for k, v in groups.items()]

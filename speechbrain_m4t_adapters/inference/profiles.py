@@ -1,11 +1,5 @@
-"""Saved adapter folders (*profiles*) attached side by side to one base model.
-
-Switching profiles only flips which sets run, so the base is never reloaded. A
-profile may carry a language (``save_adapters(folder, language="ory")``), which
-lets a transcription call pick its adapters from its language alone.
-"""
-
-from __future__ import annotations
+"""Saved adapter folders (*profiles*) side by side on one base model: switching one only flips which
+sets run; a profile saved with a ``language`` is picked by a call in that language."""
 
 import re
 from collections.abc import Iterable, Sequence
@@ -42,14 +36,11 @@ class AdapterProfiles:
         self.m4t = m4t
         self.profiles: dict[str, AdapterProfile] = {}
 
-    # ------------------------------------------------------------- loading
     def load(self, folder: str | Path, name: str | None = None, activate: bool = False) -> AdapterProfile:
         """Attach every set saved in ``folder`` as profile ``name`` (default: the folder's name).
 
-        Raises FileNotFoundError (no adapter files), AdapterMismatchError (saved
-        for another base architecture) or ValueError (unreadable files, an
-        unknown ``language``, a name in use).
-        """
+        Raises FileNotFoundError (no adapter files), AdapterMismatchError (saved for another
+        base) or ValueError (unreadable files, an unknown ``language``, a name in use)."""
         folder = Path(folder)
         metadata = read_metadata(folder)
         if name is None:
@@ -69,10 +60,8 @@ class AdapterProfiles:
         # The one loader of adapter folders (training uses it too); sets are attached as
         # <profile>-<set> so two folders holding a set of the same name coexist.
         attached = self.m4t.load_adapters(folder, activate=False, trainable=False, prefix=f"{name}-")
-        # New modules start in train mode; inference needs dropout off.
-        self.m4t.eval()
-        profile = AdapterProfile(name, str(folder), attached, language, metadata)
-        self.profiles[name] = profile
+        self.m4t.eval()  # new modules start in train mode; inference needs dropout off
+        profile = self.profiles[name] = AdapterProfile(name, str(folder), attached, language, metadata)
         if activate:
             self.m4t.adapters.set_active(attached)
         return profile
@@ -92,13 +81,9 @@ class AdapterProfiles:
             self.m4t.adapters.remove(set_name)
         del self.profiles[name]
 
-    # ----------------------------------------------------------- selection
-
     def resolve(self, names: str | Sequence[str] | None) -> list[str]:
-        """Profile names and/or attached set names -> attached set names, in order.
-
-        ``None``, ``[]``, ``"none"`` and ``"base"`` give ``[]`` (the base alone).
-        """
+        """Profile and/or attached set names -> attached set names, in order (``None``, ``[]``,
+        ``"none"``, ``"base"``: ``[]``, the base alone)."""
         if names is None or (isinstance(names, str) and names.lower() in NO_ADAPTERS):
             return []
         if isinstance(names, str):
@@ -123,9 +108,8 @@ class AdapterProfiles:
 
     def languages_of(self, set_names: Iterable[str]) -> list[str]:
         """Languages of the profiles owning ``set_names`` (first seen first)."""
-        owners = {s: p for p in self.profiles.values() for s in p.sets}
-        langs = [owners[s].language for s in set_names if s in owners and owners[s].language]
-        return list(dict.fromkeys(langs))
+        langs = {s: p.language for p in self.profiles.values() if p.language for s in p.sets}
+        return list(dict.fromkeys(langs[s] for s in set_names if s in langs))
 
     @contextmanager
     def using(self, set_names: Sequence[str]):

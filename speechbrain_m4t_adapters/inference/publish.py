@@ -1,18 +1,5 @@
-"""Make a saved adapter folder publishable: inference hyperparameters and a model card.
-
-Next to ``adapters.json``/``adapters.safetensors`` this writes
-
-* ``hyperparams.yaml``: the package's inference template
-  (``inference/hparams/inference.yaml``) pointing at the base model and at
-  the folder itself, so ``M4TAdaptedASR.from_hparams(source=<folder or hub id>)``
-  loads base + adapters in one line;
-* ``README.md``: a Hugging Face model card (base model, languages, adapters,
-  training data, results from ``summary.json`` when there is one).
-
-Upload the folder as it is (e.g. ``huggingface-cli upload <user>/<repo> <folder>``).
-"""
-
-from __future__ import annotations
+"""Make a saved adapter folder publishable: ``hyperparams.yaml`` (so ``M4TAdaptedASR.from_hparams``
+loads base + adapters from the folder or its hub copy) and ``README.md``, a model card."""
 
 import json
 import re
@@ -25,22 +12,16 @@ from ..adapters.sets import safe_name
 
 HPARAMS_NAME = "hyperparams.yaml"
 CARD_NAME = "README.md"
-TEMPLATE = Path(__file__).resolve().parent / "hparams" / "inference.yaml"
-# Metadata keys that describe the experiment rather than the adapters.
-TRAINING_DATA_KEY = "training_data"
+#: The example hyperparameter file shipped with the package.
+HPARAMS_TEMPLATE = Path(__file__).resolve().parent / "hparams" / "inference.yaml"
 
 
 def _set_key(text: str, key: str, value: str) -> str:
-    """Replace the value of the one-line top-level entry ``key:``, keeping its comment.
-
-    ``value`` starting with a newline is a block (an indented mapping).
-    """
+    """Replace the value of top-level ``key:``, keeping its comment (``value`` "\n...": a block)."""
     pattern = re.compile(rf"^{re.escape(key)}:[^#\n]*(?P<comment>[ \t]+#[^\n]*)?$", re.M)
-    match = pattern.search(text)
-    if match is None:
-        raise ValueError(f"{TEMPLATE}: top-level key {key!r} not found; the template and publish.py disagree")
-    comment = (match["comment"] or "").strip()
-    comment = f"  {comment}" if comment else ""
+    if (match := pattern.search(text)) is None:
+        raise ValueError(f"{HPARAMS_TEMPLATE}: top-level key {key!r} not found (publish.py expects it)")
+    comment = f"  {match['comment'].strip()}" if match["comment"] else ""
     line = f"{key}:{comment}{value}" if value.startswith("\n") else f"{key}: {value}{comment}"
     return text[: match.start()] + line + text[match.end() :]
 
@@ -76,7 +57,7 @@ def inference_hparams(metadata: Mapping[str, Any]) -> str:
         "num_beams": decoding.get("num_beams") or 1,
         "max_new_tokens": decoding.get("max_new_tokens"),
     }
-    text = TEMPLATE.read_text(encoding="utf-8")
+    text = HPARAMS_TEMPLATE.read_text(encoding="utf-8")
     text = _set_key(text, "adapter_folders", f"\n    {profile_name(metadata)}: !ref <model_dir>")
     for key, value in values.items():  # YAML flow scalars: JSON is valid YAML (null for None)
         text = _set_key(text, key, json.dumps(value, ensure_ascii=False))
@@ -84,15 +65,11 @@ def inference_hparams(metadata: Mapping[str, Any]) -> str:
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return "" if value is None else str(value)
+    return f"{value:.2f}" if isinstance(value, float) else "" if value is None else str(value)
 
 
 def describe_training_data(hparams: Mapping[str, Any]) -> list[str]:
-    """One line per training/validation data set of an experiment's hyperparameters.
-
-    Paths are left out (they are the trainer's disk, not the data set).
+    """One line per training/validation data set of an experiment's hyperparameters, without paths.
 
     Example
     -------
@@ -100,14 +77,13 @@ def describe_training_data(hparams: Mapping[str, Any]) -> list[str]:
     ...     "data_folder": "/d", "language": "ory", "hours": 5}}})
     ['train: corpus=indicvoices, language=ory, hours=5']
     """
-    lines = []
-    sections = [("", hparams.get("datasets") or {})]
-    if hparams.get("mode") in ("text", "mixed"):
+    mode, lines = hparams.get("mode"), []
+    # Text-only runs read speech sets only as transcript sources.
+    sections = [] if mode == "text" else [("", hparams.get("datasets") or {})]
+    if mode in ("text", "mixed"):
         sections.append(("text ", hparams.get("text_corpus") or {}))
     for prefix, specs in sections:
         for key, spec in specs.items():
-            if prefix == "" and hparams.get("mode") == "text":
-                continue  # text-only runs read speech sets only as transcript sources
             if not isinstance(spec, Mapping):
                 continue
             plain = {k: v for k, v in spec.items() if isinstance(v, (str, int, float)) and "/" not in str(v)}
@@ -176,26 +152,16 @@ def model_card(metadata: Mapping[str, Any], summary: Mapping[str, Any] | None = 
     ]
     for name, info in sets.items():
         config = ", ".join(f"{k}={v}" for k, v in info["config"].items() if k != "kind")
-        lines.append(
-            f"| {name} | {info['config']['kind']} | {info.get('num_parameters', 0):,} | "
-            f"{len(info.get('modules', []))} | {config} |"
-        )
+        size, hosts = info.get("num_parameters", 0), len(info.get("modules", []))
+        lines.append(f"| {name} | {info['config']['kind']} | {size:,} | {hosts} | {config} |")
     lines += ["", "## Training data", ""]
-    data = metadata.get(TRAINING_DATA_KEY) or []
+    data = metadata.get("training_data") or []
     lines += [f"- {line}" for line in data] if data else ["Not recorded."]
     lines += ["", "## Results", ""] + _results_table(tests)
-    lines += [
-        "",
-        "## Usage",
-        "",
-        "```python",
-        "from speechbrain_m4t_adapters.inference import M4TAdaptedASR",
-        "",
-        'asr = M4TAdaptedASR.from_hparams(source="<this repository or folder>")',
-        f'print(asr.transcribe_file("clip.wav"{", lang=" + repr(languages[0]) if languages else ""}))',
-        "```",
-        "",
-    ]
+    lang_arg = f", lang={languages[0]!r}" if languages else ""
+    lines += ["", "## Usage", "", "```python", "from speechbrain_m4t_adapters.inference import M4TAdaptedASR"]
+    lines += ["", 'asr = M4TAdaptedASR.from_hparams(source="<this repository or folder>")']
+    lines += [f'print(asr.transcribe_file("clip.wav"{lang_arg}))', "```", ""]
     return "\n".join(lines)
 
 
@@ -204,18 +170,14 @@ def publish_adapters(
 ) -> list[Path]:
     """Write ``hyperparams.yaml`` and ``README.md`` into a ``save_adapters`` folder; returns their paths.
 
-    ``metadata`` defaults to the folder's ``adapters.json``, ``summary`` to the
-    ``summary.json`` in the folder or its parent (an experiment's
-    ``<output_folder>/adapters``), when present.
-    """
+    ``metadata`` defaults to the folder's ``adapters.json``, ``summary`` to the ``summary.json``
+    in the folder or its parent (an experiment's ``<output_folder>/adapters``), when present."""
     folder = Path(folder)
     if metadata is None:
         metadata = read_metadata(folder)
     if summary is None:
-        for candidate in (folder / "summary.json", folder.parent / "summary.json"):
-            if candidate.is_file():
-                summary = json.loads(candidate.read_text(encoding="utf-8"))
-                break
+        found = [f for f in (folder / "summary.json", folder.parent / "summary.json") if f.is_file()]
+        summary = json.loads(found[0].read_text(encoding="utf-8")) if found else None
     (folder / HPARAMS_NAME).write_text(inference_hparams(metadata), encoding="utf-8")
     (folder / CARD_NAME).write_text(model_card(metadata, summary), encoding="utf-8")
     return [folder / HPARAMS_NAME, folder / CARD_NAME]

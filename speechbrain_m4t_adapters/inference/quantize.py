@@ -1,16 +1,6 @@
-"""Int8 dynamic quantisation of the frozen base for fast CPU inference.
-
-The base's ``nn.Linear`` layers get int8 weights (per tensor) and are run with
-activations quantised on the fly (``torch.ao.quantization.quantize_dynamic``;
-x86 CPUs with VNNI run them as int8 matrix products). Adapters stay in float:
-modules under an ``sb_adapters`` container and hosts whose class was swapped
-(LoRA hosts) are left alone, so every adapter set still switches on and off.
-:func:`quantize_lobe` also computes the filterbank in float32 (5x faster than
-float64, the same greedy tokens on the mini model's held-out clips).
-Measured speed and accuracy: ``benchmarks/bench_cpu_inference.py``.
-"""
-
-from __future__ import annotations
+"""Int8 dynamic quantisation (``torch.ao.quantization.quantize_dynamic``) of the base's ``nn.Linear``
+layers for CPU inference; adapters (under ``sb_adapters``, swapped LoRA hosts) stay float and still
+switch on and off. Speed and accuracy: ``benchmarks/bench_cpu_inference.py``."""
 
 import warnings
 
@@ -20,10 +10,7 @@ from torch import nn
 from ..adapters.hosting import ADAPTERS_ATTR
 
 #: ``quantize`` values and the parts of the model each one quantises.
-SCOPES = {
-    "int8": ("speech_encoder", "text_decoder", "lm_head"),
-    "int8-encoder": ("speech_encoder",),
-}
+SCOPES = {"int8": ("speech_encoder", "text_decoder", "lm_head"), "int8-encoder": ("speech_encoder",)}
 
 
 def quantizable_linears(model: nn.Module, parts: tuple[str, ...]) -> list[str]:

@@ -1,21 +1,20 @@
-"""Per-file outcome of a batch transcription and the failure summary."""
+"""Per-file outcome of a batch transcription, the failure summary and TSV output."""
 
-from __future__ import annotations
-
-from collections.abc import Sequence
+import csv
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
 class Transcription:
     """What happened to one input of :meth:`M4TAdaptedASR.transcribe_files`.
 
-    ``id`` is the file stem or manifest ID; ``text`` is None and ``error`` says
-    why (naming the file) when the input failed; ``lang`` is the language
-    decoded into, ``duration`` the seconds transcribed, ``chunks`` the number of
-    pieces the audio was cut into, ``adapters`` the active sets and
-    ``reference`` the manifest's transcript.
-    """
+    ``id`` is the file stem or manifest ID; ``text`` is None and ``error`` says why (naming the
+    file) when the input failed; ``lang`` is the language decoded into, ``duration`` the seconds
+    transcribed, ``chunks`` the pieces the audio was cut into, ``adapters`` the active sets and
+    ``reference`` the manifest's transcript."""
 
     id: str
     path: str
@@ -44,9 +43,18 @@ def failure_report(results: Sequence[Transcription]) -> str:
     1 of 2 input(s) failed:
       b: missing_audio: b.wav: no such file
     """
-    failed = [r for r in results if not r.ok]
-    if not failed:
+    if not (failed := [r for r in results if not r.ok]):
         return ""
-    lines = [f"{len(failed)} of {len(results)} input(s) failed:"]
-    lines += [f"  {r.id}: {r.error}" for r in failed]
+    lines = [f"{len(failed)} of {len(results)} input(s) failed:", *(f"  {r.id}: {r.error}" for r in failed)]
     return "\n".join(lines)
+
+
+def write_tsv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence]) -> Path:
+    """Write ``header`` and ``rows`` as a UTF-8 TSV file (its folder made if needed); returns its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, delimiter="\t", lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path

@@ -1,15 +1,10 @@
 """Activation checkpointing of the lobe's layer stacks: whole layers, every k-th layer, or sub-blocks.
 
-Whole layers use transformers' own switch (``GradientCheckpointingLayer``). A
-sub-block (a child of every layer, e.g. the Conformer's ``self_attn`` and
-``conv_module``) is checkpointed by giving that module an instance ``forward``
-that runs its class's forward under non-reentrant ``torch.utils.checkpoint``:
-no wrapper module, so state-dict keys stay those of the base, and the model
-still pickles. The memory/time trade-off of each form is measured by
-``benchmarks/bench_checkpointing.py`` (table in ``benchmarks/README.md``).
+Whole layers use transformers' own switch (``GradientCheckpointingLayer``). A sub-block (a child
+of every layer, e.g. the Conformer's ``self_attn``) gets an instance ``forward`` running its
+class's forward under non-reentrant ``torch.utils.checkpoint``: no wrapper module, so state-dict
+keys stay the base's and the model pickles (trade-offs: ``benchmarks/README.md``).
 """
-
-from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
@@ -53,10 +48,8 @@ def set_activation_checkpointing(model: nn.Module, spec: CheckpointingSpec) -> N
             layer.gradient_checkpointing = isinstance(choice, int) and (i + 1) % choice == 0
             layer._gradient_checkpointing_func = functools.partial(checkpoint, use_reentrant=False)
             blocks = () if isinstance(choice, int) else choice
-            children = dict(layer.named_children())
-            children.pop(ADAPTERS_ATTR, None)
-            unknown = sorted(set(blocks) - set(children), key=str)
-            if unknown:
+            children = {name: child for name, child in layer.named_children() if name != ADAPTERS_ATTR}
+            if unknown := sorted(set(blocks) - set(children), key=str):
                 raise ValueError(
                     f"activation checkpointing: {stack} layers have no sub-block {unknown}; "
                     f"choose from {sorted(children)}"
@@ -70,15 +63,12 @@ def _parse(spec: CheckpointingSpec) -> dict[str, int | tuple[str, ...]]:
     if spec is True:
         spec = CHECKPOINTABLE_STACKS
     per_stack = dict(spec) if isinstance(spec, dict) else dict.fromkeys(spec or (), 1)
-    bad = [s for s in per_stack if s not in CHECKPOINTABLE_STACKS]
-    if bad:
+    if bad := [s for s in per_stack if s not in CHECKPOINTABLE_STACKS]:
         raise ValueError(f"activation checkpointing applies to {CHECKPOINTABLE_STACKS}, not {bad}")
     for stack, choice in per_stack.items():
-        if isinstance(choice, str) or not isinstance(choice, int | Sequence):
-            choice = None  # a bare string is a typo for a one-item list; refuse it with the rest
-        elif isinstance(choice, Sequence):
-            per_stack[stack] = choice = tuple(choice)
-        if choice is None or isinstance(choice, bool) or (isinstance(choice, int) and choice < 1):
+        if isinstance(choice, Sequence) and not isinstance(choice, str):  # a bare string: a typo
+            per_stack[stack] = tuple(choice)
+        elif isinstance(choice, bool) or not isinstance(choice, int) or choice < 1:
             raise ValueError(
                 f"activation checkpointing of {stack}: every k-th layer (an integer k >= 1) "
                 f"or a list of sub-block names, not {spec[stack]!r}"

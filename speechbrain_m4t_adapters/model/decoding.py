@@ -1,23 +1,9 @@
 """Decoding conveniences over the lobe: transcribe, translate, and long recordings cut at pauses.
 
-SeamlessM4T was trained on utterances of up to about 30 s; longer input
-degrades or exhausts memory, and silently truncating it would lose words.
-
-:func:`chunk_bounds` cuts a waveform into consecutive, non-overlapping chunks
-that together cover every sample, none longer than ``max_seconds``:
-
-1. A waveform no longer than ``max_seconds`` is one chunk.
-2. Otherwise, the next cut is searched for in the ``search_seconds`` just
-   before the limit (default: ``min(5 s, max_seconds / 3)``). The cut goes to
-   the centre of the quietest 10 ms hop (25 ms analysis window, mean power)
-   in that window, which is usually a pause between words.
-3. The last ``min_seconds`` (default ``min(1 s, search_seconds / 2)``) are
-   excluded from the search so that no tiny, unrecognisable tail remains.
-
-The transcripts of the chunks are joined with a single space
-(:func:`join_texts`). Without overlap no word is transcribed twice; a word
-cut in the middle (when the speech has no pause in the search window) may
-be garbled, which is the price of never dropping audio.
+SeamlessM4T was trained on utterances of up to about 30 s: :func:`chunk_bounds` cuts longer audio
+into consecutive chunks, each at the quietest 10 ms hop (25 ms window) in the ``search_seconds``
+before the limit (usually a pause), leaving no tail under ``min_seconds``. Transcripts are joined
+with one space: no word is transcribed twice, but a cut where the speech never pauses may garble one.
 """
 
 from __future__ import annotations
@@ -55,16 +41,14 @@ def chunk_bounds(
     sample_rate : int
         Sampling rate of ``wav``.
     search_seconds : float, optional
-        Length of the window before each limit searched for the quietest
-        point; default ``min(5, max_seconds / 3)``.
+        Window before each limit searched for the quietest point; default ``min(5, max_seconds / 3)``.
     min_seconds : float, optional
         Shortest remainder left after a cut; default ``min(1, search_seconds / 2)``.
 
     Returns
     -------
     list of (int, int)
-        Consecutive ranges: the first starts at 0, each starts where the
-        previous ends, the last ends at ``len(wav)``.
+        Consecutive ranges from 0 to ``len(wav)``, each starting where the previous ends.
 
     Example
     -------
@@ -81,12 +65,9 @@ def chunk_bounds(
     limit = int(max_seconds * sample_rate)
     search = int((search_seconds if search_seconds is not None else min(5.0, max_seconds / 3)) * sample_rate)
     search = max(1, min(search, limit))
-    min_tail = int(
-        (min_seconds if min_seconds is not None else min(1.0, search / sample_rate / 2)) * sample_rate
-    )
-    min_tail = min(min_tail, search - 1)
-    bounds = []
-    start = 0
+    min_seconds = min(1.0, search / sample_rate / 2) if min_seconds is None else min_seconds
+    min_tail = min(int(min_seconds * sample_rate), search - 1)
+    bounds, start = [], 0
     while total - start > limit:
         hi = min(start + limit, total - min_tail)
         lo = max(start + 1, start + limit - search)
@@ -114,10 +95,7 @@ def _quietest_point(wav: torch.Tensor, lo: int, hi: int) -> int:
 
 
 def split_audio(
-    wav: torch.Tensor,
-    max_seconds: float | None = 30.0,
-    sample_rate: int = SAMPLE_RATE,
-    **kwargs,
+    wav: torch.Tensor, max_seconds: float | None = 30.0, sample_rate: int = SAMPLE_RATE, **kwargs
 ) -> list[torch.Tensor]:
     """Chunks of a 1-D waveform (views, see :func:`chunk_bounds` for the arguments).
 

@@ -1,15 +1,10 @@
 """Batched SeamlessM4T filter-bank features on tensors.
 
-SeamlessM4T's speech encoder consumes Kaldi-style 80-bin log-mel filter banks,
-normalised per utterance and per mel bin, with two consecutive 10 ms frames
-stacked into one 160-dim, 20 ms vector. Hugging Face's
-``SeamlessM4TFeatureExtractor`` computes them one utterance at a time in numpy;
-this module computes the same features for a whole padded batch in torch, on
-any device, so feature extraction can live inside ``compute_forward`` or in
-DataLoader workers.
+SeamlessM4T's speech encoder reads Kaldi-style 80-bin log-mel filter banks, normalised per
+utterance and mel bin, two 10 ms frames stacked into one 160-dim vector. Hugging Face's
+``SeamlessM4TFeatureExtractor`` computes them per utterance in numpy; this module computes the
+same for a padded batch in torch, on any device.
 """
-
-from __future__ import annotations
 
 import torch
 from torch import nn
@@ -25,28 +20,17 @@ NORM_EPS = 1e-7
 
 def _povey_window(length: int) -> torch.Tensor:
     """Kaldi's "povey" window: a Hann window raised to the power 0.85."""
-    n = torch.arange(length, dtype=torch.float64)
-    hann = 0.5 - 0.5 * torch.cos(2 * torch.pi * n / (length - 1))
-    return hann.pow(0.85).float()
+    return torch.hann_window(length, periodic=False, dtype=torch.float64).pow(0.85).float()
 
 
 def _kaldi_mel_filters(num_mel_bins: int) -> torch.Tensor:
-    """Mel filter matrix of shape (FFT_LENGTH // 2 + 1, num_mel_bins).
-
-    Triangles are built in the Kaldi mel space (``1127 ln(1 + f / 700)``)
-    between 20 Hz and the Nyquist frequency, as SeamlessM4T was trained with.
-    """
-    num_freqs = FFT_LENGTH // 2 + 1
-    fft_freqs = torch.linspace(0, SAMPLE_RATE // 2, num_freqs, dtype=torch.float64)
-
-    def to_mel(hz: torch.Tensor) -> torch.Tensor:
-        """Hz -> mel (Kaldi's formula)."""
-        return 1127.0 * torch.log1p(hz / 700.0)
-
-    mel_min = to_mel(torch.tensor(20.0, dtype=torch.float64))
-    mel_max = to_mel(torch.tensor(SAMPLE_RATE / 2, dtype=torch.float64))
+    """Mel filter matrix (FFT_LENGTH // 2 + 1, num_mel_bins): Kaldi mel triangles from 20 Hz to Nyquist."""
+    fft_freqs = torch.linspace(0, SAMPLE_RATE // 2, FFT_LENGTH // 2 + 1, dtype=torch.float64)
+    edges = torch.tensor([20.0, SAMPLE_RATE / 2], dtype=torch.float64)
+    # Kaldi's mel scale of the FFT bins and of the band edges
+    fft_mels, (mel_min, mel_max) = (1127.0 * torch.log1p(hz / 700.0) for hz in (fft_freqs, edges))
     mel_points = torch.linspace(mel_min, mel_max, num_mel_bins + 2, dtype=torch.float64)
-    fft_mels = to_mel(fft_freqs).unsqueeze(1)  # (num_freqs, 1)
+    fft_mels = fft_mels.unsqueeze(1)  # (num_freqs, 1)
     lower, centre, upper = mel_points[:-2], mel_points[1:-1], mel_points[2:]
     rising = (fft_mels - lower) / (centre - lower)
     falling = (upper - fft_mels) / (upper - centre)
@@ -63,9 +47,8 @@ class SeamlessM4TFbank(nn.Module):
     stride : int
         Number of consecutive frames stacked into one encoder input vector.
     precision : torch.dtype
-        dtype up to the log: float64 keeps the features within 3e-4 of the reference
-        extractor; float32 within 1e-3 and 5x faster on CPU (what ``quantize=`` uses:
-        the same greedy tokens on the mini model's 144 held-out clips).
+        dtype up to the log: float64 is within 3e-4 of the reference extractor; float32 within
+        1e-3 and 5x faster on CPU (``quantize=``: same greedy tokens on the mini model's clips).
 
     Example
     -------
@@ -87,21 +70,16 @@ class SeamlessM4TFbank(nn.Module):
         self.register_buffer("mel_filters", _kaldi_mel_filters(num_mel_bins), persistent=False)
 
     def forward(
-        self,
-        wavs: torch.Tensor,
-        wav_lens: torch.Tensor | None = None,
-        sample_rate: int = SAMPLE_RATE,
+        self, wavs: torch.Tensor, wav_lens: torch.Tensor | None = None, sample_rate: int = SAMPLE_RATE
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Compute features for a padded batch of 16 kHz waveforms.
 
         Arguments
         ---------
         wavs : torch.Tensor
-            (B, T) mono waveforms in [-1, 1], right-padded. A (T,) tensor is
-            treated as a batch of one.
+            (B, T) mono waveforms in [-1, 1], right-padded ((T,): a batch of one).
         wav_lens : torch.Tensor, optional
-            (B,) lengths relative to T (SpeechBrain's convention, in (0, 1]).
-            None means every waveform spans the whole T.
+            (B,) lengths relative to T, in (0, 1] (None: all of T).
         sample_rate : int
             Must be 16000; resample first otherwise.
 
@@ -117,8 +95,7 @@ class SeamlessM4TFbank(nn.Module):
                 f"SeamlessM4T needs 16 kHz audio, got {sample_rate} Hz; resample first "
                 "(speechbrain_m4t_adapters.data.audio.load_audio does this)."
             )
-        # Features are constants for training, and mixed precision would lose the
-        # accuracy of ``precision``: no autograd, no autocast.
+        # Features are constants for training; autocast would lose ``precision``.
         with torch.no_grad(), torch.autocast(device_type=wavs.device.type, enabled=False):
             return self._compute(wavs, wav_lens)
 
@@ -152,19 +129,15 @@ class SeamlessM4TFbank(nn.Module):
         logmel = torch.clamp(power @ self.mel_filters.to(self.precision), min=MEL_FLOOR).log().float()
 
         num_frames = 1 + torch.div(lengths - FRAME_LENGTH, HOP_LENGTH, rounding_mode="floor")
-        frame_ids = torch.arange(logmel.shape[1], device=wavs.device)
-        valid = (frame_ids.unsqueeze(0) < num_frames.unsqueeze(1)).unsqueeze(-1)  # (B, F, 1)
         count = num_frames.view(-1, 1, 1).float()
+        valid = torch.arange(logmel.shape[1], device=wavs.device)[:, None] < count  # (B, F, 1)
         mean = (logmel * valid).sum(1, keepdim=True) / count
         # Unbiased variance (ddof=1), as the reference extractor uses.
         var = ((logmel - mean).pow(2) * valid).sum(1, keepdim=True) / (count - 1).clamp(min=1)
         feats = ((logmel - mean) / torch.sqrt(var + NORM_EPS)) * valid
 
-        padded_frames = -(-feats.shape[1] // self.stride) * self.stride
-        feats = nn.functional.pad(feats, (0, 0, 0, padded_frames - feats.shape[1]))
-        frame_mask = frame_ids.new_zeros(batch, padded_frames)
-        frame_mask[:, : valid.shape[1]] = valid.squeeze(-1).long()
-        feats = feats.reshape(batch, padded_frames // self.stride, self.num_mel_bins * self.stride)
+        extra = -feats.shape[1] % self.stride  # padding frames up to a whole stacked frame
+        feats = nn.functional.pad(feats, (0, 0, 0, extra)).reshape(batch, -1, self.num_mel_bins * self.stride)
+        frame_mask = nn.functional.pad(valid[..., 0].long(), (0, extra))
         # A stacked frame is valid when its last 10 ms frame is (the reference convention).
-        attention_mask = frame_mask[:, self.stride - 1 :: self.stride]
-        return feats, attention_mask
+        return feats, frame_mask[:, self.stride - 1 :: self.stride]

@@ -1,15 +1,13 @@
 """Language codes of SeamlessM4T's text decoder.
 
-The authority is the checkpoint's ``generation_config.text_decoder_lang_to_code_id``
-(``{"ory": 256067, ...}`` for v2-large), not a list hard-coded here: v1 medium
-uses NLLB's 202 codes, large v1/v2 a 98-code list.
+The authority is the checkpoint's ``generation_config.text_decoder_lang_to_code_id``, not a
+hard-coded list: v1 medium uses NLLB's 202 codes, large v1/v2 a 98-code list.
 """
-
-from __future__ import annotations
 
 from collections.abc import Sequence
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 
 class LanguageMap:
@@ -73,11 +71,16 @@ def teacher_forcing(labels: torch.Tensor, eos_id: int, pad_id: int) -> torch.Ten
     return shifted.masked_fill(labels == -100, pad_id)
 
 
+def _pad(seqs: Sequence[Sequence[int]], value: int) -> torch.Tensor:
+    """(B, longest) long tensor of ``seqs``, right-padded with ``value``."""
+    tensors = [torch.as_tensor(s, dtype=torch.long) for s in seqs]
+    return pad_sequence(tensors, batch_first=True, padding_value=value)
+
+
 class TextIds:
     """Text -> ``[__lang__, tokens, </s>]``: decoder labels and text-encoder inputs, padded batches.
 
-    Small and picklable (tokenizer + language map), so data-loading workers
-    get this instead of the whole model.
+    Small and picklable, so data-loading workers get this instead of the whole model.
 
     Arguments
     ---------
@@ -127,10 +130,7 @@ class TextIds:
         if targets and isinstance(targets[0], str):
             langs = [langs] * len(targets) if isinstance(langs, str) or langs is None else list(langs)
             targets = [self(t, lang) for t, lang in zip(targets, langs)]
-        labels = torch.full((len(targets), max(len(t) for t in targets)), -100, dtype=torch.long)
-        for i, seq in enumerate(targets):
-            labels[i, : len(seq)] = torch.as_tensor(seq)
-        labels = labels.to(device)
+        labels = _pad(targets, -100).to(device)
         return teacher_forcing(labels, self.eos_id, self.pad_id), labels
 
     def batch_sources(
@@ -139,9 +139,4 @@ class TextIds:
         """Text-encoder ids (B, L) ``[__lang__, tokens..., </s>]`` and attention mask (B, L) on ``device``."""
         langs = [langs] * len(texts) if isinstance(langs, str) else list(langs)
         seqs = [self(t, lang) for t, lang in zip(texts, langs)]
-        ids = torch.full((len(seqs), max(len(s) for s in seqs)), self.pad_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for i, seq in enumerate(seqs):
-            ids[i, : len(seq)] = torch.as_tensor(seq)
-            mask[i, : len(seq)] = 1
-        return ids.to(device), mask.to(device)
+        return _pad(seqs, self.pad_id).to(device), _pad([[1] * len(s) for s in seqs], 0).to(device)

@@ -1,18 +1,14 @@
 """SeamlessM4T as a SpeechBrain lobe with pluggable adapters.
 
-One module holds the speech encoder (Conformer + length adaptor), the text
-encoder, ONE text decoder shared by speech and text inputs, and the LM head.
-The speech-output towers are never built. Everything runs through explicit
-stages so that frozen stacks below the lowest trainable module run without
-autograd, text-only training never touches the speech encoder, and adapters
-from :mod:`speechbrain_m4t_adapters.adapters` can be attached, stacked,
-swapped, saved and loaded by name.
+One module holds the speech encoder (Conformer + length adaptor), the text encoder, ONE text
+decoder shared by speech and text inputs, and the LM head (no speech-output towers). Explicit
+stages let frozen stacks below the lowest trainable module run without autograd and text-only
+training skip the speech encoder; adapters are attached, swapped, saved and loaded by name.
 
 Usable from hyperpyyaml::
 
     m4t: !new:speechbrain_m4t_adapters.SeamlessM4T
         source: facebook/hf-seamless-m4t-medium
-        save_path: !ref <save_folder>/hf_cache
         dtype: bfloat16
         adapters:
             encoder: !new:speechbrain_m4t_adapters.adapters.BottleneckConfig
@@ -49,14 +45,8 @@ from .languages import LanguageMap, TextIds
 from .source import check_model_source, portable_source, resolve_model_source
 from .speech_text_model import MODEL_CLASSES
 
-DTYPES = {
-    "float32": torch.float32,
-    "fp32": torch.float32,
-    "bfloat16": torch.bfloat16,
-    "bf16": torch.bfloat16,
-    "float16": torch.float16,
-    "fp16": torch.float16,
-}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES |= {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def _as_dtype(dtype: str | torch.dtype) -> torch.dtype:
@@ -67,31 +57,18 @@ def _as_dtype(dtype: str | torch.dtype) -> torch.dtype:
     return DTYPES[dtype]
 
 
-class _FrameMask:
-    """The (B, F) speech mask of the batch being encoded, read by the padding hooks."""
+class _ZeroPadding:
+    """Forward hook zeroing the padded frames of ``mask`` (B, F) in the length adaptor's LayerNorm outputs:
+    the stride-8 convolution after each norm reaches 4 frames past an utterance's end, where a lone
+    utterance reads zeros (not LayerNorm's bias). An object, not a closure: a model pickles."""
 
     mask: torch.Tensor | None = None
 
-    def __deepcopy__(self, memo: dict) -> _FrameMask:
+    def __deepcopy__(self, memo: dict) -> _ZeroPadding:
         return self  # a trained copy of the length adaptor reads the lobe's mask too
 
-
-class _ZeroPadding:
-    """Forward hook zeroing padded frames of a length-adaptor LayerNorm output.
-
-    transformers' length adaptor convolves LayerNorm(hidden) with a stride-8 kernel that
-    reaches 4 frames past an utterance's end; in a padded batch it would read
-    LayerNorm(padding) (= its bias, not 0) where a lone utterance reads the convolution's zero
-    padding, so batched outputs would depend on the batch. An object (not a closure), so a
-    model pickles.
-    """
-
-    def __init__(self, holder: _FrameMask) -> None:
-        self.holder = holder
-
     def __call__(self, module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
-        """Zero the padded frames of ``output``."""
-        mask = self.holder.mask
+        mask = self.mask
         if mask is None or output.shape[:2] != mask.shape:
             return output
         return output * mask.unsqueeze(-1).to(output.dtype)
@@ -113,8 +90,7 @@ def _load_base(source: str, dtype: torch.dtype, attn_implementation: str, layerd
         )
     for key in ("speech_encoder_layerdrop", "encoder_layerdrop", "decoder_layerdrop"):
         setattr(config, key, layerdrop)
-    model_class = MODEL_CLASSES[config.model_type]
-    return model_class.from_pretrained(
+    return MODEL_CLASSES[config.model_type].from_pretrained(
         source, config=config, dtype=dtype, attn_implementation=attn_implementation, **hub_kwargs
     )
 
@@ -126,9 +102,8 @@ class SeamlessM4T(nn.Module):
     Arguments
     ---------
     source : str
-        Hub id (``facebook/seamless-m4t-v2-large``, ``facebook/hf-seamless-m4t-medium``,
-        ...), local folder of a full SeamlessM4T checkpoint, or ``"mini"``: the mini
-        SeamlessM4T bundled with the package (offline; see ``docs/mini_model.md``).
+        Hub id (e.g. ``facebook/seamless-m4t-v2-large``), local folder of a full SeamlessM4T
+        checkpoint, or ``"mini"``: the mini model bundled with the package (``docs/mini_model.md``).
     save_path : str, optional
         Cache folder for hub downloads.
     freeze : bool
@@ -140,23 +115,18 @@ class SeamlessM4T(nn.Module):
     layerdrop : float
         LayerDrop of the three stacks (checkpoints: 0.05-0.1; 0 never skips adapters at random).
     base_dropout : bool
-        Keep the frozen base's dropout active in training (default off: the
-        frozen base runs as in inference; v1's BatchNorm statistics are
-        never updated while frozen).
+        Keep the frozen base's dropout active in training (default off: it runs as in inference;
+        v1's BatchNorm statistics are never updated while frozen).
     activation_checkpointing : bool, list of str or dict
-        Recompute activations in backward for these stacks
-        (``speech_encoder``, ``text_decoder``, ``text_encoder``); True = all;
-        ``{stack: k}``: every k-th layer; ``{stack: [sub-block, ...]}``: those
-        children of every layer, e.g. ``{speech_encoder: [self_attn, conv_module]}``
-        (the trade-off table is in ``benchmarks/README.md``).
+        Recompute activations in backward for these stacks (``speech_encoder``, ``text_decoder``,
+        ``text_encoder``); True = all; ``{stack: k}``: every k-th layer; ``{stack: [sub-block, ...]}``:
+        those children of every layer, e.g. ``{speech_encoder: [self_attn, conv_module]}``.
     adapters : dict, optional
-        Set name -> :class:`~speechbrain_m4t_adapters.adapters.AdapterConfig`
-        of new sets to attach (trainable, active).
+        Set name -> :class:`~speechbrain_m4t_adapters.adapters.AdapterConfig` of new sets to attach
+        (trainable, active).
     pretrained_adapters : list, optional
-        Folders written by :meth:`save_adapters`; their sets are attached and
-        activated before ``adapters`` (e.g. text-trained decoder adapters). An
-        entry may be ``{folder: ..., rename: {saved: new}}`` (or ``prefix``,
-        ``sets``) to load two folders holding sets of the same name.
+        Folders written by :meth:`save_adapters`, attached and activated before ``adapters``; an
+        entry may be ``{folder: ..., rename: {saved: new}}`` (or ``prefix``, ``sets``).
     train_pretrained_adapters : bool
         Keep training the pretrained sets (default: frozen).
     revision : str, optional
@@ -206,23 +176,19 @@ class SeamlessM4T(nn.Module):
         self.model = _load_base(self.source, self.dtype, attn_implementation, layerdrop, hub_kwargs)
         self.version = "v2" if self.model.config.model_type == "seamless_m4t_v2" else "v1"
         self.tokenizer = AutoTokenizer.from_pretrained(self.source, **hub_kwargs)
-        self.languages = LanguageMap(
-            getattr(self.model.generation_config, "text_decoder_lang_to_code_id", None) or {}
-        )
-        config = self.model.config
-        self.text_ids = TextIds(
-            self.tokenizer, self.languages, int(config.eos_token_id), int(config.pad_token_id)
-        )
+        config, generation = self.model.config, self.model.generation_config
+        self.languages = LanguageMap(getattr(generation, "text_decoder_lang_to_code_id", None) or {})
+        eos, pad = int(config.eos_token_id), int(config.pad_token_id)
+        self.text_ids = TextIds(self.tokenizer, self.languages, eos, pad)
         self.fbank = SeamlessM4TFbank()
-        self._frame_mask = _FrameMask()
+        self._frame_mask = _ZeroPadding()
         if self.model.speech_encoder.adapter is not None:  # transformers' name of the length adaptor
             for layer in self.model.speech_encoder.adapter.layers:
                 for norm in (layer.residual_layer_norm, layer.self_attn_layer_norm):
-                    norm.register_forward_hook(_ZeroPadding(self._frame_mask))
+                    norm.register_forward_hook(self._frame_mask)
         self.fingerprint = base_fingerprint(self.model)
         if freeze:
-            for p in self.model.parameters():
-                p.requires_grad_(False)
+            self.model.requires_grad_(False)
         self.adapters = AdapterSets(self.model, config.hidden_size, dtype=_as_dtype(adapter_dtype))
         for entry in pretrained_adapters or []:
             folder, options = parse_folder_entry(entry)
@@ -238,22 +204,16 @@ class SeamlessM4T(nn.Module):
         self.set_activation_checkpointing(activation_checkpointing)
         self.train(self.training)
 
-    # ------------------------------------------------------------------- modes
     def train(self, mode: bool = True) -> SeamlessM4T:
-        """Train mode for adapters; a frozen base keeps inference behaviour.
-
-        Hugging Face's checkpointed layers stay in train mode so activation
-        checkpointing still applies; their dropout/attention sub-modules are
-        set to eval unless ``base_dropout``.
-        """
+        """Train mode for adapters; a frozen base keeps inference behaviour (unless ``base_dropout``),
+        except the checkpointed layers' own flag, so activation checkpointing still applies."""
         super().train(mode)
         if mode and self.freeze:
             for name, module in self.model.named_modules():
                 if ADAPTERS_ATTR in name.split("."):
                     continue
-                if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                    module.training = False
-                elif not self.base_dropout and not isinstance(module, GradientCheckpointingLayer):
+                batchnorm = isinstance(module, nn.modules.batchnorm._BatchNorm)
+                if batchnorm or not (self.base_dropout or isinstance(module, GradientCheckpointingLayer)):
                     module.training = False
         return self
 
@@ -266,7 +226,6 @@ class SeamlessM4T(nn.Module):
         """Device of the base weights."""
         return self.model.shared.weight.device
 
-    # ---------------------------------------------------------------- encoding
     def extract_features(
         self, wavs: torch.Tensor, wav_lens: torch.Tensor | None = None, sample_rate: int = 16000
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -278,8 +237,7 @@ class SeamlessM4T(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Speech encoder: features (B, F, 160) and mask (B, F) -> hidden (B, F', d) and mask (B, F').
 
-        F' = F // 8 + 1 with the length adaptor; ``length_adaptor=False`` keeps F frames
-        (Conformer output after the intermediate FFN and final LayerNorm).
+        F' = F // 8 + 1 with the length adaptor; ``length_adaptor=False`` keeps F frames.
         """
         hidden = self.encode_conformer(features, attention_mask)
         return self.speech_top(hidden, attention_mask, length_adaptor)
@@ -288,12 +246,10 @@ class SeamlessM4T(nn.Module):
         """Feature projection + Conformer: (B, F, 160) -> (B, F, d); no autograd when they are frozen."""
         # A fine-tuning set may replace the whole speech encoder by its trained copy.
         encoder = active_module(self.model.speech_encoder)
-        dtype = next(encoder.parameters()).dtype
         grad = torch.is_grad_enabled() and any_trainable(encoder.feature_projection, encoder.encoder)
         with torch.set_grad_enabled(grad):  # stages below the lowest trainable module keep no activations
-            return encoder.encoder(
-                encoder.feature_projection(features.to(dtype)), attention_mask=attention_mask
-            )
+            hidden = encoder.feature_projection(features.to(next(encoder.parameters()).dtype))
+            return encoder.encoder(hidden, attention_mask=attention_mask)
 
     def speech_top(
         self, hidden: torch.Tensor, attention_mask: torch.Tensor, length_adaptor: bool = True
@@ -313,7 +269,7 @@ class SeamlessM4T(nn.Module):
                     self._frame_mask.mask = None
                 lengths = self.model._compute_sub_sample_lengths_from_attention_mask(attention_mask).long()
                 positions = torch.arange(hidden.shape[1], device=hidden.device)
-                mask = (positions.unsqueeze(0) < lengths.to(hidden.device).unsqueeze(1)).long()
+                mask = (positions < lengths.to(hidden.device)[:, None]).long()
             hidden = encoder.inner_layer_norm(hidden)
         return hidden.to(self.dtype), mask
 
@@ -328,9 +284,7 @@ class SeamlessM4T(nn.Module):
     ) -> tuple[torch.Tensor, ...]:
         """Encode speech (or text) and, given decoder inputs, teacher-force the decoder.
 
-        Everything a training step computes runs inside this one call, so that a
-        ``DistributedDataParallel`` wrapper sees it all (gradients of decoder adapters are
-        synchronised even on text batches).
+        A training step runs inside this one call, so ``DistributedDataParallel`` sees it all.
 
         Arguments
         ---------
@@ -384,11 +338,7 @@ class SeamlessM4T(nn.Module):
         decoder_input_ids: torch.Tensor,
         decoder_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Teacher-forced decoding: returns logits (B, L, V) in the base dtype.
-
-        ``decoder_input_ids`` start with ``</s>`` then the language token, as
-        ``text_ids.batch_targets`` builds them.
-        """
+        """Teacher-forced decoding of ``[</s>, __lang__, ...]`` inputs: logits (B, L, V) in the base dtype."""
         out = self.model.text_decoder(
             input_ids=decoder_input_ids,
             attention_mask=decoder_mask,
@@ -398,7 +348,6 @@ class SeamlessM4T(nn.Module):
         )
         return self.model.lm_head(out.last_hidden_state)
 
-    # -------------------------------------------------------------- generation
     @torch.no_grad()
     def generate(
         self,
@@ -409,17 +358,13 @@ class SeamlessM4T(nn.Module):
         max_new_tokens: int | None = None,
         **generate_kwargs,
     ) -> list[list[int]]:
-        """Greedy (``num_beams=1``) or beam search from encoder outputs.
-
-        The decoder is forced to start with ``[</s>, __tgt_lang__]`` (this also
-        avoids v1's full-model ``generate`` refusing text-only languages such as
-        ory/mai). Returns token ids without that prefix and without ``</s>``/padding.
+        """Greedy (``num_beams=1``) or beam search from encoder outputs, forced to start with
+        ``[</s>, __tgt_lang__]`` (v1's own ``generate`` refuses text-only languages such as ory).
+        Returns token ids without that prefix and without ``</s>``/padding.
         """
-        batch = encoder_hidden.shape[0]
-        langs = [tgt_lang] * batch if isinstance(tgt_lang, str) else list(tgt_lang)
-        prefix = torch.tensor(
-            [[self.text_ids.eos_id, self.languages.id(lang)] for lang in langs], device=encoder_hidden.device
-        )
+        eos, pad = self.text_ids.eos_id, self.text_ids.pad_id
+        langs = [tgt_lang] * len(encoder_hidden) if isinstance(tgt_lang, str) else list(tgt_lang)
+        prefix = torch.tensor([[eos, self.languages.id(lang)] for lang in langs]).to(encoder_hidden.device)
         previous = self.model.current_modality
         # "text" modality: the given mask is already the encoder-output mask.
         self.model.set_modality("text")
@@ -438,18 +383,13 @@ class SeamlessM4T(nn.Module):
             self.model.set_modality(previous)
         if not isinstance(sequences, torch.Tensor):
             sequences = sequences.sequences
-        result = []
-        for row in sequences[:, 2:].tolist():
-            if self.text_ids.eos_id in row:
-                row = row[: row.index(self.text_ids.eos_id)]
-            result.append([t for t in row if t != self.text_ids.pad_id])
-        return result
+        rows = [row[: row.index(eos)] if eos in row else row for row in sequences[:, 2:].tolist()]
+        return [[t for t in row if t != pad] for row in rows]
 
     def decode_tokens(self, token_ids: Sequence[Sequence[int]]) -> list[str]:
         """Token ids -> text, special tokens removed."""
         return self.tokenizer.batch_decode(token_ids, skip_special_tokens=True)
 
-    # ---------------------------------------------------------------- adapters
     def trainable_parameters(self) -> list[nn.Parameter]:
         """Every parameter that currently requires grad (what to optimise)."""
         return [p for p in self.parameters() if p.requires_grad]
@@ -469,7 +409,6 @@ class SeamlessM4T(nn.Module):
             self.adapters, folder, base_description=f"{self.source} ({self.version})", **options
         )
 
-    # ------------------------------------------------------- SpeechBrain hooks
     @mark_as_saver
     def _save(self, path: str | Path) -> None:
         # A frozen base is never written: only the (small) adapter state.

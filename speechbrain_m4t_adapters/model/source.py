@@ -1,7 +1,5 @@
 """Tell a local checkpoint folder from a hub id before transformers does (its errors mislead)."""
 
-from __future__ import annotations
-
 import logging
 from pathlib import Path
 
@@ -11,7 +9,6 @@ logger = logging.getLogger(__name__)
 
 #: Models shipped inside the package, loadable offline by name as ``model_source``.
 BUNDLED_MODELS = {"mini": Path(__file__).resolve().parents[1] / "resources" / "mini_m4t"}
-
 
 #: sha256sum-format list of a bundled model's files, written when the model is exported.
 CHECKSUMS_NAME = "SHA256SUMS"
@@ -70,8 +67,7 @@ def resolve_model_source(source: str | Path) -> str:
 def portable_source(source: str | Path, saving: str | Path = "adapters") -> str:
     """What saved adapters record as their base: a bundled name or hub id as is, else an absolute path.
 
-    A local folder cannot be found from a copied or published adapter folder,
-    so saving with one warns (naming ``saving``).
+    A local folder cannot be found from a copied adapter folder: saving with one warns (naming ``saving``).
 
     Example
     -------
@@ -98,10 +94,8 @@ def portable_source(source: str | Path, saving: str | Path = "adapters") -> str:
 def check_model_source(source: str) -> None:
     """Raise ``FileNotFoundError`` when ``source`` is meant as a local folder that is not a checkpoint.
 
-    A source is taken as local when it exists, is absolute, starts with
-    ``.`` or ``~``, or has more than one ``/`` (hub ids are ``owner/name``).
-    Otherwise transformers would report a missing folder as an invalid
-    "repo id".
+    Local: it exists, is absolute, starts with ``.`` or ``~``, or has more than one ``/`` (hub ids
+    are ``owner/name``); transformers would call a missing folder an invalid "repo id".
 
     Example
     -------
@@ -113,9 +107,8 @@ def check_model_source(source: str) -> None:
     model folder /nowhere/m4t does not exist
     """
     path = Path(source).expanduser()
-    local = path.exists() or source.startswith((".", "~", "/")) or source.count("/") > 1
-    if not local:
-        return
+    if not (path.exists() or source.startswith((".", "~", "/")) or source.count("/") > 1):
+        return  # a hub id
     if not path.is_dir():
         raise FileNotFoundError(
             f"model folder {source} does not exist (a local path, not a Hugging Face hub id "

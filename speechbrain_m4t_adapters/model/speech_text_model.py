@@ -1,14 +1,9 @@
 """SeamlessM4T without its speech-output towers.
 
-The full ``SeamlessM4T(v2)Model`` checkpoint holds a speech encoder, a text
-encoder, ONE text decoder shared by both, the LM head, and the speech-output
-parts (text-to-unit model and vocoder). ASR adaptation needs everything but the
-last two, so these subclasses build the same attribute tree minus
-``t2u_model``/``vocoder``: ``from_pretrained`` of the full hub checkpoint then
-fills every kept tensor and never materialises the ~300M unused parameters.
+These subclasses build ``SeamlessM4T(v2)Model``'s attribute tree minus ``t2u_model`` and
+``vocoder`` (unused by ASR): ``from_pretrained`` of the full hub checkpoint fills every kept
+tensor and never materialises the ~300M speech-output parameters.
 """
-
-from __future__ import annotations
 
 from torch import nn
 from transformers import SeamlessM4TConfig, SeamlessM4TModel, SeamlessM4Tv2Config, SeamlessM4Tv2Model
@@ -19,17 +14,18 @@ _SPEECH_OUTPUT_KEYS = [r"^t2u_model\.", r"^vocoder\."]
 
 
 def _build_towers(model: nn.Module, config, modeling) -> None:
-    """Create the shared embedding, encoders, decoder and LM head on ``model``."""
+    """Initialise ``model`` as its ``PreTrainedModel`` with every tower but the T2U model and vocoder."""
     prefix = "SeamlessM4Tv2" if modeling is m4t_v2 else "SeamlessM4T"
+    getattr(modeling, f"{prefix}PreTrainedModel").__init__(model, config)
     model.shared = nn.Embedding(config.vocab_size, config.hidden_size, config.pad_token_id)
     model.text_encoder = getattr(modeling, f"{prefix}Encoder")(config)
     model.speech_encoder = getattr(modeling, f"{prefix}SpeechEncoder")(config)
     model.text_decoder = getattr(modeling, f"{prefix}Decoder")(config)
     model.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
-    model.t2u_model = None
-    model.vocoder = None
+    model.t2u_model = model.vocoder = None
     model.current_modality = "speech"
     model.main_input_name = "input_features"
+    model.post_init()
 
 
 class SeamlessM4Tv2SpeechTextModel(SeamlessM4Tv2Model):
@@ -48,10 +44,7 @@ class SeamlessM4Tv2SpeechTextModel(SeamlessM4Tv2Model):
     _keys_to_ignore_on_load_unexpected = _SPEECH_OUTPUT_KEYS
 
     def __init__(self, config: SeamlessM4Tv2Config) -> None:
-        # Skip SeamlessM4Tv2Model.__init__, which would build the T2U model and vocoder.
-        m4t_v2.SeamlessM4Tv2PreTrainedModel.__init__(self, config)
         _build_towers(self, config, m4t_v2)
-        self.post_init()
 
 
 class SeamlessM4TSpeechTextModel(SeamlessM4TModel):
@@ -68,12 +61,7 @@ class SeamlessM4TSpeechTextModel(SeamlessM4TModel):
     _keys_to_ignore_on_load_unexpected = _SPEECH_OUTPUT_KEYS
 
     def __init__(self, config: SeamlessM4TConfig) -> None:
-        m4t_v1.SeamlessM4TPreTrainedModel.__init__(self, config)
         _build_towers(self, config, m4t_v1)
-        self.post_init()
 
 
-MODEL_CLASSES = {
-    "seamless_m4t_v2": SeamlessM4Tv2SpeechTextModel,
-    "seamless_m4t": SeamlessM4TSpeechTextModel,
-}
+MODEL_CLASSES = {"seamless_m4t_v2": SeamlessM4Tv2SpeechTextModel, "seamless_m4t": SeamlessM4TSpeechTextModel}

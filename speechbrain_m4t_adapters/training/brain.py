@@ -1,12 +1,9 @@
 """The one training engine every recipe uses: a SpeechBrain ``Brain`` for adapters.
 
-A batch is speech (``sig``: ASR through the speech encoder) or text (``source``:
-translation through the text encoder and the SHARED decoder), so ASR-only,
-text-only and mixed runs are the same code. Validation and test decode with each
-utterance's language token (from its manifest): zero-shot cross-lingual tests too.
+A batch is speech (``sig``: ASR through the speech encoder) or text (``source``: translation
+through the text encoder and the SHARED decoder): ASR-only, text-only and mixed runs are one code.
+Validation and test decode with each utterance's language token (zero-shot cross-lingual too).
 """
-
-from __future__ import annotations
 
 import hashlib
 import logging
@@ -16,9 +13,11 @@ from pathlib import Path
 import speechbrain as sb
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from speechbrain.dataio.dataio import length_to_mask
 from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
 from speechbrain.utils.distributed import if_main_process, is_distributed_initialized
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from ..evaluation.metrics import compute_error_rates, scores_by_normalizer, write_alignments
 from ..model.decoding import SAMPLE_RATE, split_audio, transcribe_chunks
@@ -47,20 +46,20 @@ class TrainClock:
         self.seconds = 0.0
         self._started: float | None = None
 
+    def _running(self) -> float:
+        return time.perf_counter() - self._started if self._started is not None else 0.0
+
     def start(self) -> None:
         """Start (or restart) counting."""
         self._started = time.perf_counter()
 
     def stop(self) -> None:
         """Add the time since :meth:`start`."""
-        if self._started is not None:
-            self.seconds += time.perf_counter() - self._started
-            self._started = None
+        self.seconds, self._started = self.seconds + self._running(), None
 
     @mark_as_saver
     def _save(self, path: str | Path) -> None:
-        running = time.perf_counter() - self._started if self._started is not None else 0.0
-        Path(path).write_text(f"{self.seconds + running}\n")
+        Path(path).write_text(f"{self.seconds + self._running()}\n")
 
     @mark_as_loader
     def _load(self, path: str | Path, end_of_epoch: bool = False) -> None:
@@ -114,7 +113,7 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
     def m4t(self) -> SeamlessM4T:
         """The lobe itself (unwrapped from DDP)."""
         module = self.modules.m4t
-        return module.module if isinstance(module, torch.nn.parallel.DistributedDataParallel) else module
+        return module.module if isinstance(module, DDP) else module
 
     def compute_forward(self, batch, stage):
         """Encode (speech or text), teacher-force the decoder, and decode hypotheses off-train."""
@@ -141,22 +140,20 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
 
     def _hypotheses(self, batch, hidden, mask, search: dict) -> list[str]:
         """Decode a batch; utterances over ``max_decode_seconds`` are cut into chunks (never truncated)."""
-        m4t = self.m4t
-        wavs, wav_lens = batch.sig
+        m4t, (wavs, wav_lens) = self.m4t, batch.sig
         samples = torch.round(wav_lens * wavs.shape[1]).long().tolist()
         limit = getattr(self.hparams, "max_decode_seconds", 30.0)
         long_rows = [i for i, n in enumerate(samples) if limit and n > limit * SAMPLE_RATE]
         short_rows = [i for i in range(len(samples)) if i not in long_rows]
-        texts: list[str] = [""] * len(samples)
+        texts: dict[int, str] = {}
         if short_rows:
             rows = torch.tensor(short_rows, device=hidden.device)
             tokens = m4t.generate(hidden[rows], mask[rows], [batch.language[i] for i in short_rows], **search)
-            for i, text in zip(short_rows, m4t.decode_tokens(tokens)):
-                texts[i] = text
+            texts.update(zip(short_rows, m4t.decode_tokens(tokens)))
         for i in long_rows:
             chunks = split_audio(wavs[i, : samples[i]], limit)
             texts[i] = transcribe_chunks(m4t, chunks, batch.language[i], batch_size=len(chunks), **search)
-        return texts
+        return [texts[i] for i in range(len(samples))]
 
     def compute_objectives(self, predictions, batch, stage):
         """Cross-entropy on ``[__lang__, tokens..., </s>]``; error statistics off-train."""
@@ -164,12 +161,8 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
         if not self.hparams.loss_on_language_token:
             labels = labels.clone()
             labels[:, 0] = -100
-        loss = torch.nn.functional.cross_entropy(
-            logits.float().transpose(1, 2),
-            labels,
-            ignore_index=-100,
-            label_smoothing=self.hparams.label_smoothing if stage == sb.Stage.TRAIN else 0.0,
-        )
+        smoothing = self.hparams.label_smoothing if stage == sb.Stage.TRAIN else 0.0  # -100s are ignored
+        loss = F.cross_entropy(logits.float().transpose(1, 2), labels, label_smoothing=smoothing)
         if stage != sb.Stage.TRAIN:
             self.results["loss_sum"] += float(loss.detach())
             self.results["batches"] += 1
@@ -182,8 +175,7 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
         """One optimizer over parameter groups: per set ``lr``/``weight_decay``; norms/biases undecayed."""
         groups = param_groups(self.m4t)
         if not groups or self.opt_class is None:
-            self.optimizer = None
-            self.optimizers_dict = None
+            self.optimizer = self.optimizers_dict = None
             logger.info("no trainable parameters: evaluation only")
             return
         self.optimizer = self.opt_class(groups)
@@ -195,33 +187,20 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
         log_param_groups(self.optimizer, getattr(self.hparams, "warmup_steps", 0))
 
     def _wrap_distributed(self):
-        """SpeechBrain's DDP wrapping, except that a frozen base is neither broadcast nor BN-synced.
-
-        Frozen base weights are identical on every rank (the same files): broadcasting them
-        (GBs on v2-large) and frozen buffers at every forward is waste. SyncBatchNorm is pointless
-        for v1's frozen BatchNorm (its statistics never change) and refused on CPU.
-        """
-        if not self.distributed_launch:
-            return super()._wrap_distributed()
+        """SpeechBrain's DDP wrapping, but a frozen base and buffers (the same on every rank; GBs on v2-large)
+        are not broadcast each forward, nor SyncBatchNorm'ed (v1's BatchNorm is frozen; refused on CPU)."""
         m4t = self.m4t
-        if not m4t.freeze:
+        if not self.distributed_launch or not m4t.freeze:
             return super()._wrap_distributed()
         if not hasattr(m4t, "_ddp_params_and_buffers_to_ignore"):
-            m4t._ddp_params_and_buffers_to_ignore = [
-                name for name, p in m4t.named_parameters() if not p.requires_grad
-            ] + [name for name, _ in m4t.named_buffers()]
+            frozen = [name for name, p in m4t.named_parameters() if not p.requires_grad]
+            m4t._ddp_params_and_buffers_to_ignore = frozen + [name for name, _ in m4t.named_buffers()]
         if any(p.requires_grad for p in m4t.parameters()):
-            self.modules["m4t"] = torch.nn.parallel.DistributedDataParallel(
-                m4t,
-                device_ids=None if self.distributed_backend == "gloo" else [self.device],
-                find_unused_parameters=self.find_unused_parameters,
-            )
+            ids = None if self.distributed_backend == "gloo" else [self.device]
+            self.modules["m4t"] = DDP(m4t, device_ids=ids, find_unused_parameters=self.find_unused_parameters)
 
     def optimizers_step(self):
-        """Skip non-finite steps, warm up, unscale, clip the norm over ALL groups, step.
-
-        Gradients arrive averaged by DDP. SpeechBrain's own step clips the first group only.
-        """
+        """Skip non-finite steps, warm up, unscale, clip the norm over ALL groups (SpeechBrain: one), step."""
         if self.optimizer is None:
             return
         if self.freeze_optimizers(self.optimizers_dict):  # {}: a non-finite step, skipped
@@ -239,9 +218,8 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
         """Wrap (DDP), build the optimizer, recover, give every rank rank 0's weights; check them."""
         super().on_fit_start()
         if getattr(self.hparams, "frozen_cache", False):
-            self.frozen_outputs = FrozenOutputs(
-                self.m4t, self.hparams.frozen_cache_folder, getattr(self.hparams, "frozen_cache_max_gb", 20.0)
-            )
+            max_gb = getattr(self.hparams, "frozen_cache_max_gb", 20.0)
+            self.frozen_outputs = FrozenOutputs(self.m4t, self.hparams.frozen_cache_folder, max_gb)
         if _distributed():
             for p in self.m4t.trainable_parameters():
                 dist.broadcast(p.data, src=0)
@@ -263,10 +241,8 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
         return checksums
 
     def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
-        """Evaluation loaders are sharded across DDP ranks (no utterance repeated or dropped).
-
-        Unlike ``DistributedSampler`` nothing is padded: gathered results hold every utterance once.
-        """
+        """Evaluation loaders are sharded across DDP ranks, unpadded (unlike ``DistributedSampler``):
+        gathered results hold every utterance once."""
         if stage != sb.Stage.TRAIN:
             self._eval_order = {uid: i for i, uid in enumerate(getattr(dataset, "data_ids", []))}
             if _distributed() and "sampler" not in loader_kwargs and "batch_sampler" not in loader_kwargs:
@@ -277,33 +253,26 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
     def on_stage_start(self, stage, epoch=None):
         """Reset error statistics; start the training clock."""
         self.results = {"ids": [], "refs": [], "hyps": [], "langs": [], "loss_sum": 0.0, "batches": 0}
-        if stage == sb.Stage.TRAIN:
-            sampler = getattr(getattr(self, "train_loader", None), "batch_sampler", None)
-            if epoch is not None and hasattr(sampler, "set_epoch"):
-                sampler.set_epoch(epoch)
-            if hasattr(self.hparams, "train_clock"):
-                self.hparams.train_clock.start()
+        if stage == sb.Stage.TRAIN and hasattr(self.hparams, "train_clock"):
+            self.hparams.train_clock.start()
 
-    def _gather_results(self) -> float | None:
-        """Merge every rank's evaluation results, in dataset order; returns the mean loss."""
+    def _gather_results(self, stage_loss: float) -> float:
+        """Merge every rank's evaluation results, in dataset order; returns the mean loss (if any batch)."""
         shards = _all_gather(self.results)
         rows = [row for shard in shards for row in zip(*(shard[k] for k in _COLUMNS))]
         order = getattr(self, "_eval_order", {})
         rows.sort(key=lambda row: order.get(row[0], len(order)))
-        for k, column in zip(_COLUMNS, zip(*rows) if rows else [[]] * len(_COLUMNS)):
-            self.results[k] = list(column)
+        self.results.update({k: [row[i] for row in rows] for i, k in enumerate(_COLUMNS)})
         batches = sum(shard["batches"] for shard in shards)
-        return sum(shard["loss_sum"] for shard in shards) / batches if batches else None
+        return sum(shard["loss_sum"] for shard in shards) / batches if batches else stage_loss
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Log, warm up/anneal, checkpoint (VALID) or write the test outputs (TEST)."""
         if stage != sb.Stage.TRAIN:
-            gathered = self._gather_results()
-            stage_loss = gathered if gathered is not None else stage_loss
-        stats = {"loss": stage_loss}
-        errors = {}
-        if self.results["ids"]:
-            errors = compute_error_rates(self.results["ids"], self.results["refs"], self.results["hyps"])
+            stage_loss = self._gather_results(stage_loss)
+        stats, errors, ids = {"loss": stage_loss}, {}, self.results["ids"]
+        if ids:
+            errors = compute_error_rates(ids, self.results["refs"], self.results["hyps"])
             stats.update(WER=errors["wer"], CER=errors["cer"])
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
@@ -321,42 +290,30 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
         if self.optimizer is not None and getattr(self.hparams, "lr_annealing", None) is not None:
             old_lr, new_lr = self.hparams.lr_annealing(stats.get("WER", stage_loss))
             scale_peak_lr(self.optimizer, new_lr / old_lr if old_lr else 1.0)
-        self.hparams.train_logger.log_stats(
-            stats_meta={"epoch": epoch, "lr": lr},
-            train_stats=getattr(self, "train_stats", None),
-            valid_stats=stats,
-        )
+        meta, train_stats = {"epoch": epoch, "lr": lr}, getattr(self, "train_stats", None)
+        self.hparams.train_logger.log_stats(stats_meta=meta, train_stats=train_stats, valid_stats=stats)
         if self.checkpointer is not None:
             key = self.hparams.checkpoint_metric
-            self.checkpointer.save_and_keep_only(
-                meta={**stats, key: stats.get(key, stage_loss)}, min_keys=[key], num_to_keep=1
-            )
+            meta = {**stats, key: stats.get(key, stage_loss)}
+            self.checkpointer.save_and_keep_only(meta=meta, min_keys=[key], num_to_keep=1)
 
     def _end_test(self, stats: dict, errors: dict, stage_loss: float) -> None:
         name, results = self.current_test_set, self.results
-        languages = sorted(set(results["langs"]))
         extra = getattr(self.hparams, "extra_normalizers", None) or []  # e.g. vistaar, beside our default
-        self.test_results[name] = {
-            **errors,
-            "language": languages[0] if len(languages) == 1 else ",".join(languages),
-            "loss": stage_loss,
-            **scores_by_normalizer(*(results[k] for k in _COLUMNS), extra),
-        }
+        language = ",".join(sorted(set(results["langs"])))
+        scores = scores_by_normalizer(*(results[k] for k in _COLUMNS), extra)
+        self.test_results[name] = {**errors, "language": language, "loss": stage_loss, **scores}
         # SpeechBrain's logger is main-process-only AND a collective: every rank calls it.
-        self.hparams.train_logger.log_stats(
-            stats_meta={"test set": name, "epochs trained": self.hparams.epoch_counter.current},
-            test_stats=stats,
-        )
+        meta = {"test set": name, "epochs trained": self.hparams.epoch_counter.current}
+        self.hparams.train_logger.log_stats(stats_meta=meta, test_stats=stats)
         if not if_main_process():
             return
         folder = Path(self.hparams.output_folder) / "test" / name
         folder.mkdir(parents=True, exist_ok=True)
-        write_alignments(
-            folder / "wer.txt", results["ids"], results["refs"], results["hyps"], cer_path=folder / "cer.txt"
-        )
-        rows = zip(*(results[k] for k in ("ids", "langs", "refs", "hyps")))
-        lines = ["ID\tlanguage\treference\thypothesis\n"] + ["\t".join(row) + "\n" for row in rows]
-        (folder / "hypotheses.tsv").write_text("".join(lines), encoding="utf-8")
+        ids, refs, hyps = results["ids"], results["refs"], results["hyps"]
+        write_alignments(folder / "wer.txt", ids, refs, hyps, cer_path=folder / "cer.txt")
+        rows = [("ID", "language", "reference", "hypothesis"), *zip(ids, results["langs"], refs, hyps)]
+        (folder / "hypotheses.tsv").write_text("\n".join(map("\t".join, rows)) + "\n", encoding="utf-8")
 
     def evaluate_test_sets(self, test_sets: dict, loader_kwargs: dict) -> dict:
         """Evaluate the best checkpoint on several named test sets."""

@@ -5,8 +5,6 @@ parameters or, when evaluation-only (a cross-lingual pivot), those of the sets i
 :func:`recipe_parameters` counts it on v1 medium built on the meta device (no download).
 """
 
-from __future__ import annotations
-
 import dataclasses
 import functools
 import math
@@ -68,9 +66,9 @@ def budget_line(ours: int, paper: float | None, base: int | None = None) -> str:
     line = f"experiment parameters: {ours:,} ({ours / 1e6:.2f}M{share})"
     if not paper:
         return line + "; no budget in the paper for this experiment"
-    if base:  # another base: compare shares, not counts
-        return line + f"; the paper's budget: {paper / 1e6:.2f}M ({100 * paper / PAPER_BASE:.2f}% of 1.2B)"
-    return line + f"; the paper's budget: {paper / 1e6:.2f}M ({100 * (ours - paper) / paper:+.1f}%)"
+    # Another base: compare shares, not counts.
+    versus = f"{100 * paper / PAPER_BASE:.2f}% of 1.2B" if base else f"{100 * (ours - paper) / paper:+.1f}%"
+    return line + f"; the paper's budget: {paper / 1e6:.2f}M ({versus})"
 
 
 def _attach(sets: AdapterSets, path: Path, trainable: bool, prefix: str = "") -> None:
@@ -117,8 +115,7 @@ def _meta_sets(config) -> AdapterSets:
 
     with torch.device("meta"):
         model = SeamlessM4TSpeechTextModel(config)
-    for p in model.parameters():
-        p.requires_grad_(False)
+    model.requires_grad_(False)
     return AdapterSets(model, hidden_size=config.hidden_size)
 
 
@@ -135,20 +132,16 @@ def _count(sets: AdapterSets, config) -> int:
 
 
 def scale_to_paper_fraction(adapters: dict, model_source: str) -> list[str]:
-    """Resize each set's ``bottleneck`` (or LoRA ``rank``), in place, so its share of
-    ``model_source``'s base is its share of v1 medium's 1.2B (6M = 0.52 %); one log line per set.
-
-    The paper's budgets are absolute: on a much smaller base the same size is a far larger share.
-    """
+    """Resize each set's ``bottleneck`` (or LoRA ``rank``), in place, so its share of ``model_source``'s
+    base is its share of v1 medium's 1.2B (6M = 0.52 %: the paper's budgets are absolute, and on a much
+    smaller base the same size is a far larger share); one log line per set."""
     from transformers import AutoConfig
 
     from ..adapters.sets import base_parameters
     from ..model.source import resolve_model_source
 
-    paper, ours = (
-        _meta_v1_medium(),
-        _meta_sets(AutoConfig.from_pretrained(resolve_model_source(model_source))),
-    )
+    base_config = AutoConfig.from_pretrained(resolve_model_source(model_source))
+    paper, ours = _meta_v1_medium(), _meta_sets(base_config)
     our_base = sum(p.numel() for _, p in base_parameters(ours.model))
     lines = []
     for name, config in adapters.items():
@@ -167,9 +160,8 @@ def scale_to_paper_fraction(adapters: dict, model_source: str) -> list[str]:
 
 
 def apply_lr_by_kind(adapters: dict, lr_by_kind: dict) -> list[str]:
-    """Give every new set of a kind named in ``lr_by_kind`` that learning rate (in place; one log line each).
-
-    The mini protocol picks one rate per kind by a validation sweep (``docs/mini_lr_sweep.md``).
+    """Give every new set of a kind named in ``lr_by_kind`` that learning rate (in place; one log line each):
+    the mini protocol picks one rate per kind by a validation sweep (``docs/mini_lr_sweep.md``).
 
     Example
     -------
@@ -184,8 +176,7 @@ def apply_lr_by_kind(adapters: dict, lr_by_kind: dict) -> list[str]:
     from ..adapters.base import _BUILTIN_KINDS, KINDS
 
     known = set(KINDS) | set(_BUILTIN_KINDS)
-    unknown = sorted(set(lr_by_kind) - known)
-    if unknown:
+    if unknown := sorted(set(lr_by_kind) - known):
         raise ValueError(f"lr_by_kind names unknown adapter kinds {unknown}; known: {sorted(known)}")
     bad = {
         k: v

@@ -1,14 +1,11 @@
 """Crash-safe checkpoints: each one is complete or absent, and recovery falls back.
 
-SpeechBrain's ``Checkpointer`` writes ``CKPT.yaml`` first, then the parameter files, into
-the final ``CKPT+...`` folder: a run killed mid-save leaves a valid-looking folder that
-crashes every later resume. :class:`AtomicCheckpointer` keeps its layout and API but saves
-into ``.partial-CKPT+...``, fsyncs, then renames (atomic on POSIX); deletes by first renaming
-to ``.deleting-CKPT+...``; removes such leftovers at the next save; and on recovery skips,
-with a warning, a checkpoint with an unreadable ``CKPT.yaml``, a missing file or a failing load.
+SpeechBrain's ``Checkpointer`` writes into the final ``CKPT+...`` folder: a run killed mid-save
+leaves a valid-looking folder that crashes every later resume. :class:`AtomicCheckpointer` saves
+into ``.partial-CKPT+...``, fsyncs, then renames (atomic on POSIX); deletes by first renaming to
+``.deleting-CKPT+...``; removes such leftovers at the next save; and on recovery skips, with a
+warning, a checkpoint with an unreadable ``CKPT.yaml``, a missing file or a failing load.
 """
-
-from __future__ import annotations
 
 import logging
 import os
@@ -16,13 +13,7 @@ import shutil
 from pathlib import Path
 
 import yaml
-from speechbrain.utils.checkpoints import (
-    CKPT_PREFIX,
-    METAFNAME,
-    PARAMFILE_EXT,
-    Checkpoint,
-    Checkpointer,
-)
+from speechbrain.utils.checkpoints import CKPT_PREFIX, METAFNAME, Checkpoint, Checkpointer
 from speechbrain.utils.distributed import ddp_barrier, if_main_process, main_process_only
 
 from ..data.atomic import explain_full_disk
@@ -37,8 +28,9 @@ class CheckpointRecoveryError(RuntimeError):
     """Every candidate checkpoint failed to load after recoverables were modified."""
 
 
-def _fsync_dir(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
+def _fsync(path: Path) -> None:
+    """Flush a file or a folder (its entries) to disk."""
+    descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
     finally:
@@ -64,7 +56,6 @@ class AtomicCheckpointer(Checkpointer):
     True
     """
 
-    # ---------------------------------------------------------------- saving
     def save_checkpoint(self, meta={}, end_of_epoch=True, name=None, verbosity=logging.INFO):  # noqa: B006
         """Save like SpeechBrain, into a hidden folder renamed into place once complete."""
         # SpeechBrain's main_process_only helpers are collectives under DDP (they broadcast
@@ -75,9 +66,7 @@ class AtomicCheckpointer(Checkpointer):
             final = self._new_checkpoint_dirpath() if name is None else self._custom_checkpoint_dirpath(name)
         self._pending_final = final
         try:  # SpeechBrain would log the hidden folder's name: we log the final one below
-            saved = super().save_checkpoint(
-                meta=meta, end_of_epoch=end_of_epoch, name=name, verbosity=logging.DEBUG
-            )
+            saved = super().save_checkpoint(meta, end_of_epoch, name, verbosity=logging.DEBUG)
         except (OSError, RuntimeError) as error:
             explained = explain_full_disk(error, final or self.checkpoints_dir)
             if explained is error:
@@ -95,23 +84,18 @@ class AtomicCheckpointer(Checkpointer):
     @main_process_only
     def _move_into_place(self, saved: Checkpoint, final: Path) -> Checkpoint:
         partial = saved.path
-        for path in sorted(partial.iterdir()):
-            if path.is_file():
-                with open(path, "rb") as handle:
-                    os.fsync(handle.fileno())
-        _fsync_dir(partial)
+        for path in [*(p for p in sorted(partial.iterdir()) if p.is_file()), partial]:
+            _fsync(path)
         if final.exists():  # a custom name saved again: move the old one out of sight first
             self._delete_checkpoint(Checkpoint(final, {}, {}), verbosity=logging.DEBUG)
         os.rename(partial, final)
-        _fsync_dir(final.parent)
+        _fsync(final.parent)
         paramfiles = {key: final / path.name for key, path in saved.paramfiles.items()}
         return Checkpoint(final, saved.meta, paramfiles)
 
     def save_and_keep_only(self, *args, importance_keys=None, **kwargs):
-        """SpeechBrain's, with a fresh ``importance_keys`` list per call.
-
-        SpeechBrain's default is a shared list that grows at every call: each save re-read more.
-        """
+        """SpeechBrain's, with a fresh ``importance_keys`` list per call (its default is a shared list
+        that grows at every call: each save re-read more)."""
         return super().save_and_keep_only(*args, importance_keys=list(importance_keys or []), **kwargs)
 
     def _new_checkpoint_dirpath(self):
@@ -133,7 +117,7 @@ class AtomicCheckpointer(Checkpointer):
             raise RuntimeError(f"{path}: not a checkpoint folder; not deleting it")
         doomed = path.with_name(DELETING_PREFIX + path.name)
         os.rename(path, doomed)  # from here on the checkpoint is absent, never half there
-        _fsync_dir(path.parent)
+        _fsync(path.parent)
         shutil.rmtree(doomed)
         logger.log(verbosity, f"Deleted checkpoint in {path}")
 
@@ -144,39 +128,27 @@ class AtomicCheckpointer(Checkpointer):
                 logger.warning("removing %s, left by a save or deletion that was interrupted", path)
                 shutil.rmtree(path)
 
-    # ---------------------------------------------------------------- recovery
     def list_checkpoints(self):
         """Checkpoints whose ``CKPT.yaml`` reads as a mapping; others are skipped with a warning."""
         checkpoints = []
         for folder in self._list_checkpoint_dirs():
             try:
-                with open(folder / METAFNAME, encoding="utf-8") as handle:
-                    meta = yaml.load(handle, Loader=yaml.SafeLoader)
-                if not isinstance(meta, dict) or "end-of-epoch" not in meta:
+                (checkpoint,) = self._construct_checkpoint_objects([folder])  # SpeechBrain's reader
+                if not isinstance(checkpoint.meta, dict) or "end-of-epoch" not in checkpoint.meta:
                     raise ValueError("not a checkpoint meta mapping")
             except (OSError, ValueError, yaml.YAMLError) as error:
                 logger.warning("skipping checkpoint %s: unreadable %s (%s)", folder, METAFNAME, error)
                 continue
-            paramfiles = {p.stem: p for p in folder.iterdir() if p.suffix == PARAMFILE_EXT}
-            checkpoints.append(Checkpoint(folder, meta, paramfiles))
+            checkpoints.append(checkpoint)
         return checkpoints
 
     def recover_if_possible(self, importance_key=None, max_key=None, min_key=None, ckpt_predicate=None):
-        """Load the best checkpoint that loads; skip incomplete or unreadable ones with a warning.
-
-        Raises :class:`CheckpointRecoveryError` when none loads after one failed halfway through
-        loading (some objects may already hold its values).
-        """
-        candidates = self.find_checkpoints(importance_key, max_key, min_key, ckpt_predicate)
-        touched = []
-        for checkpoint in candidates:
-            missing = self._missing_files(checkpoint)
-            if missing:
-                logger.warning(
-                    "skipping incomplete checkpoint %s (no file for %s); trying the previous one",
-                    checkpoint.path,
-                    ", ".join(missing),
-                )
+        """Load the best checkpoint that loads, skipping incomplete or unreadable ones with a warning; raise
+        :class:`CheckpointRecoveryError` if none does after one failed midway (state may have changed)."""
+        touched, skip = [], "skipping %s checkpoint %s (%s); trying the previous one"
+        for checkpoint in self.find_checkpoints(importance_key, max_key, min_key, ckpt_predicate):
+            if missing := self._missing_files(checkpoint):
+                logger.warning(skip, "incomplete", checkpoint.path, f"no file for {', '.join(missing)}")
                 continue
             try:
                 self.load_checkpoint(checkpoint)
@@ -184,9 +156,7 @@ class AtomicCheckpointer(Checkpointer):
             except Exception as error:  # any loader failure: torn pickle, bad zip, wrong keys...
                 reason = f"{type(error).__name__}: {error}"
                 touched.append(f"{checkpoint.path}: {reason}")
-                logger.warning(
-                    "skipping unreadable checkpoint %s (%s); trying the previous one", checkpoint.path, reason
-                )
+                logger.warning(skip, "unreadable", checkpoint.path, reason)
         if touched:
             raise CheckpointRecoveryError(
                 "no checkpoint could be loaded, and a failed attempt may have changed some state:\n"
@@ -198,12 +168,6 @@ class AtomicCheckpointer(Checkpointer):
 
     def _missing_files(self, checkpoint) -> list[str]:
         """Recoverables without a parameter file (those that loading cannot skip)."""
-        if self.allow_partial_load:
-            return []
-        return [
-            name
-            for name in self.recoverables
-            if name not in checkpoint.paramfiles
-            and "dataloader" not in name
-            and not self.optional_recoverables.get(name, False)
-        ]
+        missing = [name for name in self.recoverables if name not in checkpoint.paramfiles]
+        skipped = [n for n in missing if "dataloader" in n or self.optional_recoverables.get(n, False)]
+        return [] if self.allow_partial_load else [name for name in missing if name not in skipped]

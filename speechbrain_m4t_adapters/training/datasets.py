@@ -1,15 +1,13 @@
 """SpeechBrain datasets and loaders for speech (ASR) and text-pair batches.
 
-Speech items provide ``sig`` (16 kHz mono audio) and text items provide
-``source`` (text-encoder ids); both provide ``target`` (``[__lang__,
-tokens..., </s>]``), ``language`` and ``transcript``, so one Brain serves both.
+Speech items provide ``sig`` (16 kHz mono audio), text items ``source`` (text-encoder ids); both
+provide ``target`` (``[__lang__, tokens..., </s>]``), ``language`` and ``transcript``.
 """
-
-from __future__ import annotations
 
 import logging
 import random
 from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -57,48 +55,31 @@ def _dataset(data: dict, m4t: SeamlessM4T, csv, unwritable: str, item, keys: lis
 def check_writable_targets(
     data: dict[str, dict], m4t: SeamlessM4T, csv: str | Path, policy: str = "keep"
 ) -> dict:
-    """Warn of targets the tokenizer cannot write (as ``<unk>``); drop them if ``policy`` is ``skip``.
-
-    ``data`` maps id -> item with a ``transcript`` (YAML ``unwritable_text`` is the policy).
-    """
+    """Warn of targets the tokenizer cannot write (as ``<unk>``); drop them if ``policy`` is ``skip``
+    (YAML ``unwritable_text``). ``data`` maps id -> item with a ``transcript``."""
     if policy not in UNWRITABLE:
         raise ValueError(f"unwritable_text must be one of {UNWRITABLE}, got {policy!r}")
-    found = {
-        uid: chars for uid, item in data.items() if (chars := m4t.text_ids.unwritable(item["transcript"]))
-    }
+    unwritable = m4t.text_ids.unwritable
+    found = {uid: chars for uid, item in data.items() if (chars := unwritable(item["transcript"]))}
     if found:
         examples = ", ".join(f"{uid}: {chars!r}" for uid, chars in list(found.items())[:5])
         done = "skipped" if policy == "skip" else "kept (unwritable_text: skip drops them)"
-        logger.warning(
-            "%s: %d of %d targets hold characters the tokenizer writes as <unk> (%s); %s",
-            csv,
-            len(found),
-            len(data),
-            examples,
-            done,
-        )
+        counted = f"{csv}: {len(found)} of {len(data)} targets"
+        logger.warning("%s hold characters the tokenizer writes as <unk> (%s); %s", counted, examples, done)
     return {uid: item for uid, item in data.items() if policy == "keep" or uid not in found}
 
 
 def asr_dataset(
     csv: str | Path, m4t: SeamlessM4T, sorting: str = "ascending", unwritable: str = "keep"
 ) -> DynamicItemDataset:
-    """Speech dataset from an ASR manifest (``ID,duration,wav,language,transcript[,start,stop]``).
-
+    """Speech dataset from an ASR manifest (``ID,duration,wav,language,transcript[,start,stop]``);
     ``m4t`` provides the tokenizer and language ids; ``sorting`` is ``ascending``/``descending``
     by duration (less padding) or ``random``/``none``; ``unwritable`` see :func:`check_writable_targets`.
     """
-    data = {
-        e.id: {
-            "duration": e.duration,
-            "wav": e.wav,
-            "start": e.start,
-            "stop": e.stop,
-            "language": m4t.languages.normalize(e.language),
-            "transcript": e.transcript,
-        }
-        for e in read_asr_manifest(csv)
-    }
+    normalize, data = m4t.languages.normalize, {}
+    for entry in read_asr_manifest(csv):  # items: duration, wav, start, stop, language, transcript
+        item = {key: value for key, value in asdict(entry).items() if key != "id"}  # the id is the key
+        data[entry.id] = {**item, "language": normalize(entry.language)}
 
     @takes("wav", "start", "stop")
     @provides("sig")
@@ -112,20 +93,13 @@ def asr_dataset(
 def text_dataset(
     csv: str | Path, m4t: SeamlessM4T, sorting: str = "random", unwritable: str = "keep"
 ) -> DynamicItemDataset:
-    """Text-pair dataset from a text manifest (``ID,src_lang,tgt_lang,source,target``).
-
-    Arguments as in :func:`asr_dataset`; ``duration`` (the sort key) is the target's length in characters.
-    """
-    data = {
-        p.id: {
-            "source_text": p.source,
-            "src_lang": m4t.languages.normalize(p.src_lang),
-            "language": m4t.languages.normalize(p.tgt_lang),
-            "transcript": p.target,
-            "duration": float(len(p.target)),  # sort key: target length in characters
-        }
-        for p in read_text_manifest(csv)
-    }
+    """Text-pair dataset from a text manifest (``ID,src_lang,tgt_lang,source,target``); arguments as in
+    :func:`asr_dataset`; ``duration`` (the sort key) is the target's length in characters."""
+    normalize, data = m4t.languages.normalize, {}
+    for p in read_text_manifest(csv):
+        src = {"source_text": p.source, "src_lang": normalize(p.src_lang)}
+        tgt = {"language": normalize(p.tgt_lang), "transcript": p.target, "duration": float(len(p.target))}
+        data[p.id] = {**src, **tgt}
     source = _ids_item(m4t, "source_text", "src_lang", "source")
     return _dataset(data, m4t, csv, unwritable, source, TEXT_KEYS, sorting)
 
@@ -200,9 +174,7 @@ def mixed_loader(
     num_workers: int = 0,
 ) -> DataLoader:
     """A loader yielding speech batches and text batches, interleaved at random."""
-    sampler = InterleavedBatchSampler(
-        [len(speech), len(text)], [speech_batch_size, text_batch_size], seed=seed
-    )
-    return DataLoader(
-        ConcatDataset([speech, text]), batch_sampler=sampler, collate_fn=PaddedBatch, num_workers=num_workers
-    )
+    sizes, batch_sizes = [len(speech), len(text)], [speech_batch_size, text_batch_size]
+    sampler = InterleavedBatchSampler(sizes, batch_sizes, seed=seed)
+    data = ConcatDataset([speech, text])
+    return DataLoader(data, batch_sampler=sampler, collate_fn=PaddedBatch, num_workers=num_workers)

@@ -1,12 +1,8 @@
-"""Forgetting check: decode other languages' test sets with the adapters on and off.
-
-Adapting a multilingual model to one language may hurt the others: ``forgetting_sets:``
-(e.g. Hindi) are decoded from the best checkpoint with every adapter set active and with
-none (the base; ``FinetuneConfig`` sets restore the original weights). The summary records
-both and the delta (:func:`~speechbrain_m4t_adapters.evaluation.summary.forgetting_entry`).
+"""Forgetting check: decode other languages' test sets (``forgetting_sets:``, e.g. Hindi) from the
+best checkpoint with every adapter set on and off (the base; ``FinetuneConfig`` sets restore the
+original weights); the summary records both and the delta
+(:func:`~speechbrain_m4t_adapters.evaluation.summary.forgetting_entry`).
 """
-
-from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
@@ -26,13 +22,13 @@ BASE_SUFFIX = ".base"
 @contextmanager
 def adapters_off(brain) -> Iterator[None]:
     """Evaluate with no adapter set active, then restore them (checkpoints hold weights only)."""
-    m4t = brain.m4t
-    before = list(m4t.adapters.active)
-    m4t.adapters.set_active([])
+    adapters = brain.m4t.adapters
+    before = list(adapters.active)
+    adapters.set_active([])
     try:
         yield
     finally:
-        m4t.adapters.set_active(before)
+        adapters.set_active(before)
 
 
 def evaluate_base(brain, datasets: Mapping, loader_kwargs: dict) -> dict[str, dict]:
@@ -43,10 +39,8 @@ def evaluate_base(brain, datasets: Mapping, loader_kwargs: dict) -> dict[str, di
 
 
 def evaluate_forgetting(brain, manifests: Mapping[str, Path], loader_kwargs: dict) -> dict[str, dict]:
-    """Decode each forgetting set ({name: manifest}) with adapters on and off; ``{name: forgetting_entry}``.
-
-    Without adapter sets (nothing to switch off) the base columns are None.
-    """
+    """Decode each forgetting set ({name: manifest}) with adapters on and off; ``{name: forgetting_entry}``
+    (without adapter sets, nothing to switch off, the base columns are None)."""
     if not manifests:
         return {}
     m4t = brain.m4t
@@ -62,12 +56,6 @@ def evaluate_forgetting(brain, manifests: Mapping[str, Path], loader_kwargs: dic
     }
     for name, entry in result.items():
         if entry["delta_wer"] is not None:
-            logger.info(
-                "forgetting %s (%s): WER %.2f with adapters, %.2f without (%+.2f)",
-                name,
-                entry["language"],
-                entry["wer"],
-                entry["base_wer"],
-                entry["delta_wer"],
-            )
+            numbers = (entry[key] for key in ("language", "wer", "base_wer", "delta_wer"))
+            logger.info("forgetting %s (%s): WER %.2f with adapters, %.2f without (%+.2f)", name, *numbers)
     return result

@@ -1,24 +1,12 @@
-"""On-disk cache of the outputs of frozen, deterministic stacks (reused every later epoch).
+"""On-disk cache of the outputs of frozen, deterministic stacks: computed in epoch 1, read back after.
 
-When everything below the lowest trainable module is frozen and runs without
-randomness, its output for an utterance never changes during training, so it
-is computed once (epoch 1) and read back afterwards:
-
-===========================  ======================================  =====================
-trainable (lowest)           cached                                  still computed
-===========================  ======================================  =====================
-decoder adapters / LoRA      the whole speech encoder (x8 shorter)   decoder
-length adaptor               the Conformer (+ features)              length adaptor, decoder
-text-only (decoder)          the text encoder                        decoder
-===========================  ======================================  =====================
-
-Entries are safetensors shards (one per computed batch) under ``<root>/<key>/``; the key
-hashes the base (source, architecture, frozen weights), the features, the cache point and
-the frozen active adapter sets, so any change uses a fresh folder (older ones are deleted).
-An entry whose recorded length differs from its utterance's is recomputed. Writing stops at ``max_gb``.
+What lies below the lowest trainable module, frozen and without randomness, gives each utterance the
+same output: the speech encoder (x8 shorter) below decoder adapters / LoRA, the Conformer (+ features)
+below a trainable length adaptor, the text encoder in text-only training. Entries are safetensors
+shards (one per batch) under ``<root>/<key>/``; the key hashes the base (source, architecture, frozen
+weights), features, cache point and frozen active adapter sets: any change uses a fresh folder (older
+ones are deleted). An entry of another length is recomputed; writing stops at ``max_gb``.
 """
-
-from __future__ import annotations
 
 import hashlib
 import json
@@ -66,11 +54,8 @@ def is_deterministic(modules: list[nn.Module]) -> bool:
     >>> is_deterministic([nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.1)).train()])
     False
     """
-    return not any(
-        isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0 and m.training
-        for module in modules
-        for m in module.modules()
-    )
+    inner = [m for module in modules for m in module.modules()]
+    return not any(isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0 and m.training for m in inner)
 
 
 class FrozenOutputCache:
@@ -106,8 +91,7 @@ class FrozenOutputCache:
             for uid, samples in zip(json.loads(meta.get("ids", "[]")), json.loads(meta.get("samples", "[]"))):
                 self.index[uid] = (shard, int(samples))
         self.nbytes, self._shards = sum(shard.stat().st_size for shard in shards), len(shards)
-        self.full = False
-        self.hits = self.misses = 0
+        self.full, self.hits, self.misses = False, 0, 0
         self._open: tuple[Path, object] | None = None
 
     def __len__(self) -> int:
@@ -115,10 +99,9 @@ class FrozenOutputCache:
 
     def get(self, uid: str, samples: int) -> torch.Tensor | None:
         """The stored tensor of ``uid`` if it was computed from ``samples`` samples of audio."""
-        entry = self.index.get(uid)
-        if entry is None or entry[1] != samples:
+        shard, stored = self.index.get(uid, (None, None))
+        if stored != samples:
             return None
-        shard = entry[0]
         if self._open is None or self._open[0] != shard:
             self._open = (shard, safe_open(str(shard), framework="pt"))
         return self._open[1].get_tensor(uid)
@@ -128,22 +111,15 @@ class FrozenOutputCache:
         size = sum(t.numel() * t.element_size() for t in tensors)
         if self.nbytes + size > self.max_bytes:
             if not self.full:
-                logger.warning(
-                    "frozen-output cache full (%.2f GB of %.2f GB): later utterances are recomputed",
-                    self.nbytes / 2**30,
-                    self.max_bytes / 2**30,
-                )
+                sizes = f"{self.nbytes / 2**30:.2f} GB of {self.max_bytes / 2**30:.2f} GB"
+                logger.warning("frozen-output cache full (%s): later utterances are recomputed", sizes)
             self.full = True
             return
         shard = self.folder / f"r{self.rank}_{self._shards:07d}.safetensors"
         self._shards += 1
-        save_file(
-            {uid: t.detach().to("cpu").contiguous() for uid, t in zip(uids, tensors)},
-            str(shard),
-            metadata={"ids": json.dumps(list(uids)), "samples": json.dumps([int(s) for s in samples])},
-        )
-        for uid, s in zip(uids, samples):
-            self.index[uid] = (shard, int(s))
+        metadata = {"ids": json.dumps(list(uids)), "samples": json.dumps([int(s) for s in samples])}
+        save_file({u: t.detach().to("cpu").contiguous() for u, t in zip(uids, tensors)}, str(shard), metadata)
+        self.index.update({uid: (shard, int(s)) for uid, s in zip(uids, samples)})
         self.nbytes += shard.stat().st_size
 
     def summary(self) -> str:
@@ -227,16 +203,10 @@ class FrozenOutputs:
         frozen_sets = [n for n in sets.active if not sets.sets[n].trainable]
         state = (point, tuple(frozen_sets))
         if self._caches.get(kind, (None,))[0] != state:
-            fb = self.m4t.fbank
-            key = {
-                "point": point,
-                "source": self.m4t.source,
-                "fingerprint": self.m4t.fingerprint,
-                "weights": weights_checksum(modules),  # includes frozen adapters hosted there
-                "frozen_sets": frozen_sets,
-                "features": {"bins": fb.num_mel_bins, "stride": fb.stride, "precision": str(fb.precision)},
-                "dtype": str(self.m4t.dtype),
-            }
+            m4t, fb = self.m4t, self.m4t.fbank
+            key = dict(point=point, source=m4t.source, fingerprint=m4t.fingerprint, dtype=str(m4t.dtype))
+            key["features"] = {"bins": fb.num_mel_bins, "stride": fb.stride, "precision": str(fb.precision)}
+            key.update(weights=weights_checksum(modules), frozen_sets=frozen_sets)  # frozen adapters too
             rank = torch.distributed.get_rank() if is_distributed_initialized() else 0
             # One sub-folder per input kind: a new key replaces only its own kind's entries.
             cache = FrozenOutputCache(self.folder / kind, key, self.max_gb, rank)
@@ -245,15 +215,11 @@ class FrozenOutputs:
         return self._caches[kind][1], point
 
     def encoded(self, ids, wavs=None, wav_lens=None, input_ids=None, attention_mask=None):
-        """``(point, hidden, mask)`` of the batch's frozen stages, or None (see the class docstring).
-
-        Entries are keyed by id and sample count (speech) or token count (text).
-        """
-        found = self._cache("speech" if wavs is not None else "text")
-        if found is None:
+        """``(point, hidden, mask)`` of the batch's frozen stages, or None (see the class docstring);
+        entries are keyed by id and sample count (speech) or token count (text)."""
+        if (found := self._cache("speech" if wavs is not None else "text")) is None:
             return None
-        cache, point = found
-        ids = list(ids)
+        (cache, point), ids = found, list(ids)
         if wavs is not None:
             wavs = wavs.to(self.m4t.device)
             lens = torch.ones(wavs.shape[0]) if wav_lens is None else wav_lens.float().cpu()

@@ -1,19 +1,13 @@
 """Experiment hyperparameters: one flat hyperpyyaml file per experiment, checked before use.
 
-A recipe YAML (``recipes/<Language>/hparams/<experiment>.yaml``, written by
-``tools/flat_recipes.py``) holds every knob and loads by itself with hyperpyyaml.
-Overrides (``--key=value``) replace WHOLE top-level entries (no deep merge).
-
-Overlays from the file's ``overlays_folder`` make any experiment run on a CPU in minutes:
-``--smoke=True`` (``smoke.yaml``: tiny RANDOM model, the clips in ``tests/fixtures/real``,
-one short epoch) and ``--mini=True`` (``mini.yaml``: the bundled mini SeamlessM4T, which
-has learned, and synthetic speech of the experiment's language).
-
-Every key is checked before anything is built: an unknown key is an error naming the
-closest known one; a value of the wrong type (``--lr=abc``) names the key, value and type.
+A recipe YAML (``recipes/<Language>/hparams/<experiment>.yaml``, written by ``tools/flat_recipes.py``)
+holds every knob and loads by itself with hyperpyyaml; overrides (``--key=value``) replace WHOLE
+top-level entries. Overlays from its ``overlays_folder`` run any experiment on a CPU in minutes:
+``--smoke=True`` (``smoke.yaml``: tiny RANDOM model, the clips in ``tests/fixtures/real``, one
+short epoch) and ``--mini=True`` (``mini.yaml``: the bundled, trained mini SeamlessM4T and
+synthetic speech of the experiment's language). Every key is checked before anything is built:
+an unknown key names the closest known one; a mistyped value names the key, value and type.
 """
-
-from __future__ import annotations
 
 import difflib
 import io
@@ -31,13 +25,9 @@ class HparamsError(ValueError):
     """An unknown key or a value of the wrong type in an experiment's hyperparameters."""
 
 
+_CHECKPOINTING = "True/False, a list of stacks, {stack: every k-th layer} or {stack: [sub-block, ...]}"
 #: Keys whose value may take several shapes (their default shows only one).
-SEVERAL_TYPES = {
-    "activation_checkpointing": (
-        "True/False, a list of stacks, {stack: every k-th layer} or {stack: [sub-block, ...]}",
-        (bool, list, dict),
-    ),
-}
+SEVERAL_TYPES = {"activation_checkpointing": (_CHECKPOINTING, (bool, list, dict))}
 
 
 def _is_tagged(value: Any) -> bool:
@@ -46,28 +36,26 @@ def _is_tagged(value: Any) -> bool:
     return bool(getattr(tag, "value", tag))
 
 
+#: Type of a default -> the name and the types of the values that may replace it (bool before int).
+_TYPES = {
+    bool: ("a boolean (True/False)", (bool,)),
+    int: ("an integer", (int,)),
+    float: ("a number", (int, float)),
+    str: ("a string", (str, int, float)),
+    dict: ("a mapping ({key: value, ...})", (dict,)),
+    list: ("a list ([a, b, ...])", (list,)),
+}
+
+
 def _expected_type(default: Any) -> tuple[str, tuple[type, ...]] | None:
     """Name and accepted types of values that may replace ``default`` (None: anything)."""
     if default is None or _is_tagged(default):
         return None
-    if isinstance(default, bool):
-        return "a boolean (True/False)", (bool,)
-    if isinstance(default, int):
-        return "an integer", (int,)
-    if isinstance(default, float):
-        return "a number", (int, float)
-    if isinstance(default, str):
-        return "a string", (str, int, float)
-    if isinstance(default, dict):
-        return "a mapping ({key: value, ...})", (dict,)
-    if isinstance(default, list):
-        return "a list ([a, b, ...])", (list,)
-    return None
+    return next((expected for kind, expected in _TYPES.items() if isinstance(default, kind)), None)
 
 
 def check_entry(key: str, value: Any, known: Any, source: str) -> None:
-    """Raise :class:`HparamsError` unless ``key`` is in ``known`` and ``value`` fits its entry's type.
-
+    """Raise :class:`HparamsError` unless ``key`` is in ``known`` and ``value`` fits its entry's type;
     ``source`` (a file or ``command line``) starts the message.
 
     Example
@@ -108,8 +96,7 @@ def _yaml() -> ruamel.yaml.YAML:
 def load_tree(path: str | Path) -> Any:
     """The YAML tree of one hyperparameter file (tags and comments preserved)."""
     try:
-        with open(path, encoding="utf-8") as stream:
-            tree = _yaml().load(stream)
+        tree = _yaml().load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError as error:
         raise FileNotFoundError(f"hyperparameter file not found: {path}") from error
     except ruamel.yaml.YAMLError as error:
@@ -119,16 +106,6 @@ def load_tree(path: str | Path) -> Any:
     if not isinstance(tree, dict):
         raise ValueError(f"{path}: top level must be a mapping of hyperparameters")
     return tree
-
-
-def _as_tree(overrides: str | dict | None) -> dict:
-    if isinstance(overrides, str):
-        return dict(_yaml().load(overrides) or {})
-    return dict(overrides or {})
-
-
-def _flag(value: Any) -> bool:
-    return str(value).lower() in ("true", "1")
 
 
 def _overlay_file(path: Path, tree: Any, name: str) -> Path:
@@ -143,18 +120,15 @@ def experiment_tree(path: str | Path, overrides: str | dict | None = None) -> An
     ``repo_root`` (above the overlays folder) and ``hparams_file``."""
     path = Path(path).resolve()
     tree = load_tree(path)
-    extra = _as_tree(overrides)
-    applied = [name for name in OVERLAYS if _flag(extra.get(name, tree.get(name, False)))]
+    extra = dict((_yaml().load(overrides) if isinstance(overrides, str) else overrides) or {})
+    applied = [n for n in OVERLAYS if str(extra.get(n, tree.get(n, False))).lower() in ("true", "1")]
     if len(applied) > 1:
         raise HparamsError(f"--{applied[0]}=True and --{applied[1]}=True exclude each other: choose one")
-    for name in applied:
-        overlay = _overlay_file(path, tree, name)
-        for key, value in load_tree(overlay).items():
-            check_entry(key, value, tree, str(overlay))
+    layers = [(str(file), load_tree(file)) for file in (_overlay_file(path, tree, n) for n in applied)]
+    for source, entries in [*layers, ("command line", extra)]:  # the overlay, then the overrides
+        for key, value in entries.items():
+            check_entry(key, value, tree, source)
             tree[key] = value
-    for key, value in extra.items():
-        check_entry(key, value, tree, "command line")
-        tree[key] = value
     if tree.get("overlays_folder"):
         tree.setdefault("repo_root", str((path.parent / str(tree["overlays_folder"])).resolve().parent))
     tree["hparams_file"] = str(path)

@@ -1,7 +1,5 @@
 """Training loggers: the YAML's file logger, plus TensorBoard when switched on."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +39,8 @@ def _numbers(stats: dict | None) -> dict | None:
 
 
 class NumericTensorboardLogger(TensorboardLogger):
-    """SpeechBrain's TensorboardLogger, fed only numbers (TensorBoard scalars hold no text).
-
-    Test statistics are tagged with the test-set name (``WER_bengali/test``) so sets do not
-    overwrite each other.
-    """
+    """SpeechBrain's TensorboardLogger, fed only numbers (TensorBoard scalars hold no text); test
+    statistics are tagged with the test-set name (``WER_bengali/test``): sets do not overwrite."""
 
     def log_stats(self, stats_meta, train_stats=None, valid_stats=None, test_stats=None, verbose=False):
         """Log the numeric statistics only."""

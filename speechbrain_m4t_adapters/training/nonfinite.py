@@ -1,16 +1,12 @@
-"""Skip optimiser steps whose loss or gradients are NaN/infinite.
+"""Skip optimiser steps whose loss or gradients are NaN/infinite (one would turn every weight NaN).
 
-One non-finite step turns every trained weight into NaN, and the run then saves garbage
-with a normal-looking summary. :class:`NonFiniteStepGuard` reuses SpeechBrain's hooks:
-``check_loss_isfinite`` only notes a non-finite loss (SpeechBrain's still steps);
-``freeze_optimizers`` (called after the gradients are complete and DDP-averaged, before
+:class:`NonFiniteStepGuard` reuses SpeechBrain's hooks: ``check_loss_isfinite`` only notes a
+non-finite loss; ``freeze_optimizers`` (after the gradients are complete and DDP-averaged, before
 clipping) skips the step, clears the gradients and logs the utterance ids; more than
-SpeechBrain's ``nonfinite_patience`` (default 3) skips in one epoch raise
-:class:`NonFiniteTrainingError`. With fp16 on CUDA the GradScaler skips overflowing steps
-itself (and must see them to lower its scale): only a non-finite loss is counted there.
+``nonfinite_patience`` (default 3) skips in one epoch raise :class:`NonFiniteTrainingError`.
+With fp16 on CUDA the GradScaler skips overflowing steps itself (and must see them to lower its
+scale): only a non-finite loss is counted there.
 """
-
-from __future__ import annotations
 
 import logging
 
@@ -75,13 +71,8 @@ class NonFiniteStepGuard:
                 f"(more than nonfinite_patience={patience}); the last was a non-finite {what} on "
                 f"utterances [{shown}]. Check those clips and the learning rate."
             )
-        logger.warning(
-            "non-finite %s on utterances [%s]: optimiser step skipped (%d this epoch, patience %d)",
-            what,
-            shown,
-            self.nonfinite_count,
-            patience,
-        )
+        counts = f"{self.nonfinite_count} this epoch, patience {patience}"
+        logger.warning("non-finite %s on utterances [%s]: optimiser step skipped (%s)", what, shown, counts)
         if scaling:
             return optimizers  # (and lowers its scale)
         for optimizer in optimizers.values():
@@ -90,11 +81,6 @@ class NonFiniteStepGuard:
 
 
 def _grads_finite(optimizers: dict) -> bool:
-    checks = [  # one device sync
-        torch.isfinite(p.grad).all()
-        for opt in optimizers.values()
-        for group in opt.param_groups
-        for p in group["params"]
-        if p.grad is not None
-    ]
+    grads = [p.grad for opt in optimizers.values() for group in opt.param_groups for p in group["params"]]
+    checks = [torch.isfinite(grad).all() for grad in grads if grad is not None]  # one device sync
     return bool(torch.stack(checks).all()) if checks else True

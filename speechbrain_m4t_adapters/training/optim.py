@@ -1,12 +1,9 @@
 """Optimiser parameter groups, warmup and annealing for adapter training.
 
-Each adapter config may carry its own ``lr`` and ``weight_decay`` (e.g. a 46M length-adaptor
-copy at 1e-4 beside fresh adapters at 1e-3); the rest uses the YAML optimiser's defaults. 1-D
-parameters (norms, biases) get no weight decay. A linear warmup climbs to each group's
-``peak_lr`` over ``warmup_steps`` optimiser steps; epoch-level annealing scales it.
+Each adapter config may carry its own ``lr`` and ``weight_decay`` (e.g. a 46M length-adaptor copy
+at 1e-4 beside fresh adapters at 1e-3), else the YAML optimiser's defaults apply; norms and biases
+get no weight decay. A linear warmup climbs to each group's ``peak_lr``; annealing scales it.
 """
-
-from __future__ import annotations
 
 import logging
 
@@ -23,12 +20,8 @@ def _split(name: str, params: list[nn.Parameter], lr: float | None, weight_decay
     decayed = {"name": name, "params": [p for p in params if p.ndim >= 2]}
     if weight_decay is not None:
         decayed["weight_decay"] = weight_decay
-    plain = {
-        "name": f"{name} (norms, biases)",
-        "params": [p for p in params if p.ndim < 2],
-        "weight_decay": 0.0,
-    }
-    groups = [group for group in (decayed, plain) if group["params"]]
+    plain = {"name": f"{name} (norms, biases)", "params": [p for p in params if p.ndim < 2]}
+    groups = [group for group in (decayed, {**plain, "weight_decay": 0.0}) if group["params"]]
     return [{**group, "lr": lr} for group in groups] if lr is not None else groups
 
 

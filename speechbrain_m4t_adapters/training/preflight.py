@@ -1,11 +1,8 @@
 """Checks run before any data is prepared or any model loaded: fail early, never after the work.
 
-Every folder the run writes must be writable (else ``adapters/`` fails after training), and
-every ``pretrained_adapters`` folder must exist (a missing one names the recipe, found beside
-the experiment's YAML, and the command that makes it).
+Every folder the run writes must be writable, and every ``pretrained_adapters`` folder must exist
+(a missing one names the recipe, found beside the experiment's YAML, and the command that makes it).
 """
-
-from __future__ import annotations
 
 import os
 import re
@@ -37,9 +34,7 @@ def check_writable(folders: Iterable[str | os.PathLike]) -> None:
     """
     for folder in folders:
         folder = Path(folder)
-        existing = folder
-        while not existing.exists() and existing != existing.parent:
-            existing = existing.parent
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), folder)
         if not existing.is_dir():
             raise PermissionError(f"cannot write to {folder}: {existing} is not a folder")
         if not os.access(existing, os.W_OK | os.X_OK):
@@ -52,8 +47,7 @@ def check_writable(folders: Iterable[str | os.PathLike]) -> None:
 def check_pretrained_adapters(
     folders: Sequence, argv: Sequence[str], hparams_file: str | os.PathLike
 ) -> None:
-    """Raise ``FileNotFoundError`` for a missing pretrained adapter folder, with the command that makes it.
-
+    """Raise ``FileNotFoundError`` for a missing pretrained adapter folder, with the command that makes it:
     ``<output_root>/<experiment>/<seed>/adapters`` is made by the recipe setting ``experiment_name:
     <experiment>``; the command repeats this run's ``--output_root``, ``--seed``, ``--smoke``, ``--mini``.
     """
@@ -68,8 +62,7 @@ def check_pretrained_adapters(
             searched = " or ".join(str(f) for f in recipe_folders(hparams_file)) or "no recipes folder"
             hint = f"no recipe YAML in {searched} sets experiment_name: {experiment}"
         else:
-            train = recipe.parent.parent / "train.py"
-            command = ["python", str(train), str(recipe), *keep]
+            command = ["python", str(recipe.parent.parent / "train.py"), str(recipe), *keep]
             if not any(a.startswith("--seed=") for a in keep):
                 command.append(f"--seed={seed}")
             hint = f"run its recipe {recipe.relative_to(recipe.parents[3])} first:\n    {shlex.join(command)}"
@@ -102,7 +95,4 @@ def find_recipe(experiment: str, hparams_file: str | os.PathLike) -> Path | None
     siblings = sorted(Path(hparams_file).resolve().parent.glob("*.yaml"))
     for folder in recipe_folders(hparams_file):
         siblings += sorted(folder.glob("*/hparams/*.yaml"))
-    for path in siblings:
-        if pattern.search(path.read_text(encoding="utf-8")):
-            return path
-    return None
+    return next((path for path in siblings if pattern.search(path.read_text(encoding="utf-8"))), None)

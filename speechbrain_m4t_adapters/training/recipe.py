@@ -1,10 +1,7 @@
 """Run an experiment from its YAML: prepare -> train -> checkpoint -> evaluate -> summary.
 
-Every recipe's ``train.py`` is a call to :func:`run_experiment`; what differs
-between experiments lives in YAML only.
+Every recipe's ``train.py`` calls :func:`run_experiment`; experiments differ in their YAML only.
 """
-
-from __future__ import annotations
 
 import contextlib
 import dataclasses
@@ -21,7 +18,7 @@ import speechbrain as sb
 import torch
 from filelock import FileLock
 from speechbrain.dataio.sampler import DynamicBatchSampler
-from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.distributed import if_main_process, run_on_main
 from torch.utils.data import DataLoader
 from transformers.utils import logging as hf_logging
 
@@ -60,17 +57,12 @@ def _prepare(hparams: dict) -> dict[str, Path]:
     """Write every manifest the experiment needs; returns name -> CSV path."""
     folder = Path(hparams["manifest_folder"])
     folder.mkdir(parents=True, exist_ok=True)
-    defaults = {
-        "max_duration": hparams.get("max_duration"),
-        "min_duration": hparams.get("min_duration"),
-        "seed": hparams.get("seed"),
-        "verify_decode": hparams.get("verify_audio"),
-    }
+    defaults = {"max_duration": hparams.get("max_duration"), "min_duration": hparams.get("min_duration")}
+    defaults.update(seed=hparams.get("seed"), verify_decode=hparams.get("verify_audio"))
     # Duration limits protect training memory only: validation and test sets are never cut
     # (long utterances are decoded in chunks), or scores would silently be on a subset.
     eval_defaults = {**defaults, "max_duration": None, "min_duration": None}
-    mode = hparams["mode"]
-    text_specs = hparams.get("text_corpus") or {}
+    mode, text_specs = hparams["mode"], hparams.get("text_corpus") or {}
     referenced = json.dumps(dict(text_specs), default=str)
     # Speech sets: train/valid for speech training, and any a text corpus is built from
     # (e.g. the transcripts of the 5-hour subset for translated-transcript pairs).
@@ -109,16 +101,13 @@ def _train_loader(hparams: dict, m4t, csvs: dict[str, Path]):
     train = _dataset(hparams, m4t, csvs, "train", sorting)
     if hparams["mode"] == "mixed":
         text = _dataset(hparams, m4t, csvs, "train", "random", kind="text")
-        return mixed_loader(
-            train, text, kwargs.get("batch_size", 1), hparams["text_batch_size"], seed=hparams["seed"]
-        ), {}
+        sizes = (kwargs.get("batch_size", 1), hparams["text_batch_size"])
+        return mixed_loader(train, text, *sizes, seed=hparams["seed"]), {}
     if sorting == "random":
         kwargs["shuffle"] = True
     if hparams.get("dynamic_batching"):
-        kwargs = {
-            "batch_sampler": DynamicBatchSampler(train, **hparams["dynamic_batch_sampler"]),
-            "num_workers": kwargs.get("num_workers", 0),
-        }
+        sampler = DynamicBatchSampler(train, **hparams["dynamic_batch_sampler"])
+        kwargs = {"batch_sampler": sampler, "num_workers": kwargs.get("num_workers", 0)}
     return train, kwargs
 
 
@@ -159,15 +148,10 @@ def _start(argv: list[str]) -> tuple[dict, sb.core.RunOptions, str]:
     # Under DDP a text batch leaves the speech-side sets without gradients: only mixed runs
     # need DDP to look for unused parameters (it costs a graph traversal per step).
     if "find_unused_parameters" not in run_opts.overridden_args and "find_unused_parameters" not in hparams:
-        run_opts = dataclasses.replace(
-            run_opts,
-            find_unused_parameters=hparams["mode"] == "mixed",
-            overridden_args=run_opts.overridden_args | {"find_unused_parameters"},
-        )
-    output = Path(hparams["output_folder"])
-    check_writable(
-        [output, hparams["save_folder"], output / "adapters", output / "test", hparams["manifest_folder"]]
-    )
+        unused, given = hparams["mode"] == "mixed", run_opts.overridden_args | {"find_unused_parameters"}
+        run_opts = dataclasses.replace(run_opts, find_unused_parameters=unused, overridden_args=given)
+    output, save = Path(hparams["output_folder"]), hparams["save_folder"]
+    check_writable([output, save, output / "adapters", output / "test", hparams["manifest_folder"]])
     check_pretrained_adapters(hparams.get("pretrained_adapters") or [], argv, hparams["hparams_file"])
     resolve_model_source(hparams["model_source"])  # a damaged bundled model fails here, before any data work
     if "noprogressbar" not in run_opts.overridden_args and not progress_enabled():  # quiet in CI/logs
@@ -176,16 +160,14 @@ def _start(argv: list[str]) -> tuple[dict, sb.core.RunOptions, str]:
         hf_logging.disable_progress_bar()  # transformers' weight-loading bars too
     hparams["train_logger"] = with_tensorboard(hparams)
     device = run_opts["device"] or ("cuda:0" if torch.cuda.is_available() else "cpu")  # SpeechBrain's default
-    threads = cpu_threads(hparams.get("cpu_threads"), device)
-    if threads is not None:
+    if (threads := cpu_threads(hparams.get("cpu_threads"), device)) is not None:
         torch.set_num_threads(threads)
     return hparams, run_opts, merged_text
 
 
 def cpu_threads(setting: int | str | None, device: str = "cpu") -> int | None:
-    """Threads for a CPU run: ``auto`` leaves the cores other jobs keep busy (1-minute load) free.
-
-    On a shared machine torch's default (every core) is many times slower than one thread.
+    """Threads for a CPU run: ``auto`` leaves the cores other jobs keep busy (1-minute load) free (on a
+    shared machine torch's default, every core, is many times slower than one thread).
     ``OMP_NUM_THREADS`` wins over ``auto``; an integer is used as given; None keeps torch's default.
 
     Example
@@ -209,7 +191,7 @@ def _own_folder(hparams: dict, merged_text: str) -> None:
     output = Path(hparams["output_folder"])
     aside = [p.name for p in (Path(hparams["save_folder"]), output / "frozen_cache") if p.parent == output]
     aside += ["adapters", "test", "summary.json", "train_log.txt", "hyperparams.yaml", "log.txt", "env.log"]
-    if sb.utils.distributed.if_main_process():
+    if if_main_process():
         check_settings(output, merged_text, bool(hparams.get("start_fresh")), aside)
     Path(hparams["save_folder"]).mkdir(parents=True, exist_ok=True)  # the checkpointer's, if moved aside
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"])
@@ -227,35 +209,25 @@ def _fit(brain: AdapterBrain, hparams: dict, csvs: dict[str, Path]) -> int:
     trainable = sum(p.numel() for p in m4t.trainable_parameters())
     report = m4t.adapters.parameter_report()
     logger.info(parameter_summary(report))
-    scaled = hparams.get("budget_scaling") == "paper_fraction"
-    base = report["base_parameters"] if scaled else None
+    base = report["base_parameters"] if hparams.get("budget_scaling") == "paper_fraction" else None
     logger.info(budget_line(experiment_parameters(report), hparams.get("paper_params"), base))
     if hparams["number_of_epochs"] <= 0 or trainable == 0:
-        logger.info(
-            "nothing to train (%d epochs, %d trainable parameters): evaluating only",
-            hparams["number_of_epochs"],
-            trainable,
-        )
+        nothing = "nothing to train (%d epochs, %d trainable parameters): evaluating only"
+        logger.info(nothing, hparams["number_of_epochs"], trainable)
         return trainable
     train, train_kwargs = _train_loader(hparams, m4t, csvs)
-    if isinstance(train, DataLoader):  # mixed mode: the Brain reseeds its sampler per epoch
-        brain.train_loader = train
-    brain.fit(
-        hparams["epoch_counter"],
-        train,
-        valid,
-        train_loader_kwargs=train_kwargs,
-        valid_loader_kwargs=hparams["valid_dataloader_opts"],
-    )
+    if isinstance(train, DataLoader):  # mixed mode: SpeechBrain's fit reseeds its sampler per epoch
+        brain.train_sampler = train.batch_sampler
+    loaders = dict(train_loader_kwargs=train_kwargs, valid_loader_kwargs=hparams["valid_dataloader_opts"])
+    brain.fit(hparams["epoch_counter"], train, valid, **loaders)
     return trainable
 
 
 def _evaluate(brain: AdapterBrain, hparams: dict, csvs: dict[str, Path]) -> tuple[dict, dict, dict]:
     """Test-set metrics, the same sets with adapters off (``compare_base``), and the forgetting check."""
     m4t, loader_opts = brain.m4t, hparams["test_dataloader_opts"]
-    test_sets = {
-        name: asr_dataset(csvs[f"test_{name}"], m4t, "ascending") for name in (hparams.get("test_sets") or {})
-    }
+    names = hparams.get("test_sets") or {}
+    test_sets = {name: asr_dataset(csvs[f"test_{name}"], m4t, "ascending") for name in names}
     results = brain.evaluate_test_sets(test_sets, loader_opts)
     versus_base = {}
     if hparams.get("compare_base") and m4t.adapters.sets:  # the same test sets, adapters off
@@ -269,25 +241,17 @@ def _save_results(
     brain: AdapterBrain, hparams: dict, trainable: int, evaluated: tuple[dict, dict, dict]
 ) -> dict:
     """Adapters, ``summary.json`` and the model card (main process; others return an empty dict)."""
-    if not sb.utils.distributed.if_main_process():
+    if not if_main_process():
         return {}
     m4t, output = brain.m4t, Path(hparams["output_folder"])
     results, versus_base, forgetting = evaluated
     report = m4t.adapters.parameter_report()
     search = hparams["test_search"]  # recorded so `evaluate` decodes the same way by default
-    decoding = {
-        "num_beams": search.get("num_beams"),
-        "max_new_tokens": search.get("max_new_tokens"),
-        "max_chunk_seconds": hparams.get("max_decode_seconds"),
-    }
+    decoding = {key: search.get(key) for key in ("num_beams", "max_new_tokens")}
+    decoding["max_chunk_seconds"] = hparams.get("max_decode_seconds")
+    about = dict(language=hparams["language"], experiment=hparams["experiment_name"], decoding=decoding)
     if m4t.adapters.sets:
-        m4t.save_adapters(
-            output / "adapters",
-            language=hparams["language"],
-            experiment=hparams["experiment_name"],
-            training_data=describe_training_data(hparams),
-            decoding=decoding,
-        )
+        m4t.save_adapters(output / "adapters", training_data=describe_training_data(hparams), **about)
     summary = write_summary(
         output / "summary.json",
         experiment=hparams["experiment_name"],
@@ -316,11 +280,9 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
     """Run the experiment of ``argv`` (``hparams.yaml --key=value ...``); returns its ``summary.json``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     hparams, run_opts, merged_text = _start(argv)
-    main = sb.utils.distributed.if_main_process()  # one lock holder; the other ranks share its folder
-    with (
-        exclusive_run(hparams["output_folder"]) if main else contextlib.nullcontext(),
-        _stop_on_sigterm(hparams),
-    ):
+    # One lock holder: the main process; the other ranks share its folder.
+    lock = exclusive_run(hparams["output_folder"]) if if_main_process() else contextlib.nullcontext()
+    with lock, _stop_on_sigterm(hparams):
         _own_folder(hparams, merged_text)
         return _run(hparams, run_opts)
 
@@ -328,56 +290,48 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
 @contextlib.contextmanager
 def _stop_on_sigterm(hparams: dict):
     """A SIGTERM (a scheduler's stop, ``kill``) ends the run with a message saying how to resume."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
     def stop(signum, frame):
         """Log where to resume, then leave as a SIGTERM would (rc 128 + 15)."""
-        logger.error(
-            "stopped by SIGTERM; checkpoints are in %s (saves are complete or absent): run the same "
-            "command again to resume",
-            hparams["save_folder"],
-        )
+        saves = f"checkpoints are in {hparams['save_folder']} (saves are complete or absent)"
+        logger.error("stopped by SIGTERM; %s: run the same command again to resume", saves)
         raise SystemExit(128 + signum)
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    main = threading.current_thread() is threading.main_thread()  # signals are for the main thread only
+    previous = signal.signal(signal.SIGTERM, stop) if main else None
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _run(hparams: dict, run_opts: sb.core.RunOptions) -> dict:
     """Prepare, train, evaluate and save, in an output folder this process owns."""
     csvs, adapters = _prepare(hparams), hparams.get("adapters") or {}
-    lines = []
-    if hparams.get("budget_scaling") == "paper_fraction":  # the mini overlay: shares of the base, not counts
-        lines = scale_to_paper_fraction(adapters, hparams["model_source"])
+    paper_fraction = hparams.get("budget_scaling") == "paper_fraction"  # mini: shares of the base, not counts
+    lines = scale_to_paper_fraction(adapters, hparams["model_source"]) if paper_fraction else []
     for line in lines + apply_lr_by_kind(adapters, hparams.get("lr_by_kind") or {}):
         logger.info(line)
     m4t, checkpointer = hparams["m4t"](), hparams["checkpointer"]
     checkpointer.add_recoverable("m4t", m4t)
     brain = AdapterBrain({"m4t": m4t}, hparams["opt_class"], hparams, run_opts, checkpointer)
-    trainable = _fit(brain, hparams, csvs)
-    epochs = hparams["epoch_counter"].current
+    trainable, epochs = _fit(brain, hparams, csvs), hparams["epoch_counter"].current
+    output = Path(hparams["output_folder"])
     if not hparams.get("test_sets"):  # e.g. a sweep on the validation split: nothing is decoded, no summary
-        if m4t.adapters.sets and sb.utils.distributed.if_main_process():
-            m4t.save_adapters(Path(hparams["output_folder"]) / "adapters", language=hparams["language"])
+        if m4t.adapters.sets and if_main_process():
+            m4t.save_adapters(output / "adapters", language=hparams["language"])
         print(f"{hparams['experiment_name']}: no test_sets, trained only (validation in train_log.txt)")
         return {}
-    summary_path = Path(hparams["output_folder"]) / "summary.json"
-    summary = finished_summary(summary_path, list(hparams.get("test_sets") or {}), epochs)
+    summary_path = output / "summary.json"
+    summary = finished_summary(summary_path, list(hparams["test_sets"]), epochs)
     if summary is not None and not hparams.get("redo_test"):
-        logger.info(
-            "%s: test sets already decoded after epoch %d (--redo_test=True decodes again)",
-            summary_path,
-            epochs,
-        )
+        decoded = "%s: test sets already decoded after epoch %d (--redo_test=True decodes again)"
+        logger.info(decoded, summary_path, epochs)
     else:
         summary = _save_results(brain, hparams, trainable, _evaluate(brain, hparams, csvs))
         if summary:
-            where = Path(hparams["output_folder"]).resolve()
+            where = output.resolve()
             saved = f" and adapters in {where / 'adapters'}" if m4t.adapters.sets else ""
             print(f"{hparams['experiment_name']}: summary in {where / 'summary.json'}{saved}", flush=True)
     # The last lines of a run with ``compare_base``: adapted vs base, per test set.

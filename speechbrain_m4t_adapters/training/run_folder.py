@@ -1,12 +1,10 @@
 """One experiment folder, one run, one configuration.
 
-:func:`exclusive_run` locks the output folder: a second run into it stops at once, naming
-the holder. :func:`check_settings` records every setting that changes results in
-``settings.json``; a rerun with other values is an error naming the keys unless
-``--start_fresh=True`` moves the old run aside (the :data:`RESUMABLE` keys may change).
+:func:`exclusive_run` locks the output folder: a second run into it stops at once, naming the
+holder. :func:`check_settings` records every setting that changes results in ``settings.json``; a
+rerun with other values is an error naming the keys unless ``--start_fresh=True`` moves the old run
+aside (the :data:`RESUMABLE` keys may change).
 """
-
-from __future__ import annotations
 
 import json
 import os
@@ -28,27 +26,11 @@ OWNER_NAME = ".run.owner"
 #: Keys that may differ from the run that made the folder: they extend training, choose what is
 #: decoded at test time, or only change speed and memory (same numbers).
 RESUMABLE = frozenset(
-    {
-        "number_of_epochs",
-        "redo_test",
-        "start_fresh",
-        "test_sets",
-        "forgetting_sets",
-        "compare_base",
-        "test_search",
-        "test_dataloader_opts",
-        "max_decode_seconds",
-        "extra_normalizers",
-        "num_workers",
-        "cpu_threads",
-        "tensorboard",
-        "hf_cache",
-        "activation_checkpointing",
-        "frozen_cache",
-        "frozen_cache_max_gb",
-        "hparams_file",
-        "repo_root",
-    }
+    "number_of_epochs redo_test start_fresh "  # more training
+    "test_sets forgetting_sets compare_base test_search test_dataloader_opts "  # what is decoded
+    "max_decode_seconds extra_normalizers "  # and how
+    "num_workers cpu_threads tensorboard hf_cache activation_checkpointing frozen_cache "
+    "frozen_cache_max_gb hparams_file repo_root".split()  # speed, memory, places
 )
 
 
@@ -74,11 +56,8 @@ def exclusive_run(folder: str | Path) -> Iterator[None]:
     try:
         lock.acquire()
     except Timeout:
-        owner = (
-            (folder / OWNER_NAME).read_text(encoding="utf-8").strip()
-            if (folder / OWNER_NAME).exists()
-            else "?"
-        )
+        owner_file = folder / OWNER_NAME
+        owner = owner_file.read_text(encoding="utf-8").strip() if owner_file.exists() else "?"
         raise RunFolderError(
             f"{folder} is in use by another run ({owner}): wait for it to finish, or give this run "
             "another --output_folder"
