@@ -282,9 +282,13 @@ def run_experiment(argv: Sequence[str] | None = None) -> dict:
     hparams, run_opts, merged_text = _start(argv)
     # One lock holder: the main process; the other ranks share its folder.
     lock = exclusive_run(hparams["output_folder"]) if if_main_process() else contextlib.nullcontext()
-    with lock, _stop_on_sigterm(hparams):
-        _own_folder(hparams, merged_text)
-        return _run(hparams, run_opts)
+    try:
+        with lock, _stop_on_sigterm(hparams):
+            _own_folder(hparams, merged_text)
+            return _run(hparams, run_opts)
+    finally:  # a torchrun group left alive at exit: gloo's threads can abort it ("terminate called ...")
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
 
 
 @contextlib.contextmanager
