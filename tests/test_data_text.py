@@ -51,6 +51,20 @@ def test_flores_pairs_are_line_aligned(tmp_path, tgt, iso):
     assert pairs[300].source.startswith('"We now have 4-month-old mice')
 
 
+def test_flores_sentence_range_keeps_those_lines_and_refuses_negative_bounds(tmp_path):
+    pairs = flores_pairs(FLORES, tmp_path / "r.csv", tgt="ory_Orya", splits=("dev",), sentences=[5, 8])
+    kept = read_text_manifest(tmp_path / "r.csv")
+    assert pairs.kept == 3 and [p.id for p in kept] == [
+        "flores_dev_0006",
+        "flores_dev_0007",
+        "flores_dev_0008",
+    ]
+    assert kept[0].source == lines(FLORES / "dev" / "eng_Latn.dev")[5]
+    for bad in ([-3, 10], [8, 5]):
+        with pytest.raises(ValueError, match=r"sentences must be \[start, stop\]"):
+            flores_pairs(FLORES, tmp_path / "x.csv", tgt="ory_Orya", splits=("dev",), sentences=bad)
+
+
 def test_flores_bengali_quoting_is_kept_verbatim(tmp_path):
     flores_pairs(FLORES, tmp_path / "b.csv", tgt="ben_Beng", splits=("devtest",))
     first = read_text_manifest(tmp_path / "b.csv")[0].target

@@ -157,6 +157,8 @@ def flores_pairs(
         src_iso, tgt_iso = to_iso639_3(src), to_iso639_3(tgt)
         root = Path(flores_dir) if flores_dir is not None else BUNDLED_FLORES
         start, stop = sentences if sentences is not None else (0, None)
+        if start < 0 or (stop is not None and stop < start):  # IDs and origins count from start
+            raise ValueError(f"sentences must be [start, stop] with 0 <= start <= stop, got {sentences}")
         found = []
         for split in splits:
             tgt_path = root / split / f"{tgt}.{split}"
