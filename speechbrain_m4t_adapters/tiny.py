@@ -20,11 +20,9 @@ from transformers import (
     SeamlessM4Tv2Config,
     SeamlessM4Tv2Model,
 )
-from transformers.tokenization_utils_base import generate_merges
 
 TINY_LANGUAGES = ("eng", "ory", "mai", "ben", "hin")
 BUNDLED_CORPUS = Path(__file__).parent / "resources" / "tiny_corpus.txt"
-SPECIAL_TOKENS = ("<pad>", "<unk>", "<s>", "</s>")
 
 
 def train_tokenizer(
@@ -33,7 +31,7 @@ def train_tokenizer(
     languages: tuple[str, ...] = TINY_LANGUAGES,
     sentencepiece_path: str | Path | None = None,
 ) -> SeamlessM4TTokenizer:
-    """Train a SentencePiece BPE model and wrap it as a ``SeamlessM4TTokenizer`` (no ``protobuf`` needed).
+    """Train a SentencePiece BPE model and load it as a hub checkpoint's ``SeamlessM4TTokenizer``.
 
     The ids follow the real checkpoints' fairseq layout: ``<pad>=0, <unk>=1, <s>=2, </s>=3``, pieces
     at SentencePiece id + 1, language tokens ``__xxx__`` after the pieces. ``corpus``: UTF-8 text, one
@@ -43,21 +41,20 @@ def train_tokenizer(
     """
     import sentencepiece as spm
 
-    with tempfile.TemporaryDirectory() as tmp:
-        prefix = str(Path(tmp) / "spm")
-        options = dict(model_prefix=prefix, vocab_size=vocab_size, model_type="bpe", character_coverage=1.0)
-        ids = dict(unk_id=0, bos_id=1, eos_id=2, pad_id=-1)
-        spm.SentencePieceTrainer.train(input=str(corpus), num_threads=2, minloglevel=2, **options, **ids)
-        processor = spm.SentencePieceProcessor(model_file=prefix + ".model")
-        if sentencepiece_path is not None:
-            shutil.copyfile(prefix + ".model", sentencepiece_path)
-    pieces = {processor.id_to_piece(i): i for i in range(3, processor.get_piece_size())}  # not unk/bos/eos
-    vocab = {**{token: i for i, token in enumerate(SPECIAL_TOKENS)}, **{p: i + 1 for p, i in pieces.items()}}
-    scores = {piece: processor.get_score(i) for piece, i in pieces.items()}
-    merges = generate_merges(vocab, vocab_scores=scores, skip_tokens=set(SPECIAL_TOKENS))
     tokens = [f"__{code}__" for code in languages]
-    langs = dict(src_lang=languages[0], tgt_lang=languages[1], additional_special_tokens=tokens)
-    return SeamlessM4TTokenizer(vocab=vocab, merges=merges, **langs)
+    with tempfile.TemporaryDirectory() as tmp:
+        options = dict(vocab_size=vocab_size, model_type="bpe", character_coverage=1.0, num_threads=2)
+        ids = dict(unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2)
+        spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=f"{tmp}/spm", **options, **ids)
+        if sentencepiece_path is not None:
+            shutil.copyfile(f"{tmp}/spm.model", sentencepiece_path)
+        # transformers' own conversion of a hub folder (vocabulary, merges AND SentencePiece's
+        # normalisation rules), so the tiny tokenizer splits text as a hub checkpoint's does in
+        # every transformers version (hand-made vocab + merges drifted from it in 5.25)
+        shutil.move(f"{tmp}/spm.model", f"{tmp}/sentencepiece.bpe.model")
+        langs = dict(src_lang=languages[0], tgt_lang=languages[1], additional_special_tokens=tokens)
+        Path(tmp, "tokenizer_config.json").write_text(json.dumps(langs), encoding="utf-8")
+        return SeamlessM4TTokenizer.from_pretrained(tmp)
 
 
 def tiny_config(
