@@ -98,11 +98,13 @@ def _training_lines(info: dict, count: int) -> list[str]:
     for n, stage in enumerate(stages, start=1):
         changes = stage.get("config_changes", [])
         lr = changes[0]["changed"].get("lr", [stage["lr"]])[0] if changes else stage["lr"]
+        share = stage.get("low_resource_batch_share", 0.0)
         lines.append(
             f"- Stage {n}, {stage['what']}: {stage['steps']:,} steps of batch {cfg['batch_size']}, "
             f"{stage['train_seconds'] / 3600:.2f} h on 1-2 CPU threads, AdamW peak lr {lr} "
             f"({stage['warmup_steps']} warmup steps, inverse-sqrt decay), speech: "
             f"{', '.join(stage['speech_languages'])}."
+            + (f" {share:.0%} of the speech batches from the low-resource clips only." if share else "")
             + "".join(f" {_changes_text(change)}" for change in changes)
         )
     lines += [
@@ -113,8 +115,11 @@ def _training_lines(info: dict, count: int) -> list[str]:
         "  `python tools/mini/make_speech.py --out DATA`; stage 1 `python tools/mini/pretrain.py",
         "  --data DATA --run RUN --set speech_languages=[eng,hin,ben,asm,guj,kan,mal,mar,npi,pan,tam,tel]",
         "  eval_every=1000 curriculum_steps=4000` (re-run to resume); stage 2 `python tools/mini/pretrain.py",
-        "  --data DATA --run RUN2 --set init_from=MODEL eval_every=500`; `python tools/mini/pretrain.py",
-        f"  --run RUN2 --export MODEL`, `python tools/mini/model_card.py --model MODEL --count {count}`.",
+        "  --data DATA --run RUN2 --set init_from=MODEL eval_every=500`; stage 3 the same from stage 2's",
+        "  MODEL with `--run RUN3 --set init_from=MODEL lr=0.001 low_resource_batch_share=0.15",
+        "  eval_every=500` (docs/mini_model.md: when each stage stopped, and why); `python",
+        "  tools/mini/pretrain.py --run RUN3 --export MODEL`, `python tools/mini/model_card.py --model MODEL",
+        f"  --count {count}`.",
         "",
     ]
     return lines + _speech_data_lines(stages)

@@ -543,6 +543,7 @@ def export_card(run: Path, cfg: dict, state: dict) -> dict:
         "train_seconds": round(state["train_seconds"]),
         "lr": cfg["lr"],
         "warmup_steps": cfg["warmup_steps"],
+        "low_resource_batch_share": cfg.get("low_resource_batch_share", 0.0),  # at the stage's start
     }
     changes = run / "config_changes.jsonl"  # keys changed on resuming: lr before and after a step
     if changes.exists():

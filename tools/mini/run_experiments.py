@@ -242,6 +242,13 @@ def findings(table: dict) -> list[str]:
     return lines
 
 
+def _mini_rates() -> dict[str, str]:
+    """``lr_by_kind`` of ``hparams/mini.yaml`` as written there (kind -> lr), for the report."""
+    text = (REPO / "hparams" / "mini.yaml").read_text(encoding="utf-8")
+    block = text.split("lr_by_kind:", 1)[1]
+    return dict(re.findall(r"^ {4}(\w+): ([\d.e-]+)", re.split(r"\n\S", block, maxsplit=1)[0], re.M))
+
+
 def write_report(table: dict, seeds: list[int], out_md: Path, out_png: Path, command: str) -> None:
     """``docs/mini_results.md`` and its PNG."""
     lines = [
@@ -293,7 +300,9 @@ def write_report(table: dict, seeds: list[int], out_md: Path, out_png: Path, com
         "  trainable length-adaptor copy is what the mini config makes it (15.8 % of the base, against",
         "  3.8 % on v1 medium: the mini length adaptor is relatively large).",
         "- Learning rates, one per adapter kind, from the validation-only sweep of the protocol",
-        "  ([`mini_lr_sweep.md`](mini_lr_sweep.md); `lr_by_kind`): bottleneck 1e-2, trainable copy 1e-3.",
+        "  ([`mini_lr_sweep.md`](mini_lr_sweep.md); `lr_by_kind` of `hparams/mini.yaml`): "
+        + ", ".join(f"{kind} {lr}" for kind, lr in _mini_rates().items())
+        + ".",
         "- Text-only rows twice: the 480 training transcripts paired with the mini model's own English",
         "  translations (the paper's translated transcripts; `text_only_full`), and FLORES-200's human",
         "  English -> target translations of the full training sentences 0-799 (`text_only_human`).",
