@@ -1,0 +1,262 @@
+"""Data preparation for IndicVoices (AI4Bharat), one language at a time.
+
+Writes ``train.csv``, ``valid.csv`` and ``test.csv`` with the columns ``ID, duration, wav,
+start, stop, wrd`` (``start``/``stop`` in samples, both 0 for a whole file). As in the paper,
+``train`` is a seeded subset of ``train_hours`` of the ``train`` split, ``valid`` a disjoint
+``valid_hours`` of the same split and ``test`` the whole ``valid`` split (the corpus publishes
+no test transcripts). Two layouts are read, below ``<data_folder>/<split>/`` (any depth):
+
+* per-recording JSON (the ai4bharat.iitm.ac.in download): ``<id>.json`` holding a ``verbatim``
+  list of ``{"start", "end", "text"}`` segments (and a parallel ``normalized`` list) next to
+  ``<id>.wav`` (or ``.flac``, ``.mp3``, ``.ogg``): one row per segment, ID ``<id>_chunk_<k>``;
+* JSON-lines manifests (AI4Bharat's segmentation script): one ``{"audio_filepath", "text",
+  "duration", "lang"}`` object per line, paths relative to the manifest; also read from a
+  ``<split>.json`` or ``<split>.jsonl`` file directly in ``data_folder``.
+
+Rows that cannot be used (unparsable line, missing audio, bad segment times, empty transcript,
+another language) are skipped, each logged with its file and line, and counted.
+
+Authors
+ * speechbrain-m4t-adapters contributors 2026
+"""
+
+import csv
+import json
+import logging
+import os
+import random
+import re
+
+from speechbrain.dataio.dataio import read_audio_info
+
+logger = logging.getLogger(__name__)
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
+CSV_HEADER = ["ID", "duration", "wav", "start", "stop", "wrd"]
+TAG = re.compile(r"\[[^\]]*\]")  # [noise], [laughter], ...
+SEGMENT_END_TOLERANCE = 0.1  # s a segment may end past the end of its recording
+
+
+def prepare_indicvoices(
+    data_folder,
+    save_folder,
+    language,
+    train_hours=5.0,
+    valid_hours=0.5,
+    seed=1234,
+    text_field="verbatim",
+    skip_prep=False,
+):
+    """Write the train/valid/test CSV files of one IndicVoices language.
+
+    Arguments
+    ---------
+    data_folder : str
+        Folder of one language, holding the ``train`` and ``valid`` splits.
+    save_folder : str
+        Where ``train.csv``, ``valid.csv`` and ``test.csv`` are written.
+    language : str
+        ISO 639-3 code; JSON-lines rows with another ``lang`` are skipped.
+    train_hours, valid_hours : float
+        Sizes of the seeded, disjoint subsets drawn from the ``train`` split.
+    seed : int
+        Seed of that draw.
+    text_field : str
+        ``verbatim`` or ``normalized`` transcripts (bracketed tags are removed).
+    skip_prep : bool
+        If True, do nothing.
+
+    Returns
+    -------
+    dict
+        Number of rows written per CSV (empty when nothing was prepared).
+
+    Example
+    -------
+    >>> prepare_indicvoices("unused", "unused", "ory", skip_prep=True)
+    {}
+    """
+    files = {name: os.path.join(save_folder, f"{name}.csv") for name in ("train", "valid", "test")}
+    if skip_prep or all(os.path.isfile(path) for path in files.values()):
+        logger.info("Skipping IndicVoices preparation (skip_prep or CSV files already in %s)", save_folder)
+        return {}
+    pool = read_split(data_folder, "train", language, text_field)
+    train, valid = draw_hours(pool, [train_hours, valid_hours], seed)
+    sets = {"train": train, "valid": valid, "test": read_split(data_folder, "valid", language, text_field)}
+    os.makedirs(save_folder, exist_ok=True)
+    for name, rows in sets.items():
+        with open(files[name], "w", newline="", encoding="utf-8") as stream:
+            writer = csv.DictWriter(stream, fieldnames=CSV_HEADER)
+            writer.writeheader()
+            writer.writerows(rows)
+        hours = sum(row["duration"] for row in rows) / 3600
+        logger.info("%s: %d rows (%.2f h)", files[name], len(rows), hours)
+    return {name: len(rows) for name, rows in sets.items()}
+
+
+def read_split(data_folder, split, language, text_field="verbatim"):
+    """Rows of every JSON file of ``split``; unusable rows are logged and counted.
+
+    Arguments
+    ---------
+    data_folder : str
+        Folder of one language.
+    split : str
+        ``train`` or ``valid``: JSON files below a folder of that name, or ``<split>.json[l]``.
+    language : str
+        Expected language code.
+    text_field : str
+        ``verbatim`` or ``normalized``.
+
+    Returns
+    -------
+    list of dict
+        CSV rows (keys of ``CSV_HEADER``).
+    """
+    paths = []
+    for root, _, names in os.walk(data_folder):
+        inside = split in os.path.relpath(root, data_folder).split(os.sep)
+        for name in sorted(names):
+            stem, ext = os.path.splitext(name)
+            if ext in (".json", ".jsonl") and (inside or (stem == split and root == data_folder)):
+                paths.append(os.path.join(root, name))
+    if not paths:
+        raise FileNotFoundError(f"no IndicVoices JSON files of split '{split}' under {data_folder}")
+    rows, skipped = [], 0
+    for path in sorted(paths):
+        for row in read_json_file(path, language, text_field):
+            if isinstance(row, str):
+                logger.warning("Skipping %s", row)
+                skipped += 1
+            else:
+                rows.append(row)
+    if skipped:
+        logger.warning("%s (%s): skipped %d unusable rows, kept %d", data_folder, split, skipped, len(rows))
+    return rows
+
+
+def read_json_file(path, language, text_field="verbatim"):
+    """Yield the rows of one per-recording JSON or JSON-lines file, or a message per bad row.
+
+    Arguments
+    ---------
+    path : str
+        The file.
+    language : str
+        Expected language code (JSON lines).
+    text_field : str
+        ``verbatim`` or ``normalized``.
+
+    Yields
+    ------
+    dict or str
+        A CSV row, or ``"<file>:<line or segment>: <reason>"``.
+    """
+    with open(path, encoding="utf-8") as stream:
+        content = stream.read()
+    try:
+        recording = json.loads(content)
+    except ValueError:
+        recording = None
+    if isinstance(recording, dict) and isinstance(recording.get("verbatim"), list):
+        yield from segment_rows(path, recording, text_field)
+        return
+    for number, line in enumerate(content.splitlines(), start=1):
+        if line.strip():
+            yield line_row(path, number, line, language, text_field)
+
+
+def segment_rows(path, recording, text_field):
+    """Yield a row (or a bad-row message) per segment of a per-recording JSON file."""
+    stem = os.path.splitext(path)[0]
+    audio = next((stem + ext for ext in AUDIO_EXTENSIONS if os.path.isfile(stem + ext)), None)
+    if audio is None:
+        yield f"{path}: no audio file {os.path.basename(stem)}.wav/.flac/.mp3/.ogg next to it"
+        return
+    info = read_audio_info(audio)
+    length = info.num_frames / info.sample_rate
+    texts = recording.get(text_field, recording["verbatim"])
+    if not isinstance(texts, list) or len(texts) != len(recording["verbatim"]):
+        yield f"{path}: '{text_field}' is not a list parallel to 'verbatim'"
+        return
+    for k, (segment, text) in enumerate(zip(recording["verbatim"], texts), start=1):
+        try:
+            start, end = max(float(segment["start"]), 0.0), float(segment["end"])
+        except (KeyError, TypeError, ValueError):
+            yield f"{path}:segment {k}: no numeric start/end"
+            continue
+        if not start < end <= length + SEGMENT_END_TOLERANCE:
+            yield f"{path}:segment {k}: times {start}-{end} s outside the {length:.2f} s recording"
+            continue
+        words = clean(text.get("text") if isinstance(text, dict) else None)
+        if not words:
+            yield f"{path}:segment {k}: empty transcript"
+            continue
+        first, last = round(start * info.sample_rate), round(min(end, length) * info.sample_rate)
+        utterance = f"{os.path.basename(stem)}_chunk_{k}"
+        yield row(utterance, (last - first) / info.sample_rate, audio, first, last, words)
+
+
+def line_row(path, number, line, language, text_field):
+    """The row of one JSON-lines entry, or a message saying why it is unusable."""
+    where = f"{path}:{number}"
+    try:
+        entry = json.loads(line)
+        audio = os.path.join(os.path.dirname(path), entry["audio_filepath"])
+    except (ValueError, KeyError, TypeError):
+        return f"{where}: not a JSON object with 'audio_filepath'"
+    if entry.get("lang", language) != language:
+        return f"{where}: language {entry['lang']!r}, not {language!r}"
+    if not os.path.isfile(audio):
+        return f"{where}: audio file {audio} not found"
+    words = clean(entry.get(text_field, entry.get("text")))
+    if not words:
+        return f"{where}: empty transcript"
+    duration = entry.get("duration")
+    if not isinstance(duration, (int, float)):
+        info = read_audio_info(audio)
+        duration = info.num_frames / info.sample_rate
+    return row(os.path.splitext(os.path.basename(audio))[0], float(duration), audio, 0, 0, words)
+
+
+def row(utterance, duration, wav, start, stop, words):
+    """One CSV row (``start == stop == 0``: the whole file)."""
+    values = [utterance, round(duration, 3), wav, start, stop, words]
+    return dict(zip(CSV_HEADER, values))
+
+
+def clean(text):
+    """Transcript without bracketed tags, whitespace runs as one space ('' if not a string).
+
+    Example
+    -------
+    >>> clean("  ଆମେ [noise]  ଯିବା ")
+    'ଆମେ ଯିବା'
+    """
+    return " ".join(TAG.sub(" ", text).split()) if isinstance(text, str) else ""
+
+
+def draw_hours(rows, budgets, seed):
+    """Disjoint seeded subsets of ``rows``, one per budget (hours), drawn in turn from the rest.
+
+    Rows are visited in a seeded order and taken while they fit; each subset keeps the input order.
+
+    Example
+    -------
+    >>> rows = [{"ID": str(i), "duration": 600.0} for i in range(10)]
+    >>> first, second = draw_hours(rows, [0.5, 0.5], seed=3)
+    >>> len(first), len(second), {r["ID"] for r in first} & {r["ID"] for r in second}
+    (3, 3, set())
+    """
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    subsets = []
+    for hours in budgets:
+        taken, total = set(), 0.0
+        for i in order:
+            if total + rows[i]["duration"] <= hours * 3600:
+                taken.add(i)
+                total += rows[i]["duration"]
+        order = [i for i in order if i not in taken]
+        subsets.append([r for i, r in enumerate(rows) if i in taken])
+    return subsets
