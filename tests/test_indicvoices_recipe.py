@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import os
@@ -82,6 +83,41 @@ def test_prepare_writes_disjoint_subsets_and_names_each_skipped_row(tmp_path, ca
     assert any("skipped 5 unusable rows, kept 5" in m for m in messages), messages
     again = prepare_indicvoices(data, tmp_path / "csv", "ory")  # CSV files there: reused, as in SpeechBrain
     assert again == {} and _read(tmp_path / "csv" / "train.csv") == train
+
+
+def test_prepare_reads_the_hub_release_and_writes_only_the_chosen_audio(tmp_path, caplog):
+    from speechbrain_m4t_adapters.data.indicvoices import write_hub_shard  # a fixture writer, not the recipe
+
+    def row(i: int, seconds: float, **fields) -> dict:
+        buffer = io.BytesIO()
+        sf.write(buffer, np.full(int(16000 * seconds), 0.01 * (i + 1), "float32"), 16000, format="WAV")
+        values = {"audio": buffer.getvalue(), "path": f"u{i}.wav", "duration": seconds, "samples": 0}
+        return {**values, "verbatim": f"ଶବ୍ଦ {i} [noise]", "lang": "odia", **fields}
+
+    data = tmp_path / "odia"
+    rows = [row(i, 1.0) for i in range(6)] + [row(6, 1.0, lang="bengali"), row(7, 1.0, verbatim="[noise]")]
+    write_hub_shard(rows[:4], data / "train-00000-of-00002.parquet")
+    write_hub_shard(rows[4:], data / "train-00001-of-00002.parquet")
+    write_hub_shard([row(9, 2.0, path="v9.wav")], data / "valid-00000-of-00001.parquet")
+    with caplog.at_level(logging.WARNING):
+        counts = prepare_indicvoices(
+            data, tmp_path / "csv", "ory", train_hours=3 / 3600, valid_hours=2 / 3600
+        )
+    assert counts == {"train": 3, "valid": 2, "test": 1}
+    train, valid = _read(tmp_path / "csv" / "train.csv"), _read(tmp_path / "csv" / "valid.csv")
+    for name, chosen in (("train", train), ("valid", valid)):
+        written = sorted(p.name for p in (tmp_path / "csv" / "audio" / name).iterdir())
+        assert written == sorted(f"{r['ID']}.wav" for r in chosen)  # the chosen rows' audio, no other
+        for entry in chosen:
+            i = int(entry["ID"][1:])
+            audio, rate = sf.read(entry["wav"])
+            assert (
+                rate == 16000 and np.allclose(audio, 0.01 * (i + 1), atol=1e-4) and entry["wrd"] == f"ଶବ୍ଦ {i}"
+            )
+    messages = [r.getMessage() for r in caplog.records]
+    shard = data / "train-00001-of-00002.parquet"
+    assert any(f"{shard}:row 2: language 'bengali'" in m for m in messages), messages
+    assert any(f"{shard}:row 3: empty transcript" in m for m in messages), messages
 
 
 def _train(tmp_path: Path, data: Path, epochs: int) -> subprocess.CompletedProcess:

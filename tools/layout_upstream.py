@@ -55,8 +55,13 @@ RECIPE_SOURCE = REPO / "recipes" / "IndicVoices"
 #: Its recipe-test rows (paths as in SpeechBrain's tree), copied as they are.
 RECIPE_TABLE = Path("tests/recipes/IndicVoices.csv")
 #: Beyond SpeechBrain's own requirements (it has sentencepiece): the lobe is tested with
-#: transformers 5; protobuf converts a hub checkpoint's SentencePiece model to the fast tokenizer.
-EXTRA_REQUIREMENTS = "transformers>=5.0\nprotobuf>=4\n"
+#: transformers 5; protobuf converts a hub checkpoint's SentencePiece model to the fast tokenizer;
+#: pyarrow reads the corpus's parquet release.
+EXTRA_REQUIREMENTS = (
+    "# SeamlessM4T as the lobe is tested with it\ntransformers>=5.0\n"
+    "# the hub checkpoints' SentencePiece model -> the fast tokenizer\nprotobuf>=4\n"
+    "# only for the Hugging Face release of IndicVoices (parquet shards)\npyarrow\n"
+)
 
 
 def upstream_module(module: str) -> str:

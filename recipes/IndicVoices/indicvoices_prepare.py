@@ -4,14 +4,18 @@ Writes ``train.csv``, ``valid.csv`` and ``test.csv`` with the columns ``ID, dura
 start, stop, wrd`` (``start``/``stop`` in samples, both 0 for a whole file). As in the paper,
 ``train`` is a seeded subset of ``train_hours`` of the ``train`` split, ``valid`` a disjoint
 ``valid_hours`` of the same split and ``test`` the whole ``valid`` split (the corpus publishes
-no test transcripts). Two layouts are read, below ``<data_folder>/<split>/`` (any depth):
+no test transcripts). Three layouts are read:
 
 * per-recording JSON (the ai4bharat.iitm.ac.in download): ``<id>.json`` holding a ``verbatim``
   list of ``{"start", "end", "text"}`` segments (and a parallel ``normalized`` list) next to
   ``<id>.wav`` (or ``.flac``, ``.mp3``, ``.ogg``): one row per segment, ID ``<id>_chunk_<k>``;
+  below ``<data_folder>/<split>/`` (any depth);
 * JSON-lines manifests (AI4Bharat's segmentation script): one ``{"audio_filepath", "text",
-  "duration", "lang"}`` object per line, paths relative to the manifest; also read from a
-  ``<split>.json`` or ``<split>.jsonl`` file directly in ``data_folder``.
+  "duration", "lang"}`` object per line, paths relative to the manifest, below
+  ``<data_folder>/<split>/`` or in a ``<split>.json[l]`` file in ``data_folder``;
+* the Hugging Face hub release (``ai4bharat/IndicVoices``, a snapshot's language folder holding
+  ``<split>-XXXXX-of-NNNNN.parquet`` shards with the audio inside; needs ``pyarrow``): the audio
+  of the chosen rows only is written to ``<save_folder>/audio/<train|valid|test>/``.
 
 Rows that cannot be used (unparsable line, missing audio, bad segment times, empty transcript,
 another language) are skipped, each logged with its file and line, and counted.
@@ -21,6 +25,8 @@ Authors
 """
 
 import csv
+import glob
+import itertools
 import json
 import logging
 import os
@@ -34,6 +40,8 @@ logger = logging.getLogger(__name__)
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
 CSV_HEADER = ["ID", "duration", "wav", "start", "stop", "wrd"]
 TAG = re.compile(r"\[[^\]]*\]")  # [noise], [laughter], ...
+#: Other spellings of the three languages' codes in ``lang`` fields.
+LANGUAGE_NAMES = {"ory": ("odia", "oriya", "or"), "mai": ("maithili",), "ben": ("bengali", "bangla", "bn")}
 SEGMENT_END_TOLERANCE = 0.1  # s a segment may end past the end of its recording
 
 
@@ -85,8 +93,9 @@ def prepare_indicvoices(
     sets = {"train": train, "valid": valid, "test": read_split(data_folder, "valid", language, text_field)}
     os.makedirs(save_folder, exist_ok=True)
     for name, rows in sets.items():
+        write_hub_audio(rows, os.path.join(save_folder, "audio", name))
         with open(files[name], "w", newline="", encoding="utf-8") as stream:
-            writer = csv.DictWriter(stream, fieldnames=CSV_HEADER)
+            writer = csv.DictWriter(stream, fieldnames=CSV_HEADER, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
         hours = sum(row["duration"] for row in rows) / 3600
@@ -102,7 +111,8 @@ def read_split(data_folder, split, language, text_field="verbatim"):
     data_folder : str
         Folder of one language.
     split : str
-        ``train`` or ``valid``: JSON files below a folder of that name, or ``<split>.json[l]``.
+        ``train`` or ``valid``: JSON files below a folder of that name, or ``<split>.json[l]``,
+        or hub shards ``<split>-*.parquet``.
     language : str
         Expected language code.
     text_field : str
@@ -113,26 +123,36 @@ def read_split(data_folder, split, language, text_field="verbatim"):
     list of dict
         CSV rows (keys of ``CSV_HEADER``).
     """
-    paths = []
-    for root, _, names in os.walk(data_folder):
-        inside = split in os.path.relpath(root, data_folder).split(os.sep)
-        for name in sorted(names):
-            stem, ext = os.path.splitext(name)
-            if ext in (".json", ".jsonl") and (inside or (stem == split and root == data_folder)):
-                paths.append(os.path.join(root, name))
-    if not paths:
-        raise FileNotFoundError(f"no IndicVoices JSON files of split '{split}' under {data_folder}")
+    shards = sorted(glob.glob(os.path.join(data_folder, f"{split}-*.parquet")))
+    paths = [] if shards else json_files(data_folder, split)
+    if not paths and not shards:
+        raise FileNotFoundError(f"no IndicVoices JSON or parquet files of split '{split}' in {data_folder}")
+    found = itertools.chain(
+        *(hub_rows(path, language, text_field) for path in shards),
+        *(read_json_file(path, language, text_field) for path in paths),
+    )
     rows, skipped = [], 0
-    for path in sorted(paths):
-        for row in read_json_file(path, language, text_field):
-            if isinstance(row, str):
-                logger.warning("Skipping %s", row)
-                skipped += 1
-            else:
-                rows.append(row)
+    for item in found:
+        if isinstance(item, str):
+            logger.warning("Skipping %s", item)
+            skipped += 1
+        else:
+            rows.append(item)
     if skipped:
         logger.warning("%s (%s): skipped %d unusable rows, kept %d", data_folder, split, skipped, len(rows))
     return rows
+
+
+def json_files(data_folder, split):
+    """The JSON files below a folder named ``split``, or ``<split>.json[l]`` in ``data_folder``."""
+    paths = []
+    for root, _, names in os.walk(data_folder):
+        inside = split in os.path.relpath(root, data_folder).split(os.sep)
+        for name in names:
+            stem, ext = os.path.splitext(name)
+            if ext in (".json", ".jsonl") and (inside or (stem == split and root == data_folder)):
+                paths.append(os.path.join(root, name))
+    return sorted(paths)
 
 
 def read_json_file(path, language, text_field="verbatim"):
@@ -205,7 +225,7 @@ def line_row(path, number, line, language, text_field):
         audio = os.path.join(os.path.dirname(path), entry["audio_filepath"])
     except (ValueError, KeyError, TypeError):
         return f"{where}: not a JSON object with 'audio_filepath'"
-    if entry.get("lang", language) != language:
+    if not same_language(entry.get("lang"), language):
         return f"{where}: language {entry['lang']!r}, not {language!r}"
     if not os.path.isfile(audio):
         return f"{where}: audio file {audio} not found"
@@ -217,6 +237,81 @@ def line_row(path, number, line, language, text_field):
         info = read_audio_info(audio)
         duration = info.num_frames / info.sample_rate
     return row(os.path.splitext(os.path.basename(audio))[0], float(duration), audio, 0, 0, words)
+
+
+def hub_rows(path, language, text_field="verbatim"):
+    """Yield the row (audio left in the shard) or a bad-row message of each row of a hub shard.
+
+    Arguments
+    ---------
+    path : str
+        A ``<split>-XXXXX-of-NNNNN.parquet`` shard of ``ai4bharat/IndicVoices``.
+    language : str
+        Expected language code (``lang`` column).
+    text_field : str
+        ``verbatim`` or ``normalized`` column (else ``text``).
+
+    Yields
+    ------
+    dict or str
+        A CSV row with the shard and row number of its audio, or ``"<file>:row <n>: <reason>"``.
+    """
+    import pyarrow.parquet as pq  # only for this layout
+
+    schema = pq.read_schema(path)
+    column = text_field if text_field in schema.names else "text"
+    # the audio's file name only: the audio bytes are read later, for the chosen rows
+    columns = [column, "duration", "lang", "audio_filepath.path"]
+    table = pq.read_table(path, columns=columns).to_pydict()
+    values = zip(table[column], table["duration"], table["lang"], table["path"])
+    for number, (text, duration, lang, name) in enumerate(values):
+        where = f"{path}:row {number}"
+        words = clean(text)
+        if not same_language(lang, language):
+            yield f"{where}: language {lang!r}, not {language!r}"
+        elif not words:
+            yield f"{where}: empty transcript"
+        elif not isinstance(duration, (int, float)) or duration <= 0:
+            yield f"{where}: no positive duration"
+        else:
+            shard = os.path.splitext(os.path.basename(path))[0]
+            name = os.path.basename(name) if name else f"{shard}_{number}.wav"
+            found = row(os.path.splitext(name)[0], float(duration), name, 0, 0, words)
+            yield {**found, "shard": path, "row": number}
+
+
+def write_hub_audio(rows, audio_folder):
+    """Write the audio of the hub rows among ``rows`` (as stored) to ``audio_folder``; point ``wav`` at it."""
+    import collections
+
+    by_shard = collections.defaultdict(list)
+    for entry in rows:
+        if "shard" in entry:
+            by_shard[entry["shard"]].append(entry)
+    if by_shard:
+        import pyarrow.parquet as pq
+
+        os.makedirs(audio_folder, exist_ok=True)
+    for shard, entries in by_shard.items():
+        cells = pq.read_table(shard, columns=["audio_filepath"]).column("audio_filepath")
+        for entry in entries:
+            path = os.path.join(audio_folder, entry["ID"] + os.path.splitext(entry["wav"])[1])
+            with open(path, "wb") as stream:
+                stream.write(cells[entry["row"]].as_py()["bytes"])
+            entry["wav"] = path
+
+
+def same_language(label, language):
+    """Whether a ``lang`` field (missing, the code, or a name such as ``odia``) is ``language``.
+
+    Example
+    -------
+    >>> same_language("Odia", "ory"), same_language(None, "ory"), same_language("bengali", "ory")
+    (True, True, False)
+    """
+    if not label:
+        return True
+    return str(label).strip().lower() in (language, *LANGUAGE_NAMES.get(language, ()))
 
 
 def row(utterance, duration, wav, start, stop, words):
