@@ -1,11 +1,7 @@
-"""Tell a local checkpoint folder from a hub id before transformers does (its errors mislead).
-
-Besides hub ids and folders, ``source`` may name a bundled model (``mini``) or a tiny random
-checkpoint built offline on first use (``tiny-v1``, ``tiny-v2``: recipe tests, no download).
-"""
+"""Tell a local checkpoint folder from a hub id before transformers does (its errors mislead);
+resolve the names of a bundled model (``mini``) and of tiny random ones built offline (``tiny-v1``)."""
 
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -97,7 +93,7 @@ def build_tiny_once(name: str, save_path: str | Path | None) -> Path:
     scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
     try:
         build_tiny_model(scratch, TINY_MODELS[name])
-        os.replace(scratch, folder)  # a concurrent builder may have won: its identical copy is kept
+        scratch.rename(folder)  # a concurrent builder may have won: its identical copy is kept
     except OSError:
         if not (folder / "config.json").is_file():
             raise
