@@ -120,7 +120,7 @@ def test_prepare_reads_the_hub_release_and_writes_only_the_chosen_audio(tmp_path
     assert any(f"{shard}:row 3: empty transcript" in m for m in messages), messages
 
 
-def _train(tmp_path: Path, data: Path, epochs: int) -> subprocess.CompletedProcess:
+def _train(tmp_path: Path, data: Path, epochs: int, *extra: str) -> subprocess.CompletedProcess:
     command = [
         sys.executable,
         "train.py",
@@ -135,6 +135,7 @@ def _train(tmp_path: Path, data: Path, epochs: int) -> subprocess.CompletedProce
         "--batch_size=2",
         "--num_workers=0",
         "--device=cpu",
+        *extra,
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(command, cwd=RECIPE, env=env, capture_output=True, text=True, timeout=600)
@@ -150,7 +151,8 @@ def test_train_prepares_trains_tests_and_resumes_from_its_checkpoint(tmp_path):
     (checkpoint,) = (run / "save").glob("CKPT+*")
     assert {"m4t.ckpt", "optimizer_encoder.ckpt", "counter.ckpt"} <= {p.name for p in checkpoint.iterdir()}
     assert "%WER" in (run / "wer_test.txt").read_text(encoding="utf-8")
-    second = _train(tmp_path, data, 2)  # the same folder, one more epoch: recovers epoch 1 and goes on
+    # the same folder, one more epoch (in shuffled order): recovers epoch 1 and goes on
+    second = _train(tmp_path, data, 2, "--sorting=random")
     assert second.returncode == 0, second.stderr[-3000:]
     log = (run / "train_log.txt").read_text(encoding="utf-8")
     assert re.findall(r"^epoch: (\d+)", log, re.M) == ["1", "2"]

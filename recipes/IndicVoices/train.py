@@ -155,8 +155,9 @@ def dataio_prepare(hparams, text_ids):
             key_min_value=limits[1],
         )
         hparams["train_dataloader_opts"]["shuffle"] = False
-    else:  # random: shuffled by the dataloader
+    else:  # random: shuffled anew each epoch (SpeechBrain's reproducible sampler)
         datasets[0] = datasets[0].filtered_sorted(key_max_value=limits[0], key_min_value=limits[1])
+        hparams["train_dataloader_opts"]["shuffle"] = True
 
     @sb.utils.data_pipeline.takes("wav", "start", "stop")
     @sb.utils.data_pipeline.provides("sig")
