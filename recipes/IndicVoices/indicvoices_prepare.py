@@ -24,6 +24,8 @@ Authors
  * speechbrain-m4t-adapters contributors 2026
 """
 
+from __future__ import annotations
+
 import csv
 import glob
 import itertools
@@ -32,6 +34,7 @@ import logging
 import os
 import random
 import re
+from collections.abc import Iterator
 
 from speechbrain.dataio.dataio import read_audio_info
 
@@ -46,15 +49,15 @@ SEGMENT_END_TOLERANCE = 0.1  # s a segment may end past the end of its recording
 
 
 def prepare_indicvoices(
-    data_folder,
-    save_folder,
-    language,
-    train_hours=5.0,
-    valid_hours=0.5,
-    seed=1234,
-    text_field="verbatim",
-    skip_prep=False,
-):
+    data_folder: str,
+    save_folder: str,
+    language: str,
+    train_hours: float = 5.0,
+    valid_hours: float = 0.5,
+    seed: int = 1234,
+    text_field: str = "verbatim",
+    skip_prep: bool = False,
+) -> dict[str, int]:
     """Write the train/valid/test CSV files of one IndicVoices language.
 
     Arguments
@@ -103,7 +106,7 @@ def prepare_indicvoices(
     return {name: len(rows) for name, rows in sets.items()}
 
 
-def read_split(data_folder, split, language, text_field="verbatim"):
+def read_split(data_folder: str, split: str, language: str, text_field: str = "verbatim") -> list[dict]:
     """Rows of every JSON file of ``split``; unusable rows are logged and counted.
 
     Arguments
@@ -143,7 +146,7 @@ def read_split(data_folder, split, language, text_field="verbatim"):
     return rows
 
 
-def json_files(data_folder, split):
+def json_files(data_folder: str, split: str) -> list[str]:
     """The JSON files below a folder named ``split``, or ``<split>.json[l]`` in ``data_folder``."""
     paths = []
     for root, _, names in os.walk(data_folder):
@@ -155,7 +158,7 @@ def json_files(data_folder, split):
     return sorted(paths)
 
 
-def read_json_file(path, language, text_field="verbatim"):
+def read_json_file(path: str, language: str, text_field: str = "verbatim") -> Iterator[dict | str]:
     """Yield the rows of one per-recording JSON or JSON-lines file, or a message per bad row.
 
     Arguments
@@ -186,7 +189,7 @@ def read_json_file(path, language, text_field="verbatim"):
             yield line_row(path, number, line, language, text_field)
 
 
-def segment_rows(path, recording, text_field):
+def segment_rows(path: str, recording: dict, text_field: str) -> Iterator[dict | str]:
     """Yield a row (or a bad-row message) per segment of a per-recording JSON file."""
     stem = os.path.splitext(path)[0]
     audio = next((stem + ext for ext in AUDIO_EXTENSIONS if os.path.isfile(stem + ext)), None)
@@ -217,7 +220,7 @@ def segment_rows(path, recording, text_field):
         yield row(utterance, (last - first) / info.sample_rate, audio, first, last, words)
 
 
-def line_row(path, number, line, language, text_field):
+def line_row(path: str, number: int, line: str, language: str, text_field: str) -> dict | str:
     """The row of one JSON-lines entry, or a message saying why it is unusable."""
     where = f"{path}:{number}"
     try:
@@ -239,7 +242,7 @@ def line_row(path, number, line, language, text_field):
     return row(os.path.splitext(os.path.basename(audio))[0], float(duration), audio, 0, 0, words)
 
 
-def hub_rows(path, language, text_field="verbatim"):
+def hub_rows(path: str, language: str, text_field: str = "verbatim") -> Iterator[dict | str]:
     """Yield the row (audio left in the shard) or a bad-row message of each row of a hub shard.
 
     Arguments
@@ -280,7 +283,7 @@ def hub_rows(path, language, text_field="verbatim"):
             yield {**found, "shard": path, "row": number}
 
 
-def write_hub_audio(rows, audio_folder):
+def write_hub_audio(rows: list[dict], audio_folder: str) -> None:
     """Write the audio of the hub rows among ``rows`` (as stored) to ``audio_folder``; point ``wav`` at it."""
     import collections
 
@@ -301,7 +304,7 @@ def write_hub_audio(rows, audio_folder):
             entry["wav"] = path
 
 
-def same_language(label, language):
+def same_language(label: object, language: str) -> bool:
     """Whether a ``lang`` field (missing, the code, or a name such as ``odia``) is ``language``.
 
     Example
@@ -314,13 +317,13 @@ def same_language(label, language):
     return str(label).strip().lower() in (language, *LANGUAGE_NAMES.get(language, ()))
 
 
-def row(utterance, duration, wav, start, stop, words):
+def row(utterance: str, duration: float, wav: str, start: int, stop: int, words: str) -> dict:
     """One CSV row (``start == stop == 0``: the whole file)."""
     values = [utterance, round(duration, 3), wav, start, stop, words]
     return dict(zip(CSV_HEADER, values))
 
 
-def clean(text):
+def clean(text: object) -> str:
     """Transcript without bracketed tags, whitespace runs as one space ('' if not a string).
 
     Example
@@ -331,7 +334,7 @@ def clean(text):
     return " ".join(TAG.sub(" ", text).split()) if isinstance(text, str) else ""
 
 
-def draw_hours(rows, budgets, seed):
+def draw_hours(rows: list[dict], budgets: list[float], seed: int) -> list[list[dict]]:
     """Disjoint seeded subsets of ``rows``, one per budget (hours), drawn in turn from the rest.
 
     Rows are visited in a seeded order and taken while they fit; each subset keeps the input order.

@@ -14,12 +14,17 @@ Authors
  * speechbrain-m4t-adapters contributors 2026
 """
 
+from __future__ import annotations
+
 import sys
+from collections.abc import Callable, Iterator
 
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.dataio import read_audio, read_audio_info
+from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.logger import get_logger
 
@@ -32,18 +37,18 @@ class AdapterASR(sb.Brain):
     """SeamlessM4T ASR: the adapter sets of the hparams file trained on a frozen base."""
 
     @property
-    def m4t(self):
+    def m4t(self) -> torch.nn.Module:
         """The lobe (unwrapped when DistributedDataParallel holds it)."""
         return getattr(self.modules.m4t, "module", self.modules.m4t)
 
-    def compute_forward(self, batch, stage):
+    def compute_forward(self, batch: PaddedBatch, stage: sb.Stage) -> tuple[torch.Tensor, ...]:
         """Speech -> encoder states, and decoder logits over the shifted targets."""
         batch = batch.to(self.device)
         wavs, wav_lens = batch.sig
         inputs, self.labels = self.m4t.text_ids.batch_targets(batch.tokens, device=self.device)
         return self.modules.m4t(wavs, wav_lens, decoder_input_ids=inputs)
 
-    def compute_objectives(self, predictions, batch, stage):
+    def compute_objectives(self, predictions: tuple, batch: PaddedBatch, stage: sb.Stage) -> torch.Tensor:
         """Cross-entropy (padding ignored); on validation/test also the error rates of decoding."""
         logits, hidden, mask = predictions
         loss = torch.nn.functional.cross_entropy(
@@ -60,7 +65,7 @@ class AdapterASR(sb.Brain):
             self.cer_metric.append(batch.id, predicted, targets)
         return loss
 
-    def init_optimizers(self):
+    def init_optimizers(self) -> None:
         """One optimizer per trainable adapter set, over its parameters, at its own ``lr`` if it sets one.
 
         SpeechBrain clips the gradient norm of each optimizer's first parameter group, so the
@@ -81,7 +86,7 @@ class AdapterASR(sb.Brain):
             self.checkpointer.add_recoverable(f"optimizer_{name}", optimizer)
         self.optimizer = next(iter(self.optimizers_dict.values()))
 
-    def on_fit_batch_start(self, batch, should_step):
+    def on_fit_batch_start(self, batch: PaddedBatch, should_step: bool) -> None:
         """Linear warmup of every set's learning rate over the first ``warmup_steps`` steps."""
         if should_step:
             factor = min(1.0, (self.optimizer_step + 1) / max(1, self.hparams.warmup_steps))
@@ -89,13 +94,13 @@ class AdapterASR(sb.Brain):
                 for group in optimizer.param_groups:
                     group["lr"] = group["peak_lr"] * factor
 
-    def on_stage_start(self, stage, epoch=None):
+    def on_stage_start(self, stage: sb.Stage, epoch: int | None = None) -> None:
         """Fresh error-rate accumulators."""
         if stage != sb.Stage.TRAIN:
             self.wer_metric = self.hparams.error_rate_computer()
             self.cer_metric = self.hparams.cer_computer()
 
-    def on_stage_end(self, stage, stage_loss, epoch=None):
+    def on_stage_end(self, stage: sb.Stage, stage_loss: float, epoch: int | None = None) -> None:
         """Anneal, log and checkpoint after validation; log and write the test error rates."""
         stats = {"loss": stage_loss}
         if stage == sb.Stage.TRAIN:
@@ -125,7 +130,9 @@ class AdapterASR(sb.Brain):
                 self.wer_metric.write_stats(stream)
 
 
-def dataio_prepare(hparams, text_ids):
+def dataio_prepare(
+    hparams: dict, text_ids: Callable[[str, str], list[int]]
+) -> tuple[DynamicItemDataset, ...]:
     """Datasets of the prepared CSV files: 16 kHz signal, transcript and label ids.
 
     Arguments
@@ -141,9 +148,7 @@ def dataio_prepare(hparams, text_ids):
         The train, valid and test ``DynamicItemDataset``.
     """
     datasets = [
-        sb.dataio.dataset.DynamicItemDataset.from_csv(
-            csv_path=path, replacements={"data_root": hparams["data_folder"]}
-        )
+        DynamicItemDataset.from_csv(csv_path=path, replacements={"data_root": hparams["data_folder"]})
         for path in (hparams["train_csv"], hparams["valid_csv"], hparams["test_csv"])
     ]
     limits = {"duration": hparams["max_duration"]}, {"duration": hparams["min_duration"]}
@@ -161,7 +166,7 @@ def dataio_prepare(hparams, text_ids):
 
     @sb.utils.data_pipeline.takes("wav", "start", "stop")
     @sb.utils.data_pipeline.provides("sig")
-    def audio_pipeline(wav, start, stop):
+    def audio_pipeline(wav: str, start: str, stop: str) -> torch.Tensor:
         """Mono waveform of the file or segment, resampled to 16 kHz if needed."""
         sig = read_audio({"file": wav, "start": int(start), "stop": int(stop)})
         sig = sig.mean(dim=-1) if sig.dim() > 1 else sig
@@ -174,7 +179,7 @@ def dataio_prepare(hparams, text_ids):
 
     @sb.utils.data_pipeline.takes("wrd")
     @sb.utils.data_pipeline.provides("wrd", "tokens")
-    def text_pipeline(wrd):
+    def text_pipeline(wrd: str) -> Iterator[str | list[int]]:
         """The transcript and its labels ``[__lang__, tokens..., </s>]``."""
         yield wrd
         yield text_ids(wrd, hparams["language"])
