@@ -22,6 +22,7 @@ def test_hparams_load_alone_and_the_script_is_short():
     script = (EXAMPLE / "train.py").read_text(encoding="utf-8")
     assert len(script.splitlines()) <= 200
     assert "class AdapterASR(sb.Brain)" in script and "DynamicBatchSampler(" in script
+    assert "speechbrain_m4t_adapters" not in script  # the lobe comes in through the YAML's !new: tags only
 
 
 def test_plain_speechbrain_recipe_trains_encoder_adapters_and_decodes(tmp_path):

@@ -10,7 +10,11 @@ from speechbrain_m4t_adapters.training.budget import recipe_parameters, within_b
 from speechbrain_m4t_adapters.training.hparams import load_experiment
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
-EXPERIMENTS = sorted(p for p in RECIPES.glob("*/hparams/*.yaml") if not p.stem.endswith("_data"))
+EXPERIMENTS = sorted(
+    p
+    for p in RECIPES.glob("*/hparams/*.yaml")
+    if not p.stem.endswith("_data") and p.parts[-3] != "IndicVoices"  # the engine's recipes
+)
 
 
 def _hparams(path: Path) -> dict:

@@ -159,7 +159,8 @@ def test_adapter_training_on_real_utterances_halves_the_loss(tiny_v2, tmp_path):
 
 
 def test_every_recipe_yaml_resolves_with_smoke(tmp_path):
-    files = sorted(RECIPES.glob("*/hparams/*.yaml"))
+    engine_recipes = (p for p in RECIPES.glob("*/hparams/*.yaml") if p.parts[-3] != "IndicVoices")
+    files = sorted(engine_recipes)
     assert len(files) >= 60
     for path in files:
         hparams, _ = load_experiment(path, f"smoke: True\noutput_root: {tmp_path}")

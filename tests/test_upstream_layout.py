@@ -39,21 +39,45 @@ def test_layout_imports_resolve_inside_the_new_tree(tmp_path):
                     assert importlib.util.find_spec(module.split(".")[0]), f"{path}: {module} not installed"
 
 
-def test_layout_recipe_yamls_are_flat_and_csv_rows_point_at_files(tmp_path):
+def test_layout_recipe_is_the_plugins_recipe_folder_and_needs_no_plugin(tmp_path):
     layout(tmp_path)
-    hparams = tmp_path / RECIPE / "hparams"
-    yamls = sorted(hparams.glob("*.yaml"))
-    assert len(yamls) == len(list(REPO.glob("recipes/*/hparams/*.yaml")))
+    source = REPO / "recipes" / "IndicVoices"
+    recipe = tmp_path / RECIPE
+    files = (p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    names = sorted(str(p.relative_to(source)) for p in files)
+    laid_out = sorted(str(p.relative_to(recipe)) for p in recipe.rglob("*") if p.is_file())
+    assert laid_out == sorted([*names, "extra_requirements.txt"])
+    yamls = sorted(recipe.glob("hparams/*.yaml"))
+    assert len(yamls) == 12  # 4 experiments x 3 languages
     for yaml in yamls:
         text = yaml.read_text(encoding="utf-8")
-        assert "base_hparams" not in text and re.search(r"^overlays_folder: null$", text, re.M)
+        assert PACKAGE not in text
+        # names rewritten only: the plugin's file with the upstream tags is the laid-out file
+        assert text == (source / "hparams" / yaml.name).read_text(encoding="utf-8").replace(PACKAGE, LOBE)
         for tag in re.findall(r"!(?:new|name):([\w.]+)", text):
             module = tag.rsplit(".", 1)[0]
             if module.startswith(LOBE):
                 assert _module_file(tmp_path, module), f"{yaml.name}: {tag}"
-    rows = list(csv.DictReader(open(tmp_path / "tests" / "recipes" / "IndicVoices.csv", encoding="utf-8")))
-    assert rows and all("--debug" in row["test_debug_flags"] for row in rows)
+    for script in ("train.py", "indicvoices_prepare.py"):
+        tree = ast.parse((recipe / script).read_text(encoding="utf-8"))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        outside = {m.split(".")[0] for m in imported} - set(sys.stdlib_module_names)
+        allowed = {"speechbrain", "torch", "torchaudio", "hyperpyyaml", "pyarrow", "indicvoices_prepare"}
+        assert outside <= allowed, script  # SpeechBrain's requirements and extra_requirements.txt
+    requirements = (recipe / "extra_requirements.txt").read_text()
+    assert "speechbrain-m4t-adapters" not in requirements and "transformers" in requirements
+
+
+def test_layout_csv_has_one_row_per_recipe_yaml_pointing_at_files(tmp_path):
+    layout(tmp_path)
+    table = tmp_path / "tests" / "recipes" / "IndicVoices.csv"
+    rows = list(csv.DictReader(open(table, encoding="utf-8")))
+    yamls = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / RECIPE / "hparams").glob("*.yaml"))
+    assert sorted(row["Hparam_file"] for row in rows) == yamls
     for row in rows:
-        for key in ("Script_file", "Hparam_file", "Readme_file"):
+        for key in ("Script_file", "Hparam_file", "Data_prep_file", "Readme_file"):
             assert (tmp_path / row[key]).is_file(), row[key]
-    assert (tmp_path / RECIPE / "extra_requirements.txt").read_text().count("speechbrain-m4t-adapters") == 1
+        flags = row["test_debug_flags"]
+        assert "--model_source=tiny-v1" in flags and "tests/samples" in flags
+        assert "wer_test.txt" in row["test_debug_checks"] and row["performance"].startswith("Paper-Test-WER=")

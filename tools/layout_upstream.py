@@ -9,20 +9,21 @@ writes, under OUTPUT_DIR (a scratch folder, never a SpeechBrain checkout):
   (``model/``), the adapters (``adapters/``), the tiny offline model for
   doctests (``tiny.py`` + its corpus), imports rewritten to absolute
   upstream module paths;
-* ``recipes/IndicVoices/ASR/seamless_m4t_adapters/``: ``train.py``, every
-  recipe YAML of every language in one ``hparams/`` folder (flat files,
-  named ``<language>_<experiment>.yaml``),
-  ``README.md`` and ``extra_requirements.txt``;
-* ``tests/recipes/IndicVoices.csv``: one row per experiment with debug flags.
+* ``recipes/IndicVoices/ASR/seamless_m4t_adapters/``: the plugin's
+  ``recipes/IndicVoices/`` (``train.py`` with its Brain, ``indicvoices_prepare.py``,
+  flat ``hparams/<language>_<experiment>.yaml``, ``README.md``), ``!new:`` tags
+  rewritten, and an ``extra_requirements.txt``;
+* ``tests/recipes/IndicVoices.csv``: the plugin's table of recipe-test rows, as is;
+* ``tests/unittests/``: the plugin's SpeechBrain-style unit tests, imports rewritten.
 
-Everything else (training engine, data preparation, CLI, inference interface)
-stays in the plugin, which the recipe lists in its extra requirements.
+The recipe needs nothing of the plugin. Everything else (training engine,
+per-language engine recipes, data preparation of other corpora, CLI, inference
+interface) stays in the plugin (docs/upstream.md).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import re
 import shutil
 import subprocess
@@ -49,20 +50,18 @@ MOVED_FILES = {
     "resources/tiny_corpus.txt": "resources/tiny_corpus.txt",
     **{f"adapters/{p.name}": f"adapters/{p.name}" for p in (REPO / PACKAGE / "adapters").glob("*.py")},
 }
-CSV_HEADER = [
-    "Task",
-    "Dataset",
-    "Script_file",
-    "Hparam_file",
-    "Data_prep_file",
-    "Readme_file",
-    "Result_url",
-    "HF_repo",
-    "test_debug_flags",
-    "test_debug_checks",
-    "performance",  # empty: no run on IndicVoices itself was possible here (no corpus, no GPU)
-]
-DEBUG_FLAGS = "--smoke=True --number_of_epochs=1 --debug --debug_batches=2 --debug_epochs=1"
+#: The plugin's SpeechBrain-shaped recipe, laid out verbatim (names rewritten) at ``RECIPE``.
+RECIPE_SOURCE = REPO / "recipes" / "IndicVoices"
+#: Its recipe-test rows (paths as in SpeechBrain's tree), copied as they are.
+RECIPE_TABLE = Path("tests/recipes/IndicVoices.csv")
+#: Beyond SpeechBrain's own requirements (it has sentencepiece): the lobe is tested with
+#: transformers 5; protobuf converts a hub checkpoint's SentencePiece model to the fast tokenizer;
+#: pyarrow reads the corpus's parquet release.
+EXTRA_REQUIREMENTS = (
+    "# SeamlessM4T as the lobe is tested with it\ntransformers>=5.0\n"
+    "# the hub checkpoints' SentencePiece model -> the fast tokenizer\nprotobuf>=4\n"
+    "# only for the Hugging Face release of IndicVoices (parquet shards)\npyarrow\n"
+)
 
 
 def upstream_module(module: str) -> str:
@@ -126,12 +125,6 @@ def rewrite_python(text: str, module: str) -> str:
     return rewrite_names(text)
 
 
-def _yaml_name(language: str, path: Path) -> str:
-    stem = path.stem
-    prefix = language.lower()
-    return f"{stem}.yaml" if stem == prefix or stem.startswith(prefix + "_") else f"{prefix}_{stem}.yaml"
-
-
 def layout(output: Path) -> list[Path]:
     """Write the upstream layout under ``output``; returns the files written."""
     written: list[Path] = []
@@ -151,62 +144,30 @@ def layout(output: Path) -> list[Path]:
             shutil.copyfile(src, dst)
         written.append(dst)
 
-    recipe = output / RECIPE
-    hparams = recipe / "hparams"
-    hparams.mkdir(parents=True, exist_ok=True)
-    rows = []
-    readme_parts = []
-    for language_dir in sorted(p for p in (REPO / "recipes").iterdir() if (p / "hparams").is_dir()):
-        language = language_dir.name
-        for old in sorted((language_dir / "hparams").glob("*.yaml")):
-            new = _yaml_name(language, old)
-            text = old.read_text(encoding="utf-8")
-            # the --smoke/--mini overlays stay in the plugin (docs/upstream.md)
-            text = re.sub(r"^overlays_folder: .*$", "overlays_folder: null", text, flags=re.M)
-            (hparams / new).write_text(rewrite_names(text), encoding="utf-8")
-            written.append(hparams / new)
-            if re.search(r"^experiment_name:", text, re.M):
-                rows.append(
-                    [
-                        "ASR",
-                        "IndicVoices",
-                        str(RECIPE / "train.py"),
-                        str(RECIPE / "hparams" / new),
-                        "",
-                        str(RECIPE / "README.md"),
-                        "",
-                        "",
-                        DEBUG_FLAGS,
-                        "file_exists=[train_log.txt,hyperparams.yaml,summary.json,adapters/adapters.json]",
-                        "",
-                    ]
-                )
-        readme_parts.append(
-            f"<!-- from recipes/{language}/README.md -->\n" + (language_dir / "README.md").read_text()
-        )
-    train = recipe / "train.py"
-    shutil.copyfile(REPO / "recipes" / "Odia" / "train.py", train)
-    (recipe / "README.md").write_text("\n\n".join(readme_parts), encoding="utf-8")
-    (recipe / "extra_requirements.txt").write_text(
-        "# the training engine and data preparation stay in the plugin (docs/upstream.md)\n"
-        "speechbrain-m4t-adapters\nsentencepiece>=0.2\nprotobuf>=4\n",
-        encoding="utf-8",
-    )
-    written += [train, recipe / "README.md", recipe / "extra_requirements.txt"]
+    written += _layout_recipe(output)
     for test in sorted((REPO / "tests" / "unittests").glob("test_*.py")):  # SpeechBrain-style unit tests
         target = output / "tests" / "unittests" / test.name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(rewrite_names(test.read_text(encoding="utf-8")), encoding="utf-8")
         written.append(target)
-    table = output / "tests" / "recipes" / "IndicVoices.csv"
-    table.parent.mkdir(parents=True, exist_ok=True)
-    with open(table, "w", newline="", encoding="utf-8") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(CSV_HEADER)
-        writer.writerows(rows)
-    written.append(table)
     _format_like_the_tree(output, [p for p in written if p.suffix == ".py"])
     return written
+
+
+def _layout_recipe(output: Path) -> list[Path]:
+    """``recipes/IndicVoices`` -> ``RECIPE`` and its ``tests/recipes`` table, names rewritten only."""
+    written = []
+    for src in sorted(p for p in RECIPE_SOURCE.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        dst = output / RECIPE / src.relative_to(RECIPE_SOURCE)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_text(rewrite_names(src.read_text(encoding="utf-8")), encoding="utf-8")
+        written.append(dst)
+    requirements = output / RECIPE / "extra_requirements.txt"
+    requirements.write_text(EXTRA_REQUIREMENTS, encoding="utf-8")
+    table = output / RECIPE_TABLE
+    table.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(REPO / RECIPE_TABLE, table)
+    return [*written, requirements, table]
 
 
 def _format_like_the_tree(output: Path, files: list[Path]) -> None:

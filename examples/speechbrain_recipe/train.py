@@ -13,10 +13,9 @@ from pathlib import Path
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.dataio import read_audio, read_audio_info
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.dataio.sampler import DynamicBatchSampler
-
-from speechbrain_m4t_adapters.data import audio_info, load_audio
 
 
 class AdapterASR(sb.Brain):
@@ -71,14 +70,16 @@ def clips_dataset(hparams) -> DynamicItemDataset:
     ]
     wavs = {utt: str(folder / "wav" / f"{utt}.wav") for utt, _ in rows}
     # durations in the data: DynamicBatchSampler groups utterances by them before any audio is read
-    data = {utt: {"wav": wavs[utt], "text": text, "duration": audio_info(wavs[utt])[0]} for utt, text in rows}
+    infos = {utt: read_audio_info(wav) for utt, wav in wavs.items()}
+    seconds = {utt: info.num_frames / info.sample_rate for utt, info in infos.items()}
+    data = {utt: {"wav": wavs[utt], "text": text, "duration": seconds[utt]} for utt, text in rows}
     text_ids = hparams["m4t"].text_ids
 
     @sb.utils.data_pipeline.takes("wav")
     @sb.utils.data_pipeline.provides("sig")
     def audio(wav):
-        """16 kHz mono waveform."""
-        return load_audio(wav)
+        """The waveform (the shipped clips are 16 kHz mono, as the model expects)."""
+        return read_audio(wav)
 
     @sb.utils.data_pipeline.takes("text")
     @sb.utils.data_pipeline.provides("words", "tokens")

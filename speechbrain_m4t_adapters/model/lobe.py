@@ -103,9 +103,11 @@ class SeamlessM4T(nn.Module):
     ---------
     source : str
         Hub id (e.g. ``facebook/seamless-m4t-v2-large``), local folder of a full SeamlessM4T
-        checkpoint, or ``"mini"``: the mini model bundled with the package (``docs/mini_model.md``).
+        checkpoint, ``"mini"``: the mini model bundled with the package (``docs/mini_model.md``), or
+        ``"tiny-v1"`` / ``"tiny-v2"``: a tiny random checkpoint built offline into ``save_path`` once
+        (recipe tests; its outputs are meaningless).
     save_path : str, optional
-        Cache folder for hub downloads.
+        Cache folder for hub downloads (the build folder of a tiny model).
     freeze : bool
         Freeze every base weight (adapters are then the only trainable part); False fine-tunes it.
     dtype, adapter_dtype : str or torch.dtype
@@ -168,7 +170,7 @@ class SeamlessM4T(nn.Module):
         local_files_only: bool = False,
     ) -> None:
         super().__init__()
-        self.source = resolve_model_source(source)  # 'mini': the bundled mini model
+        self.source = resolve_model_source(source, save_path)  # 'mini', 'tiny-v1': their folders
         self.freeze = freeze
         self.base_dropout = base_dropout
         self.dtype = _as_dtype(dtype)

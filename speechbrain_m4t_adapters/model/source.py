@@ -1,6 +1,9 @@
-"""Tell a local checkpoint folder from a hub id before transformers does (its errors mislead)."""
+"""Tell a local checkpoint folder from a hub id before transformers does (its errors mislead);
+resolve the names of a bundled model (``mini``) and of tiny random ones built offline (``tiny-v1``)."""
 
 import logging
+import shutil
+import tempfile
 from pathlib import Path
 
 from ..adapters.integrity import file_sha256
@@ -9,6 +12,9 @@ logger = logging.getLogger(__name__)
 
 #: Models shipped inside the package, loadable offline by name as ``model_source``.
 BUNDLED_MODELS = {"mini": Path(__file__).resolve().parents[1] / "resources" / "mini_m4t"}
+
+#: Names of tiny random checkpoints built into ``save_path`` on first use -> SeamlessM4T version.
+TINY_MODELS = {"tiny-v1": "v1", "tiny-v2": "v2"}
 
 #: sha256sum-format list of a bundled model's files, written when the model is exported.
 CHECKSUMS_NAME = "SHA256SUMS"
@@ -47,8 +53,12 @@ def verify_checksums(folder: str | Path, name: str) -> None:
             raise DamagedModelError(f"{path} does not match its recorded SHA-256 ({record}): {repair}")
 
 
-def resolve_model_source(source: str | Path) -> str:
-    """The folder of a bundled model name (``mini``, its files checked first), else ``source`` unchanged.
+def resolve_model_source(source: str | Path, save_path: str | Path | None = None) -> str:
+    """The folder of a bundled or tiny model name, else ``source`` unchanged (hub id or folder).
+
+    ``mini``: the bundled mini model (its files checked first). ``tiny-v1`` / ``tiny-v2``: a tiny
+    random checkpoint (:func:`~speechbrain_m4t_adapters.tiny.build_tiny_model`, seed 0), built
+    offline into ``<save_path>/<name>`` once and reused after; ``save_path`` is then required.
 
     Example
     -------
@@ -56,12 +66,40 @@ def resolve_model_source(source: str | Path) -> str:
     True
     >>> resolve_model_source("facebook/hf-seamless-m4t-medium")
     'facebook/hf-seamless-m4t-medium'
+    >>> import tempfile
+    >>> folder = resolve_model_source("tiny-v1", tempfile.mkdtemp())
+    >>> folder.endswith("tiny-v1"), resolve_model_source("tiny-v1", Path(folder).parent) == folder
+    (True, True)
     """
     source = str(source)
+    if source in TINY_MODELS:
+        return str(build_tiny_once(source, save_path))
     if source not in BUNDLED_MODELS:
         return source
     verify_checksums(BUNDLED_MODELS[source], source)  # before any work: a damaged file fails here, named
     return str(BUNDLED_MODELS[source])
+
+
+def build_tiny_once(name: str, save_path: str | Path | None) -> Path:
+    """``<save_path>/<name>``, built first if it holds no checkpoint (written aside, then renamed)."""
+    if save_path is None:
+        raise ValueError(f"model source {name!r} is built offline into save_path: give one")
+    folder = Path(save_path) / name
+    if (folder / "config.json").is_file():
+        return folder
+    from ..tiny import build_tiny_model  # transformers' model classes: only when a tiny model is asked for
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
+    try:
+        build_tiny_model(scratch, TINY_MODELS[name])
+        scratch.rename(folder)  # a concurrent builder may have won: its identical copy is kept
+    except OSError:
+        if not (folder / "config.json").is_file():
+            raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return folder
 
 
 def portable_source(source: str | Path, saving: str | Path = "adapters") -> str:

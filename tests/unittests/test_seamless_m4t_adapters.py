@@ -13,6 +13,7 @@ import torch
 
 from speechbrain_m4t_adapters.adapters import BottleneckConfig, FinetuneConfig
 from speechbrain_m4t_adapters.model import SeamlessM4T
+from speechbrain_m4t_adapters.model.source import resolve_model_source
 from speechbrain_m4t_adapters.tiny import build_tiny_model
 
 
@@ -94,3 +95,19 @@ def test_adapters_save_load_and_pickle_keep_outputs(tiny_source, device, tmp_pat
     with torch.no_grad():
         for copy in copies:
             assert torch.allclose(copy(wavs, wav_lens, decoder_input_ids=inputs)[0], expected, atol=1e-5)
+
+
+def test_tiny_source_is_built_once_into_save_path_and_loads(tmp_path):
+    with pytest.raises(ValueError, match="save_path"):
+        resolve_model_source("tiny-v1")
+    m4t = SeamlessM4T(source="tiny-v1", save_path=str(tmp_path))
+    folder = tmp_path / "tiny-v1"
+    assert m4t.source == str(folder) and m4t.version == "v1" and (folder / "config.json").is_file()
+    stamp = (folder / "model.safetensors").stat().st_mtime_ns
+    again = SeamlessM4T(source="tiny-v1", save_path=str(tmp_path))  # reused, not rebuilt
+    assert (folder / "model.safetensors").stat().st_mtime_ns == stamp
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny-v1"]  # no scratch folder left
+    state, other = m4t.model.state_dict(), again.model.state_dict()
+    assert all(torch.equal(state[k], other[k]) for k in state)
+    hub_id = "facebook/hf-seamless-m4t-medium"
+    assert resolve_model_source(hub_id, tmp_path) == hub_id  # hub ids are left as they are

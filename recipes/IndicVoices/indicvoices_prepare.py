@@ -1,0 +1,360 @@
+"""Data preparation for IndicVoices (AI4Bharat), one language at a time.
+
+Writes ``train.csv``, ``valid.csv`` and ``test.csv`` with the columns ``ID, duration, wav,
+start, stop, wrd`` (``start``/``stop`` in samples, both 0 for a whole file). As in the paper,
+``train`` is a seeded subset of ``train_hours`` of the ``train`` split, ``valid`` a disjoint
+``valid_hours`` of the same split and ``test`` the whole ``valid`` split (the corpus publishes
+no test transcripts). Three layouts are read:
+
+* per-recording JSON (the ai4bharat.iitm.ac.in download): ``<id>.json`` holding a ``verbatim``
+  list of ``{"start", "end", "text"}`` segments (and a parallel ``normalized`` list) next to
+  ``<id>.wav`` (or ``.flac``, ``.mp3``, ``.ogg``): one row per segment, ID ``<id>_chunk_<k>``;
+  below ``<data_folder>/<split>/`` (any depth);
+* JSON-lines manifests (AI4Bharat's segmentation script): one ``{"audio_filepath", "text",
+  "duration", "lang"}`` object per line, paths relative to the manifest, below
+  ``<data_folder>/<split>/`` or in a ``<split>.json[l]`` file in ``data_folder``;
+* the Hugging Face hub release (``ai4bharat/IndicVoices``, a snapshot's language folder holding
+  ``<split>-XXXXX-of-NNNNN.parquet`` shards with the audio inside; needs ``pyarrow``): the audio
+  of the chosen rows only is written to ``<save_folder>/audio/<train|valid|test>/``.
+
+Rows that cannot be used (unparsable line, missing audio, bad segment times, empty transcript,
+another language) are skipped, each logged with its file and line, and counted.
+
+Authors
+ * speechbrain-m4t-adapters contributors 2026
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import itertools
+import json
+import logging
+import os
+import random
+import re
+from collections.abc import Iterator
+
+from speechbrain.dataio.dataio import read_audio_info
+
+logger = logging.getLogger(__name__)
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
+CSV_HEADER = ["ID", "duration", "wav", "start", "stop", "wrd"]
+TAG = re.compile(r"\[[^\]]*\]")  # [noise], [laughter], ...
+#: Other spellings of the three languages' codes in ``lang`` fields.
+LANGUAGE_NAMES = {"ory": ("odia", "oriya", "or"), "mai": ("maithili",), "ben": ("bengali", "bangla", "bn")}
+SEGMENT_END_TOLERANCE = 0.1  # s a segment may end past the end of its recording
+
+
+def prepare_indicvoices(
+    data_folder: str,
+    save_folder: str,
+    language: str,
+    train_hours: float = 5.0,
+    valid_hours: float = 0.5,
+    seed: int = 1234,
+    text_field: str = "verbatim",
+    skip_prep: bool = False,
+) -> dict[str, int]:
+    """Write the train/valid/test CSV files of one IndicVoices language.
+
+    Arguments
+    ---------
+    data_folder : str
+        Folder of one language, holding the ``train`` and ``valid`` splits.
+    save_folder : str
+        Where ``train.csv``, ``valid.csv`` and ``test.csv`` are written.
+    language : str
+        ISO 639-3 code; JSON-lines rows with another ``lang`` are skipped.
+    train_hours, valid_hours : float
+        Sizes of the seeded, disjoint subsets drawn from the ``train`` split.
+    seed : int
+        Seed of that draw.
+    text_field : str
+        ``verbatim`` or ``normalized`` transcripts (bracketed tags are removed).
+    skip_prep : bool
+        If True, do nothing.
+
+    Returns
+    -------
+    dict
+        Number of rows written per CSV (empty when nothing was prepared).
+
+    Example
+    -------
+    >>> prepare_indicvoices("unused", "unused", "ory", skip_prep=True)
+    {}
+    """
+    files = {name: os.path.join(save_folder, f"{name}.csv") for name in ("train", "valid", "test")}
+    if skip_prep or all(os.path.isfile(path) for path in files.values()):
+        logger.info("Skipping IndicVoices preparation (skip_prep or CSV files already in %s)", save_folder)
+        return {}
+    pool = read_split(data_folder, "train", language, text_field)
+    train, valid = draw_hours(pool, [train_hours, valid_hours], seed)
+    sets = {"train": train, "valid": valid, "test": read_split(data_folder, "valid", language, text_field)}
+    os.makedirs(save_folder, exist_ok=True)
+    for name, rows in sets.items():
+        write_hub_audio(rows, os.path.join(save_folder, "audio", name))
+        with open(files[name], "w", newline="", encoding="utf-8") as stream:
+            writer = csv.DictWriter(stream, fieldnames=CSV_HEADER, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        hours = sum(row["duration"] for row in rows) / 3600
+        logger.info("%s: %d rows (%.2f h)", files[name], len(rows), hours)
+    return {name: len(rows) for name, rows in sets.items()}
+
+
+def read_split(data_folder: str, split: str, language: str, text_field: str = "verbatim") -> list[dict]:
+    """Rows of every JSON file of ``split``; unusable rows are logged and counted.
+
+    Arguments
+    ---------
+    data_folder : str
+        Folder of one language.
+    split : str
+        ``train`` or ``valid``: JSON files below a folder of that name, or ``<split>.json[l]``,
+        or hub shards ``<split>-*.parquet``.
+    language : str
+        Expected language code.
+    text_field : str
+        ``verbatim`` or ``normalized``.
+
+    Returns
+    -------
+    list of dict
+        CSV rows (keys of ``CSV_HEADER``).
+    """
+    shards = sorted(glob.glob(os.path.join(data_folder, f"{split}-*.parquet")))
+    paths = [] if shards else json_files(data_folder, split)
+    if not paths and not shards:
+        raise FileNotFoundError(f"no IndicVoices JSON or parquet files of split '{split}' in {data_folder}")
+    found = itertools.chain(
+        *(hub_rows(path, language, text_field) for path in shards),
+        *(read_json_file(path, language, text_field) for path in paths),
+    )
+    rows, skipped = [], 0
+    for item in found:
+        if isinstance(item, str):
+            logger.warning("Skipping %s", item)
+            skipped += 1
+        else:
+            rows.append(item)
+    if skipped:
+        logger.warning("%s (%s): skipped %d unusable rows, kept %d", data_folder, split, skipped, len(rows))
+    return rows
+
+
+def json_files(data_folder: str, split: str) -> list[str]:
+    """The JSON files below a folder named ``split``, or ``<split>.json[l]`` in ``data_folder``."""
+    paths = []
+    for root, _, names in os.walk(data_folder):
+        inside = split in os.path.relpath(root, data_folder).split(os.sep)
+        for name in names:
+            stem, ext = os.path.splitext(name)
+            if ext in (".json", ".jsonl") and (inside or (stem == split and root == data_folder)):
+                paths.append(os.path.join(root, name))
+    return sorted(paths)
+
+
+def read_json_file(path: str, language: str, text_field: str = "verbatim") -> Iterator[dict | str]:
+    """Yield the rows of one per-recording JSON or JSON-lines file, or a message per bad row.
+
+    Arguments
+    ---------
+    path : str
+        The file.
+    language : str
+        Expected language code (JSON lines).
+    text_field : str
+        ``verbatim`` or ``normalized``.
+
+    Yields
+    ------
+    dict or str
+        A CSV row, or ``"<file>:<line or segment>: <reason>"``.
+    """
+    with open(path, encoding="utf-8") as stream:
+        content = stream.read()
+    try:
+        recording = json.loads(content)
+    except ValueError:
+        recording = None
+    if isinstance(recording, dict) and isinstance(recording.get("verbatim"), list):
+        yield from segment_rows(path, recording, text_field)
+        return
+    for number, line in enumerate(content.splitlines(), start=1):
+        if line.strip():
+            yield line_row(path, number, line, language, text_field)
+
+
+def segment_rows(path: str, recording: dict, text_field: str) -> Iterator[dict | str]:
+    """Yield a row (or a bad-row message) per segment of a per-recording JSON file."""
+    stem = os.path.splitext(path)[0]
+    audio = next((stem + ext for ext in AUDIO_EXTENSIONS if os.path.isfile(stem + ext)), None)
+    if audio is None:
+        yield f"{path}: no audio file {os.path.basename(stem)}.wav/.flac/.mp3/.ogg next to it"
+        return
+    info = read_audio_info(audio)
+    length = info.num_frames / info.sample_rate
+    texts = recording.get(text_field, recording["verbatim"])
+    if not isinstance(texts, list) or len(texts) != len(recording["verbatim"]):
+        yield f"{path}: '{text_field}' is not a list parallel to 'verbatim'"
+        return
+    for k, (segment, text) in enumerate(zip(recording["verbatim"], texts), start=1):
+        try:
+            start, end = max(float(segment["start"]), 0.0), float(segment["end"])
+        except (KeyError, TypeError, ValueError):
+            yield f"{path}:segment {k}: no numeric start/end"
+            continue
+        if not start < end <= length + SEGMENT_END_TOLERANCE:
+            yield f"{path}:segment {k}: times {start}-{end} s outside the {length:.2f} s recording"
+            continue
+        words = clean(text.get("text") if isinstance(text, dict) else None)
+        if not words:
+            yield f"{path}:segment {k}: empty transcript"
+            continue
+        first, last = round(start * info.sample_rate), round(min(end, length) * info.sample_rate)
+        utterance = f"{os.path.basename(stem)}_chunk_{k}"
+        yield row(utterance, (last - first) / info.sample_rate, audio, first, last, words)
+
+
+def line_row(path: str, number: int, line: str, language: str, text_field: str) -> dict | str:
+    """The row of one JSON-lines entry, or a message saying why it is unusable."""
+    where = f"{path}:{number}"
+    try:
+        entry = json.loads(line)
+        audio = os.path.join(os.path.dirname(path), entry["audio_filepath"])
+    except (ValueError, KeyError, TypeError):
+        return f"{where}: not a JSON object with 'audio_filepath'"
+    if not same_language(entry.get("lang"), language):
+        return f"{where}: language {entry['lang']!r}, not {language!r}"
+    if not os.path.isfile(audio):
+        return f"{where}: audio file {audio} not found"
+    words = clean(entry.get(text_field, entry.get("text")))
+    if not words:
+        return f"{where}: empty transcript"
+    duration = entry.get("duration")
+    if not isinstance(duration, (int, float)):
+        info = read_audio_info(audio)
+        duration = info.num_frames / info.sample_rate
+    return row(os.path.splitext(os.path.basename(audio))[0], float(duration), audio, 0, 0, words)
+
+
+def hub_rows(path: str, language: str, text_field: str = "verbatim") -> Iterator[dict | str]:
+    """Yield the row (audio left in the shard) or a bad-row message of each row of a hub shard.
+
+    Arguments
+    ---------
+    path : str
+        A ``<split>-XXXXX-of-NNNNN.parquet`` shard of ``ai4bharat/IndicVoices``.
+    language : str
+        Expected language code (``lang`` column).
+    text_field : str
+        ``verbatim`` or ``normalized`` column (else ``text``).
+
+    Yields
+    ------
+    dict or str
+        A CSV row with the shard and row number of its audio, or ``"<file>:row <n>: <reason>"``.
+    """
+    import pyarrow.parquet as pq  # only for this layout
+
+    schema = pq.read_schema(path)
+    column = text_field if text_field in schema.names else "text"
+    # the audio's file name only: the audio bytes are read later, for the chosen rows
+    columns = [column, "duration", "lang", "audio_filepath.path"]
+    table = pq.read_table(path, columns=columns).to_pydict()
+    values = zip(table[column], table["duration"], table["lang"], table["path"])
+    for number, (text, duration, lang, name) in enumerate(values):
+        where = f"{path}:row {number}"
+        words = clean(text)
+        if not same_language(lang, language):
+            yield f"{where}: language {lang!r}, not {language!r}"
+        elif not words:
+            yield f"{where}: empty transcript"
+        elif not isinstance(duration, (int, float)) or duration <= 0:
+            yield f"{where}: no positive duration"
+        else:
+            shard = os.path.splitext(os.path.basename(path))[0]
+            name = os.path.basename(name) if name else f"{shard}_{number}.wav"
+            found = row(os.path.splitext(name)[0], float(duration), name, 0, 0, words)
+            yield {**found, "shard": path, "row": number}
+
+
+def write_hub_audio(rows: list[dict], audio_folder: str) -> None:
+    """Write the audio of the hub rows among ``rows`` (as stored) to ``audio_folder``; point ``wav`` at it."""
+    import collections
+
+    by_shard = collections.defaultdict(list)
+    for entry in rows:
+        if "shard" in entry:
+            by_shard[entry["shard"]].append(entry)
+    if by_shard:
+        import pyarrow.parquet as pq
+
+        os.makedirs(audio_folder, exist_ok=True)
+    for shard, entries in by_shard.items():
+        cells = pq.read_table(shard, columns=["audio_filepath"]).column("audio_filepath")
+        for entry in entries:
+            path = os.path.join(audio_folder, entry["ID"] + os.path.splitext(entry["wav"])[1])
+            with open(path, "wb") as stream:
+                stream.write(cells[entry["row"]].as_py()["bytes"])
+            entry["wav"] = path
+
+
+def same_language(label: object, language: str) -> bool:
+    """Whether a ``lang`` field (missing, the code, or a name such as ``odia``) is ``language``.
+
+    Example
+    -------
+    >>> same_language("Odia", "ory"), same_language(None, "ory"), same_language("bengali", "ory")
+    (True, True, False)
+    """
+    if not label:
+        return True
+    return str(label).strip().lower() in (language, *LANGUAGE_NAMES.get(language, ()))
+
+
+def row(utterance: str, duration: float, wav: str, start: int, stop: int, words: str) -> dict:
+    """One CSV row (``start == stop == 0``: the whole file)."""
+    values = [utterance, round(duration, 3), wav, start, stop, words]
+    return dict(zip(CSV_HEADER, values))
+
+
+def clean(text: object) -> str:
+    """Transcript without bracketed tags, whitespace runs as one space ('' if not a string).
+
+    Example
+    -------
+    >>> clean("  ଆମେ [noise]  ଯିବା ")
+    'ଆମେ ଯିବା'
+    """
+    return " ".join(TAG.sub(" ", text).split()) if isinstance(text, str) else ""
+
+
+def draw_hours(rows: list[dict], budgets: list[float], seed: int) -> list[list[dict]]:
+    """Disjoint seeded subsets of ``rows``, one per budget (hours), drawn in turn from the rest.
+
+    Rows are visited in a seeded order and taken while they fit; each subset keeps the input order.
+
+    Example
+    -------
+    >>> rows = [{"ID": str(i), "duration": 600.0} for i in range(10)]
+    >>> first, second = draw_hours(rows, [0.5, 0.5], seed=3)
+    >>> len(first), len(second), {r["ID"] for r in first} & {r["ID"] for r in second}
+    (3, 3, set())
+    """
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    subsets = []
+    for hours in budgets:
+        taken, total = set(), 0.0
+        for i in order:
+            if total + rows[i]["duration"] <= hours * 3600:
+                taken.add(i)
+                total += rows[i]["duration"]
+        order = [i for i in order if i not in taken]
+        subsets.append([r for i, r in enumerate(rows) if i in taken])
+    return subsets

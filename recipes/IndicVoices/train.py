@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""Recipe for adapting SeamlessM4T to ASR of a low-resource IndicVoices language.
+
+The base model stays frozen; only the adapter sets its hparams file declares are trained
+(bottleneck adapters after every Conformer or text-decoder layer, or a trainable copy of the
+length adaptor), with a label-smoothed, teacher-forced cross-entropy on the shared text decoder.
+Validation decodes greedily and keeps the checkpoint of lowest WER; the test set is decoded
+with beam search and its error rates are written to ``wer_test.txt``.
+
+To run this recipe, do the following:
+> python train.py hparams/odia_encoder.yaml --data_folder=/path/to/IndicVoices/odia
+
+Authors
+ * speechbrain-m4t-adapters contributors 2026
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.batch import PaddedBatch
+from speechbrain.dataio.dataio import read_audio, read_audio_info
+from speechbrain.dataio.dataset import DynamicItemDataset
+from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.logger import get_logger
+
+logger = get_logger(__name__)
+
+SAMPLE_RATE = 16000  # what SeamlessM4T's speech encoder expects
+
+
+class AdapterASR(sb.Brain):
+    """SeamlessM4T ASR: the adapter sets of the hparams file trained on a frozen base."""
+
+    @property
+    def m4t(self) -> torch.nn.Module:
+        """The lobe (unwrapped when DistributedDataParallel holds it)."""
+        return getattr(self.modules.m4t, "module", self.modules.m4t)
+
+    def compute_forward(self, batch: PaddedBatch, stage: sb.Stage) -> tuple[torch.Tensor, ...]:
+        """Speech -> encoder states, and decoder logits over the shifted targets."""
+        batch = batch.to(self.device)
+        wavs, wav_lens = batch.sig
+        inputs, self.labels = self.m4t.text_ids.batch_targets(batch.tokens, device=self.device)
+        return self.modules.m4t(wavs, wav_lens, decoder_input_ids=inputs)
+
+    def compute_objectives(self, predictions: tuple, batch: PaddedBatch, stage: sb.Stage) -> torch.Tensor:
+        """Cross-entropy (padding ignored); on validation/test also the error rates of decoding."""
+        logits, hidden, mask = predictions
+        loss = torch.nn.functional.cross_entropy(
+            logits.transpose(1, 2).float(),
+            self.labels,
+            label_smoothing=self.hparams.label_smoothing,
+        )
+        if stage != sb.Stage.TRAIN:
+            search = self.hparams.valid_search if stage == sb.Stage.VALID else self.hparams.test_search
+            tokens = self.m4t.generate(hidden, mask, self.hparams.language, **search)
+            predicted = [text.split() for text in self.m4t.decode_tokens(tokens)]
+            targets = [text.split() for text in batch.wrd]
+            self.wer_metric.append(batch.id, predicted, targets)
+            self.cer_metric.append(batch.id, predicted, targets)
+        return loss
+
+    def init_optimizers(self) -> None:
+        """One optimizer per trainable adapter set, over its parameters, at its own ``lr`` if it sets one.
+
+        SpeechBrain clips the gradient norm of each optimizer's first parameter group, so the
+        clipping is per set (global with the one set of each hparams file here).
+        """
+        self.optimizers_dict = {}
+        for name in self.m4t.adapters.active:
+            adapter_set = self.m4t.adapters.sets[name]
+            if not adapter_set.trainable:
+                continue
+            optimizer = self.opt_class(list(self.m4t.adapters.parameters(name)))
+            for group in optimizer.param_groups:
+                group["lr"] = adapter_set.config.lr or group["lr"]
+                if adapter_set.config.weight_decay is not None:
+                    group["weight_decay"] = adapter_set.config.weight_decay
+                group["peak_lr"] = group["lr"]  # warmup climbs to it, annealing scales it
+            self.optimizers_dict[name] = optimizer
+            self.checkpointer.add_recoverable(f"optimizer_{name}", optimizer)
+        self.optimizer = next(iter(self.optimizers_dict.values()))
+
+    def on_fit_batch_start(self, batch: PaddedBatch, should_step: bool) -> None:
+        """Linear warmup of every set's learning rate over the first ``warmup_steps`` steps."""
+        if should_step:
+            factor = min(1.0, (self.optimizer_step + 1) / max(1, self.hparams.warmup_steps))
+            for optimizer in self.optimizers_dict.values():
+                for group in optimizer.param_groups:
+                    group["lr"] = group["peak_lr"] * factor
+
+    def on_stage_start(self, stage: sb.Stage, epoch: int | None = None) -> None:
+        """Fresh error-rate accumulators."""
+        if stage != sb.Stage.TRAIN:
+            self.wer_metric = self.hparams.error_rate_computer()
+            self.cer_metric = self.hparams.cer_computer()
+
+    def on_stage_end(self, stage: sb.Stage, stage_loss: float, epoch: int | None = None) -> None:
+        """Anneal, log and checkpoint after validation; log and write the test error rates."""
+        stats = {"loss": stage_loss}
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = stats
+            return
+        stats["CER"] = self.cer_metric.summarize("error_rate")
+        stats["WER"] = self.wer_metric.summarize("error_rate")
+        if stage == sb.Stage.VALID:
+            lr = self.optimizer.param_groups[0]["peak_lr"]  # of the first set, before annealing
+            old_lr, new_lr = self.hparams.lr_annealing(stats["WER"])
+            for optimizer in self.optimizers_dict.values():
+                for group in optimizer.param_groups:
+                    group["peak_lr"] *= new_lr / old_lr
+                    group["lr"] *= new_lr / old_lr
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch": epoch, "lr": lr},
+                train_stats=self.train_stats,
+                valid_stats=stats,
+            )
+            self.checkpointer.save_and_keep_only(meta={"WER": stats["WER"]}, min_keys=["WER"])
+        else:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"Epoch loaded": self.hparams.epoch_counter.current},
+                test_stats=stats,
+            )
+            with open(self.hparams.test_wer_file, "w", encoding="utf-8") as stream:
+                self.wer_metric.write_stats(stream)
+
+
+def dataio_prepare(
+    hparams: dict, text_ids: Callable[[str, str], list[int]]
+) -> tuple[DynamicItemDataset, ...]:
+    """Datasets of the prepared CSV files: 16 kHz signal, transcript and label ids.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hparams file.
+    text_ids : callable
+        ``text_ids(transcript, language)`` -> label ids (the lobe's ``text_ids``).
+
+    Returns
+    -------
+    tuple
+        The train, valid and test ``DynamicItemDataset``.
+    """
+    datasets = [
+        DynamicItemDataset.from_csv(csv_path=path, replacements={"data_root": hparams["data_folder"]})
+        for path in (hparams["train_csv"], hparams["valid_csv"], hparams["test_csv"])
+    ]
+    limits = {"duration": hparams["max_duration"]}, {"duration": hparams["min_duration"]}
+    if hparams["sorting"] in ("ascending", "descending"):
+        datasets[0] = datasets[0].filtered_sorted(
+            sort_key="duration",
+            reverse=hparams["sorting"] == "descending",
+            key_max_value=limits[0],
+            key_min_value=limits[1],
+        )
+        hparams["train_dataloader_opts"]["shuffle"] = False
+    else:  # random: shuffled anew each epoch (SpeechBrain's reproducible sampler)
+        datasets[0] = datasets[0].filtered_sorted(key_max_value=limits[0], key_min_value=limits[1])
+        hparams["train_dataloader_opts"]["shuffle"] = True
+
+    @sb.utils.data_pipeline.takes("wav", "start", "stop")
+    @sb.utils.data_pipeline.provides("sig")
+    def audio_pipeline(wav: str, start: str, stop: str) -> torch.Tensor:
+        """Mono waveform of the file or segment, resampled to 16 kHz if needed."""
+        sig = read_audio({"file": wav, "start": int(start), "stop": int(stop)})
+        sig = sig.mean(dim=-1) if sig.dim() > 1 else sig
+        sample_rate = read_audio_info(wav).sample_rate
+        if sample_rate != SAMPLE_RATE:
+            import torchaudio  # a SpeechBrain requirement, needed only here
+
+            sig = torchaudio.functional.resample(sig, sample_rate, SAMPLE_RATE)
+        return sig
+
+    @sb.utils.data_pipeline.takes("wrd")
+    @sb.utils.data_pipeline.provides("wrd", "tokens")
+    def text_pipeline(wrd: str) -> Iterator[str | list[int]]:
+        """The transcript and its labels ``[__lang__, tokens..., </s>]``."""
+        yield wrd
+        yield text_ids(wrd, hparams["language"])
+
+    sb.dataio.dataset.add_dynamic_item(datasets, audio_pipeline)
+    sb.dataio.dataset.add_dynamic_item(datasets, text_pipeline)
+    sb.dataio.dataset.set_output_keys(datasets, ["id", "sig", "wrd", "tokens"])
+    return tuple(datasets)
+
+
+if __name__ == "__main__":
+    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    sb.utils.distributed.ddp_init_group(run_opts)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+
+    from indicvoices_prepare import prepare_indicvoices  # noqa: E402
+
+    run_on_main(
+        prepare_indicvoices,
+        kwargs={
+            "data_folder": hparams["data_folder"],
+            "save_folder": hparams["save_folder"],
+            "language": hparams["language"],
+            "train_hours": hparams["train_hours"],
+            "valid_hours": hparams["valid_hours"],
+            "seed": hparams["selection_seed"],
+            "skip_prep": hparams["skip_prep"],
+        },
+    )
+    m4t = hparams["m4t"]()  # the base model (downloaded once) with the new adapter sets
+    hparams["checkpointer"].add_recoverable("m4t", m4t)  # adapter weights only
+    train_data, valid_data, test_data = dataio_prepare(hparams, m4t.text_ids)
+
+    asr_brain = AdapterASR(
+        modules={"m4t": m4t},
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    asr_brain.fit(
+        hparams["epoch_counter"],
+        train_data,
+        valid_data,
+        train_loader_kwargs=hparams["train_dataloader_opts"],
+        valid_loader_kwargs=hparams["valid_dataloader_opts"],
+    )
+    asr_brain.evaluate(test_data, min_key="WER", test_loader_kwargs=hparams["test_dataloader_opts"])

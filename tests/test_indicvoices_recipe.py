@@ -1,0 +1,208 @@
+"""recipes/IndicVoices (the recipe laid out upstream): its data preparation, and train.py end to end."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "IndicVoices"
+sys.path.insert(0, str(RECIPE))
+from indicvoices_prepare import prepare_indicvoices  # noqa: E402
+
+
+def _wav(path: Path, seconds: float, seed: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    noise = np.random.default_rng(seed).standard_normal(int(16000 * seconds)).astype("float32")
+    sf.write(path, 0.1 * noise, 16000)
+
+
+def _corpus(root: Path) -> Path:
+    """A small IndicVoices language folder: per-recording JSON and a JSON-lines manifest, bad rows in both."""
+    segments = [
+        {"start": 0.0, "end": 2.0, "text": "ଆମେ [noise] ଯିବା"},
+        {"start": 2.0, "end": 4.5, "text": "ଘରକୁ ଯିବା"},
+        {"start": 4.5, "end": 20.0, "text": "ପରେ"},  # ends past the 10 s recording
+        {"start": 5.0, "end": 6.0, "text": "[noise]"},  # empty once the tag is removed
+        {"start": 6.0, "end": 8.0, "text": "ଭଲ ଅଛି"},
+    ]
+    _wav(root / "train" / "rec1.wav", 10.0, 0)
+    (root / "train" / "rec1.json").write_text(json.dumps({"verbatim": segments}), encoding="utf-8")
+    for name in ("a", "b"):
+        _wav(root / "train" / "audios" / f"{name}.wav", 1.5, ord(name))
+    lines = [
+        {"audio_filepath": "audios/a.wav", "text": "ଏକ", "duration": 1.5, "lang": "ory"},
+        "{not json",
+        {"audio_filepath": "audios/missing.wav", "text": "ଦୁଇ", "lang": "ory"},
+        {"audio_filepath": "audios/b.wav", "text": "তিন", "lang": "ben"},
+        {"audio_filepath": "audios/b.wav", "text": "ତିନି", "lang": "ory"},  # no duration: read from the file
+    ]
+    text = "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines)
+    (root / "train" / "manifest.jsonl").write_text(text + "\n", encoding="utf-8")
+    _wav(root / "valid" / "rec2.wav", 3.0, 1)
+    valid = {"verbatim": [{"start": 0.5, "end": 2.5, "text": "ଶେଷ"}]}
+    (root / "valid" / "rec2.json").write_text(json.dumps(valid), encoding="utf-8")
+    return root
+
+
+def _read(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as stream:
+        return list(csv.DictReader(stream))
+
+
+def test_prepare_writes_disjoint_subsets_and_names_each_skipped_row(tmp_path, caplog):
+    data = _corpus(tmp_path / "odia")
+    with caplog.at_level(logging.WARNING):
+        counts = prepare_indicvoices(data, tmp_path / "csv", "ory", train_hours=4 / 3600, valid_hours=0.001)
+    train, valid, test = (_read(tmp_path / "csv" / f"{name}.csv") for name in ("train", "valid", "test"))
+    assert counts == {"train": len(train), "valid": len(valid), "test": 1} and train and valid
+    assert list(train[0]) == ["ID", "duration", "wav", "start", "stop", "wrd"]
+    pool = {"rec1_chunk_1", "rec1_chunk_2", "rec1_chunk_5", "a", "b"}  # the usable training rows
+    assert {r["ID"] for r in train} | {r["ID"] for r in valid} <= pool
+    assert not {r["ID"] for r in train} & {r["ID"] for r in valid}
+    assert sum(float(r["duration"]) for r in train) <= 4 and sum(float(r["duration"]) for r in valid) <= 3.6
+    rows = {r["ID"]: r for r in train + valid}
+    if "rec1_chunk_1" in rows:
+        assert rows["rec1_chunk_1"]["wrd"] == "ଆମେ ଯିବା" and rows["rec1_chunk_1"]["stop"] == "32000"
+    assert test[0]["ID"] == "rec2_chunk_1" and (test[0]["start"], test[0]["stop"]) == ("8000", "40000")
+    messages = [r.getMessage() for r in caplog.records]
+    manifest = str(data / "train" / "manifest.jsonl")
+    for where in (f"{data / 'train' / 'rec1.json'}:segment 3", f"{data / 'train' / 'rec1.json'}:segment 4"):
+        assert any(where in m for m in messages), messages
+    for number, reason in ((2, "not a JSON object"), (3, "not found"), (4, "language 'ben'")):
+        assert any(f"{manifest}:{number}: " in m and reason in m for m in messages), messages
+    assert any("skipped 5 unusable rows, kept 5" in m for m in messages), messages
+    again = prepare_indicvoices(data, tmp_path / "csv", "ory")  # CSV files there: reused, as in SpeechBrain
+    assert again == {} and _read(tmp_path / "csv" / "train.csv") == train
+
+
+def test_prepare_reads_the_hub_release_and_writes_only_the_chosen_audio(tmp_path, caplog):
+    from speechbrain_m4t_adapters.data.indicvoices import write_hub_shard  # a fixture writer, not the recipe
+
+    def row(i: int, seconds: float, **fields) -> dict:
+        buffer = io.BytesIO()
+        sf.write(buffer, np.full(int(16000 * seconds), 0.01 * (i + 1), "float32"), 16000, format="WAV")
+        values = {"audio": buffer.getvalue(), "path": f"u{i}.wav", "duration": seconds, "samples": 0}
+        return {**values, "verbatim": f"ଶବ୍ଦ {i} [noise]", "lang": "odia", **fields}
+
+    data = tmp_path / "odia"
+    rows = [row(i, 1.0) for i in range(6)] + [row(6, 1.0, lang="bengali"), row(7, 1.0, verbatim="[noise]")]
+    write_hub_shard(rows[:4], data / "train-00000-of-00002.parquet")
+    write_hub_shard(rows[4:], data / "train-00001-of-00002.parquet")
+    write_hub_shard([row(9, 2.0, path="v9.wav")], data / "valid-00000-of-00001.parquet")
+    with caplog.at_level(logging.WARNING):
+        counts = prepare_indicvoices(
+            data, tmp_path / "csv", "ory", train_hours=3 / 3600, valid_hours=2 / 3600
+        )
+    assert counts == {"train": 3, "valid": 2, "test": 1}
+    train, valid = _read(tmp_path / "csv" / "train.csv"), _read(tmp_path / "csv" / "valid.csv")
+    for name, chosen in (("train", train), ("valid", valid)):
+        written = sorted(p.name for p in (tmp_path / "csv" / "audio" / name).iterdir())
+        assert written == sorted(f"{r['ID']}.wav" for r in chosen)  # the chosen rows' audio, no other
+        for entry in chosen:
+            i = int(entry["ID"][1:])
+            audio, rate = sf.read(entry["wav"])
+            assert (
+                rate == 16000 and np.allclose(audio, 0.01 * (i + 1), atol=1e-4) and entry["wrd"] == f"ଶବ୍ଦ {i}"
+            )
+    messages = [r.getMessage() for r in caplog.records]
+    shard = data / "train-00001-of-00002.parquet"
+    assert any(f"{shard}:row 2: language 'bengali'" in m for m in messages), messages
+    assert any(f"{shard}:row 3: empty transcript" in m for m in messages), messages
+
+
+def _train(tmp_path: Path, data: Path, epochs: int, *extra: str) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable,
+        "train.py",
+        "hparams/odia_encoder.yaml",
+        f"--data_folder={data}",
+        f"--output_folder={tmp_path / 'run'}",
+        "--model_source=tiny-v1",
+        f"--model_cache={tmp_path / 'models'}",
+        f"--number_of_epochs={epochs}",
+        "--train_hours=0.0015",  # 5.4 s of the 9.5 s of usable training rows
+        "--valid_hours=0.0011",  # 4 s of the rest
+        "--batch_size=2",
+        "--num_workers=0",
+        "--device=cpu",
+        *extra,
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(command, cwd=RECIPE, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_train_prepares_trains_tests_and_resumes_from_its_checkpoint(tmp_path):
+    data = _corpus(tmp_path / "odia")
+    first = _train(tmp_path, data, 1)
+    assert first.returncode == 0, first.stderr[-3000:]
+    run = tmp_path / "run"
+    train, valid = _read(run / "save" / "train.csv"), _read(run / "save" / "valid.csv")
+    assert train and valid and not {r["ID"] for r in train} & {r["ID"] for r in valid}
+    (checkpoint,) = (run / "save").glob("CKPT+*")
+    assert {"m4t.ckpt", "optimizer_encoder.ckpt", "counter.ckpt"} <= {p.name for p in checkpoint.iterdir()}
+    assert "%WER" in (run / "wer_test.txt").read_text(encoding="utf-8")
+    # the same folder, one more epoch (in shuffled order): recovers epoch 1 and goes on
+    second = _train(tmp_path, data, 2, "--sorting=random")
+    assert second.returncode == 0, second.stderr[-3000:]
+    log = (run / "train_log.txt").read_text(encoding="utf-8")
+    assert re.findall(r"^epoch: (\d+)", log, re.M) == ["1", "2"]
+    losses = [float(x) for x in re.findall(r"train loss: ([\d.e+-]+)", log)]
+    assert len(losses) == 2 and all(np.isfinite(losses))
+
+
+LANGUAGES = {"odia": ("Odia", "ory"), "maithili": ("Maithili", "mai"), "bengali": ("Bengali", "ben")}
+EXPERIMENTS = ("encoder", "encoder_large", "decoder", "length_adaptor")
+#: Settings the flat recipe files share with the engine's recipes/<Language>/hparams files.
+SHARED = ("number_of_epochs", "lr", "weight_decay", "warmup_steps", "batch_size", "label_smoothing")
+SHARED += (
+    "max_grad_norm",
+    "grad_accumulation_factor",
+    "max_duration",
+    "min_duration",
+    "seed",
+    "model_source",
+)
+
+
+def _top_level(text: str, key: str) -> str:
+    (value,) = re.findall(rf"^{key}: *([^#\n]*?) *(?:#.*)?$", text, re.M)
+    return value
+
+
+def _adapters(text: str) -> list[str]:
+    """The adapters block, comments dropped and tags reduced to the class name."""
+    block = re.search(r"^adapters:.*\n((?:(?: {4}.*)?\n)*?)\S", text, re.M)[1]
+    lines = [
+        re.sub(r"\s*#.*$", "", line).replace("speechbrain_m4t_adapters.adapters.", "")
+        for line in block.split("\n")
+    ]
+    return [line for line in lines if line.strip()]
+
+
+def test_recipe_files_differ_by_language_names_only_and_keep_the_engine_recipes_settings():
+    """The 12 flat files are kept by hand (SpeechBrain style): no drift between them or from the engine's."""
+    for experiment in EXPERIMENTS:
+        texts = {}
+        for folder, (name, code) in LANGUAGES.items():
+            text = (RECIPE / "hparams" / f"{folder}_{experiment}.yaml").read_text(encoding="utf-8")
+            engine = (RECIPE.parent / name / "hparams" / f"{folder}_{experiment}.yaml").read_text(
+                encoding="utf-8"
+            )
+            for key in SHARED:
+                assert _top_level(text, key) == _top_level(engine, key), (folder, experiment, key)
+            assert _top_level(text, "language") == code and _adapters(text) == _adapters(engine)
+            texts[folder] = re.sub(rf"\b{folder}|\b{name}\b|\b{code}\b", "<language>", text)
+        assert texts["odia"] == texts["maithili"] == texts["bengali"], experiment
+    assert sorted(p.name for p in (RECIPE / "hparams").glob("*.yaml")) == sorted(
+        f"{folder}_{experiment}.yaml" for folder in LANGUAGES for experiment in EXPERIMENTS
+    )
