@@ -131,6 +131,7 @@ def test_main_job_on_the_mini_model_makes_held_out_odia_better(tmp_path, capsys)
     assert entry["language"] == "ory" and entry["num_utterances"] >= 140
     assert 30.0 <= entry["base_cer"] <= 60.0  # the paper's situation: Odia heard as a low-resource language
     assert entry["delta_cer"] <= -1.0, entry  # encoder adapters (0.53 % of the base) trained on Odia help
+    assert entry["cer"] <= 30.0, entry  # issue 18: the adapted model is usable (held-out CER <= 30 %)
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("held_out (ory, ") and "better than the base" in last.lower()
     assert (tmp_path / "odia_encoder" / "1986" / "test" / "held_out.base" / "hypotheses.tsv").exists()
