@@ -93,7 +93,7 @@ class SeamlessM4TFbank(nn.Module):
         if sample_rate != SAMPLE_RATE:
             raise ValueError(
                 f"SeamlessM4T needs 16 kHz audio, got {sample_rate} Hz; resample first "
-                "(speechbrain_m4t_adapters.data.audio.load_audio does this)."
+                "(e.g. torchaudio.functional.resample, as the recipes' audio pipelines do)."
             )
         # Features are constants for training; autocast would lose ``precision``.
         with torch.no_grad(), torch.autocast(device_type=wavs.device.type, enabled=False):
