@@ -26,11 +26,13 @@ Authors
 
 from __future__ import annotations
 
+import collections
 import csv
 import glob
 import itertools
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -46,6 +48,7 @@ TAG = re.compile(r"\[[^\]]*\]")  # [noise], [laughter], ...
 #: Other spellings of the three languages' codes in ``lang`` fields.
 LANGUAGE_NAMES = {"ory": ("odia", "oriya", "or"), "mai": ("maithili",), "ben": ("bengali", "bangla", "bn")}
 SEGMENT_END_TOLERANCE = 0.1  # s a segment may end past the end of its recording
+OPTIONS_FILE = "prepare_options.json"  # the settings the CSV files were prepared with
 
 
 def prepare_indicvoices(
@@ -88,8 +91,12 @@ def prepare_indicvoices(
     {}
     """
     files = {name: os.path.join(save_folder, f"{name}.csv") for name in ("train", "valid", "test")}
+    options = {"data_folder": os.path.abspath(data_folder), "language": language, "train_hours": train_hours}
+    options.update(valid_hours=valid_hours, seed=seed, text_field=text_field)
     if skip_prep or all(os.path.isfile(path) for path in files.values()):
         logger.info("Skipping IndicVoices preparation (skip_prep or CSV files already in %s)", save_folder)
+        if not skip_prep:
+            warn_if_prepared_otherwise(save_folder, options)
         return {}
     pool = read_split(data_folder, "train", language, text_field)
     train, valid = draw_hours(pool, [train_hours, valid_hours], seed)
@@ -97,13 +104,40 @@ def prepare_indicvoices(
     os.makedirs(save_folder, exist_ok=True)
     for name, rows in sets.items():
         write_hub_audio(rows, os.path.join(save_folder, "audio", name))
-        with open(files[name], "w", newline="", encoding="utf-8") as stream:
-            writer = csv.DictWriter(stream, fieldnames=CSV_HEADER, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
+        write_csv(files[name], rows)
         hours = sum(row["duration"] for row in rows) / 3600
         logger.info("%s: %d rows (%.2f h)", files[name], len(rows), hours)
+    with open(os.path.join(save_folder, OPTIONS_FILE), "w", encoding="utf-8") as stream:
+        json.dump(options, stream, indent=2)
     return {name: len(rows) for name, rows in sets.items()}
+
+
+def write_csv(path: str, rows: list[dict]) -> None:
+    """Write one CSV file whole or not at all (a killed run leaves no truncated file to reuse)."""
+    with open(path + ".tmp", "w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=CSV_HEADER, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(path + ".tmp", path)
+
+
+def warn_if_prepared_otherwise(save_folder: str, options: dict) -> None:
+    """Warn, naming the settings, when the reused CSV files were prepared with other ones."""
+    path = os.path.join(save_folder, OPTIONS_FILE)
+    try:
+        with open(path, encoding="utf-8") as stream:
+            recorded = json.load(stream)
+    except FileNotFoundError:
+        return  # prepared by hand or by an older version: nothing to compare
+    except ValueError:
+        recorded = {}  # half-written: every setting is reported as unknown
+    changed = [f"{k} {recorded.get(k)!r} -> {v!r}" for k, v in options.items() if recorded.get(k) != v]
+    if changed:
+        logger.warning(
+            "CSV files in %s reused as prepared, not with the settings now given (%s): delete them to redo",
+            save_folder,
+            ", ".join(changed),
+        )
 
 
 def read_split(data_folder: str, split: str, language: str, text_field: str = "verbatim") -> list[dict]:
@@ -239,6 +273,8 @@ def line_row(path: str, number: int, line: str, language: str, text_field: str) 
     if not isinstance(duration, (int, float)):
         info = read_audio_info(audio)
         duration = info.num_frames / info.sample_rate
+    if not (math.isfinite(duration) and duration > 0):
+        return f"{where}: duration {duration!r} is not a positive number of seconds"
     return row(os.path.splitext(os.path.basename(audio))[0], float(duration), audio, 0, 0, words)
 
 
@@ -274,7 +310,7 @@ def hub_rows(path: str, language: str, text_field: str = "verbatim") -> Iterator
             yield f"{where}: language {lang!r}, not {language!r}"
         elif not words:
             yield f"{where}: empty transcript"
-        elif not isinstance(duration, (int, float)) or duration <= 0:
+        elif not isinstance(duration, (int, float)) or not (math.isfinite(duration) and duration > 0):
             yield f"{where}: no positive duration"
         else:
             shard = os.path.splitext(os.path.basename(path))[0]
@@ -285,8 +321,6 @@ def hub_rows(path: str, language: str, text_field: str = "verbatim") -> Iterator
 
 def write_hub_audio(rows: list[dict], audio_folder: str) -> None:
     """Write the audio of the hub rows among ``rows`` (as stored) to ``audio_folder``; point ``wav`` at it."""
-    import collections
-
     by_shard = collections.defaultdict(list)
     for entry in rows:
         if "shard" in entry:
