@@ -120,7 +120,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clips = held_out_clips(Path(tmp), args.clips)
         if args.model == "mini":
-            from speechbrain_m4t_adapters.model.source import resolve_model_source
+            from speechbrain_m4t_adapters.bundled import resolve_model_source
 
             folder = Path(resolve_model_source("mini"))
         else:

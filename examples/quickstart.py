@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 
 from speechbrain_m4t_adapters import SeamlessM4T
-from speechbrain_m4t_adapters.adapters import BottleneckConfig
+from speechbrain_m4t_adapters.adapters import BottleneckConfig, parameter_report
 from speechbrain_m4t_adapters.model.decoding import transcribe
 from speechbrain_m4t_adapters.tiny import build_tiny_model
 
@@ -24,7 +24,7 @@ REAL = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "real"  # sh
 workdir = tempfile.TemporaryDirectory()  # the tiny model; deleted when the script ends
 folder = build_tiny_model(workdir.name, version="v2")  # random weights, real tokenizer
 m4t = SeamlessM4T(folder, adapters={"encoder": BottleneckConfig(bottleneck=64, targets=["speech_encoder"])})
-print(m4t.adapters.parameter_report()["adapter_sets"])
+print(parameter_report(m4t.adapters)["adapter_sets"])
 
 wav, rate = sf.read(REAL / CLIP, dtype="float32")
 text = "যে কোন পুকুর বা নদীতে চিংড়ি চাষ করা হতিছে"

@@ -13,11 +13,12 @@ logging.getLogger("speechbrain.utils.train_logger").addFilter(
     lambda record: "cannot save figures" not in record.getMessage()
 )
 
-_LAZY = {**dict.fromkeys(["SeamlessM4T", "SeamlessM4TFbank"], ".model"), "M4TAdaptedASR": ".inference"}
+_LAZY = {"SeamlessM4T": ".lobe", "SeamlessM4TFbank": ".model", "M4TAdaptedASR": ".inference"}
 
 if TYPE_CHECKING:  # pragma: no cover
     from .inference import M4TAdaptedASR
-    from .model import SeamlessM4T, SeamlessM4TFbank
+    from .lobe import SeamlessM4T
+    from .model import SeamlessM4TFbank
 
 __all__ = ["M4TAdaptedASR", "SeamlessM4T", "SeamlessM4TFbank", "__version__"]
 

@@ -3,7 +3,6 @@
 They load through the same ``from_pretrained`` path as the hub's v1/v2 checkpoints: the FULL
 model (speech-output towers too), a SentencePiece tokenizer trained on bundled real text
 (FLORES-200 + RESPIN transcripts) and language tokens for eng, ory, mai, ben and hin.
-Command line: ``m4t-adapters build-tiny-model --version v2 --output tiny_m4t_v2``.
 """
 
 import json

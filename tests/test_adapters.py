@@ -463,7 +463,7 @@ def test_training_and_inference_share_one_adapter_folder_loader(tiny_v2, tmp_pat
     calls = []
     original = io.load_adapters
     monkeypatch.setattr(
-        "speechbrain_m4t_adapters.model.lobe.load_adapters",
+        "speechbrain_m4t_adapters.lobe.load_adapters",
         lambda *a, **k: calls.append(k.get("prefix", "")) or original(*a, **k),
     )
     lobe = SeamlessM4T(tiny_v2, pretrained_adapters=[folder])

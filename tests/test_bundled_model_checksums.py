@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from speechbrain_m4t_adapters import bundled as source
 from speechbrain_m4t_adapters import cli
-from speechbrain_m4t_adapters.model import source
 from speechbrain_m4t_adapters.training.recipe import run_experiment
 
 REPO = Path(__file__).resolve().parents[1]

@@ -183,7 +183,7 @@ def _adapters(text: str) -> list[str]:
     """The adapters block, comments dropped and tags reduced to the class name."""
     block = re.search(r"^adapters:.*\n((?:(?: {4}.*)?\n)*?)\S", text, re.M)[1]
     lines = [
-        re.sub(r"\s*#.*$", "", line).replace("speechbrain_m4t_adapters.adapters.", "")
+        re.sub(r"speechbrain_m4t_adapters\.(?:adapters|model)\.", "", re.sub(r"\s*#.*$", "", line))
         for line in block.split("\n")
     ]
     return [line for line in lines if line.strip()]

@@ -14,6 +14,7 @@ from safetensors import safe_open
 from speechbrain.utils.data_utils import batch_pad_right
 
 from speechbrain_m4t_adapters import SeamlessM4T
+from speechbrain_m4t_adapters.bundled import BUNDLED_MODELS
 from speechbrain_m4t_adapters.data.manifest import read_asr_manifest, read_text_manifest
 from speechbrain_m4t_adapters.data.synthetic import SPLITS, prepare_synthetic, read_flores_dev
 from speechbrain_m4t_adapters.data.text import flores_pairs
@@ -21,7 +22,6 @@ from speechbrain_m4t_adapters.evaluation.metrics import compute_error_rates
 from speechbrain_m4t_adapters.evaluation.normalize import normalize_text
 from speechbrain_m4t_adapters.mini import MINI_LANGUAGES
 from speechbrain_m4t_adapters.model.decoding import transcribe
-from speechbrain_m4t_adapters.model.source import BUNDLED_MODELS
 from speechbrain_m4t_adapters.training import run_experiment
 from speechbrain_m4t_adapters.training.hparams import HparamsError, experiment_tree
 

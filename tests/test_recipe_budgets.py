@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from speechbrain_m4t_adapters.adapters.counting import parameter_report
 from speechbrain_m4t_adapters.training.budget import recipe_parameters, within_budget
 from speechbrain_m4t_adapters.training.hparams import load_experiment
 
@@ -89,7 +90,7 @@ def test_mini_overlay_scales_budgets_to_the_papers_share_of_the_base():
         (line,) = scale_to_paper_fraction(hparams["adapters"], hparams["model_source"])
         assert "of the base, as" in line and "of v1 medium's 1.2B" in line
         m4t = hparams["m4t"]()  # the partial holds the same, resized config objects
-        report = m4t.adapters.parameter_report()
+        report = parameter_report(m4t.adapters)
         share = report["trainable_parameters"] / report["base_parameters"]
         assert abs(share - paper_share) / paper_share < 0.06, (experiment, share)  # 0.52 % / 4.2 % of 1.2B
         (config,) = original.values()

@@ -34,21 +34,21 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "speechbrain_m4t_adapters"
 LOBE = "speechbrain.integrations.huggingface.seamless_m4t"
 RECIPE = Path("recipes/IndicVoices/ASR/seamless_m4t_adapters")
-#: Our module -> upstream module, for every module that moves.
+#: Our module -> upstream module: the core lands in one flat folder (SpeechBrain's one-folder-per-model).
 MODULE_MAP = {
     f"{PACKAGE}.model": LOBE,
-    f"{PACKAGE}.adapters": f"{LOBE}.adapters",
+    f"{PACKAGE}.adapters": LOBE,
     f"{PACKAGE}.tiny": f"{LOBE}.tiny",
-    f"{PACKAGE}.version": "speechbrain",  # __version__ of SpeechBrain itself
-    PACKAGE: LOBE,  # `from speechbrain_m4t_adapters import SeamlessM4T` in docstrings
 }
-#: Source files that move (relative to the package) -> path under the lobe folder.
+#: The contributed core (relative to the package) -> path under the lobe folder. What is not listed
+#: stays in the plugin, which builds on it (docs/upstream.md); the core imports nothing else of ours.
+CORE_MODULES = ("__init__", "lobe", "speech_text_model", "features", "languages", "source")
+CORE_ADAPTERS = ("base", "bottleneck", "finetune", "hosting", "sets")
 MOVED_FILES = {
-    **{f"model/{p.name}": p.name for p in (REPO / PACKAGE / "model").glob("*.py")},
+    **{f"model/{name}.py": f"{name}.py" for name in CORE_MODULES},
+    **{f"adapters/{name}.py": f"{name}.py" for name in CORE_ADAPTERS},
     "tiny.py": "tiny.py",
-    "lazy.py": "lazy.py",  # lazy attributes of the adapters package
     "resources/tiny_corpus.txt": "resources/tiny_corpus.txt",
-    **{f"adapters/{p.name}": f"adapters/{p.name}" for p in (REPO / PACKAGE / "adapters").glob("*.py")},
 }
 #: The plugin's SpeechBrain-shaped recipe, laid out verbatim (names rewritten) at ``RECIPE``.
 RECIPE_SOURCE = REPO / "recipes" / "IndicVoices"
@@ -70,7 +70,7 @@ def upstream_module(module: str) -> str:
     Example
     -------
     >>> upstream_module("speechbrain_m4t_adapters.adapters.sets")
-    'speechbrain.integrations.huggingface.seamless_m4t.adapters.sets'
+    'speechbrain.integrations.huggingface.seamless_m4t.sets'
     >>> upstream_module("speechbrain_m4t_adapters.model.lobe")
     'speechbrain.integrations.huggingface.seamless_m4t.lobe'
     """
@@ -95,8 +95,8 @@ def rewrite_names(text: str) -> str:
 
     Example
     -------
-    >>> rewrite_names("!new:speechbrain_m4t_adapters.adapters.LoRAConfig")
-    '!new:speechbrain.integrations.huggingface.seamless_m4t.adapters.LoRAConfig'
+    >>> rewrite_names("!new:speechbrain_m4t_adapters.model.BottleneckConfig")
+    '!new:speechbrain.integrations.huggingface.seamless_m4t.BottleneckConfig'
     >>> rewrite_names("!new:speechbrain_m4t_adapters.training.TrainClock")
     '!new:speechbrain_m4t_adapters.training.TrainClock'
     """

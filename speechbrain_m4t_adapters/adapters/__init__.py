@@ -34,7 +34,8 @@ _LAZY = {
             "read_metadata",
             "save_adapters",
         ),
-        ".sets": ("AdapterSet", "AdapterSets", "base_parameters"),
+        ".sets": ("AdapterSet", "AdapterSets"),
+        ".counting": ("base_parameters", "parameter_report"),
     }.items()
     for name in names
 }

@@ -18,6 +18,7 @@ from torch import nn
 
 from ..version import __version__
 from .base import AdapterConfig
+from .counting import base_parameters
 from .integrity import (
     FORMAT_VERSION,
     METADATA_NAME,
@@ -28,7 +29,7 @@ from .integrity import (
     load_metadata,
     warn_if_other_base,
 )
-from .sets import AdapterSets, base_parameters
+from .sets import AdapterSets
 
 __all__ = ["METADATA_NAME", "WEIGHTS_NAME", "AdapterMismatchError", "load_adapters", "save_adapters"]
 
@@ -237,22 +238,3 @@ def load_adapters(
     if activate:
         sets.activate(*attached)
     return attached
-
-
-def save_checkpoint_state(sets: AdapterSets, path: str | Path) -> None:
-    """Save every set's weights (not which are active or trainable: the run's choice) in one file."""
-    weights = {name: {k: v.detach().cpu() for k, v in sets.state_dict(name).items()} for name in sets.sets}
-    require_finite({f"{n}/{k}": v for n, w in weights.items() for k, v in w.items()}, path)
-    torch.save({"weights": weights}, path)
-
-
-def load_checkpoint_state(sets: AdapterSets, path: str | Path) -> None:
-    """Restore the weights :func:`save_checkpoint_state` wrote into the same sets."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if unknown := sorted(set(state["weights"]) - set(sets.sets)):
-        raise ValueError(
-            f"{path}: checkpoint holds adapter set(s) {unknown} that this model does not have "
-            f"(attached: {sorted(sets.sets)}); build the same sets before recovering"
-        )
-    for name, weights in state["weights"].items():
-        sets.load_state_dict(name, weights)

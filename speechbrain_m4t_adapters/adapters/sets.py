@@ -24,22 +24,6 @@ def any_trainable(*modules: nn.Module | None) -> bool:
     return any(p.requires_grad for m in modules if m is not None for p in m.parameters())
 
 
-def safe_name(text: str) -> str:
-    """``text`` with every run of other characters replaced by ``_`` (``adapters`` if nothing is left).
-
-    Example
-    -------
-    >>> safe_name("odia encoder/1"), safe_name("***")
-    ('odia_encoder_1', 'adapters')
-    """
-    return re.sub(r"[^A-Za-z0-9_\-]+", "_", text).strip("_") or "adapters"
-
-
-#: Parts of a parameter name that belong to an adapter (ours or PEFT's LoRA), not to the base model.
-_LORA_PARTS = ("lora_A", "lora_B", "lora_magnitude_vector", "lora_embedding_A", "lora_embedding_B")
-_ADAPTER_PARTS = {ADAPTERS_ATTR, *_LORA_PARTS}
-
-
 @dataclass
 class AdapterSet:
     """Bookkeeping for one named set: its config, host module paths, flags."""
@@ -249,48 +233,5 @@ class AdapterSets:
             for key, value in state.items():
                 own[key].copy_(value)
 
-    def report(self) -> list[dict]:
-        """One row per set: name, kind, active, trainable, parameter count, hosts."""
-        return [
-            {
-                "name": name,
-                "kind": s.config.kind,
-                "active": name in self.active,
-                "trainable": s.trainable and name in self.active,
-                "parameters": self.num_parameters(name),
-                "modules": len(s.targets),
-            }
-            for name, s in self.sets.items()
-        ]
 
-    def parameter_report(self) -> dict:
-        """Trainable vs total parameter counts, overall and per set (the one count runs log)."""
-        base = [p for _, p in base_parameters(self.model)]
-        base_total = sum(p.numel() for p in base)
-        base_trainable = sum(p.numel() for p in base if p.requires_grad)
-        sets = self.report()
-        trainable = base_trainable + sum(s["parameters"] for s in sets if s["trainable"])
-        total = base_total + sum(s["parameters"] for s in sets)  # every parameter, as SpeechBrain counts
-        return {
-            "base_parameters": base_total,
-            "base_trainable": base_trainable,
-            "total_parameters": total,
-            "adapter_sets": sets,
-            "trainable_parameters": trainable,
-            "trainable_percent": 100.0 * trainable / total,
-            "percent_of_base": 100.0 * trainable / base_total,
-        }
-
-
-def base_parameters(model: nn.Module) -> Iterator[tuple[str, nn.Parameter]]:
-    """Named parameters of the base model under their checkpoint names, excluding every adapter.
-
-    (A PEFT LoRA target holds its own weight as ``<path>.base_layer.weight``: named ``<path>.weight``.)
-    """
-    for name, p in model.named_parameters():
-        parts = name.split(".")
-        if not any(part in _ADAPTER_PARTS for part in parts):
-            yield ".".join(part for part in parts if part != "base_layer"), p
-
-
-__all__ = ["AdapterSet", "AdapterSets", "base_parameters"]
+__all__ = ["AdapterSet", "AdapterSets", "any_trainable"]

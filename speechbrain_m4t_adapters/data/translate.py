@@ -153,7 +153,7 @@ def _base_model(m4t) -> Iterator[None]:
 def _load(model_source: str, device: str | None, dtype: str):
     import torch
 
-    from ..model.lobe import SeamlessM4T
+    from ..lobe import SeamlessM4T
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return SeamlessM4T(model_source, dtype=dtype).to(device)

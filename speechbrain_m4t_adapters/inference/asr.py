@@ -17,9 +17,9 @@ from speechbrain.utils.data_utils import batch_pad_right
 from tqdm import tqdm
 
 from ..data.audio import AudioError, audio_info, load_audio
+from ..lobe import SeamlessM4T
 from ..model.decoding import SAMPLE_RATE, join_texts, split_audio, transcribe_chunks
 from ..model.features import FRAME_LENGTH
-from ..model.lobe import SeamlessM4T
 from .inputs import AudioInput, InputLike, as_input
 from .profiles import AdapterProfile, AdapterProfiles
 from .quantize import quantize_lobe

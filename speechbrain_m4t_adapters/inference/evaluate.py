@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..adapters.sets import base_parameters
+from ..adapters.counting import base_parameters
 from ..data.manifest import read_asr_manifest
 from ..evaluation.metrics import compute_error_rates, write_alignments
 from ..evaluation.summary import SUMMARY_FILENAME, write_summary

@@ -10,11 +10,22 @@ from typing import Any
 
 from ..adapters import read_metadata
 from ..adapters.io import METADATA_NAME
-from ..adapters.sets import NAME_PATTERN, safe_name
-from ..model.lobe import SeamlessM4T
+from ..adapters.sets import NAME_PATTERN
+from ..lobe import SeamlessM4T
 
 #: Values of ``adapters=`` that mean "the base model alone".
 NO_ADAPTERS = ("none", "base")
+
+
+def safe_name(text: str) -> str:
+    """``text`` with every run of other characters replaced by ``_`` (``adapters`` if nothing is left).
+
+    Example
+    -------
+    >>> safe_name("odia encoder/1"), safe_name("***")
+    ('odia_encoder_1', 'adapters')
+    """
+    return re.sub(r"[^A-Za-z0-9_\-]+", "_", text).strip("_") or "adapters"
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..adapters.integrity import load_metadata as read_metadata
-from ..adapters.sets import safe_name
+from .profiles import safe_name
 
 HPARAMS_NAME = "hyperparams.yaml"
 CARD_NAME = "README.md"

@@ -99,22 +99,11 @@ class TextIds:
         self.languages = languages
         self.eos_id = eos_id
         self.pad_id = pad_id
-        self._writable: dict[str, bool] = {}  # character -> the tokenizer writes it (not <unk>)
 
     def __call__(self, text: str, lang: str) -> list[int]:
         """Ids of ``text`` in language ``lang`` (unknown codes raise ``ValueError``)."""
         tokens = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return [self.languages.id(lang), *tokens, self.eos_id]
-
-    def unwritable(self, text: str) -> str:
-        """The characters of ``text`` the tokenizer can only write as ``<unk>`` (each once, in order)."""
-        unk, known = self.tokenizer.unk_token_id, self._writable
-        for char in dict.fromkeys(text):
-            if char not in known:
-                known[char] = (
-                    char.isspace() or unk not in self.tokenizer(char, add_special_tokens=False)["input_ids"]
-                )
-        return "".join(char for char in dict.fromkeys(text) if not known[char])
 
     def batch_targets(
         self,

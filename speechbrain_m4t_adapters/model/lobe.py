@@ -3,22 +3,22 @@
 One module holds the speech encoder (Conformer + length adaptor), the text encoder, ONE text
 decoder shared by speech and text inputs, and the LM head (no speech-output towers). Explicit
 stages let frozen stacks below the lowest trainable module run without autograd and text-only
-training skip the speech encoder; adapters are attached, swapped, saved and loaded by name.
+training skip the speech encoder; named adapter sets are attached, activated and swapped.
 
 Usable from hyperpyyaml::
 
-    m4t: !new:speechbrain_m4t_adapters.SeamlessM4T
+    m4t: !new:speechbrain_m4t_adapters.model.SeamlessM4T
         source: facebook/hf-seamless-m4t-medium
         dtype: bfloat16
         adapters:
-            encoder: !new:speechbrain_m4t_adapters.adapters.BottleneckConfig
+            encoder: !new:speechbrain_m4t_adapters.model.BottleneckConfig
                 bottleneck: 256
                 targets: [speech_encoder]
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -30,19 +30,10 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from ..adapters.base import AdapterConfig
 from ..adapters.hosting import ADAPTERS_ATTR, active_module
-from ..adapters.io import (
-    base_fingerprint,
-    load_adapters,
-    load_checkpoint_state,
-    parse_folder_entry,
-    save_adapters,
-    save_checkpoint_state,
-)
 from ..adapters.sets import AdapterSets, any_trainable
-from .checkpointing import CheckpointingSpec, set_activation_checkpointing
 from .features import SeamlessM4TFbank
 from .languages import LanguageMap, TextIds
-from .source import check_model_source, portable_source, resolve_model_source
+from .source import check_model_source, resolve_model_source
 from .speech_text_model import MODEL_CLASSES
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -103,9 +94,8 @@ class SeamlessM4T(nn.Module):
     ---------
     source : str
         Hub id (e.g. ``facebook/seamless-m4t-v2-large``), local folder of a full SeamlessM4T
-        checkpoint, ``"mini"``: the mini model bundled with the package (``docs/mini_model.md``), or
-        ``"tiny-v1"`` / ``"tiny-v2"``: a tiny random checkpoint built offline into ``save_path`` once
-        (recipe tests; its outputs are meaningless).
+        checkpoint, or ``"tiny-v1"`` / ``"tiny-v2"``: a tiny random checkpoint built offline into
+        ``save_path`` once (recipe tests; its outputs are meaningless).
     save_path : str, optional
         Cache folder for hub downloads (the build folder of a tiny model).
     freeze : bool
@@ -119,18 +109,9 @@ class SeamlessM4T(nn.Module):
     base_dropout : bool
         Keep the frozen base's dropout active in training (default off: it runs as in inference;
         v1's BatchNorm statistics are never updated while frozen).
-    activation_checkpointing : bool, list of str or dict
-        Recompute activations in backward for these stacks (``speech_encoder``, ``text_decoder``,
-        ``text_encoder``); True = all; ``{stack: k}``: every k-th layer; ``{stack: [sub-block, ...]}``:
-        those children of every layer, e.g. ``{speech_encoder: [self_attn, conv_module]}``.
     adapters : dict, optional
-        Set name -> :class:`~speechbrain_m4t_adapters.adapters.AdapterConfig` of new sets to attach
-        (trainable, active).
-    pretrained_adapters : list, optional
-        Folders written by :meth:`save_adapters`, attached and activated before ``adapters``; an
-        entry may be ``{folder: ..., rename: {saved: new}}`` (or ``prefix``, ``sets``).
-    train_pretrained_adapters : bool
-        Keep training the pretrained sets (default: frozen).
+        Set name -> :class:`~speechbrain_m4t_adapters.adapters.base.AdapterConfig` of new sets to
+        attach (trainable, active).
     revision : str, optional
         Hub revision.
     local_files_only : bool
@@ -139,7 +120,7 @@ class SeamlessM4T(nn.Module):
     Example
     -------
     >>> from speechbrain_m4t_adapters.tiny import build_tiny_model
-    >>> from speechbrain_m4t_adapters.adapters import BottleneckConfig
+    >>> from speechbrain_m4t_adapters.adapters.bottleneck import BottleneckConfig
     >>> import tempfile
     >>> folder = build_tiny_model(tempfile.mkdtemp(), "v2", vocab_size=400)
     >>> m4t = SeamlessM4T(folder, adapters={"enc": BottleneckConfig(bottleneck=8)})
@@ -162,15 +143,12 @@ class SeamlessM4T(nn.Module):
         attn_implementation: str = "sdpa",
         layerdrop: float = 0.0,
         base_dropout: bool = False,
-        activation_checkpointing: CheckpointingSpec = False,
-        adapters: dict[str, AdapterConfig] | None = None,
-        pretrained_adapters: Sequence[str] | None = None,
-        train_pretrained_adapters: bool = False,
+        adapters: Mapping[str, AdapterConfig] | None = None,
         revision: str | None = None,
         local_files_only: bool = False,
     ) -> None:
         super().__init__()
-        self.source = resolve_model_source(source, save_path)  # 'mini', 'tiny-v1': their folders
+        self.source = resolve_model_source(source, save_path)  # 'tiny-v1': its folder
         self.freeze = freeze
         self.base_dropout = base_dropout
         self.dtype = _as_dtype(dtype)
@@ -188,23 +166,18 @@ class SeamlessM4T(nn.Module):
             for layer in self.model.speech_encoder.adapter.layers:
                 for norm in (layer.residual_layer_norm, layer.self_attn_layer_norm):
                     norm.register_forward_hook(self._frame_mask)
-        self.fingerprint = base_fingerprint(self.model)
         if freeze:
             self.model.requires_grad_(False)
         self.adapters = AdapterSets(self.model, config.hidden_size, dtype=_as_dtype(adapter_dtype))
-        for entry in pretrained_adapters or []:
-            folder, options = parse_folder_entry(entry)
-            self.load_adapters(folder, trainable=train_pretrained_adapters, **options)
-        for name, adapter_config in (adapters or {}).items():
+        self.add_adapters(adapters or {})
+
+    def add_adapters(self, adapters: Mapping[str, AdapterConfig]) -> None:
+        """Attach new sets (trainable, active), in order; a name already attached is refused."""
+        for name, adapter_config in adapters.items():
             if name in self.adapters.sets:
-                raise ValueError(
-                    f"new adapter set {name!r} has the name of a set loaded from "
-                    f"{self.adapters.sets[name].source}; rename one (pretrained_adapters entry "
-                    f"{{folder: ..., rename: {{{name}: <new name>}}}})"
-                )
+                raise ValueError(f"adapter set {name!r} is already attached: rename the new one")
             self.adapters.add(name, adapter_config, activate=True, trainable=True)
-        self.set_activation_checkpointing(activation_checkpointing)
-        self.train(self.training)
+        self.train(self.training)  # a frozen base keeps inference behaviour
 
     def train(self, mode: bool = True) -> SeamlessM4T:
         """Train mode for adapters; a frozen base keeps inference behaviour (unless ``base_dropout``),
@@ -218,10 +191,6 @@ class SeamlessM4T(nn.Module):
                 if batchnorm or not (self.base_dropout or isinstance(module, GradientCheckpointingLayer)):
                     module.training = False
         return self
-
-    def set_activation_checkpointing(self, spec: CheckpointingSpec) -> None:
-        """Recompute activations in backward: see :func:`.checkpointing.set_activation_checkpointing`."""
-        set_activation_checkpointing(self.model, spec)
 
     @property
     def device(self) -> torch.device:
@@ -282,7 +251,6 @@ class SeamlessM4T(nn.Module):
         decoder_input_ids: torch.Tensor | None = None,
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
-        encoded: tuple[str, torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, ...]:
         """Encode speech (or text) and, given decoder inputs, teacher-force the decoder.
 
@@ -298,21 +266,13 @@ class SeamlessM4T(nn.Module):
             (B, L) ``[</s>, __lang__, tokens...]`` (from ``text_ids.batch_targets``).
         input_ids, attention_mask : torch.Tensor, optional
             (B, S) text-encoder input and mask (text input, instead of ``wavs``).
-        encoded : (str, torch.Tensor, torch.Tensor), optional
-            ``(point, hidden, mask)`` computed earlier by frozen stages (a training cache):
-            ``speech_encoder`` / ``text_encoder`` outputs are decoded as they are;
-            ``conformer`` outputs still go through the length adaptor.
 
         Returns
         -------
         ``(hidden, mask)``: encoder states (B, F', d) and mask (B, F'); with
         ``decoder_input_ids`` ``(logits, hidden, mask)``, logits (B, L, V).
         """
-        if encoded is not None:
-            point, hidden, mask = encoded
-            if point == "conformer":
-                hidden, mask = self.speech_top(hidden, mask)
-        elif (wavs is None) == (input_ids is None):
+        if (wavs is None) == (input_ids is None):
             raise ValueError("give either wavs (speech) or input_ids (text)")
         elif wavs is not None:
             features, mask = self.extract_features(wavs.to(self.device), wav_lens)
@@ -396,32 +356,28 @@ class SeamlessM4T(nn.Module):
         """Every parameter that currently requires grad (what to optimise)."""
         return [p for p in self.parameters() if p.requires_grad]
 
-    def save_adapters(self, folder: str | Path, names: Sequence[str] | None = None, **extra) -> Path:
-        """Save adapter sets alone (safetensors + JSON) to ``folder``."""
-        # The hub commit the base was loaded from (None for a local folder), for the model card.
-        revision = getattr(self.model.config, "_commit_hash", None)
-        extra = {"base_revision": revision, **extra} if revision else extra
-        base = portable_source(self.source, folder)  # 'mini' or a hub id, not this machine's path
-        return save_adapters(self.adapters, folder, names=names, base_model=base, extra=extra or None)
-
-    def load_adapters(self, folder: str | Path, **options) -> list[str]:
-        """Attach sets saved with :meth:`save_adapters`; ``options`` as in ``adapters.load_adapters``
-        (``names``, ``activate``, ``trainable``, ``rename``, ``prefix``)."""
-        return load_adapters(
-            self.adapters, folder, base_description=f"{self.source} ({self.version})", **options
-        )
-
     @mark_as_saver
     def _save(self, path: str | Path) -> None:
         # A frozen base is never written: only the (small) adapter state.
-        if self.freeze:
-            save_checkpoint_state(self.adapters, path)
+        if self.freeze:  # every set's weights, not which are active or trainable (the run's choice)
+            sets = self.adapters
+            weights = {
+                name: {k: v.detach().cpu() for k, v in sets.state_dict(name).items()} for name in sets.sets
+            }
+            torch.save({"weights": weights}, path)
         else:
             torch.save(self.state_dict(), path)
 
     @mark_as_loader
     def _load(self, path: str | Path, end_of_epoch: bool = False) -> None:
         if self.freeze:
-            load_checkpoint_state(self.adapters, path)
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            if unknown := sorted(set(state["weights"]) - set(self.adapters.sets)):
+                raise ValueError(
+                    f"{path}: checkpoint holds adapter set(s) {unknown} that this model does not have "
+                    f"(attached: {sorted(self.adapters.sets)}); build the same sets before recovering"
+                )
+            for name, weights in state["weights"].items():
+                self.adapters.load_state_dict(name, weights)
         else:
             self.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))

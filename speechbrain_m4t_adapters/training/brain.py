@@ -20,9 +20,9 @@ from speechbrain.utils.distributed import if_main_process, is_distributed_initia
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from ..evaluation.metrics import compute_error_rates, scores_by_normalizer, write_alignments
+from ..lobe import SeamlessM4T
 from ..model.decoding import SAMPLE_RATE, split_audio, transcribe_chunks
 from ..model.languages import teacher_forcing
-from ..model.lobe import SeamlessM4T
 from .frozen_cache import FrozenOutputs
 from .nonfinite import NonFiniteStepGuard
 from .optim import apply_warmup, log_param_groups, param_groups, scale_peak_lr

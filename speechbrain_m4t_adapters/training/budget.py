@@ -137,8 +137,8 @@ def scale_to_paper_fraction(adapters: dict, model_source: str) -> list[str]:
     smaller base the same size is a far larger share); one log line per set."""
     from transformers import AutoConfig
 
-    from ..adapters.sets import base_parameters
-    from ..model.source import resolve_model_source
+    from ..adapters.counting import base_parameters
+    from ..bundled import resolve_model_source
 
     base_config = AutoConfig.from_pretrained(resolve_model_source(model_source))
     paper, ours = _meta_v1_medium(), _meta_sets(base_config)

@@ -4,6 +4,7 @@ Speech items provide ``sig`` (16 kHz mono audio), text items ``source`` (text-en
 provide ``target`` (``[__lang__, tokens..., </s>]``), ``language`` and ``transcript``.
 """
 
+import functools
 import logging
 import random
 from collections.abc import Iterator, Sequence
@@ -20,7 +21,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Sampler
 
 from ..data.audio import load_audio
 from ..data.manifest import read_asr_manifest, read_text_manifest
-from ..model.lobe import SeamlessM4T
+from ..lobe import SeamlessM4T
 
 logger = logging.getLogger(__name__)
 ASR_KEYS = ["id", "sig", "target", "language", "transcript", "duration"]
@@ -41,6 +42,16 @@ def _ids_item(m4t: SeamlessM4T, text_key: str, lang_key: str, provided: str):
     return ids
 
 
+def unwritable_characters(tokenizer, known: dict[str, bool], text: str) -> str:
+    """The characters of ``text`` the tokenizer can only write as ``<unk>`` (each once, in order);
+    ``known`` caches character -> writable across calls."""
+    for char in dict.fromkeys(text):
+        if char not in known:
+            ids = tokenizer(char, add_special_tokens=False)["input_ids"]
+            known[char] = char.isspace() or tokenizer.unk_token_id not in ids
+    return "".join(char for char in dict.fromkeys(text) if not known[char])
+
+
 def _dataset(data: dict, m4t: SeamlessM4T, csv, unwritable: str, item, keys: list[str], sorting: str):
     data = check_writable_targets(data, m4t, csv, unwritable)
     items = [item, _ids_item(m4t, "transcript", "language", "target")]
@@ -59,7 +70,7 @@ def check_writable_targets(
     (YAML ``unwritable_text``). ``data`` maps id -> item with a ``transcript``."""
     if policy not in UNWRITABLE:
         raise ValueError(f"unwritable_text must be one of {UNWRITABLE}, got {policy!r}")
-    unwritable = m4t.text_ids.unwritable
+    unwritable = functools.partial(unwritable_characters, m4t.text_ids.tokenizer, {})
     found = {uid: chars for uid, item in data.items() if (chars := unwritable(item["transcript"]))}
     if found:
         examples = ", ".join(f"{uid}: {chars!r}" for uid, chars in list(found.items())[:5])

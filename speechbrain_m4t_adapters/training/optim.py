@@ -10,8 +10,8 @@ import logging
 import torch
 from torch import nn
 
-from ..adapters.sets import base_parameters
-from ..model.lobe import SeamlessM4T
+from ..adapters.counting import base_parameters
+from ..lobe import SeamlessM4T
 
 logger = logging.getLogger(__name__)
 

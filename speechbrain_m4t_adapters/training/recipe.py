@@ -22,11 +22,12 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 from torch.utils.data import DataLoader
 from transformers.utils import logging as hf_logging
 
+from ..adapters.counting import parameter_report
+from ..bundled import resolve_model_source
 from ..data.atomic import atomic_write
 from ..data.specs import prepare_asr_spec, prepare_text_spec
 from ..evaluation.summary import finished_summary, forgetting_entry, verdict_line, write_summary
 from ..inference.publish import describe_training_data, publish_adapters
-from ..model.source import resolve_model_source
 from ..progress import progress_enabled
 from ..tiny import build_tiny_model
 from .brain import AdapterBrain
@@ -207,7 +208,7 @@ def _fit(brain: AdapterBrain, hparams: dict, csvs: dict[str, Path]) -> int:
     m4t = brain.m4t
     valid = _dataset(hparams, m4t, csvs, "valid", "ascending")
     trainable = sum(p.numel() for p in m4t.trainable_parameters())
-    report = m4t.adapters.parameter_report()
+    report = parameter_report(m4t.adapters)
     logger.info(parameter_summary(report))
     base = report["base_parameters"] if hparams.get("budget_scaling") == "paper_fraction" else None
     logger.info(budget_line(experiment_parameters(report), hparams.get("paper_params"), base))
@@ -245,7 +246,7 @@ def _save_results(
         return {}
     m4t, output = brain.m4t, Path(hparams["output_folder"])
     results, versus_base, forgetting = evaluated
-    report = m4t.adapters.parameter_report()
+    report = parameter_report(m4t.adapters)
     search = hparams["test_search"]  # recorded so `evaluate` decodes the same way by default
     decoding = {key: search.get(key) for key in ("num_beams", "max_new_tokens")}
     decoding["max_chunk_seconds"] = hparams.get("max_decode_seconds")

@@ -10,9 +10,9 @@ import pickle
 
 import pytest
 import torch
+from speechbrain.utils.checkpoints import Checkpointer
 
-from speechbrain_m4t_adapters.adapters import BottleneckConfig, FinetuneConfig
-from speechbrain_m4t_adapters.model import SeamlessM4T
+from speechbrain_m4t_adapters.model import BottleneckAdapter, BottleneckConfig, FinetuneConfig, SeamlessM4T
 from speechbrain_m4t_adapters.model.source import resolve_model_source
 from speechbrain_m4t_adapters.tiny import build_tiny_model
 
@@ -85,9 +85,14 @@ def test_adapters_save_load_and_pickle_keep_outputs(tiny_source, device, tmp_pat
     wavs, wav_lens, inputs, _ = _batch(m4t, "cpu")
     with torch.no_grad():
         expected = m4t(wavs, wav_lens, decoder_input_ids=inputs)[0]
-    m4t.save_adapters(tmp_path / "adapters")
-    other = SeamlessM4T(source=tiny_source).eval()
-    assert other.load_adapters(tmp_path / "adapters") == ["dec"]
+    Checkpointer(tmp_path, {"m4t": m4t}).save_checkpoint()
+    other = SeamlessM4T(source=tiny_source, adapters={"dec": config}).eval()
+    assert Checkpointer(tmp_path, {"m4t": other}).recover_if_possible()
+    (saved,) = tmp_path.glob("CKPT*/m4t.ckpt")  # the adapter weights alone, not the frozen base
+    weights = torch.load(saved, weights_only=True)["weights"]
+    assert list(weights) == ["dec"] and sum(v.numel() for v in weights["dec"].values()) == len(
+        m4t.model.text_decoder.layers
+    ) * BottleneckAdapter.num_parameters(m4t.model.config.hidden_size, 4)
     buffer = io.BytesIO()
     torch.save(m4t, buffer)
     buffer.seek(0)

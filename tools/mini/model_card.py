@@ -30,12 +30,12 @@ import torch
 from speechbrain.utils.data_utils import batch_pad_right
 
 from speechbrain_m4t_adapters import SeamlessM4T
+from speechbrain_m4t_adapters.bundled import record_checksums
 from speechbrain_m4t_adapters.data.manifest import read_asr_manifest
 from speechbrain_m4t_adapters.data.synthetic import prepare_synthetic
 from speechbrain_m4t_adapters.evaluation.metrics import compute_error_rates
 from speechbrain_m4t_adapters.mini import MINI_LANGUAGES, TARGET_LANGUAGES
 from speechbrain_m4t_adapters.model.decoding import transcribe
-from speechbrain_m4t_adapters.model.source import record_checksums
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_FLORES = REPO.parent / "shared" / "data" / "flores200"
