@@ -1,7 +1,7 @@
 """What every adapter kind shares: the config base class, the registry of kinds, target lookup.
 
 A kind is one subclass of :class:`AdapterConfig` in its own module; defining it registers it
-under its ``kind`` name (read back by :meth:`AdapterConfig.from_dict`). :class:`~.sets.AdapterSets`
+under its ``kind`` name in :data:`KINDS`. :class:`~.sets.AdapterSets`
 hosts sets by the kind's ``role`` and never asks which kind it holds. A set's module at a target
 path: ``after`` runs on the target's output (``(output, input) -> output``; bottleneck), ``replace``
 computes instead of the target (a trainable copy; finetune), ``inject`` lives inside the target,
@@ -10,8 +10,6 @@ which the kind wraps itself (lora, through PEFT).
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -41,12 +39,8 @@ COMPONENTS = {
     "text_decoder": ["text_decoder.layers.*", "text_decoder.layer_norm"],
 }
 
-#: Name of a set's ``targets`` field in files written before the field was unified.
-_LEGACY_TARGET_FIELDS = ("placement", "target_modules", "components")
-
-#: Kind name -> config class: filled by defining a subclass (the built-in kinds load on first use).
+#: Kind name -> config class: filled by defining a subclass.
 KINDS: dict[str, type[AdapterConfig]] = {}
-_BUILTIN_KINDS = {"bottleneck": ".bottleneck", "finetune": ".finetune", "lora": ".lora"}
 
 
 @dataclass
@@ -63,12 +57,6 @@ class AdapterConfig:
 
     kind: ClassVar[str] = ""
     role: ClassVar[str] = "after"
-    #: ``(tensor name suffix, dimension, config field)``: the shapes the config implies, checked by
-    #: ``inspect`` from the file headers alone (recorded in ``adapters.json``).
-    shape_rules: ClassVar[tuple[tuple[str, int, str], ...]] = ()
-    #: How ``targets`` name modules (see :func:`target_regexes`), so ``inspect`` can check that a
-    #: saved set's modules are where its config puts them, without a model.
-    addressing: ClassVar[str] = "regex"
     lr: float | None = field(default=None, kw_only=True)
     weight_decay: float | None = field(default=None, kw_only=True)
 
@@ -87,54 +75,6 @@ class AdapterConfig:
     def build(self, model: Any, hidden_size: int) -> dict[str, Any]:
         """Module path -> new module of this set (roles ``after`` and ``replace``)."""
         raise NotImplementedError(f"adapter kind {self.kind!r} builds no hosted modules")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict including the ``kind`` discriminator."""
-        return {"kind": self.kind, **dataclasses.asdict(self)}
-
-    @staticmethod
-    def from_dict(data: dict[str, Any]) -> AdapterConfig:
-        """Rebuild a config written by :meth:`to_dict` (older field names are read too).
-
-        Example
-        -------
-        >>> from speechbrain_m4t_adapters.adapters import BottleneckConfig
-        >>> AdapterConfig.from_dict({"kind": "bottleneck", "placement": ["text_decoder"]}).targets
-        ['text_decoder']
-        """
-        data = dict(data)
-        kind = data.pop("kind", None)
-        if kind not in KINDS and kind in _BUILTIN_KINDS:
-            importlib.import_module(_BUILTIN_KINDS[kind], __package__)
-        if kind not in KINDS:
-            raise ValueError(f"unknown adapter kind {kind!r}; known: {sorted(KINDS)}")
-        for legacy in _LEGACY_TARGET_FIELDS:
-            if legacy in data:
-                data["targets"] = data.pop(legacy)
-        names = {f.name for f in dataclasses.fields(KINDS[kind])}
-        if unknown := sorted(set(data) - names):
-            raise ValueError(f"unknown field(s) {unknown} for adapter kind {kind!r}")
-        return KINDS[kind](**data)
-
-
-def target_regexes(addressing: str, targets: list[str]) -> list[str]:
-    """Full-match regexes of the module paths a set's ``targets`` name (torch-free), by ``addressing``:
-    ``stacks`` (:data:`LAYER_STACKS` layers), ``components`` (:data:`COMPONENTS` names or paths,
-    ``a.*`` = every element of ``a``) or ``regex`` (the targets already are).
-
-    Example
-    -------
-    >>> print(*target_regexes("stacks", ["text_decoder"]), *target_regexes("components", ["length_adaptor"]))
-    text_decoder\\.layers\\.\\d+ speech_encoder\\.adapter
-    """
-    if addressing == "regex":
-        return list(targets)
-    if addressing == "stacks":
-        return [re.escape(LAYER_STACKS.get(t, t)) + r"\.\d+" for t in targets]
-    if addressing != "components":
-        raise ValueError(f"unknown target addressing {addressing!r}")
-    paths = [path for t in targets for path in COMPONENTS.get(t, [t])]
-    return [re.escape(p[:-2]) + r"\.\d+" if p.endswith(".*") else re.escape(p) for p in paths]
 
 
 def select_layers(selection: str | int | list[int], num_layers: int) -> list[int]:

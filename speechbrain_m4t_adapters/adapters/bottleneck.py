@@ -93,15 +93,12 @@ class BottleneckConfig(AdapterConfig):
 
     Example
     -------
-    >>> cfg = BottleneckConfig(bottleneck=256, targets=["speech_encoder"])
-    >>> AdapterConfig.from_dict(cfg.to_dict()) == cfg
-    True
+    >>> BottleneckConfig(bottleneck=256, layers="0-1").kind
+    'bottleneck'
     """
 
     kind: ClassVar[str] = "bottleneck"
-    addressing: ClassVar[str] = "stacks"
     role: ClassVar[str] = "after"
-    shape_rules: ClassVar[tuple] = (("down.weight", 0, "bottleneck"), ("up.weight", 1, "bottleneck"))
     bottleneck: int = 256
     targets: list[str] = field(default_factory=lambda: ["speech_encoder"])
     layers: str | int | list[int] = "all"

@@ -30,7 +30,6 @@ class FinetuneConfig(AdapterConfig):
     """
 
     kind: ClassVar[str] = "finetune"
-    addressing: ClassVar[str] = "components"
     role: ClassVar[str] = "replace"
     targets: list[str] = field(default_factory=lambda: ["length_adaptor"])
 

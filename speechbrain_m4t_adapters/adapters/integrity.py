@@ -17,7 +17,7 @@ from typing import Any
 
 from safetensors import SafetensorError, safe_open
 
-from .base import target_regexes
+from .base import COMPONENTS, LAYER_STACKS
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,14 @@ METADATA_NAME = "adapters.json"
 #: Newest ``format_version`` this package reads.
 FORMAT_VERSION = 1
 ADDRESSING = ("regex", "stacks", "components")
+#: Kind -> how its ``targets`` name modules (see :func:`target_regexes`) and the
+#: ``(tensor name suffix, dimension, config field)`` shapes its config implies: recorded in
+#: ``adapters.json`` so ``inspect`` checks a saved set from the file headers alone.
+KIND_RULES: dict[str, tuple[str, tuple[tuple[str, int, str], ...]]] = {
+    "bottleneck": ("stacks", (("down.weight", 0, "bottleneck"), ("up.weight", 1, "bottleneck"))),
+    "finetune": ("components", ()),
+    "lora": ("regex", (("lora_A.weight", 0, "rank"), ("lora_B.weight", 1, "rank"))),
+}
 
 _CHUNK = 1 << 20
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
@@ -280,6 +288,26 @@ def check_folder(folder: str | os.PathLike) -> list[str]:
         for n, info in sets.items()
         if counts[n] != info["num_parameters"]
     ]
+
+
+def target_regexes(addressing: str, targets: list[str]) -> list[str]:
+    """Full-match regexes of the module paths a set's ``targets`` name (torch-free), by ``addressing``:
+    ``stacks`` (:data:`LAYER_STACKS` layers), ``components`` (:data:`COMPONENTS` names or paths,
+    ``a.*`` = every element of ``a``) or ``regex`` (the targets already are).
+
+    Example
+    -------
+    >>> print(*target_regexes("stacks", ["text_decoder"]), *target_regexes("components", ["length_adaptor"]))
+    text_decoder\\.layers\\.\\d+ speech_encoder\\.adapter
+    """
+    if addressing == "regex":
+        return list(targets)
+    if addressing == "stacks":
+        return [re.escape(LAYER_STACKS.get(t, t)) + r"\.\d+" for t in targets]
+    if addressing != "components":
+        raise ValueError(f"unknown target addressing {addressing!r}")
+    paths = [path for t in targets for path in COMPONENTS.get(t, [t])]
+    return [re.escape(p[:-2]) + r"\.\d+" if p.endswith(".*") else re.escape(p) for p in paths]
 
 
 def _placement_problems(sets: dict[str, dict]) -> list[str]:

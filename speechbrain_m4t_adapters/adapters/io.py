@@ -5,7 +5,9 @@ A saved folder holds ``adapters.safetensors`` (keys ``<set>/<host module path>.<
 checkpoint identity, the weights' SHA-256, and per set its config, parameter count and modules.
 """
 
+import dataclasses
 import hashlib
+import importlib
 import json
 import os
 from collections.abc import Mapping
@@ -17,10 +19,11 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..version import __version__
-from .base import AdapterConfig
+from .base import KINDS, AdapterConfig
 from .counting import base_parameters
 from .integrity import (
     FORMAT_VERSION,
+    KIND_RULES,
     METADATA_NAME,
     WEIGHTS_NAME,
     base_identity,
@@ -32,6 +35,40 @@ from .integrity import (
 from .sets import AdapterSets
 
 __all__ = ["METADATA_NAME", "WEIGHTS_NAME", "AdapterMismatchError", "load_adapters", "save_adapters"]
+
+
+#: Kinds this package defines -> their module (imported when a file names one not yet loaded).
+BUILTIN_KINDS = {"bottleneck": ".bottleneck", "finetune": ".finetune", "lora": ".lora"}
+#: Name of a set's ``targets`` field in files written before the field was unified.
+_LEGACY_TARGET_FIELDS = ("placement", "target_modules", "components")
+
+
+def config_to_dict(config: AdapterConfig) -> dict[str, Any]:
+    """JSON-ready dict of an adapter config, with its ``kind`` discriminator."""
+    return {"kind": config.kind, **dataclasses.asdict(config)}
+
+
+def config_from_dict(data: dict[str, Any]) -> AdapterConfig:
+    """Rebuild a config written by :func:`config_to_dict` (older field names are read too).
+
+    Example
+    -------
+    >>> config_from_dict({"kind": "bottleneck", "placement": ["text_decoder"]}).targets
+    ['text_decoder']
+    """
+    data = dict(data)
+    kind = data.pop("kind", None)
+    if kind not in KINDS and kind in BUILTIN_KINDS:
+        importlib.import_module(BUILTIN_KINDS[kind], __package__)
+    if kind not in KINDS:
+        raise ValueError(f"unknown adapter kind {kind!r}; known: {sorted(KINDS)}")
+    for legacy in _LEGACY_TARGET_FIELDS:
+        if legacy in data:
+            data["targets"] = data.pop(legacy)
+    names = {f.name for f in dataclasses.fields(KINDS[kind])}
+    if unknown := sorted(set(data) - names):
+        raise ValueError(f"unknown field(s) {unknown} for adapter kind {kind!r}")
+    return KINDS[kind](**data)
 
 
 class AdapterMismatchError(ValueError):
@@ -99,12 +136,13 @@ def save_adapters(
         for key, value in sets.state_dict(name).items():
             tensors[f"{name}/{key}"] = value.detach().to("cpu").contiguous()
         config = sets.sets[name].config
+        addressing, shape_rules = KIND_RULES.get(config.kind, ("regex", ()))
         meta_sets[name] = {
-            "config": config.to_dict(),
+            "config": config_to_dict(config),
             "num_parameters": sets.num_parameters(name),
             "modules": sets.sets[name].targets,
-            "shape_rules": [list(rule) for rule in config.shape_rules],  # read by `inspect`, torch-free
-            "addressing": config.addressing,  # how config.targets name modules (`inspect` checks them)
+            "shape_rules": [list(rule) for rule in shape_rules],  # read by `inspect`, torch-free
+            "addressing": addressing,  # how config.targets name modules (`inspect` checks them)
         }
     require_finite(tensors, folder)
     metadata = {
@@ -226,7 +264,7 @@ def load_adapters(
     attached: list[str] = []
     try:
         for name, target in targets.items():
-            config = AdapterConfig.from_dict(metadata["sets"][name]["config"])
+            config = config_from_dict(metadata["sets"][name]["config"])
             sets.add(target, config, activate=False, trainable=trainable).source = str(folder)
             attached.append(target)
             state = {k.removeprefix(f"{name}/"): v for k, v in tensors.items() if k.startswith(f"{name}/")}

@@ -62,7 +62,6 @@ class LoRAConfig(AdapterConfig):
 
     kind: ClassVar[str] = "lora"
     role: ClassVar[str] = "inject"
-    shape_rules: ClassVar[tuple] = (("lora_A.weight", 0, "rank"), ("lora_B.weight", 1, "rank"))
     targets: list[str] = field(default_factory=list)
     rank: int = 8
     alpha: float = 16.0

@@ -173,9 +173,10 @@ def apply_lr_by_kind(adapters: dict, lr_by_kind: dict) -> list[str]:
     >>> sets["la"].lr, sets["enc"].lr
     (0.001, None)
     """
-    from ..adapters.base import _BUILTIN_KINDS, KINDS
+    from ..adapters.base import KINDS
+    from ..adapters.io import BUILTIN_KINDS
 
-    known = set(KINDS) | set(_BUILTIN_KINDS)
+    known = set(KINDS) | set(BUILTIN_KINDS)
     if unknown := sorted(set(lr_by_kind) - known):
         raise ValueError(f"lr_by_kind names unknown adapter kinds {unknown}; known: {sorted(known)}")
     bad = {
