@@ -7,8 +7,8 @@ writes, under OUTPUT_DIR (a scratch folder, never a SpeechBrain checkout):
 
 * ``speechbrain/integrations/huggingface/seamless_m4t/``: the lobe
   (``model/``), the adapters (``adapters/``), the tiny offline model for
-  doctests (``tiny.py`` + its corpus), imports rewritten to absolute
-  upstream module paths;
+  doctests (``tiny.py`` + its corpus), relative imports rewritten to
+  the flat folder's siblings;
 * ``recipes/IndicVoices/ASR/seamless_m4t_adapters/``: the plugin's
   ``recipes/IndicVoices/`` (``train.py`` with its Brain, ``indicvoices_prepare.py``,
   flat ``hparams/<language>_<experiment>.yaml``, ``README.md``), ``!new:`` tags
@@ -115,11 +115,21 @@ def rewrite_names(text: str) -> str:
 
 
 def rewrite_python(text: str, module: str) -> str:
-    """Relative imports become absolute upstream imports; dotted names follow."""
+    """Relative imports point into the flat upstream folder; dotted names follow.
+
+    Example
+    -------
+    >>> rewrite_python("from ..adapters.base import AdapterConfig", f"{PACKAGE}.model.lobe")
+    'from .base import AdapterConfig'
+    """
 
     def relative_import(match: re.Match) -> str:
-        """One relative import line, made absolute and upstream."""
-        return f"{match['indent']}from {upstream_module(_absolute(match['mod'], module))} import"
+        """One relative import line, made relative to the flat upstream folder (as SpeechBrain's
+        ``integrations/k2_fsa`` imports its siblings), absolute when it leaves that folder."""
+        target = upstream_module(_absolute(match["mod"], module))
+        sibling = target.removeprefix(LOBE + ".")
+        name = f".{sibling}" if sibling != target and "." not in sibling else target
+        return f"{match['indent']}from {name} import"
 
     text = re.sub(r"^(?P<indent>\s*)from (?P<mod>\.+[\w.]*) import", relative_import, text, flags=re.M)
     return rewrite_names(text)
