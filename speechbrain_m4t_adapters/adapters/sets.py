@@ -111,12 +111,6 @@ class AdapterSets:
         self.active = names
         self.refresh()
 
-    def set_trainable(self, name: str, trainable: bool = True) -> None:
-        """Mark a set trainable (gets gradients while active) or frozen."""
-        self.check_known([name])
-        self.sets[name].trainable = trainable
-        self.refresh()
-
     def remove(self, name: str) -> None:
         """Detach a set and free its modules."""
         self.check_known([name])
@@ -198,11 +192,6 @@ class AdapterSets:
     def num_parameters(self, name: str) -> int:
         """Number of parameters in set ``name``."""
         return sum(p.numel() for p in self.parameters(name))
-
-    def trainable_parameters(self) -> list[nn.Parameter]:
-        """Parameters of active, trainable sets (what an optimizer should get)."""
-        sets = [n for n in self.active if self.sets[n].trainable and not self.sets[n].merged]
-        return [p for n in sets for p in self.parameters(n)]
 
     def state_dict(self, name: str) -> dict[str, torch.Tensor]:
         """Weights of one set, keyed ``<host path>.<parameter name>``."""

@@ -36,16 +36,15 @@ from .languages import LanguageMap, TextIds
 from .source import check_model_source, resolve_model_source
 from .speech_text_model import MODEL_CLASSES
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-DTYPES |= {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}  # short name -> torch name
 
 
 def _as_dtype(dtype: str | torch.dtype) -> torch.dtype:
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype not in DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; choose from {sorted(DTYPES)}")
-    return DTYPES[dtype]
+    """``"bfloat16"``, ``"bf16"`` or ``torch.bfloat16`` -> ``torch.bfloat16`` (and float32, float16)."""
+    resolved = getattr(torch, DTYPES.get(dtype, dtype), None) if isinstance(dtype, str) else dtype
+    if resolved not in (torch.float32, torch.bfloat16, torch.float16):
+        raise ValueError(f"unknown dtype {dtype!r}; use float32, bfloat16, float16 ({sorted(DTYPES)})")
+    return resolved
 
 
 class _ZeroPadding:
