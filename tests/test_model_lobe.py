@@ -77,6 +77,8 @@ def test_features_refuse_other_rates_and_short_audio():
         fbank(torch.randn(1, 8000), sample_rate=8000)
     with pytest.raises(ValueError, match="shorter than one"):
         fbank(torch.randn(1, 300))
+    with pytest.raises(ValueError, match="non-empty"):
+        fbank(torch.zeros(0, 16000))
 
 
 @pytest.mark.parametrize("version", ["v2", "v1"])

@@ -49,7 +49,7 @@ def test_layout_imports_resolve_inside_the_new_tree(tmp_path):
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
                 assert node.level in (0, 1), f"{path}: import from above the lobe folder"
-                module = f"{LOBE}.{node.module}" if node.level else node.module or ""
+                module = ".".join(filter(None, (LOBE, node.module))) if node.level else node.module or ""
                 assert not module.startswith(PACKAGE), f"{path}: imports the plugin ({module})"
                 if module.startswith(LOBE):
                     assert _module_file(tmp_path, module), f"{path}: {module} is not in the layout"

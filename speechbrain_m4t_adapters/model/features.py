@@ -71,8 +71,8 @@ class SeamlessM4TFbank(nn.Module):
                 "(e.g. torchaudio.functional.resample, as the recipes' audio pipelines do)."
             )
         wavs = wavs.unsqueeze(0) if wavs.dim() == 1 else wavs
-        if wavs.dim() != 2:
-            raise ValueError(f"wavs must be (batch, time) mono audio, got shape {tuple(wavs.shape)}")
+        if wavs.dim() != 2 or len(wavs) == 0:
+            raise ValueError(f"wavs must be a non-empty (batch, time) mono batch, got {tuple(wavs.shape)}")
         total = wavs.shape[1]
         relative = torch.ones(len(wavs)) if wav_lens is None else wav_lens.float().cpu()
         lengths = (relative * total).round().long().tolist()
