@@ -8,7 +8,6 @@ import logging
 from pathlib import Path
 
 from .adapters.integrity import file_sha256
-from .model import source as core_source
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +90,8 @@ def resolve_model_source(source: str | Path, save_path: str | Path | None = None
     """
     source = str(source)
     if source not in BUNDLED_MODELS:
-        return core_source.resolve_model_source(source, save_path)
+        from .tiny import resolve_model_source as resolve_tiny  # transformers' model classes: when asked
+
+        return resolve_tiny(source, save_path)
     verify_checksums(BUNDLED_MODELS[source], source)  # before any work: a damaged file fails here, named
     return str(BUNDLED_MODELS[source])

@@ -3,6 +3,8 @@
 They load through the same ``from_pretrained`` path as the hub's v1/v2 checkpoints: the FULL
 model (speech-output towers too), a SentencePiece tokenizer trained on bundled real text
 (FLORES-200 + RESPIN transcripts) and language tokens for eng, ory, mai, ben and hin.
+Recipe tests name them (``tiny-v1``, ``tiny-v2``) as a model source; the builder ships with the
+recipe (in SpeechBrain's tree: the recipe folder), not with the lobe.
 """
 
 import json
@@ -147,3 +149,48 @@ def build_tiny_model(
     info = {"what": what, "version": version, "seed": seed, "languages": list(languages)}
     (output_dir / "TINY_MODEL.json").write_text(json.dumps(info, indent=2))
     return output_dir
+
+
+#: Names of tiny random checkpoints built into ``save_path`` on first use -> SeamlessM4T version.
+TINY_MODELS = {"tiny-v1": "v1", "tiny-v2": "v2"}
+
+
+def resolve_model_source(source: str | Path, save_path: str | Path | None = None) -> str:
+    """The folder of a tiny model name, else ``source`` unchanged (hub id or folder).
+
+    ``tiny-v1`` / ``tiny-v2``: a tiny random checkpoint (seed 0, see :func:`build_tiny_model`),
+    built offline into ``<save_path>/<name>`` once and reused after; ``save_path`` is then required.
+
+    Example
+    -------
+    >>> resolve_model_source("facebook/hf-seamless-m4t-medium")
+    'facebook/hf-seamless-m4t-medium'
+    >>> import tempfile
+    >>> folder = resolve_model_source("tiny-v1", tempfile.mkdtemp())
+    >>> folder.endswith("tiny-v1"), resolve_model_source("tiny-v1", Path(folder).parent) == folder
+    (True, True)
+    """
+    source = str(source)
+    if source in TINY_MODELS:
+        return str(build_tiny_once(source, save_path))
+    return source
+
+
+def build_tiny_once(name: str, save_path: str | Path | None) -> Path:
+    """``<save_path>/<name>``, built first if it holds no checkpoint (written aside, then renamed)."""
+    if save_path is None:
+        raise ValueError(f"model source {name!r} is built offline into save_path: give one")
+    folder = Path(save_path) / name
+    if (folder / "config.json").is_file():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
+    try:
+        build_tiny_model(scratch, TINY_MODELS[name])
+        scratch.rename(folder)  # a concurrent builder may have won: its identical copy is kept
+    except OSError:
+        if not (folder / "config.json").is_file():
+            raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return folder

@@ -6,15 +6,16 @@
 writes, under OUTPUT_DIR (a scratch folder, never a SpeechBrain checkout):
 
 * ``speechbrain/integrations/huggingface/seamless_m4t/``: the lobe
-  (``model/``), the adapters (``adapters/``), the tiny offline model for
-  doctests (``tiny.py`` + its corpus), relative imports rewritten to
+  (``model/``) and the adapters (``adapters/``), relative imports rewritten to
   the flat folder's siblings;
 * ``recipes/IndicVoices/ASR/seamless_m4t_adapters/``: the plugin's
   ``recipes/IndicVoices/`` (``train.py`` with its Brain, ``indicvoices_prepare.py``,
   flat ``hparams/<language>_<experiment>.yaml``, ``README.md``), ``!new:`` tags
-  rewritten, and an ``extra_requirements.txt``;
+  rewritten, an ``extra_requirements.txt``, and the tiny offline model its test
+  rows and the unit tests build (``tiny_seamless_m4t.py`` + its corpus: test
+  scaffolding, not integration code);
 * ``tests/recipes/IndicVoices.csv``: the plugin's table of recipe-test rows, as is;
-* ``tests/unittests/``: the plugin's SpeechBrain-style unit tests, imports rewritten.
+* ``tests/unittests/``: the plugin's SpeechBrain-style unit tests, imports and paths rewritten.
 
 The recipe needs nothing of the plugin. Everything else (training engine,
 per-language engine recipes, data preparation of other corpora, CLI, inference
@@ -38,7 +39,7 @@ RECIPE = Path("recipes/IndicVoices/ASR/seamless_m4t_adapters")
 MODULE_MAP = {
     f"{PACKAGE}.model": LOBE,
     f"{PACKAGE}.adapters": LOBE,
-    f"{PACKAGE}.tiny": f"{LOBE}.tiny",
+    f"{PACKAGE}.tiny": "tiny_seamless_m4t",  # a module of the recipe folder (RECIPE_FILES)
 }
 #: The contributed core (relative to the package) -> path under the lobe folder. What is not listed
 #: stays in the plugin, which builds on it (docs/upstream.md); the core imports nothing else of ours.
@@ -47,9 +48,11 @@ CORE_ADAPTERS = ("base", "bottleneck", "finetune", "hosting", "sets")
 MOVED_FILES = {
     **{f"model/{name}.py": f"{name}.py" for name in CORE_MODULES},
     **{f"adapters/{name}.py": f"{name}.py" for name in CORE_ADAPTERS},
-    "tiny.py": "tiny.py",
-    "resources/tiny_corpus.txt": "resources/tiny_corpus.txt",
 }
+#: Package files that go to the recipe folder: the tiny offline model its test rows build.
+RECIPE_FILES = {"tiny.py": "tiny_seamless_m4t.py", "resources/tiny_corpus.txt": "resources/tiny_corpus.txt"}
+#: Paths named in the unit tests (which load the tiny model's builder from its file).
+TEST_PATHS = {f"{PACKAGE}/{ours}": f"{RECIPE}/{theirs}" for ours, theirs in RECIPE_FILES.items()}
 #: The plugin's SpeechBrain-shaped recipe, laid out verbatim (names rewritten) at ``RECIPE``.
 RECIPE_SOURCE = REPO / "recipes" / "IndicVoices"
 #: Its recipe-test rows (paths as in SpeechBrain's tree), copied as they are.
@@ -139,9 +142,10 @@ def layout(output: Path) -> list[Path]:
     """Write the upstream layout under ``output``; returns the files written."""
     written: list[Path] = []
     lobe_dir = output / Path(*LOBE.split("."))
-    for source, target in MOVED_FILES.items():
+    moves = [(s, lobe_dir / t) for s, t in MOVED_FILES.items()]
+    moves += [(s, output / RECIPE / t) for s, t in RECIPE_FILES.items()]
+    for source, dst in moves:
         src = REPO / PACKAGE / source
-        dst = lobe_dir / target
         dst.parent.mkdir(parents=True, exist_ok=True)
         if src.suffix == ".py":
             ours = f"{PACKAGE}.{source[:-3].replace('/', '.')}".removesuffix(".__init__")
@@ -158,7 +162,10 @@ def layout(output: Path) -> list[Path]:
     for test in sorted((REPO / "tests" / "unittests").glob("test_*.py")):  # SpeechBrain-style unit tests
         target = output / "tests" / "unittests" / test.name
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(rewrite_names(test.read_text(encoding="utf-8")), encoding="utf-8")
+        text = rewrite_names(test.read_text(encoding="utf-8"))
+        for ours, theirs in TEST_PATHS.items():
+            text = text.replace(ours, theirs)
+        target.write_text(text, encoding="utf-8")
         written.append(target)
     _format_like_the_tree(output, [p for p in written if p.suffix == ".py"])
     return written

@@ -8,6 +8,7 @@ Any number of sets (e.g. "odia_text_decoder", "bengali_length_adaptor") can be a
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import product
 
 import torch
 from torch import nn
@@ -77,15 +78,16 @@ class AdapterSets:
             raise ValueError(f"adapter set name {name!r}: use letters, digits, '_' or '-'")
         if name in self.sets:
             raise ValueError(f"adapter set {name!r} already exists; remove it first")
-        adapter_set = AdapterSet(name=name, config=config, trainable=trainable)
-        if config.role == "inject":  # the kind wraps its targets itself (LoRA: PEFT layers)
+        adapter_set = self.sets[name] = AdapterSet(name, config, trainable=trainable)
+        if config.role == "inject":
+            # the kind wraps its targets itself (LoRA: PEFT layers)
             adapter_set.targets = config.inject(self.model, name, self.dtype)
         else:
             device = next(self.model.parameters()).device
             for path, module in config.build(self.model, self.hidden_size).items():
-                ensure_host(self.model.get_submodule(path))[name] = module.to(device=device, dtype=self.dtype)
+                host = ensure_host(self.model.get_submodule(path))
+                host[name] = module.to(device, self.dtype)
                 adapter_set.targets.append(path)
-        self.sets[name] = adapter_set
         if activate:
             self.activate(name)
         else:
@@ -95,7 +97,8 @@ class AdapterSets:
     def activate(self, *names: str) -> None:
         """Activate sets (appended after those already active, in this order)."""
         self.check_known(names)
-        self.set_active(self.active + [n for n in names if n not in self.active])
+        new = [n for n in names if n not in self.active]
+        self.set_active(self.active + new)
 
     def deactivate(self, *names: str) -> None:
         """Deactivate sets (they stay attached and can be re-activated)."""
@@ -106,7 +109,8 @@ class AdapterSets:
         """Make exactly ``names`` active, in this order."""
         names = list(names)
         self.check_known(names)
-        self._check_unmerged([n for n in self.active if n not in names], "deactivate")
+        dropped = [n for n in self.active if n not in names]
+        self._check_unmerged(dropped, "deactivate")
         self._check_compatible(names)
         self.active = names
         self.refresh()
@@ -129,52 +133,58 @@ class AdapterSets:
     def check_known(self, names: Iterable[str]) -> None:
         """Raise ``KeyError`` naming every set in ``names`` that is not attached."""
         if unknown := [n for n in names if n not in self.sets]:
-            raise KeyError(f"unknown adapter set(s) {unknown}; attached: {sorted(self.sets)}")
+            known = sorted(self.sets)
+            raise KeyError(f"unknown adapter set(s) {unknown}; attached: {known}")
 
     def _check_unmerged(self, names: Iterable[str], action: str) -> None:
         if merged := [n for n in names if self.sets[n].merged]:
             raise ValueError(
-                f"cannot {action} adapter set(s) {merged}: they are merged into the base weights; "
-                "unmerge them first (adapters.lora.unmerge_lora)"
+                f"cannot {action} adapter set(s) {merged}: they are merged into "
+                "the base weights; unmerge them first (adapters.lora.unmerge_lora)"
             )
 
     def _check_compatible(self, names: list[str]) -> None:
-        replaced: dict[str, str] = {}
+        """Refuse two active copies of one module, or adapters inside a copy."""
+        owner: dict[str, str] = {}  # replaced path -> set
         for name in names:
             if self.sets[name].config.role == "replace":
                 for path in self.sets[name].targets:
-                    if path in replaced:
-                        raise ValueError(
-                            f"sets {replaced[path]!r} and {name!r} both replace {path!r}; activate one"
-                        )
-                    replaced[path] = name
+                    if path in owner:
+                        raise ValueError(f"sets {owner[path]!r} and {name!r} both replace {path!r}")
+                    owner[path] = name
         for name in names:
-            for path in self.sets[name].targets:
-                for rpath, owner in replaced.items():
-                    if owner != name and path.startswith(rpath + "."):
-                        raise ValueError(
-                            f"set {name!r} adapts {path!r}, inside {rpath!r} which set {owner!r} "
-                            "replaces by a trained copy; they cannot be active together"
-                        )
+            for path, other in product(self.sets[name].targets, owner):
+                if owner[other] != name and path.startswith(other + "."):
+                    raise ValueError(
+                        f"set {name!r} adapts {path!r}, inside {other!r} which set "
+                        f"{owner[other]!r} replaces: they cannot be active together"
+                    )
 
     def refresh(self) -> None:
         """Push the active order to every target and set ``requires_grad``."""
         running = [n for n in self.active if not self.sets[n].merged]
-        hosted = {p for s in self.sets.values() if s.config.role != "inject" for p in s.targets}
-        for path in hosted:
-            host = self.model.get_submodule(path)
-            order = [(n, self.sets[n].config.role) for n in self.active if n in getattr(host, ADAPTERS_ATTR)]
-            host._sb_post = [n for n, role in order if role == "after" and n in running]
-            host._sb_replacement = next((n for n, role in order if role == "replace"), None)
         injected: dict[type, tuple[AdapterConfig, set[str]]] = {}
-        for s in self.sets.values():  # one call per injecting kind, over all its targets
-            if s.config.role == "inject":
-                injected.setdefault(type(s.config), (s.config, set()))[1].update(s.targets)
+        for adapter_set in self.sets.values():
+            config, targets = adapter_set.config, adapter_set.targets
+            if config.role == "inject":  # one call per kind, over all its targets
+                injected.setdefault(type(config), (config, set()))[1].update(targets)
+            else:
+                for path in targets:
+                    self._order_host(self.model.get_submodule(path), running)
         for config, paths in injected.values():
             config.run_only(self.model, paths, running)
         for name, adapter_set in self.sets.items():
             for module in self.modules_of(name).values():
                 module.requires_grad_(adapter_set.trainable and name in running)
+
+    def _order_host(self, host: nn.Module, running: list[str]) -> None:
+        """Which of ``host``'s adapters run: active ``after`` sets, in order,
+        behind the first active ``replace`` set's copy (if any)."""
+        here = [n for n in self.active if n in getattr(host, ADAPTERS_ATTR)]
+        roles = {n: self.sets[n].config.role for n in here}
+        host._sb_post = [n for n in here if roles[n] == "after" and n in running]
+        replacements = [n for n in here if roles[n] == "replace"]
+        host._sb_replacement = replacements[0] if replacements else None
 
     def modules_of(self, name: str) -> dict[str, nn.Module]:
         """Host path -> adapter module of set ``name``."""
@@ -182,7 +192,8 @@ class AdapterSets:
         config, paths = self.sets[name].config, self.sets[name].targets
         if config.role == "inject":
             return config.injected_modules(self.model, name, paths)
-        return {path: getattr(self.model.get_submodule(path), ADAPTERS_ATTR)[name] for path in paths}
+        hosts = {path: self.model.get_submodule(path) for path in paths}
+        return {path: getattr(host, ADAPTERS_ATTR)[name] for path, host in hosts.items()}
 
     def parameters(self, name: str) -> Iterator[nn.Parameter]:
         """Parameters of set ``name``."""
@@ -204,19 +215,18 @@ class AdapterSets:
     def load_state_dict(self, name: str, state: dict[str, torch.Tensor]) -> None:
         """Load weights written by :meth:`state_dict` (strict: names and shapes must match)."""
         own = self.state_dict(name)
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
+        missing = sorted(set(own) - set(state))[:5]
+        unexpected = sorted(set(state) - set(own))[:5]
         if missing or unexpected:
             raise ValueError(
                 f"adapter set {name!r}: weights do not match its config "
-                f"(missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
-                f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''})"
+                f"(missing {missing}, unexpected {unexpected}; first 5)"
             )
         for key, value in state.items():
             if own[key].shape != value.shape:
                 raise ValueError(
-                    f"adapter set {name!r}: {key} has shape {tuple(value.shape)}, "
-                    f"expected {tuple(own[key].shape)}"
+                    f"adapter set {name!r}: {key} has shape {list(value.shape)}, "
+                    f"expected {list(own[key].shape)}"
                 )
         with torch.no_grad():
             for key, value in state.items():

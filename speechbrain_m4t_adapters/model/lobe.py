@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 from transformers import AutoConfig, AutoTokenizer, GenerationMixin
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput
@@ -33,18 +34,21 @@ from ..adapters.hosting import ADAPTERS_ATTR, active_module
 from ..adapters.sets import AdapterSets, any_trainable
 from .features import SeamlessM4TFbank
 from .languages import LanguageMap, TextIds
-from .source import check_model_source, resolve_model_source
+from .source import check_model_source
 from .speech_text_model import MODEL_CLASSES
 
-DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}  # short name -> torch name
+#: Short name -> torch name.
+DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+FLOATS = (torch.float32, torch.bfloat16, torch.float16)
 
 
 def _as_dtype(dtype: str | torch.dtype) -> torch.dtype:
-    """``"bfloat16"``, ``"bf16"`` or ``torch.bfloat16`` -> ``torch.bfloat16`` (and float32, float16)."""
-    resolved = getattr(torch, DTYPES.get(dtype, dtype), None) if isinstance(dtype, str) else dtype
-    if resolved not in (torch.float32, torch.bfloat16, torch.float16):
-        raise ValueError(f"unknown dtype {dtype!r}; use float32, bfloat16, float16 ({sorted(DTYPES)})")
-    return resolved
+    """``"bfloat16"``, ``"bf16"`` or ``torch.bfloat16`` -> ``torch.bfloat16``."""
+    if isinstance(dtype, str):
+        dtype = getattr(torch, DTYPES.get(dtype, dtype), dtype)
+    if dtype not in FLOATS:
+        raise ValueError(f"unknown dtype {dtype!r}; use {FLOATS} or {DTYPES}")
+    return dtype
 
 
 class _ZeroPadding:
@@ -55,34 +59,45 @@ class _ZeroPadding:
     mask: torch.Tensor | None = None
 
     def __deepcopy__(self, memo: dict) -> _ZeroPadding:
-        return self  # a trained copy of the length adaptor reads the lobe's mask too
+        # a trained copy of the length adaptor reads the lobe's mask too
+        return self
 
-    def __call__(self, module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+    def __call__(self, module: nn.Module, args: tuple, out: torch.Tensor):
         mask = self.mask
-        if mask is None or output.shape[:2] != mask.shape:
-            return output
-        return output * mask.unsqueeze(-1).to(output.dtype)
+        if mask is None or out.shape[:2] != mask.shape:
+            return out
+        return out * mask.unsqueeze(-1).to(out.dtype)
 
 
-def _load_base(source: str, dtype: torch.dtype, attn_implementation: str, layerdrop: float, hub_kwargs: dict):
-    """The speech+text SeamlessM4T model of ``source`` (hub id or folder), checked before loading."""
+def _load_base(source: str, attention: str, layerdrop: float, **kwargs):
+    """The speech+text model of ``source`` (hub id or folder), checked first;
+    ``kwargs`` go to ``from_pretrained`` (dtype, hub options)."""
     check_model_source(source)
-    config = AutoConfig.from_pretrained(source, **hub_kwargs)
-    if config.model_type not in MODEL_CLASSES:
+    config = AutoConfig.from_pretrained(source, **kwargs)
+    model_type = config.model_type
+    if model_type not in MODEL_CLASSES:
         raise ValueError(
-            f"{source}: model_type {config.model_type!r} is not SeamlessM4T "
+            f"{source}: model_type {model_type!r} is not SeamlessM4T "
             f"(expected one of {sorted(MODEL_CLASSES)})"
         )
-    if attn_implementation == "eager" and config.model_type == "seamless_m4t_v2":
+    if attention == "eager" and model_type == "seamless_m4t_v2":
         raise ValueError(
-            "attn_implementation='eager' ignores speech padding in SeamlessM4T v2's Conformer "
-            "(its 4-D boolean chunk mask is added, not applied); use 'sdpa'"
+            "attn_implementation='eager' ignores speech padding in SeamlessM4T "
+            "v2's Conformer (its 4-D boolean chunk mask is added, not applied); "
+            "use 'sdpa'"
         )
-    for key in ("speech_encoder_layerdrop", "encoder_layerdrop", "decoder_layerdrop"):
-        setattr(config, key, layerdrop)
-    return MODEL_CLASSES[config.model_type].from_pretrained(
-        source, config=config, dtype=dtype, attn_implementation=attn_implementation, **hub_kwargs
+    for stack in ("speech_encoder_", "encoder_", "decoder_"):
+        setattr(config, stack + "layerdrop", layerdrop)
+    return MODEL_CLASSES[model_type].from_pretrained(
+        source, config=config, attn_implementation=attention, **kwargs
     )
+
+
+def _needs_grad(*modules: nn.Module | None, inputs=None) -> bool:
+    """Whether autograd must run: it is on and ``inputs`` need grad or a
+    module (None skipped) has a trainable parameter."""
+    needs = inputs is not None and inputs.requires_grad
+    return torch.is_grad_enabled() and (needs or any_trainable(*modules))
 
 
 @register_checkpoint_hooks
@@ -92,11 +107,10 @@ class SeamlessM4T(nn.Module):
     Arguments
     ---------
     source : str
-        Hub id (e.g. ``facebook/seamless-m4t-v2-large``), local folder of a full SeamlessM4T
-        checkpoint, or ``"tiny-v1"`` / ``"tiny-v2"``: a tiny random checkpoint built offline into
-        ``save_path`` once (recipe tests; its outputs are meaningless).
+        Hub id (e.g. ``facebook/seamless-m4t-v2-large``) or local folder of a
+        full SeamlessM4T checkpoint.
     save_path : str, optional
-        Cache folder for hub downloads (the build folder of a tiny model).
+        Cache folder for hub downloads.
     freeze : bool
         Freeze every base weight (adapters are then the only trainable part); False fine-tunes it.
     dtype, adapter_dtype : str or torch.dtype
@@ -147,36 +161,39 @@ class SeamlessM4T(nn.Module):
         local_files_only: bool = False,
     ) -> None:
         super().__init__()
-        self.source = resolve_model_source(source, save_path)  # 'tiny-v1': its folder
+        self.source = str(source)
         self.freeze = freeze
         self.base_dropout = base_dropout
         self.dtype = _as_dtype(dtype)
-        hub_kwargs = dict(cache_dir=save_path, revision=revision, local_files_only=local_files_only)
-        self.model = _load_base(self.source, self.dtype, attn_implementation, layerdrop, hub_kwargs)
-        self.version = "v2" if self.model.config.model_type == "seamless_m4t_v2" else "v1"
-        self.tokenizer = AutoTokenizer.from_pretrained(self.source, **hub_kwargs)
+        hub = dict(cache_dir=save_path, revision=revision, local_files_only=local_files_only)
+        self.model = _load_base(self.source, attn_implementation, layerdrop, dtype=self.dtype, **hub)
         config, generation = self.model.config, self.model.generation_config
-        self.languages = LanguageMap(getattr(generation, "text_decoder_lang_to_code_id", None) or {})
+        self.version = "v2" if config.model_type == "seamless_m4t_v2" else "v1"
+        self.tokenizer = AutoTokenizer.from_pretrained(self.source, **hub)
+        lang_ids = getattr(generation, "text_decoder_lang_to_code_id", None)
+        self.languages = LanguageMap(lang_ids or {})
         eos, pad = int(config.eos_token_id), int(config.pad_token_id)
         self.text_ids = TextIds(self.tokenizer, self.languages, eos, pad)
         self.fbank = SeamlessM4TFbank()
         self._frame_mask = _ZeroPadding()
-        if self.model.speech_encoder.adapter is not None:  # transformers' name of the length adaptor
-            for layer in self.model.speech_encoder.adapter.layers:
-                for norm in (layer.residual_layer_norm, layer.self_attn_layer_norm):
-                    norm.register_forward_hook(self._frame_mask)
+        # transformers' name of the length adaptor: ``adapter``
+        for layer in getattr(self.model.speech_encoder.adapter, "layers", []):
+            layer.residual_layer_norm.register_forward_hook(self._frame_mask)
+            layer.self_attn_layer_norm.register_forward_hook(self._frame_mask)
         if freeze:
             self.model.requires_grad_(False)
-        self.adapters = AdapterSets(self.model, config.hidden_size, dtype=_as_dtype(adapter_dtype))
+        adapter_dtype = _as_dtype(adapter_dtype)
+        self.adapters = AdapterSets(self.model, config.hidden_size, adapter_dtype)
         self.add_adapters(adapters or {})
 
     def add_adapters(self, adapters: Mapping[str, AdapterConfig]) -> None:
-        """Attach new sets (trainable, active), in order; a name already attached is refused."""
+        """Attach new sets (trainable, active), in order; a known name is refused."""
         for name, adapter_config in adapters.items():
             if name in self.adapters.sets:
-                raise ValueError(f"adapter set {name!r} is already attached: rename the new one")
-            self.adapters.add(name, adapter_config, activate=True, trainable=True)
-        self.train(self.training)  # a frozen base keeps inference behaviour
+                raise ValueError(f"adapter set {name!r} is already attached")
+            self.adapters.add(name, adapter_config)
+        # a frozen base keeps inference behaviour
+        self.train(self.training)
 
     def train(self, mode: bool = True) -> SeamlessM4T:
         """Train mode for adapters; a frozen base keeps inference behaviour (unless ``base_dropout``),
@@ -186,8 +203,9 @@ class SeamlessM4T(nn.Module):
             for name, module in self.model.named_modules():
                 if ADAPTERS_ATTR in name.split("."):
                     continue
-                batchnorm = isinstance(module, nn.modules.batchnorm._BatchNorm)
-                if batchnorm or not (self.base_dropout or isinstance(module, GradientCheckpointingLayer)):
+                checkpointed = isinstance(module, GradientCheckpointingLayer)
+                keep = self.base_dropout or checkpointed
+                if isinstance(module, _BatchNorm) or not keep:
                     module.training = False
         return self
 
@@ -196,15 +214,11 @@ class SeamlessM4T(nn.Module):
         """Device of the base weights."""
         return self.model.shared.weight.device
 
-    def extract_features(
-        self, wavs: torch.Tensor, wav_lens: torch.Tensor | None = None, sample_rate: int = 16000
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def extract_features(self, wavs, wav_lens=None, sample_rate: int = 16000):
         """(B, T) 16 kHz audio -> features (B, F, 160) and mask (B, F)."""
         return self.fbank(wavs, wav_lens, sample_rate=sample_rate)
 
-    def encode_speech(
-        self, features: torch.Tensor, attention_mask: torch.Tensor, length_adaptor: bool = True
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_speech(self, features, attention_mask, length_adaptor=True):
         """Speech encoder: features (B, F, 160) and mask (B, F) -> hidden (B, F', d) and mask (B, F').
 
         F' = F // 8 + 1 with the length adaptor; ``length_adaptor=False`` keeps F frames.
@@ -212,24 +226,25 @@ class SeamlessM4T(nn.Module):
         hidden = self.encode_conformer(features, attention_mask)
         return self.speech_top(hidden, attention_mask, length_adaptor)
 
-    def encode_conformer(self, features: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Feature projection + Conformer: (B, F, 160) -> (B, F, d); no autograd when they are frozen."""
-        # A fine-tuning set may replace the whole speech encoder by its trained copy.
+    def encode_conformer(self, features, attention_mask) -> torch.Tensor:
+        """Feature projection + Conformer: (B, F, 160) -> (B, F, d).
+
+        Stages below the lowest trainable module run without autograd."""
+        # a fine-tuning set may replace the speech encoder by its trained copy
         encoder = active_module(self.model.speech_encoder)
-        grad = torch.is_grad_enabled() and any_trainable(encoder.feature_projection, encoder.encoder)
-        with torch.set_grad_enabled(grad):  # stages below the lowest trainable module keep no activations
-            hidden = encoder.feature_projection(features.to(next(encoder.parameters()).dtype))
+        stages = (encoder.feature_projection, encoder.encoder)
+        with torch.set_grad_enabled(_needs_grad(*stages)):
+            dtype = next(encoder.parameters()).dtype
+            hidden = encoder.feature_projection(features.to(dtype))
             return encoder.encoder(hidden, attention_mask=attention_mask)
 
-    def speech_top(
-        self, hidden: torch.Tensor, attention_mask: torch.Tensor, length_adaptor: bool = True
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Conformer output (B, F, d) -> intermediate FFN, length adaptor, final LN: (B, F', d), mask."""
+    def speech_top(self, hidden, attention_mask, length_adaptor=True):
+        """Conformer output (B, F, d) -> intermediate FFN, length adaptor,
+        final LayerNorm: (B, F', d) and mask (B, F')."""
         encoder = active_module(self.model.speech_encoder)
         top = (encoder.intermediate_ffn, encoder.adapter, encoder.inner_layer_norm)
-        top_grad = torch.is_grad_enabled() and (hidden.requires_grad or any_trainable(*top))
         mask = attention_mask
-        with torch.set_grad_enabled(top_grad):
+        with torch.set_grad_enabled(_needs_grad(*top, inputs=hidden)):
             hidden = hidden + 0.5 * encoder.intermediate_ffn(hidden)
             if length_adaptor and encoder.adapter is not None:
                 self._frame_mask.mask = attention_mask
@@ -237,11 +252,16 @@ class SeamlessM4T(nn.Module):
                     hidden = encoder.adapter(hidden, attention_mask=attention_mask)
                 finally:
                     self._frame_mask.mask = None
-                lengths = self.model._compute_sub_sample_lengths_from_attention_mask(attention_mask).long()
-                positions = torch.arange(hidden.shape[1], device=hidden.device)
-                mask = (positions < lengths.to(hidden.device)[:, None]).long()
+                mask = self._adapted_mask(attention_mask, hidden.shape[1])
             hidden = encoder.inner_layer_norm(hidden)
         return hidden.to(self.dtype), mask
+
+    def _adapted_mask(self, mask: torch.Tensor, frames: int) -> torch.Tensor:
+        """(B, F) frame mask -> (B, frames) mask after the length adaptor."""
+        subsample = self.model._compute_sub_sample_lengths_from_attention_mask
+        lengths = subsample(mask).long().to(mask.device)
+        positions = torch.arange(frames, device=mask.device)
+        return (positions < lengths[:, None]).long()
 
     def forward(
         self,
@@ -274,32 +294,27 @@ class SeamlessM4T(nn.Module):
         if (wavs is None) == (input_ids is None):
             raise ValueError("give either wavs (speech) or input_ids (text)")
         elif wavs is not None:
-            features, mask = self.extract_features(wavs.to(self.device), wav_lens)
-            hidden, mask = self.encode_speech(features, mask)
+            wavs = wavs.to(self.device)
+            hidden, mask = self.encode_speech(*self.extract_features(wavs, wav_lens))
         else:
-            mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
-            hidden, mask = self.encode_text(input_ids, mask)
+            if attention_mask is None:
+                attention_mask = torch.ones_like(input_ids)
+            hidden, mask = self.encode_text(input_ids, attention_mask)
         if decoder_input_ids is None:
             return hidden, mask
         return self.decode(hidden, mask, decoder_input_ids), hidden, mask
 
-    def encode_text(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Text encoder: (B, L) source ids (from ``text_ids.batch_sources``) -> (B, L, d), mask."""
-        grad = torch.is_grad_enabled() and any_trainable(self.model.text_encoder)
-        with torch.set_grad_enabled(grad):
-            out = self.model.text_encoder(input_ids=input_ids, attention_mask=attention_mask)
+    def encode_text(self, input_ids, attention_mask):
+        """Text encoder: (B, L) ids (``text_ids.batch_sources``) and mask ->
+        (B, L, d) and the mask."""
+        encoder = self.model.text_encoder
+        with torch.set_grad_enabled(_needs_grad(encoder)):
+            out = encoder(input_ids=input_ids, attention_mask=attention_mask)
         return out.last_hidden_state, attention_mask
 
-    def decode(
-        self,
-        encoder_hidden: torch.Tensor,
-        encoder_mask: torch.Tensor,
-        decoder_input_ids: torch.Tensor,
-        decoder_mask: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Teacher-forced decoding of ``[</s>, __lang__, ...]`` inputs: logits (B, L, V) in the base dtype."""
+    def decode(self, encoder_hidden, encoder_mask, decoder_input_ids, decoder_mask=None) -> torch.Tensor:
+        """Teacher-forced decoding of (B, L) ``[</s>, __lang__, ...]`` inputs
+        over (B, F, d) encoder states: logits (B, L, V) in the base dtype."""
         out = self.model.text_decoder(
             input_ids=decoder_input_ids,
             attention_mask=decoder_mask,
@@ -324,28 +339,30 @@ class SeamlessM4T(nn.Module):
         Returns token ids without that prefix and without ``</s>``/padding.
         """
         eos, pad = self.text_ids.eos_id, self.text_ids.pad_id
-        langs = [tgt_lang] * len(encoder_hidden) if isinstance(tgt_lang, str) else list(tgt_lang)
-        prefix = torch.tensor([[eos, self.languages.id(lang)] for lang in langs]).to(encoder_hidden.device)
+        if isinstance(tgt_lang, str):
+            tgt_lang = [tgt_lang] * len(encoder_hidden)
+        prefix = [[eos, self.languages.id(lang)] for lang in tgt_lang]
+        max_new_tokens = max_new_tokens or self.model.generation_config.max_new_tokens
         previous = self.model.current_modality
-        # "text" modality: the given mask is already the encoder-output mask.
+        # "text" modality: the given mask is already the encoder-output mask
         self.model.set_modality("text")
         try:
             sequences = GenerationMixin.generate(
                 self.model,
                 encoder_outputs=BaseModelOutput(last_hidden_state=encoder_hidden),
                 attention_mask=encoder_mask,
-                decoder_input_ids=prefix,
+                decoder_input_ids=torch.tensor(prefix).to(encoder_hidden.device),
                 num_beams=num_beams,
                 do_sample=False,
-                max_new_tokens=max_new_tokens or self.model.generation_config.max_new_tokens or 256,
+                max_new_tokens=max_new_tokens or 256,
                 **generate_kwargs,
             )
         finally:
             self.model.set_modality(previous)
         if not isinstance(sequences, torch.Tensor):
             sequences = sequences.sequences
-        rows = [row[: row.index(eos)] if eos in row else row for row in sequences[:, 2:].tolist()]
-        return [[t for t in row if t != pad] for row in rows]
+        rows = [row + [eos] for row in sequences[:, 2:].tolist()]
+        return [[t for t in row[: row.index(eos)] if t != pad] for row in rows]
 
     def decode_tokens(self, token_ids: Sequence[Sequence[int]]) -> list[str]:
         """Token ids -> text, special tokens removed."""
@@ -357,26 +374,26 @@ class SeamlessM4T(nn.Module):
 
     @mark_as_saver
     def _save(self, path: str | Path) -> None:
-        # A frozen base is never written: only the (small) adapter state.
-        if self.freeze:  # every set's weights, not which are active or trainable (the run's choice)
-            sets = self.adapters
-            weights = {
-                name: {k: v.detach().cpu() for k, v in sets.state_dict(name).items()} for name in sets.sets
-            }
-            torch.save({"weights": weights}, path)
-        else:
-            torch.save(self.state_dict(), path)
+        # A frozen base is never written, only every set's weights (not which
+        # are active or trainable: the run's choice).
+        if not self.freeze:
+            return torch.save(self.state_dict(), path)
+        sets = self.adapters
+        weights = {name: sets.state_dict(name) for name in sets.sets}
+        weights = {name: {k: v.detach().cpu() for k, v in w.items()} for name, w in weights.items()}
+        torch.save({"weights": weights}, path)
 
     @mark_as_loader
     def _load(self, path: str | Path, end_of_epoch: bool = False) -> None:
-        if self.freeze:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            if unknown := sorted(set(state["weights"]) - set(self.adapters.sets)):
-                raise ValueError(
-                    f"{path}: checkpoint holds adapter set(s) {unknown} that this model does not have "
-                    f"(attached: {sorted(self.adapters.sets)}); build the same sets before recovering"
-                )
-            for name, weights in state["weights"].items():
-                self.adapters.load_state_dict(name, weights)
-        else:
-            self.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
+        device = "cpu" if self.freeze else self.device
+        state = torch.load(path, map_location=device, weights_only=True)
+        if not self.freeze:
+            return self.load_state_dict(state)
+        if unknown := sorted(set(state["weights"]) - set(self.adapters.sets)):
+            raise ValueError(
+                f"{path}: checkpoint holds adapter set(s) {unknown} that this model "
+                f"does not have (attached: {sorted(self.adapters.sets)}); "
+                "build the same sets before recovering"
+            )
+        for name, weights in state["weights"].items():
+            self.adapters.load_state_dict(name, weights)

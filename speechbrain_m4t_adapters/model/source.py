@@ -1,55 +1,6 @@
-"""Tell a local checkpoint folder from a hub id before transformers does (its errors mislead);
-resolve the names of tiny random checkpoints built offline (``tiny-v1``, ``tiny-v2``)."""
+"""Tell a local checkpoint folder from a hub id before transformers does (its errors mislead)."""
 
-import shutil
-import tempfile
 from pathlib import Path
-
-#: Names of tiny random checkpoints built into ``save_path`` on first use -> SeamlessM4T version.
-TINY_MODELS = {"tiny-v1": "v1", "tiny-v2": "v2"}
-
-
-def resolve_model_source(source: str | Path, save_path: str | Path | None = None) -> str:
-    """The folder of a tiny model name, else ``source`` unchanged (hub id or folder).
-
-    ``tiny-v1`` / ``tiny-v2``: a tiny random checkpoint (seed 0, see ``tiny.build_tiny_model``),
-    built offline into ``<save_path>/<name>`` once and reused after; ``save_path`` is then required.
-
-    Example
-    -------
-    >>> resolve_model_source("facebook/hf-seamless-m4t-medium")
-    'facebook/hf-seamless-m4t-medium'
-    >>> import tempfile
-    >>> folder = resolve_model_source("tiny-v1", tempfile.mkdtemp())
-    >>> folder.endswith("tiny-v1"), resolve_model_source("tiny-v1", Path(folder).parent) == folder
-    (True, True)
-    """
-    source = str(source)
-    if source in TINY_MODELS:
-        return str(build_tiny_once(source, save_path))
-    return source
-
-
-def build_tiny_once(name: str, save_path: str | Path | None) -> Path:
-    """``<save_path>/<name>``, built first if it holds no checkpoint (written aside, then renamed)."""
-    if save_path is None:
-        raise ValueError(f"model source {name!r} is built offline into save_path: give one")
-    folder = Path(save_path) / name
-    if (folder / "config.json").is_file():
-        return folder
-    from ..tiny import build_tiny_model  # transformers' model classes: only when a tiny model is asked for
-
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
-    try:
-        build_tiny_model(scratch, TINY_MODELS[name])
-        scratch.rename(folder)  # a concurrent builder may have won: its identical copy is kept
-    except OSError:
-        if not (folder / "config.json").is_file():
-            raise
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return folder
 
 
 def check_model_source(source: str) -> None:

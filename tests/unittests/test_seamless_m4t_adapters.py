@@ -5,21 +5,35 @@ Self-contained (a tiny random checkpoint is built offline in a temporary folder)
 imports rewritten, and SpeechBrain's own ``pytest tests/unittests`` runs it there.
 """
 
+import importlib.util
 import io
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
 from speechbrain.utils.checkpoints import Checkpointer
 
 from speechbrain_m4t_adapters.model import BottleneckAdapter, BottleneckConfig, FinetuneConfig, SeamlessM4T
-from speechbrain_m4t_adapters.model.source import resolve_model_source
-from speechbrain_m4t_adapters.tiny import build_tiny_model
+
+#: The tiny random checkpoint builder: test scaffolding that ships with the recipe (whose test
+#: rows build a tiny model too), loaded from its file.
+TINY_BUILDER = Path(__file__).resolve().parents[2] / "speechbrain_m4t_adapters/tiny.py"
+
+
+def _load_tiny_builder():
+    spec = importlib.util.spec_from_file_location("tiny_seamless_m4t", TINY_BUILDER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+tiny = _load_tiny_builder()
 
 
 @pytest.fixture(scope="module")
 def tiny_source(tmp_path_factory):
-    return build_tiny_model(tmp_path_factory.mktemp("tiny_m4t"), "v2", vocab_size=400)
+    return tiny.build_tiny_model(tmp_path_factory.mktemp("tiny_m4t"), "v2", vocab_size=400)
 
 
 def _batch(m4t, device):
@@ -104,15 +118,15 @@ def test_adapters_save_load_and_pickle_keep_outputs(tiny_source, device, tmp_pat
 
 def test_tiny_source_is_built_once_into_save_path_and_loads(tmp_path):
     with pytest.raises(ValueError, match="save_path"):
-        resolve_model_source("tiny-v1")
-    m4t = SeamlessM4T(source="tiny-v1", save_path=str(tmp_path))
+        tiny.resolve_model_source("tiny-v1")
+    m4t = SeamlessM4T(source=tiny.resolve_model_source("tiny-v1", tmp_path))
     folder = tmp_path / "tiny-v1"
     assert m4t.source == str(folder) and m4t.version == "v1" and (folder / "config.json").is_file()
     stamp = (folder / "model.safetensors").stat().st_mtime_ns
-    again = SeamlessM4T(source="tiny-v1", save_path=str(tmp_path))  # reused, not rebuilt
+    again = SeamlessM4T(source=tiny.resolve_model_source("tiny-v1", tmp_path))  # reused, not rebuilt
     assert (folder / "model.safetensors").stat().st_mtime_ns == stamp
     assert [p.name for p in tmp_path.iterdir()] == ["tiny-v1"]  # no scratch folder left
     state, other = m4t.model.state_dict(), again.model.state_dict()
     assert all(torch.equal(state[k], other[k]) for k in state)
     hub_id = "facebook/hf-seamless-m4t-medium"
-    assert resolve_model_source(hub_id, tmp_path) == hub_id  # hub ids are left as they are
+    assert tiny.resolve_model_source(hub_id, tmp_path) == hub_id  # hub ids are left as they are
