@@ -67,38 +67,39 @@ class AdapterConfig:
 
     def __post_init__(self) -> None:
         targets = getattr(self, "targets", None)
-        if targets is not None:
-            self.targets = [targets] if isinstance(targets, str) else list(targets)
-            if not self.targets:
-                raise ValueError(f"{type(self).__name__}.targets is empty: name at least one target")
+        if targets is None:
+            return
+        self.targets = [targets] if isinstance(targets, str) else list(targets)
+        if not self.targets:
+            name = type(self).__name__
+            raise ValueError(f"{name}.targets is empty: name at least one target")
 
     def build(self, model: Any, hidden_size: int) -> dict[str, Any]:
-        """Module path -> new module of this set (roles ``after`` and ``replace``)."""
-        raise NotImplementedError(f"adapter kind {self.kind!r} builds no hosted modules")
+        """Module path -> new module of this set (roles after and replace)."""
+        raise NotImplementedError(f"adapter kind {self.kind!r} hosts no modules")
 
 
 def select_layers(selection: str | int | list[int], num_layers: int) -> list[int]:
-    """Resolve a layer selection ("all", an index, a list, or inclusive "a-b") to sorted indices.
+    """Resolve a layer selection ("all", an index, a list, or inclusive "a-b")
+    to sorted indices.
 
     Example
     -------
-    >>> select_layers("all", 4), select_layers([0, -1], 4), select_layers("1-2", 4)
-    ([0, 1, 2, 3], [0, 3], [1, 2])
+    >>> select_layers("all", 3), select_layers([0, -1], 4), select_layers("1-2", 4)
+    ([0, 1, 2], [0, 3], [1, 2])
     """
     if selection == "all":
-        chosen = list(range(num_layers))
-    elif isinstance(selection, int):
-        chosen = [selection]
-    elif isinstance(selection, str):
+        return list(range(num_layers))
+    if isinstance(selection, str):
         match = re.fullmatch(r"\s*(-?\d+)\s*-\s*(-?\d+)\s*", selection)
         if not match:
-            raise ValueError(f"layer selection {selection!r}: use 'all', a list of ints or 'a-b'")
-        start, end = (int(g) % num_layers if int(g) < 0 else int(g) for g in match.groups())
-        chosen = list(range(start, end + 1))
-    else:
-        chosen = [int(i) for i in selection]
+            hint = "use 'all', a list of ints or 'a-b'"
+            raise ValueError(f"layer selection {selection!r}: {hint}")
+        start, end = (int(g) + num_layers * (int(g) < 0) for g in match.groups())
+        selection = range(start, end + 1)
+    chosen = [selection] if isinstance(selection, int) else [int(i) for i in selection]
     if bad := [i for i in chosen if not -num_layers <= i < num_layers]:
-        raise ValueError(f"layer index {bad[0]} out of range for a stack of {num_layers} layers")
+        raise ValueError(f"layer index {bad[0]} out of range for {num_layers} layers")
     return sorted({i % num_layers for i in chosen})
 
 
@@ -109,17 +110,5 @@ def find_module(model: Any, path: str, what: str) -> Any:
     except AttributeError as error:
         raise ValueError(f"{what}: this model has no module {path!r}") from error
     if module is None:
-        raise ValueError(f"{what}: module {path!r} is disabled in this model's config")
+        raise ValueError(f"{what}: module {path!r} is disabled in this config")
     return module
-
-
-def expand_paths(model: Any, patterns: list[str], what: str) -> list[str]:
-    """``a.b.*`` -> ``a.b.0``, ``a.b.1``, ... for every element of the list ``a.b``; other paths as given."""
-    paths = []
-    for pattern in patterns:
-        if pattern.endswith(".*"):
-            stack = find_module(model, pattern[:-2], what)
-            paths += [f"{pattern[:-2]}.{i}" for i in range(len(stack))]
-        else:
-            paths.append(pattern)
-    return paths

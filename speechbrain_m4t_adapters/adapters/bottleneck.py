@@ -8,7 +8,7 @@ from torch import nn
 
 from .base import LAYER_STACKS, AdapterConfig, find_module, select_layers
 
-ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "swish": nn.SiLU, "silu": nn.SiLU, "tanh": nn.Tanh}
+ACTIVATIONS = dict(relu=nn.ReLU, gelu=nn.GELU, swish=nn.SiLU, silu=nn.SiLU, tanh=nn.Tanh)
 
 
 class BottleneckAdapter(nn.Module):
@@ -52,7 +52,8 @@ class BottleneckAdapter(nn.Module):
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
+            known = sorted(ACTIVATIONS)
+            raise ValueError(f"unknown activation {activation!r}; choose from {known}")
         self.norm = nn.LayerNorm(input_size) if layer_norm else nn.Identity()
         self.down = nn.Linear(input_size, bottleneck)
         self.activation = ACTIVATIONS[activation]()
@@ -62,16 +63,17 @@ class BottleneckAdapter(nn.Module):
         nn.init.zeros_(self.up.weight)
         nn.init.zeros_(self.up.bias)
 
-    def forward(self, hidden: torch.Tensor, layer_input: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, layer_input=None) -> torch.Tensor:
         """(B, T, d) -> (B, T, d); ``layer_input`` is unused."""
         x = hidden.to(self.down.weight.dtype)
         branch = self.up(self.dropout(self.activation(self.down(self.norm(x)))))
         return (x + self.scale * branch).to(hidden.dtype)
 
     @staticmethod
-    def num_parameters(input_size: int, bottleneck: int, layer_norm: bool = True) -> int:
+    def num_parameters(input_size: int, bottleneck: int, layer_norm=True) -> int:
         """Parameter count of one adapter (the formula the tests check)."""
-        return 2 * input_size * bottleneck + bottleneck + input_size + (2 * input_size if layer_norm else 0)
+        norm = 2 * input_size if layer_norm else 0
+        return 2 * input_size * bottleneck + bottleneck + input_size + norm
 
 
 @dataclass
@@ -110,16 +112,19 @@ class BottleneckConfig(AdapterConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if bad := [t for t in self.targets if t not in LAYER_STACKS]:
-            raise ValueError(f"unknown targets {bad}; choose from {sorted(LAYER_STACKS)}")
+            known = sorted(LAYER_STACKS)
+            raise ValueError(f"unknown targets {bad}; choose from {known}")
         if self.bottleneck < 1:
             raise ValueError(f"bottleneck must be >= 1, got {self.bottleneck}")
 
     def build(self, model: nn.Module, hidden_size: int) -> dict[str, nn.Module]:
         """One adapter after each selected layer of each target stack."""
-        args = (hidden_size, self.bottleneck, self.activation, self.layer_norm, self.scale, self.dropout)
+        options = (self.activation, self.layer_norm, self.scale, self.dropout)
         modules = {}
         for target in self.targets:
-            stack = find_module(model, LAYER_STACKS[target], f"target {target!r}")
+            path = LAYER_STACKS[target]
+            stack = find_module(model, path, f"target {target!r}")
             for i in select_layers(self.layers, len(stack)):
-                modules[f"{LAYER_STACKS[target]}.{i}"] = BottleneckAdapter(*args)
+                adapter = BottleneckAdapter(hidden_size, self.bottleneck, *options)
+                modules[f"{path}.{i}"] = adapter
         return modules

@@ -5,7 +5,7 @@ from typing import ClassVar
 
 from torch import nn
 
-from .base import COMPONENTS, AdapterConfig, expand_paths, find_module
+from .base import COMPONENTS, AdapterConfig, find_module
 from .hosting import plain_copy
 
 
@@ -38,11 +38,25 @@ class FinetuneConfig(AdapterConfig):
         modules = {}
         for target in self.targets:
             what = f"component {target!r}"
-            for path in expand_paths(model, COMPONENTS.get(target, [target]), what):
+            for path in _expand(model, COMPONENTS.get(target, [target]), what):
                 module = find_module(model, path, what)
                 _check_untied(model, path, module)
                 modules[path] = plain_copy(module)
         return modules
+
+
+def _expand(model: nn.Module, patterns: list[str], what: str) -> list[str]:
+    """``a.b.*`` -> ``a.b.0``, ``a.b.1``, ... (every element of the list
+    ``a.b``); other paths as given."""
+    paths = []
+    for pattern in patterns:
+        stack = pattern.removesuffix(".*")
+        if stack == pattern:
+            paths.append(pattern)
+        else:
+            size = len(find_module(model, stack, what))
+            paths += [f"{stack}.{i}" for i in range(size)]
+    return paths
 
 
 def _check_untied(model: nn.Module, path: str, module: nn.Module) -> None:
@@ -50,6 +64,7 @@ def _check_untied(model: nn.Module, path: str, module: nn.Module) -> None:
     for name, p in model.named_parameters(remove_duplicate=False):
         if id(p) in inside and not name.startswith(path + "."):
             raise ValueError(
-                f"cannot fine-tune a copy of {path!r}: its weights are tied to {name!r} outside it; "
-                "name its untied sub-modules instead (e.g. 'text_decoder' = its layers and final norm)"
+                f"cannot fine-tune a copy of {path!r}: its weights are tied to "
+                f"{name!r} outside it; name its untied sub-modules instead "
+                "(e.g. 'text_decoder' = its layers and final norm)"
             )

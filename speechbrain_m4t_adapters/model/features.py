@@ -67,33 +67,40 @@ class SeamlessM4TFbank(nn.Module):
         """
         if sample_rate != SAMPLE_RATE:
             raise ValueError(
-                f"SeamlessM4T needs 16 kHz audio, got {sample_rate} Hz; resample first "
-                "(e.g. torchaudio.functional.resample, as the recipes' audio pipelines do)."
+                f"SeamlessM4T needs 16 kHz audio, got {sample_rate} Hz; resample "
+                "first (e.g. torchaudio.functional.resample, as the recipes do)"
             )
         wavs = wavs.unsqueeze(0) if wavs.dim() == 1 else wavs
         if wavs.dim() != 2 or len(wavs) == 0:
-            raise ValueError(f"wavs must be a non-empty (batch, time) mono batch, got {tuple(wavs.shape)}")
-        total = wavs.shape[1]
-        relative = torch.ones(len(wavs)) if wav_lens is None else wav_lens.float().cpu()
+            shape = tuple(wavs.shape)
+            raise ValueError(f"wavs must be a non-empty (batch, time) batch, got {shape}")
+        batch, total = wavs.shape
+        relative = torch.ones(batch) if wav_lens is None else wav_lens.float().cpu()
         lengths = (relative * total).round().long().tolist()
         if min(lengths) < FRAME_LENGTH:
-            raise ValueError(f"audio shorter than one 25 ms frame ({FRAME_LENGTH} samples): {lengths}")
-        # Features are constants for training; autocast would lose ``precision``.
-        with torch.no_grad(), torch.autocast(device_type=wavs.device.type, enabled=False):
-            utterances = [self._normalised_logmel(wav[:n]) for wav, n in zip(wavs, lengths)]
+            short = f"shorter than one 25 ms frame ({FRAME_LENGTH} samples)"
+            raise ValueError(f"audio {short}: {lengths}")
+        # features are constants for training; autocast would lose ``precision``
+        with torch.no_grad(), torch.autocast(wavs.device.type, enabled=False):
+            logmels = [self._logmel(wav[:n]) for wav, n in zip(wavs, lengths)]
+        # zero frames up to the batch's length in whole stacked frames
         frames = 1 + (total - FRAME_LENGTH) // HOP_LENGTH
-        frames += -frames % self.stride  # zero frames up to a whole stacked frame
-        feats = wavs.new_zeros(len(wavs), frames, self.num_mel_bins, dtype=torch.float32)
-        for row, logmel in zip(feats, utterances):
+        frames += -frames % self.stride
+        feats = torch.zeros(batch, frames, self.num_mel_bins, device=wavs.device)
+        for row, logmel in zip(feats, logmels):
             row[: len(logmel)] = logmel
-        stacked = torch.tensor([len(u) // self.stride for u in utterances], device=wavs.device)
-        mask = torch.arange(frames // self.stride, device=wavs.device) < stacked[:, None]
-        return feats.reshape(len(wavs), -1, self.num_mel_bins * self.stride), mask.long()
+        stacked = [len(logmel) // self.stride for logmel in logmels]
+        positions = torch.arange(frames // self.stride, device=wavs.device)
+        mask = positions < torch.tensor(stacked, device=wavs.device)[:, None]
+        return feats.view(batch, -1, self.num_mel_bins * self.stride), mask.long()
 
-    def _normalised_logmel(self, wav: torch.Tensor) -> torch.Tensor:
-        """(T,) audio -> (F, num_mel_bins) log-mel, per-bin mean 0 and (unbiased) variance 1."""
-        waveform = wav.to(self.precision).unsqueeze(0) * 32768.0  # Kaldi works on 16-bit integer scale
+    def _logmel(self, wav: torch.Tensor) -> torch.Tensor:
+        """(T,) audio -> (F, num_mel_bins) log-mel, per bin mean 0, (unbiased)
+        variance 1 (ddof=1, as the reference extractor)."""
+        # Kaldi works on the 16-bit integer scale
+        waveform = wav.to(self.precision).unsqueeze(0) * 32768.0
         options = dict(window_type="povey", dither=0.0, sample_frequency=SAMPLE_RATE)
-        logmel = kaldi.fbank(waveform, num_mel_bins=self.num_mel_bins, **options).float()
-        var = logmel.var(0, correction=int(len(logmel) > 1))  # ddof=1, as the reference extractor
+        logmel = kaldi.fbank(waveform, num_mel_bins=self.num_mel_bins, **options)
+        logmel = logmel.float()
+        var = logmel.var(0, correction=int(len(logmel) > 1))
         return (logmel - logmel.mean(0)) / torch.sqrt(var + NORM_EPS)

@@ -46,17 +46,13 @@ class LanguageMap:
         """``"__ory__"`` or ``"ory"`` -> ``"ory"``; unknown codes raise ``ValueError``."""
         bare = code.strip("_") if isinstance(code, str) else code
         if bare not in self.lang_to_id:
-            raise ValueError(
-                f"unknown language code {code!r}; this model's text decoder knows: {', '.join(self.codes)}"
-            )
+            known = ", ".join(self.codes)
+            raise ValueError(f"unknown language code {code!r}; this model's text decoder knows: {known}")
         return bare
 
     def id(self, code: str) -> int:
         """Decoder token id of ``code``."""
         return self.lang_to_id[self.normalize(code)]
-
-    def __contains__(self, code: object) -> bool:
-        return isinstance(code, str) and code.strip("_") in self.lang_to_id
 
 
 def teacher_forcing(labels: torch.Tensor, eos_id: int, pad_id: int) -> torch.Tensor:
@@ -67,7 +63,8 @@ def teacher_forcing(labels: torch.Tensor, eos_id: int, pad_id: int) -> torch.Ten
     >>> teacher_forcing(torch.tensor([[7, 5, 2], [7, 2, -100]]), eos_id=2, pad_id=1).tolist()
     [[2, 7, 5], [2, 7, 1]]
     """
-    shifted = torch.cat([torch.full_like(labels[:, :1], eos_id), labels[:, :-1]], dim=1)
+    start = torch.full_like(labels[:, :1], eos_id)
+    shifted = torch.cat([start, labels[:, :-1]], dim=1)
     return shifted.masked_fill(labels == -100, pad_id)
 
 
@@ -117,8 +114,7 @@ class TextIds:
         labels are padded with -100, inputs with ``pad_id``; both on ``device`` (default CPU).
         """
         if targets and isinstance(targets[0], str):
-            langs = [langs] * len(targets) if isinstance(langs, str) or langs is None else list(langs)
-            targets = [self(t, lang) for t, lang in zip(targets, langs)]
+            targets = self._encode(targets, langs)
         labels = _pad(targets, -100).to(device)
         return teacher_forcing(labels, self.eos_id, self.pad_id), labels
 
@@ -126,6 +122,12 @@ class TextIds:
         self, texts: Sequence[str], langs: Sequence[str] | str, device: torch.device | str | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Text-encoder ids (B, L) ``[__lang__, tokens..., </s>]`` and attention mask (B, L) on ``device``."""
-        langs = [langs] * len(texts) if isinstance(langs, str) else list(langs)
-        seqs = [self(t, lang) for t, lang in zip(texts, langs)]
-        return _pad(seqs, self.pad_id).to(device), _pad([[1] * len(s) for s in seqs], 0).to(device)
+        seqs = self._encode(texts, langs)
+        mask = _pad([[1] * len(s) for s in seqs], 0)
+        return _pad(seqs, self.pad_id).to(device), mask.to(device)
+
+    def _encode(self, texts: Sequence[str], langs: Sequence[str] | str | None) -> list[list[int]]:
+        """Ids of each text in its language (one code: all of them)."""
+        if isinstance(langs, str) or langs is None:
+            langs = [langs] * len(texts)
+        return [self(text, lang) for text, lang in zip(texts, langs)]
