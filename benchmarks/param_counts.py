@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import torch
 
-from speechbrain_m4t_adapters.adapters import AdapterSets, BottleneckConfig, FinetuneConfig, base_parameters
+from speechbrain_m4t_adapters.adapters import (
+    BottleneckConfig,
+    FinetuneConfig,
+    SwitchableAdapterSets,
+    base_parameters,
+)
 from speechbrain_m4t_adapters.model import SeamlessM4TSpeechTextModel, SeamlessM4Tv2SpeechTextModel
 from speechbrain_m4t_adapters.model.reference_configs import reference_config
 
@@ -71,7 +76,7 @@ def main() -> None:
             print(f"  {component:28s} {count:>14,}")
         print(f"  {'experiment':34s} {'trainable':>12s} {'% of model':>10s}")
         for name, sets in EXPERIMENTS.items():
-            adapters = AdapterSets(model, hidden_size=config.hidden_size)
+            adapters = SwitchableAdapterSets(model, hidden_size=config.hidden_size)
             for set_name, set_config in sets.items():
                 adapters.add(set_name, set_config)
             trainable = sum(adapters.num_parameters(n) for n in adapters.sets)

@@ -79,19 +79,36 @@ def portable_source(source: str | Path, saving: str | Path = "adapters") -> str:
 
 
 def resolve_model_source(source: str | Path, save_path: str | Path | None = None) -> str:
-    """The folder of a bundled name (its files checked first) or a tiny name, else ``source`` as is.
+    """The folder of a bundled name (its files checked first) or a tiny name, else ``source`` as is
+    (a local folder checked first: transformers would call a missing one an invalid "repo id").
 
     Example
     -------
-    >>> resolve_model_source("mini").endswith("mini_m4t")
-    True
-    >>> resolve_model_source("facebook/hf-seamless-m4t-medium")
-    'facebook/hf-seamless-m4t-medium'
+    >>> hub_id = "facebook/seamless-m4t-v2-large"
+    >>> resolve_model_source("mini").endswith("mini_m4t"), resolve_model_source(hub_id) == hub_id
+    (True, True)
     """
     source = str(source)
     if source not in BUNDLED_MODELS:
-        from .tiny import resolve_model_source as resolve_tiny  # transformers' model classes: when asked
+        from .tiny import TINY_MODELS, build_tiny_once  # transformers' model classes: when asked
 
-        return resolve_tiny(source, save_path)
+        source = str(build_tiny_once(source, save_path)) if source in TINY_MODELS else source
+        _check_local_folder(source)
+        return source
     verify_checksums(BUNDLED_MODELS[source], source)  # before any work: a damaged file fails here, named
     return str(BUNDLED_MODELS[source])
+
+
+def _check_local_folder(source: str) -> None:
+    """``FileNotFoundError`` when ``source`` is meant as a local folder (it exists, is absolute, starts with
+    ``.`` or ``~``, or has more than one ``/``: hub ids are ``owner/name``) that is not a checkpoint."""
+    path = Path(source).expanduser()
+    if not (path.exists() or source.startswith((".", "~", "/")) or source.count("/") > 1):
+        return  # a hub id
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"model folder {source} does not exist (a local path, not a Hugging Face hub id "
+            "like facebook/hf-seamless-m4t-medium)"
+        )
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"model folder {source} has no config.json: not a SeamlessM4T checkpoint")

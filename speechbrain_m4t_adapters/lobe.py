@@ -14,6 +14,7 @@ from speechbrain.utils.checkpoints import mark_as_saver, register_checkpoint_hoo
 
 from .adapters.base import AdapterConfig
 from .adapters.io import base_fingerprint, load_adapters, parse_folder_entry, require_finite, save_adapters
+from .adapters.switching import SwitchableAdapterSets
 from .bundled import portable_source, resolve_model_source
 from .model import lobe
 from .model.checkpointing import CheckpointingSpec, set_activation_checkpointing
@@ -54,6 +55,8 @@ class SeamlessM4T(lobe.SeamlessM4T):
     >>> SeamlessM4T(m4t.source, pretrained_adapters=[folder]).adapters.active
     ['enc']
     """
+
+    sets_class = SwitchableAdapterSets  # sets switched one by one, removed, LoRA and merged sets
 
     def __init__(
         self,

@@ -155,29 +155,11 @@ def build_tiny_model(
 TINY_MODELS = {"tiny-v1": "v1", "tiny-v2": "v2"}
 
 
-def resolve_model_source(source: str | Path, save_path: str | Path | None = None) -> str:
-    """The folder of a tiny model name, else ``source`` unchanged (hub id or folder).
-
-    ``tiny-v1`` / ``tiny-v2``: a tiny random checkpoint (seed 0, see :func:`build_tiny_model`),
-    built offline into ``<save_path>/<name>`` once and reused after; ``save_path`` is then required.
-
-    Example
-    -------
-    >>> resolve_model_source("facebook/hf-seamless-m4t-medium")
-    'facebook/hf-seamless-m4t-medium'
-    >>> import tempfile
-    >>> folder = resolve_model_source("tiny-v1", tempfile.mkdtemp())
-    >>> folder.endswith("tiny-v1"), resolve_model_source("tiny-v1", Path(folder).parent) == folder
-    (True, True)
-    """
-    source = str(source)
-    if source in TINY_MODELS:
-        return str(build_tiny_once(source, save_path))
-    return source
-
-
 def build_tiny_once(name: str, save_path: str | Path | None) -> Path:
-    """``<save_path>/<name>``, built first if it holds no checkpoint (written aside, then renamed)."""
+    """``<save_path>/<name>`` for a name of :data:`TINY_MODELS` (seed 0), built first if it holds no
+    checkpoint (written aside, then renamed: concurrent builders are safe)."""
+    if name not in TINY_MODELS:
+        raise ValueError(f"unknown tiny model {name!r}; known: {', '.join(TINY_MODELS)}")
     if save_path is None:
         raise ValueError(f"model source {name!r} is built offline into save_path: give one")
     folder = Path(save_path) / name

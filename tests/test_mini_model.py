@@ -135,10 +135,16 @@ def test_main_job_on_the_mini_model_makes_held_out_odia_better(tmp_path, capsys)
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("held_out (ory, ") and "better than the base" in last.lower()
     assert (tmp_path / "odia_encoder" / "1986" / "test" / "held_out.base" / "hypotheses.tsv").exists()
-    # The README quotes what this command prints (mini.yaml: cpu_threads 1, the same digits under any load)
+    # The README quotes what this command prints. One thread (mini.yaml) gives the same digits on one
+    # machine under any load, but another CPU sums floats in another order (the same commit printed
+    # 28.49 % on one machine, 29.07 % on another): the words must match, each figure within 1 point.
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     quoted = re.search(r"^```\n(held_out \(ory.*)\n```$", readme, flags=re.M)
-    assert quoted and quoted[1] == last, "update README.md's main-job line to what the command prints now"
+    number = r"-?\d+\.\d+"
+    update = "update README.md's main-job line to what the command prints now"
+    assert quoted and re.sub(number, "#", quoted[1]) == re.sub(number, "#", last), update
+    for ours, printed in zip(re.findall(number, quoted[1]), re.findall(number, last)):
+        assert abs(float(ours) - float(printed)) <= 1.0, (update, quoted[1], last)
     made = [
         len(read_asr_manifest(tmp_path / "manifests" / "ory" / f"{s}.csv"))
         for s in ("train", "valid", "test_held_out")

@@ -136,7 +136,8 @@ def test_new_unit_tests_pass_under_speechbrains_pytest(tree):
 
 def test_speechbrain_linters_pass_on_the_new_files(tree):
     python, yamls = _new_files(tree, ".py"), _new_files(tree, ".yaml")
-    assert len(python) >= 15 and len(yamls) == len(RECIPE_YAMLS)
+    # 10 lobe modules, train.py, the prepare script, the tiny builder, the unit tests
+    assert len(python) >= 14 and len(yamls) == len(RECIPE_YAMLS)
     ruff = [sys.executable, "-m", "ruff"]
     for command in ([*ruff, "check", *python], [*ruff, "format", "--check", *python]):
         run = _run(tree, *command)

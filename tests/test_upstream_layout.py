@@ -36,7 +36,7 @@ def test_laid_out_code_names_no_plugin(tmp_path):
         if re.search(r"speechbrain[_-]m4t[_-]adapters(?! contributors)|(?<![\w-])m4t-adapters ", line)
     ]
     assert named == []
-    assert len(written) > 30  # the search really read the layout
+    assert len(written) >= 30  # the search really read the layout
 
 
 def test_layout_imports_resolve_inside_the_new_tree(tmp_path):
@@ -78,7 +78,8 @@ def test_layout_recipe_is_the_plugins_recipe_folder_and_needs_no_plugin(tmp_path
             module, name = tag.rsplit(".", 1)
             if module.startswith(LOBE):
                 found = _module_file(tmp_path, module)
-                assert found and f'"{name}"' in found.read_text(encoding="utf-8"), f"{yaml.name}: {tag}"
+                defined = re.search(rf"\b(class|def|import) {name}\b|import .*\b{name}\b", found.read_text())
+                assert defined, f"{yaml.name}: {tag}"
     for script in ("train.py", "indicvoices_prepare.py", "tiny_seamless_m4t.py"):
         tree = ast.parse((recipe / script).read_text(encoding="utf-8"))
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}

@@ -43,7 +43,7 @@ MODULE_MAP = {
 }
 #: The contributed core (relative to the package) -> path under the lobe folder. What is not listed
 #: stays in the plugin, which builds on it (docs/upstream.md); the core imports nothing else of ours.
-CORE_MODULES = ("__init__", "lobe", "speech_text_model", "features", "languages", "source")
+CORE_MODULES = ("__init__", "lobe", "speech_text_model", "features", "languages")
 CORE_ADAPTERS = ("base", "bottleneck", "finetune", "hosting", "sets")
 MOVED_FILES = {
     **{f"model/{name}.py": f"{name}.py" for name in CORE_MODULES},

@@ -218,9 +218,9 @@ if __name__ == "__main__":
     source = hparams["model_source"]
     # recipe tests: a tiny random checkpoint, built offline into model_cache
     if str(source).startswith("tiny-"):
-        from speechbrain_m4t_adapters.tiny import resolve_model_source
+        from speechbrain_m4t_adapters.tiny import build_tiny_once
 
-        source = resolve_model_source(source, hparams["model_cache"])
+        source = build_tiny_once(source, hparams["model_cache"])
     m4t = hparams["m4t"](source=source)  # the base model (downloaded once) with the new adapter sets
     hparams["checkpointer"].add_recoverable("m4t", m4t)  # adapter weights only
     train_data, valid_data, test_data = dataio_prepare(hparams, m4t.text_ids)

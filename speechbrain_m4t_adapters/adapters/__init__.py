@@ -35,6 +35,7 @@ _LAZY = {
             "save_adapters",
         ),
         ".sets": ("AdapterSet", "AdapterSets"),
+        ".switching": ("SwitchableAdapterSets",),
         ".counting": ("base_parameters", "parameter_report"),
     }.items()
     for name in names

@@ -71,22 +71,24 @@ class AdapterConfig:
             return
         self.targets = [targets] if isinstance(targets, str) else list(targets)
         if not self.targets:
-            name = type(self).__name__
-            raise ValueError(f"{name}.targets is empty: name at least one target")
+            kind = type(self).__name__
+            raise ValueError(f"{kind}.targets is empty: name a target")
 
     def build(self, model: Any, hidden_size: int) -> dict[str, Any]:
         """Module path -> new module of this set (roles after and replace)."""
-        raise NotImplementedError(f"adapter kind {self.kind!r} hosts no modules")
+        raise NotImplementedError(f"kind {self.kind!r} hosts no modules")
 
 
-def select_layers(selection: str | int | list[int], num_layers: int) -> list[int]:
+def select_layers(selection: str | int | list[int], num_layers: int):
     """Resolve a layer selection ("all", an index, a list, or inclusive "a-b")
     to sorted indices.
 
     Example
     -------
-    >>> select_layers("all", 3), select_layers([0, -1], 4), select_layers("1-2", 4)
-    ([0, 1, 2], [0, 3], [1, 2])
+    >>> select_layers("all", 3), select_layers([0, -1], 4)
+    ([0, 1, 2], [0, 3])
+    >>> select_layers("1-2", 4)
+    [1, 2]
     """
     if selection == "all":
         return list(range(num_layers))
@@ -95,11 +97,14 @@ def select_layers(selection: str | int | list[int], num_layers: int) -> list[int
         if not match:
             hint = "use 'all', a list of ints or 'a-b'"
             raise ValueError(f"layer selection {selection!r}: {hint}")
-        start, end = (int(g) + num_layers * (int(g) < 0) for g in match.groups())
+        bounds = [int(g) for g in match.groups()]
+        start, end = (b + num_layers * (b < 0) for b in bounds)
         selection = range(start, end + 1)
-    chosen = [selection] if isinstance(selection, int) else [int(i) for i in selection]
+    if isinstance(selection, int):
+        selection = [selection]
+    chosen = [int(i) for i in selection]
     if bad := [i for i in chosen if not -num_layers <= i < num_layers]:
-        raise ValueError(f"layer index {bad[0]} out of range for {num_layers} layers")
+        raise ValueError(f"layer {bad[0]} out of range for {num_layers} layers")
     return sorted({i % num_layers for i in chosen})
 
 
@@ -108,7 +113,7 @@ def find_module(model: Any, path: str, what: str) -> Any:
     try:
         module = model.get_submodule(path)
     except AttributeError as error:
-        raise ValueError(f"{what}: this model has no module {path!r}") from error
+        raise ValueError(f"{what}: the model has no module {path!r}") from error
     if module is None:
         raise ValueError(f"{what}: module {path!r} is disabled in this config")
     return module

@@ -18,8 +18,10 @@ _HOST_CLASSES: dict[type, type] = {}
 
 def _float_dtype(module: nn.Module) -> torch.dtype | None:
     """dtype of the first floating parameter of ``module`` outside its own adapters."""
-    params = (p for name, p in module.named_parameters() if not name.startswith(ADAPTERS_ATTR + "."))
-    return next((p.dtype for p in params if p.is_floating_point()), None)
+    for name, p in module.named_parameters():
+        if p.is_floating_point() and not name.startswith(ADAPTERS_ATTR + "."):
+            return p.dtype
+    return None
 
 
 def _cast(obj: Any, dtype: torch.dtype) -> Any:
@@ -38,34 +40,38 @@ def _cast(obj: Any, dtype: torch.dtype) -> Any:
     return obj
 
 
-def _first_tensor(args: tuple, kwargs: dict, floating: bool = False) -> torch.Tensor | None:
-    tensors = [v for v in (*args, *kwargs.values()) if isinstance(v, torch.Tensor)]
-    return next((v for v in tensors if v.is_floating_point() or not floating), None)
+def _first_tensor(args: tuple, kwargs: dict, floating=False) -> torch.Tensor | None:
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, torch.Tensor) and (value.is_floating_point() or not floating):
+            return value
+    return None
 
 
-def _apply_post(adapter: nn.Module, out: Any, layer_input: torch.Tensor | None) -> Any:
+def _apply_post(adapter: nn.Module, out: Any, layer_input) -> Any:
     # transformers 5 layers return tensors; older ones returned tuples.
     if isinstance(out, tuple):
         return (adapter(out[0], layer_input),) + out[1:]
     return adapter(out, layer_input)
 
 
-def _call_replacement(host: nn.Module, replacement: nn.Module, args: tuple, kwargs: dict) -> Any:
-    """Run the trained copy in its own dtype and hand back the surrounding dtype."""
-    dtype = _float_dtype(replacement)
+def _call_replacement(host: nn.Module, trained: nn.Module, args: tuple, kwargs: dict):
+    """Run the trained copy in its own dtype; hand back the surrounding dtype."""
+    dtype = _float_dtype(trained)
     reference = _first_tensor(args, kwargs, floating=True)
     outer = reference.dtype if reference is not None else _float_dtype(host)
     if dtype is None or outer is None or dtype == outer:
-        return replacement(*args, **kwargs)
-    return _cast(replacement(*_cast(args, dtype), **_cast(kwargs, dtype)), outer)
+        return trained(*args, **kwargs)
+    out = trained(*_cast(args, dtype), **_cast(kwargs, dtype))
+    return _cast(out, outer)
 
 
 def _host_forward(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
+    adapters = getattr(self, ADAPTERS_ATTR)
     if self._sb_replacement is not None:
-        out = _call_replacement(self, getattr(self, ADAPTERS_ATTR)[self._sb_replacement], args, kwargs)
+        replacement = adapters[self._sb_replacement]
+        out = _call_replacement(self, replacement, args, kwargs)
     else:
         out = type(self)._sb_base_class.forward(self, *args, **kwargs)
-    adapters = getattr(self, ADAPTERS_ATTR)
     layer_input = _first_tensor(args, kwargs)
     for name in self._sb_post:
         out = _apply_post(adapters[name], out, layer_input)

@@ -26,7 +26,8 @@ from .integrity import read_json
 from .io import write_safetensors
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .sets import AdapterSet, AdapterSets
+    from .sets import AdapterSet
+    from .switching import SwitchableAdapterSets as AdapterSets
 
 PEFT_CONFIG_NAME = "adapter_config.json"
 PEFT_WEIGHTS_NAME = "adapter_model.safetensors"
@@ -143,9 +144,9 @@ def merge_lora(sets: AdapterSets, name: str) -> None:
 
     Example
     -------
-    >>> from speechbrain_m4t_adapters.adapters import AdapterSets
+    >>> from speechbrain_m4t_adapters.adapters import SwitchableAdapterSets
     >>> model = nn.Sequential(nn.Linear(6, 6))
-    >>> sets = AdapterSets(model, hidden_size=6)
+    >>> sets = SwitchableAdapterSets(model, hidden_size=6)
     >>> _ = sets.add("lora", LoRAConfig(targets=["0"], rank=2))
     >>> _ = nn.init.normal_(sets.modules_of("lora")["0"].lora_B.weight)
     >>> x = torch.randn(3, 6)
@@ -199,10 +200,10 @@ def export_peft(
     Example
     -------
     >>> import tempfile
-    >>> from speechbrain_m4t_adapters.adapters import AdapterSets
+    >>> from speechbrain_m4t_adapters.adapters import SwitchableAdapterSets
     >>> model = nn.Module()
     >>> model.proj = nn.Linear(4, 4)
-    >>> sets = AdapterSets(model, hidden_size=4)
+    >>> sets = SwitchableAdapterSets(model, hidden_size=4)
     >>> _ = sets.add("lora", LoRAConfig(targets=["proj"], rank=2, alpha=4.0))
     >>> folder = export_peft(sets, "lora", tempfile.mkdtemp())
     >>> sorted(p.name for p in folder.iterdir())

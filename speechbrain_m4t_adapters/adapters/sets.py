@@ -1,4 +1,4 @@
-"""Named adapter sets on a SeamlessM4T model: add, activate, stack, train, remove.
+"""Named adapter sets on a SeamlessM4T model: attach, choose which run, train, save.
 
 Any number of sets (e.g. "odia_text_decoder", "bengali_length_adaptor") can be attached; the
 *active* ones run, in activation order. Only parameters of active, trainable sets get
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .base import AdapterConfig
-from .hosting import ADAPTERS_ATTR, ensure_host, release_host
+from .hosting import ADAPTERS_ATTR, ensure_host
 
 #: What a set or profile name may hold (it becomes a module key and a file-name part).
 NAME_PATTERN = r"[A-Za-z0-9_\-]+"
@@ -34,7 +34,7 @@ class AdapterSet:
     targets: list[str] = field(default_factory=list)
     trainable: bool = True
     source: str | None = None  # folder it was loaded from (None: created here)
-    merged: bool = False  # LoRA folded into the base weights (adapters.lora.merge_lora): modules skipped
+    merged: bool = False  # folded into the base weights: its modules are skipped
 
 
 class AdapterSets:
@@ -63,71 +63,40 @@ class AdapterSets:
     ['dec']
     """
 
-    def __init__(self, model: nn.Module, hidden_size: int, dtype: torch.dtype = torch.float32) -> None:
+    def __init__(self, model: nn.Module, hidden_size: int, dtype=torch.float32):
         self.model = model
         self.hidden_size = hidden_size
         self.dtype = dtype
         self.sets: dict[str, AdapterSet] = {}
         self.active: list[str] = []
 
-    def add(
-        self, name: str, config: AdapterConfig, activate: bool = True, trainable: bool = True
-    ) -> AdapterSet:
+    def add(self, name: str, config: AdapterConfig, activate=True, trainable=True):
         """Create set ``name`` from ``config`` and (by default) activate it."""
         if not re.fullmatch(NAME_PATTERN, name):
             raise ValueError(f"adapter set name {name!r}: use letters, digits, '_' or '-'")
         if name in self.sets:
-            raise ValueError(f"adapter set {name!r} already exists; remove it first")
-        adapter_set = self.sets[name] = AdapterSet(name, config, trainable=trainable)
-        if config.role == "inject":
-            # the kind wraps its targets itself (LoRA: PEFT layers)
-            adapter_set.targets = config.inject(self.model, name, self.dtype)
-        else:
-            device = next(self.model.parameters()).device
-            for path, module in config.build(self.model, self.hidden_size).items():
-                host = ensure_host(self.model.get_submodule(path))
-                host[name] = module.to(device, self.dtype)
-                adapter_set.targets.append(path)
-        if activate:
-            self.activate(name)
-        else:
-            self.refresh()
+            raise ValueError(f"adapter set {name!r} already exists")
+        adapter_set = AdapterSet(name, config, trainable=trainable)
+        adapter_set.targets = self._attach(name, config)
+        self.sets[name] = adapter_set
+        self.set_active(self.active + [name] if activate else self.active)
         return adapter_set
 
-    def activate(self, *names: str) -> None:
-        """Activate sets (appended after those already active, in this order)."""
-        self.check_known(names)
-        new = [n for n in names if n not in self.active]
-        self.set_active(self.active + new)
-
-    def deactivate(self, *names: str) -> None:
-        """Deactivate sets (they stay attached and can be re-activated)."""
-        self.check_known(names)
-        self.set_active([n for n in self.active if n not in names])
+    def _attach(self, name: str, config: AdapterConfig) -> list[str]:
+        """Host the modules ``config`` builds; returns their paths."""
+        device = next(self.model.parameters()).device
+        built = config.build(self.model, self.hidden_size)
+        for path, module in built.items():
+            host = ensure_host(self.model.get_submodule(path))
+            host[name] = module.to(device, self.dtype)
+        return list(built)
 
     def set_active(self, names: Iterable[str]) -> None:
         """Make exactly ``names`` active, in this order."""
         names = list(names)
         self.check_known(names)
-        dropped = [n for n in self.active if n not in names]
-        self._check_unmerged(dropped, "deactivate")
         self._check_compatible(names)
         self.active = names
-        self.refresh()
-
-    def remove(self, name: str) -> None:
-        """Detach a set and free its modules."""
-        self.check_known([name])
-        self._check_unmerged([name], "remove")
-        adapter_set = self.sets.pop(name)
-        if adapter_set.config.role == "inject":
-            adapter_set.config.eject(self.model, name, adapter_set.targets)
-        else:
-            for path in adapter_set.targets:
-                host = self.model.get_submodule(path)
-                del getattr(host, ADAPTERS_ATTR)[name]
-                release_host(host)
-        self.active = [n for n in self.active if n != name]
         self.refresh()
 
     def check_known(self, names: Iterable[str]) -> None:
@@ -135,13 +104,6 @@ class AdapterSets:
         if unknown := [n for n in names if n not in self.sets]:
             known = sorted(self.sets)
             raise KeyError(f"unknown adapter set(s) {unknown}; attached: {known}")
-
-    def _check_unmerged(self, names: Iterable[str], action: str) -> None:
-        if merged := [n for n in names if self.sets[n].merged]:
-            raise ValueError(
-                f"cannot {action} adapter set(s) {merged}: they are merged into "
-                "the base weights; unmerge them first (adapters.lora.unmerge_lora)"
-            )
 
     def _check_compatible(self, names: list[str]) -> None:
         """Refuse two active copies of one module, or adapters inside a copy."""
@@ -161,18 +123,12 @@ class AdapterSets:
                     )
 
     def refresh(self) -> None:
-        """Push the active order to every target and set ``requires_grad``."""
+        """Push the active order to every host and set ``requires_grad``."""
         running = [n for n in self.active if not self.sets[n].merged]
-        injected: dict[type, tuple[AdapterConfig, set[str]]] = {}
         for adapter_set in self.sets.values():
-            config, targets = adapter_set.config, adapter_set.targets
-            if config.role == "inject":  # one call per kind, over all its targets
-                injected.setdefault(type(config), (config, set()))[1].update(targets)
-            else:
-                for path in targets:
+            if adapter_set.config.role in ("after", "replace"):
+                for path in adapter_set.targets:
                     self._order_host(self.model.get_submodule(path), running)
-        for config, paths in injected.values():
-            config.run_only(self.model, paths, running)
         for name, adapter_set in self.sets.items():
             for module in self.modules_of(name).values():
                 module.requires_grad_(adapter_set.trainable and name in running)
@@ -189,10 +145,7 @@ class AdapterSets:
     def modules_of(self, name: str) -> dict[str, nn.Module]:
         """Host path -> adapter module of set ``name``."""
         self.check_known([name])
-        config, paths = self.sets[name].config, self.sets[name].targets
-        if config.role == "inject":
-            return config.injected_modules(self.model, name, paths)
-        hosts = {path: self.model.get_submodule(path) for path in paths}
+        hosts = {path: self.model.get_submodule(path) for path in self.sets[name].targets}
         return {path: getattr(host, ADAPTERS_ATTR)[name] for path, host in hosts.items()}
 
     def parameters(self, name: str) -> Iterator[nn.Parameter]:

@@ -75,7 +75,8 @@ class SeamlessM4TFbank(nn.Module):
             shape = tuple(wavs.shape)
             raise ValueError(f"wavs must be a non-empty (batch, time) batch, got {shape}")
         batch, total = wavs.shape
-        relative = torch.ones(batch) if wav_lens is None else wav_lens.float().cpu()
+        relative = torch.ones(batch) if wav_lens is None else wav_lens.float()
+        relative = relative.cpu()
         lengths = (relative * total).round().long().tolist()
         if min(lengths) < FRAME_LENGTH:
             short = f"shorter than one 25 ms frame ({FRAME_LENGTH} samples)"
@@ -86,13 +87,14 @@ class SeamlessM4TFbank(nn.Module):
         # zero frames up to the batch's length in whole stacked frames
         frames = 1 + (total - FRAME_LENGTH) // HOP_LENGTH
         frames += -frames % self.stride
-        feats = torch.zeros(batch, frames, self.num_mel_bins, device=wavs.device)
+        bins = self.num_mel_bins
+        feats = torch.zeros(batch, frames, bins, device=wavs.device)
         for row, logmel in zip(feats, logmels):
             row[: len(logmel)] = logmel
         stacked = [len(logmel) // self.stride for logmel in logmels]
         positions = torch.arange(frames // self.stride, device=wavs.device)
         mask = positions < torch.tensor(stacked, device=wavs.device)[:, None]
-        return feats.view(batch, -1, self.num_mel_bins * self.stride), mask.long()
+        return feats.view(batch, -1, bins * self.stride), mask.long()
 
     def _logmel(self, wav: torch.Tensor) -> torch.Tensor:
         """(T,) audio -> (F, num_mel_bins) log-mel, per bin mean 0, (unbiased)

@@ -3,17 +3,7 @@
 One module holds the speech encoder (Conformer + length adaptor), the text encoder, ONE text
 decoder shared by speech and text inputs, and the LM head (no speech-output towers). Explicit
 stages let frozen stacks below the lowest trainable module run without autograd and text-only
-training skip the speech encoder; named adapter sets are attached, activated and swapped.
-
-Usable from hyperpyyaml::
-
-    m4t: !new:speechbrain_m4t_adapters.model.SeamlessM4T
-        source: facebook/hf-seamless-m4t-medium
-        dtype: bfloat16
-        adapters:
-            encoder: !new:speechbrain_m4t_adapters.model.BottleneckConfig
-                bottleneck: 256
-                targets: [speech_encoder]
+training skip the speech encoder. The recipes' YAMLs show it built with ``!name:``.
 """
 
 from __future__ import annotations
@@ -34,7 +24,6 @@ from ..adapters.hosting import ADAPTERS_ATTR, active_module
 from ..adapters.sets import AdapterSets, any_trainable
 from .features import SeamlessM4TFbank
 from .languages import LanguageMap, TextIds
-from .source import check_model_source
 from .speech_text_model import MODEL_CLASSES
 
 #: Short name -> torch name.
@@ -70,9 +59,8 @@ class _ZeroPadding:
 
 
 def _load_base(source: str, attention: str, layerdrop: float, **kwargs):
-    """The speech+text model of ``source`` (hub id or folder), checked first;
-    ``kwargs`` go to ``from_pretrained`` (dtype, hub options)."""
-    check_model_source(source)
+    """The speech+text model of ``source`` (hub id or folder); ``kwargs`` go
+    to ``from_pretrained`` (dtype, hub options)."""
     config = AutoConfig.from_pretrained(source, **kwargs)
     model_type = config.model_type
     if model_type not in MODEL_CLASSES:
@@ -136,7 +124,8 @@ class SeamlessM4T(nn.Module):
     >>> from speechbrain_m4t_adapters.adapters.bottleneck import BottleneckConfig
     >>> import tempfile
     >>> folder = build_tiny_model(tempfile.mkdtemp(), "v2", vocab_size=400)
-    >>> m4t = SeamlessM4T(folder, adapters={"enc": BottleneckConfig(bottleneck=8)})
+    >>> enc = BottleneckConfig(bottleneck=8)
+    >>> m4t = SeamlessM4T(folder, adapters={"enc": enc})
     >>> wavs = torch.randn(2, 16000)
     >>> hidden, mask = m4t(wavs, torch.tensor([1.0, 0.7]))
     >>> hidden.shape, mask.sum(1).tolist()
@@ -145,6 +134,9 @@ class SeamlessM4T(nn.Module):
     >>> len(tokens), max(len(t) for t in tokens) <= 5
     (2, True)
     """
+
+    #: What holds the adapter sets (a subclass may manage more).
+    sets_class: type[AdapterSets] = AdapterSets
 
     def __init__(
         self,
@@ -165,7 +157,8 @@ class SeamlessM4T(nn.Module):
         self.freeze = freeze
         self.base_dropout = base_dropout
         self.dtype = _as_dtype(dtype)
-        hub = dict(cache_dir=save_path, revision=revision, local_files_only=local_files_only)
+        hub = {"cache_dir": save_path, "revision": revision}
+        hub["local_files_only"] = local_files_only
         self.model = _load_base(self.source, attn_implementation, layerdrop, dtype=self.dtype, **hub)
         config, generation = self.model.config, self.model.generation_config
         self.version = "v2" if config.model_type == "seamless_m4t_v2" else "v1"
@@ -182,8 +175,8 @@ class SeamlessM4T(nn.Module):
             layer.self_attn_layer_norm.register_forward_hook(self._frame_mask)
         if freeze:
             self.model.requires_grad_(False)
-        adapter_dtype = _as_dtype(adapter_dtype)
-        self.adapters = AdapterSets(self.model, config.hidden_size, adapter_dtype)
+        dtype = _as_dtype(adapter_dtype)
+        self.adapters = self.sets_class(self.model, config.hidden_size, dtype)
         self.add_adapters(adapters or {})
 
     def add_adapters(self, adapters: Mapping[str, AdapterConfig]) -> None:
@@ -242,14 +235,14 @@ class SeamlessM4T(nn.Module):
         """Conformer output (B, F, d) -> intermediate FFN, length adaptor,
         final LayerNorm: (B, F', d) and mask (B, F')."""
         encoder = active_module(self.model.speech_encoder)
-        top = (encoder.intermediate_ffn, encoder.adapter, encoder.inner_layer_norm)
-        mask = attention_mask
+        adaptor, mask = encoder.adapter, attention_mask
+        top = (encoder.intermediate_ffn, adaptor, encoder.inner_layer_norm)
         with torch.set_grad_enabled(_needs_grad(*top, inputs=hidden)):
             hidden = hidden + 0.5 * encoder.intermediate_ffn(hidden)
-            if length_adaptor and encoder.adapter is not None:
-                self._frame_mask.mask = attention_mask
+            if length_adaptor and adaptor is not None:
+                self._frame_mask.mask = mask
                 try:
-                    hidden = encoder.adapter(hidden, attention_mask=attention_mask)
+                    hidden = adaptor(hidden, attention_mask=mask)
                 finally:
                     self._frame_mask.mask = None
                 mask = self._adapted_mask(attention_mask, hidden.shape[1])
@@ -294,8 +287,8 @@ class SeamlessM4T(nn.Module):
         if (wavs is None) == (input_ids is None):
             raise ValueError("give either wavs (speech) or input_ids (text)")
         elif wavs is not None:
-            wavs = wavs.to(self.device)
-            hidden, mask = self.encode_speech(*self.extract_features(wavs, wav_lens))
+            features = self.extract_features(wavs.to(self.device), wav_lens)
+            hidden, mask = self.encode_speech(*features)
         else:
             if attention_mask is None:
                 attention_mask = torch.ones_like(input_ids)
@@ -342,19 +335,21 @@ class SeamlessM4T(nn.Module):
         if isinstance(tgt_lang, str):
             tgt_lang = [tgt_lang] * len(encoder_hidden)
         prefix = [[eos, self.languages.id(lang)] for lang in tgt_lang]
-        max_new_tokens = max_new_tokens or self.model.generation_config.max_new_tokens
+        limit = self.model.generation_config.max_new_tokens or 256
+        prefix = torch.tensor(prefix, device=encoder_hidden.device)
+        encoded = BaseModelOutput(last_hidden_state=encoder_hidden)
         previous = self.model.current_modality
         # "text" modality: the given mask is already the encoder-output mask
         self.model.set_modality("text")
         try:
             sequences = GenerationMixin.generate(
                 self.model,
-                encoder_outputs=BaseModelOutput(last_hidden_state=encoder_hidden),
+                encoder_outputs=encoded,
                 attention_mask=encoder_mask,
-                decoder_input_ids=torch.tensor(prefix).to(encoder_hidden.device),
+                decoder_input_ids=prefix,
                 num_beams=num_beams,
                 do_sample=False,
-                max_new_tokens=max_new_tokens or 256,
+                max_new_tokens=max_new_tokens or limit,
                 **generate_kwargs,
             )
         finally:

@@ -5,10 +5,10 @@ These subclasses build ``SeamlessM4T(v2)Model``'s attribute tree minus ``t2u_mod
 tensor and never materialises the ~300M speech-output parameters.
 """
 
+import transformers.models.seamless_m4t.modeling_seamless_m4t as m4t_v1
+import transformers.models.seamless_m4t_v2.modeling_seamless_m4t_v2 as m4t_v2
 from torch import nn
-from transformers import SeamlessM4TConfig, SeamlessM4TModel, SeamlessM4Tv2Config, SeamlessM4Tv2Model
-from transformers.models.seamless_m4t import modeling_seamless_m4t as m4t_v1
-from transformers.models.seamless_m4t_v2 import modeling_seamless_m4t_v2 as m4t_v2
+from transformers import PretrainedConfig, SeamlessM4TModel, SeamlessM4Tv2Model
 
 _SPEECH_OUTPUT_KEYS = [r"^t2u_model\.", r"^vocoder\."]
 
@@ -17,11 +17,12 @@ def _build_towers(model: nn.Module, config, modeling) -> None:
     """Initialise ``model`` as its ``PreTrainedModel`` with every tower but the T2U model and vocoder."""
     prefix = "SeamlessM4Tv2" if modeling is m4t_v2 else "SeamlessM4T"
     getattr(modeling, f"{prefix}PreTrainedModel").__init__(model, config)
-    model.shared = nn.Embedding(config.vocab_size, config.hidden_size, config.pad_token_id)
+    sizes = (config.vocab_size, config.hidden_size)
+    model.shared = nn.Embedding(*sizes, config.pad_token_id)
     model.text_encoder = getattr(modeling, f"{prefix}Encoder")(config)
     model.speech_encoder = getattr(modeling, f"{prefix}SpeechEncoder")(config)
     model.text_decoder = getattr(modeling, f"{prefix}Decoder")(config)
-    model.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+    model.lm_head = nn.Linear(*reversed(sizes), bias=False)
     model.t2u_model = model.vocoder = None
     model.current_modality = "speech"
     model.main_input_name = "input_features"
@@ -43,7 +44,7 @@ class SeamlessM4Tv2SpeechTextModel(SeamlessM4Tv2Model):
 
     _keys_to_ignore_on_load_unexpected = _SPEECH_OUTPUT_KEYS
 
-    def __init__(self, config: SeamlessM4Tv2Config) -> None:
+    def __init__(self, config: PretrainedConfig) -> None:
         _build_towers(self, config, m4t_v2)
 
 
@@ -60,7 +61,7 @@ class SeamlessM4TSpeechTextModel(SeamlessM4TModel):
 
     _keys_to_ignore_on_load_unexpected = _SPEECH_OUTPUT_KEYS
 
-    def __init__(self, config: SeamlessM4TConfig) -> None:
+    def __init__(self, config: PretrainedConfig) -> None:
         _build_towers(self, config, m4t_v1)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ..adapters import AdapterSets
+from ..adapters import SwitchableAdapterSets as AdapterSets
 from ..adapters.io import parse_folder_entry
 from .hparams import load_experiment
 from .preflight import find_recipe

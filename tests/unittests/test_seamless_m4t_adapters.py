@@ -118,15 +118,15 @@ def test_adapters_save_load_and_pickle_keep_outputs(tiny_source, device, tmp_pat
 
 def test_tiny_source_is_built_once_into_save_path_and_loads(tmp_path):
     with pytest.raises(ValueError, match="save_path"):
-        tiny.resolve_model_source("tiny-v1")
-    m4t = SeamlessM4T(source=tiny.resolve_model_source("tiny-v1", tmp_path))
+        tiny.build_tiny_once("tiny-v1", None)
+    m4t = SeamlessM4T(source=tiny.build_tiny_once("tiny-v1", tmp_path))
     folder = tmp_path / "tiny-v1"
     assert m4t.source == str(folder) and m4t.version == "v1" and (folder / "config.json").is_file()
     stamp = (folder / "model.safetensors").stat().st_mtime_ns
-    again = SeamlessM4T(source=tiny.resolve_model_source("tiny-v1", tmp_path))  # reused, not rebuilt
+    again = SeamlessM4T(source=tiny.build_tiny_once("tiny-v1", tmp_path))  # reused, not rebuilt
     assert (folder / "model.safetensors").stat().st_mtime_ns == stamp
     assert [p.name for p in tmp_path.iterdir()] == ["tiny-v1"]  # no scratch folder left
     state, other = m4t.model.state_dict(), again.model.state_dict()
     assert all(torch.equal(state[k], other[k]) for k in state)
-    hub_id = "facebook/hf-seamless-m4t-medium"
-    assert tiny.resolve_model_source(hub_id, tmp_path) == hub_id  # hub ids are left as they are
+    with pytest.raises(ValueError, match="tiny-v1, tiny-v2"):
+        tiny.build_tiny_once("tiny-v3", tmp_path)
