@@ -80,7 +80,7 @@ def portable_source(source: str | Path, saving: str | Path = "adapters") -> str:
 
 def resolve_model_source(source: str | Path, save_path: str | Path | None = None) -> str:
     """The folder of a bundled name (its files checked first) or a tiny name, else ``source`` as is
-    (a local folder checked first: transformers would call a missing one an invalid "repo id").
+    (a folder a smoke run builds later included: :func:`check_model_source` checks one before loading).
 
     Example
     -------
@@ -92,16 +92,15 @@ def resolve_model_source(source: str | Path, save_path: str | Path | None = None
     if source not in BUNDLED_MODELS:
         from .tiny import TINY_MODELS, build_tiny_once  # transformers' model classes: when asked
 
-        source = str(build_tiny_once(source, save_path)) if source in TINY_MODELS else source
-        _check_local_folder(source)
-        return source
+        return str(build_tiny_once(source, save_path)) if source in TINY_MODELS else source
     verify_checksums(BUNDLED_MODELS[source], source)  # before any work: a damaged file fails here, named
     return str(BUNDLED_MODELS[source])
 
 
-def _check_local_folder(source: str) -> None:
+def check_model_source(source: str) -> None:
     """``FileNotFoundError`` when ``source`` is meant as a local folder (it exists, is absolute, starts with
-    ``.`` or ``~``, or has more than one ``/``: hub ids are ``owner/name``) that is not a checkpoint."""
+    ``.`` or ``~``, or has more than one ``/``: hub ids are ``owner/name``) that is not a checkpoint:
+    transformers would call a missing folder an invalid "repo id"."""
     path = Path(source).expanduser()
     if not (path.exists() or source.startswith((".", "~", "/")) or source.count("/") > 1):
         return  # a hub id

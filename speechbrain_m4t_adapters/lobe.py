@@ -15,7 +15,7 @@ from speechbrain.utils.checkpoints import mark_as_saver, register_checkpoint_hoo
 from .adapters.base import AdapterConfig
 from .adapters.io import base_fingerprint, load_adapters, parse_folder_entry, require_finite, save_adapters
 from .adapters.switching import SwitchableAdapterSets
-from .bundled import portable_source, resolve_model_source
+from .bundled import check_model_source, portable_source, resolve_model_source
 from .model import lobe
 from .model.checkpointing import CheckpointingSpec, set_activation_checkpointing
 
@@ -68,7 +68,9 @@ class SeamlessM4T(lobe.SeamlessM4T):
         train_pretrained_adapters: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(resolve_model_source(source, save_path), save_path, **kwargs)
+        source = resolve_model_source(source, save_path)
+        check_model_source(source)
+        super().__init__(source, save_path, **kwargs)
         self.fingerprint = base_fingerprint(self.model)
         for entry in pretrained_adapters or []:
             folder, options = parse_folder_entry(entry)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from speechbrain_m4t_adapters import SeamlessM4T
+from speechbrain_m4t_adapters.bundled import resolve_model_source
 from speechbrain_m4t_adapters.training.recipe import run_experiment
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
@@ -55,6 +56,11 @@ def test_missing_pivot_adapters_name_the_recipe_and_command_before_preparing(tmp
     assert f"recipes/Bengali/train.py {bengali} --smoke=True" in message
     assert f"--output_root={tmp_path}" in message and "--seed=1986" in message
     assert prepared == [] and not (tmp_path / "manifests").exists()
+
+
+def test_a_model_folder_a_smoke_run_builds_later_resolves_unchecked(tmp_path):
+    # run_experiment resolves the source before the smoke run builds its tiny model there
+    assert resolve_model_source(tmp_path / "tiny_m4t_v1") == str(tmp_path / "tiny_m4t_v1")
 
 
 def test_missing_local_model_folder_says_so(tmp_path):
