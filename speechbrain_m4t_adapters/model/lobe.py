@@ -58,10 +58,10 @@ class _ZeroPadding:
         return out * mask.unsqueeze(-1).to(out.dtype)
 
 
-def _load_base(source: str, attention: str, layerdrop: float, **kwargs):
-    """The speech+text model of ``source`` (hub id or folder); ``kwargs`` go
-    to ``from_pretrained`` (dtype, hub options)."""
-    config = AutoConfig.from_pretrained(source, **kwargs)
+def _load_base(source: str, attention: str, layerdrop: float, dtype, **hub):
+    """The speech+text model of ``source`` (hub id or folder) in ``dtype``;
+    ``hub``: ``from_pretrained``'s download options."""
+    config = AutoConfig.from_pretrained(source, **hub)
     model_type = config.model_type
     if model_type not in MODEL_CLASSES:
         raise ValueError(
@@ -77,7 +77,7 @@ def _load_base(source: str, attention: str, layerdrop: float, **kwargs):
     for stack in ("speech_encoder_", "encoder_", "decoder_"):
         setattr(config, stack + "layerdrop", layerdrop)
     return MODEL_CLASSES[model_type].from_pretrained(
-        source, config=config, attn_implementation=attention, **kwargs
+        source, config=config, dtype=dtype, attn_implementation=attention, **hub
     )
 
 
@@ -159,7 +159,7 @@ class SeamlessM4T(nn.Module):
         self.dtype = _as_dtype(dtype)
         hub = {"cache_dir": save_path, "revision": revision}
         hub["local_files_only"] = local_files_only
-        self.model = _load_base(self.source, attn_implementation, layerdrop, dtype=self.dtype, **hub)
+        self.model = _load_base(self.source, attn_implementation, layerdrop, self.dtype, **hub)
         config, generation = self.model.config, self.model.generation_config
         self.version = "v2" if config.model_type == "seamless_m4t_v2" else "v1"
         self.tokenizer = AutoTokenizer.from_pretrained(self.source, **hub)
