@@ -27,7 +27,7 @@ from .io import write_safetensors
 
 if TYPE_CHECKING:  # pragma: no cover
     from .sets import AdapterSet
-    from .switching import SwitchableAdapterSets as AdapterSets
+    from .switching import SwitchableAdapterSets
 
 PEFT_CONFIG_NAME = "adapter_config.json"
 PEFT_WEIGHTS_NAME = "adapter_model.safetensors"
@@ -136,7 +136,7 @@ class LoRAConfig(AdapterConfig):
         return True
 
 
-def merge_lora(sets: AdapterSets, name: str) -> None:
+def merge_lora(sets: SwitchableAdapterSets, name: str) -> None:
     """Fold active LoRA set ``name`` into its targets' weights (PEFT's merge); its modules are skipped.
 
     The set stays attached (to save or export), gets no gradients and must be unmerged before it is
@@ -169,7 +169,7 @@ def merge_lora(sets: AdapterSets, name: str) -> None:
     sets.refresh()
 
 
-def unmerge_lora(sets: AdapterSets, name: str) -> None:
+def unmerge_lora(sets: SwitchableAdapterSets, name: str) -> None:
     """Take a merged LoRA set's update out of the weights again (other merged sets stay merged)."""
     adapter_set = _lora_set(sets, name)
     if not adapter_set.merged:
@@ -184,7 +184,7 @@ def unmerge_lora(sets: AdapterSets, name: str) -> None:
     sets.refresh()
 
 
-def _lora_set(sets: AdapterSets, name: str) -> AdapterSet:
+def _lora_set(sets: SwitchableAdapterSets, name: str) -> AdapterSet:
     sets.check_known([name])
     adapter_set = sets.sets[name]
     if not isinstance(adapter_set.config, LoRAConfig):
@@ -193,7 +193,7 @@ def _lora_set(sets: AdapterSets, name: str) -> AdapterSet:
 
 
 def export_peft(
-    sets: AdapterSets, name: str, folder: str | Path, base_model: str = "", revision=None
+    sets: SwitchableAdapterSets, name: str, folder: str | Path, base_model: str = "", revision=None
 ) -> Path:
     """Write LoRA set ``name`` as a PEFT LoRA folder (``PeftModel.from_pretrained`` loads it).
 
@@ -269,7 +269,9 @@ def _read_peft_config(path: Path) -> dict[str, Any]:
     return config
 
 
-def import_peft(sets: AdapterSets, folder: str | Path, name: str, activate: bool = True, trainable=False):
+def import_peft(
+    sets: SwitchableAdapterSets, folder: str | Path, name: str, activate: bool = True, trainable=False
+):
     """Attach the PEFT LoRA folder ``folder`` as set ``name`` (frozen unless ``trainable``; see
     :func:`export_peft` for an example)."""
     config, state = read_peft_lora(folder)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ..adapters import SwitchableAdapterSets as AdapterSets
+from ..adapters import SwitchableAdapterSets
 from ..adapters.io import parse_folder_entry
 from .hparams import load_experiment
 from .preflight import find_recipe
@@ -71,7 +71,7 @@ def budget_line(ours: int, paper: float | None, base: int | None = None) -> str:
     return line + f"; the paper's budget: {paper / 1e6:.2f}M ({versus})"
 
 
-def _attach(sets: AdapterSets, path: Path, trainable: bool, prefix: str = "") -> None:
+def _attach(sets: SwitchableAdapterSets, path: Path, trainable: bool, prefix: str = "") -> None:
     hparams, _ = load_experiment(path, "data_folder: /data")
     for entry in hparams.get("pretrained_adapters") or []:
         folder, options = parse_folder_entry(entry)
@@ -103,27 +103,27 @@ def recipe_parameters(path: str | Path) -> int:
 
 
 @functools.cache
-def _meta_v1_medium() -> AdapterSets:
+def _meta_v1_medium() -> SwitchableAdapterSets:
     from ..model.reference_configs import reference_config
 
     return _meta_sets(reference_config("v1-medium"))
 
 
-def _meta_sets(config) -> AdapterSets:
+def _meta_sets(config) -> SwitchableAdapterSets:
     """Adapter sets on a model of ``config`` built on the meta device (no weights, no memory)."""
     from ..model import SeamlessM4TSpeechTextModel
 
     with torch.device("meta"):
         model = SeamlessM4TSpeechTextModel(config)
     model.requires_grad_(False)
-    return AdapterSets(model, hidden_size=config.hidden_size)
+    return SwitchableAdapterSets(model, hidden_size=config.hidden_size)
 
 
 #: The integer field that sets a kind's size (parameters grow linearly with it).
 SIZE_FIELDS = ("bottleneck", "rank")
 
 
-def _count(sets: AdapterSets, config) -> int:
+def _count(sets: SwitchableAdapterSets, config) -> int:
     sets.add("_probe", config, activate=False)
     try:
         return sets.num_parameters("_probe")
