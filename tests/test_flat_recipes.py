@@ -1,7 +1,8 @@
 """Recipe YAMLs are flat hyperpyyaml files written from one source (tools/flat_recipes.py).
 
 Each loads by itself with hyperpyyaml and the overrides SpeechBrain's
-``load_yaml_test`` passes; regenerating them changes nothing.
+``load_yaml_test`` passes; regenerating them changes nothing. The engine's recipes and the plain
+SpeechBrain recipe (``recipes/IndicVoices``) come from the same experiment sources.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain_m4t_adapters.training.hparams import HparamsError
 
 REPO = Path(__file__).resolve().parents[1]
-# recipes/IndicVoices (a plain SpeechBrain recipe, written by hand) has no engine source.
-RECIPE_YAMLS = sorted(p for p in REPO.glob("recipes/*/hparams/*.yaml") if p.parts[-3] != "IndicVoices")
+RECIPE_YAMLS = sorted(REPO.glob("recipes/*/hparams/*.yaml"))
 
 
 def _tool():
@@ -29,8 +29,28 @@ def _tool():
 def test_regenerating_the_recipe_yamls_changes_nothing(capsys):
     tool = _tool()
     assert tool.main(["--check"]) == 0, capsys.readouterr().out
-    assert set(tool.targets().values()) == set(RECIPE_YAMLS)  # no recipe YAML without a source
-    assert len(RECIPE_YAMLS) == 69
+    written = [*tool.targets().values(), *tool.indicvoices_targets().values()]
+    assert sorted(written) == RECIPE_YAMLS  # no recipe YAML without a source, none written twice
+    assert len(RECIPE_YAMLS) == 69 + 12
+
+
+def test_the_plain_recipe_takes_its_values_from_the_engine_source(tmp_path):
+    tool = _tool()
+    data = REPO / "hparams/experiments/Odia/odia_data.yaml"
+    source = tmp_path / "Odia" / "odia_encoder.yaml"
+    source.parent.mkdir()
+    source.write_text(
+        f"base_hparams: {data}\nexperiment_name: odia_encoder\nlr: 0.005\nadapters:\n"
+        "    encoder: !new:speechbrain_m4t_adapters.adapters.BottleneckConfig\n"
+        "        bottleneck: 64      # a comment\n        targets: [speech_encoder]\n"
+    )
+    text = tool.indicvoices_text(source, "encoder")
+    hparams = load_hyperpyyaml(text, {"data_folder": str(tmp_path)})
+    assert hparams["lr"] == 0.005 and hparams["language"] == "ory" and hparams["train_hours"] == 5.0
+    assert hparams["adapters"]["encoder"].bottleneck == 64  # the contributed lobe's config class
+    assert "!new:speechbrain_m4t_adapters.model.BottleneckConfig" in text
+    assert "bottleneck: 64  # a comment" in text  # comments kept, spaced for 80 columns
+    assert "# Data: IndicVoices Odia, 5.0 h" in text and "${" not in text and "#@" not in text
 
 
 def test_check_names_a_stale_file_and_writing_mends_it(tmp_path, monkeypatch, capsys):
@@ -39,6 +59,7 @@ def test_check_names_a_stale_file_and_writing_mends_it(tmp_path, monkeypatch, ca
     target = tmp_path / "odia_encoder.yaml"
     target.write_text("experiment_name: edited by hand\n")
     monkeypatch.setattr(tool, "targets", lambda: {source: target})
+    monkeypatch.setattr(tool, "indicvoices_targets", dict)
     assert tool.main(["--check"]) == 1
     assert "odia_encoder.yaml\n1 of 1 recipe YAMLs out of date" in capsys.readouterr().out
     assert tool.main([]) == 0 and tool.main(["--check"]) == 0

@@ -190,7 +190,8 @@ def _adapters(text: str) -> list[str]:
 
 
 def test_recipe_files_differ_by_language_names_only_and_keep_the_engine_recipes_settings():
-    """The 12 flat files are kept by hand (SpeechBrain style): no drift between them or from the engine's."""
+    """The 12 flat files (written by tools/flat_recipes.py from the engine's sources and one template)
+    keep the engine's settings and differ from each other by language names only."""
     for experiment in EXPERIMENTS:
         texts = {}
         for folder, (name, code) in LANGUAGES.items():

@@ -12,7 +12,12 @@ SpeechBrain's ``load_hyperpyyaml`` (and its ``load_yaml_test``) loads alone::
     python tools/flat_recipes.py            # (re)write the recipes' hparams/
     python tools/flat_recipes.py --check    # exit 1 naming each file that is out of date
 
-Edit the source, never the written files; ``tests/test_flat_recipes.py`` fails
+The same sources write the plugin's plain SpeechBrain recipe (``recipes/IndicVoices``,
+laid out upstream): its four speech experiments per language fill one template,
+``hparams/indicvoices_recipe.yaml.in``, from the engine file of the same experiment,
+so the two recipes cannot disagree on a budget, learning rate or decoding setting.
+
+Edit the sources, never the written files; ``tests/test_flat_recipes.py`` fails
 when they differ from what this script writes.
 """
 
@@ -22,6 +27,7 @@ import argparse
 import io
 import os
 import re
+import string
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,6 +41,19 @@ SOURCE = REPO / "hparams" / "experiments"
 BASE_KEY = "base_hparams"
 #: Where a written recipe file finds ``smoke.yaml`` and ``mini.yaml``, relative to itself.
 OVERLAYS_FROM_RECIPE = "../../../hparams"
+#: The plain SpeechBrain recipe's YAMLs: a template and where its files go.
+INDICVOICES_TEMPLATE = REPO / "hparams" / "indicvoices_recipe.yaml.in"
+INDICVOICES = REPO / "recipes" / "IndicVoices" / "hparams"
+#: Its experiments -> (what the model adds, the paper's row), for each file's header.
+INDICVOICES_EXPERIMENTS = {
+    "encoder": ("bottleneck adapters after every Conformer layer (6M)", "Table P3 'Encoder Adapter (6M)'"),
+    "encoder_large": (
+        "bottleneck adapters of width 2048 after every Conformer layer (50M)",
+        "Table P3 'Encoder Adapter (L) (50M)'",
+    ),
+    "decoder": ("bottleneck adapters after every text-decoder layer (6M)", "Table P3 'Decoder Adapter (6M)'"),
+    "length_adaptor": ("a trainable copy of the length adaptor (46M)", "Tables P1/P3 'Length adapter (46M)'"),
+}
 
 
 class _SpeechBrainStyle(ruamel.yaml.representer.RoundTripRepresenter):
@@ -113,6 +132,69 @@ def flat_text(source: Path) -> str:
     return _header(files) + text
 
 
+class _Fields(string.Template):
+    """``${key}`` and ``${key.sub}`` (an entry of a mapping)."""
+
+    idpattern = r"[a-z_][a-z0-9_.]*"
+
+
+class _FieldValues(dict):
+    """The given fields, then ``key`` or ``key.sub`` of the engine's merged tree (a KeyError names
+    a template field the engine file lacks)."""
+
+    def __init__(self, tree: Any, fields: dict[str, str]) -> None:
+        super().__init__(fields)
+        self.tree = tree
+
+    def __missing__(self, key: str) -> str:
+        value = self.tree
+        for part in key.split("."):
+            value = value[part]
+        return _scalar(value)
+
+
+def _scalar(value: Any) -> str:
+    """A value as YAML writes it (SpeechBrain style: True/False, null)."""
+    return "null" if value is None else str(value)
+
+
+def _adapters_block(adapters: Any) -> str:
+    """The entries of an ``adapters:`` mapping, indented under it, with the contributed lobe's tags."""
+    stream = io.StringIO()
+    _yaml().dump(adapters, stream)
+    text = stream.getvalue().replace("speechbrain_m4t_adapters.adapters.", "speechbrain_m4t_adapters.model.")
+    text = re.sub(r"(\S) {2,}#", r"\1  #", text)  # the engine aligns comments at 110 columns; this has 80
+    return "".join(f"    {line}" for line in text.splitlines(keepends=True))
+
+
+def indicvoices_text(source: Path, experiment: str) -> str:
+    """The plain recipe's YAML of ``experiment``, its values taken from the engine's ``source``."""
+    tree = merge(chain(source))
+    model_adds, paper_row = INDICVOICES_EXPERIMENTS[experiment]
+    fields = {
+        "model_adds": model_adds,
+        "paper_row": f"{paper_row}, system A",
+        "language_name": source.parent.name,
+        "language_folder": source.parent.name.lower(),
+        "train_hours": float(tree["datasets"]["train"]["hours"]),
+        "valid_hours": float(tree["datasets"]["valid"]["hours"]),
+        "adapters": _adapters_block(tree["adapters"]),
+    }
+    template = INDICVOICES_TEMPLATE.read_text(encoding="utf-8").splitlines(keepends=True)
+    text = "".join(line for line in template if not line.startswith("#@"))
+    return _Fields(text).substitute(_FieldValues(tree, {k: _scalar(v) for k, v in fields.items()}))
+
+
+def indicvoices_targets() -> dict[Path, Path]:
+    """Each engine source of an experiment the plain recipe has -> the recipe file written from it."""
+    return {
+        SOURCE / language / f"{language.lower()}_{experiment}.yaml": INDICVOICES
+        / f"{language.lower()}_{experiment}.yaml"
+        for language in ("Odia", "Maithili", "Bengali")
+        for experiment in INDICVOICES_EXPERIMENTS
+    }
+
+
 def targets() -> dict[Path, Path]:
     """Each experiment source -> the recipe file written from it (``*_data.yaml`` are not experiments)."""
     return {
@@ -128,8 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file is out of date")
     args = parser.parse_args(argv)
     stale = []
-    for source, target in targets().items():
-        text = flat_text(source)
+    written = {target: flat_text(source) for source, target in targets().items()}
+    for source, target in indicvoices_targets().items():
+        written[target] = indicvoices_text(source, source.stem.split("_", 1)[1])
+    for target, text in written.items():
         if target.exists() and target.read_text(encoding="utf-8") == text:
             continue
         stale.append(target)
@@ -139,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     verb = "out of date" if args.check else "written"
     for target in stale:
         print(f"{verb}: {os.path.relpath(target, REPO)}")
-    print(f"{len(stale)} of {len(targets())} recipe YAMLs {verb}")
+    print(f"{len(stale)} of {len(written)} recipe YAMLs {verb}")
     return 1 if args.check and stale else 0
 
 
