@@ -14,19 +14,16 @@ import torch
 from safetensors import safe_open
 
 from speechbrain_m4t_adapters import SeamlessM4T
-from speechbrain_m4t_adapters.mini import (
-    MINI_LANGUAGES,
-    NEVER_HEARD_LANGUAGES,
-    PRETRAIN_SPEECH_LANGUAGES,
-    build_mini_init,
-    write_tokenizer_corpus,
-)
 from speechbrain_m4t_adapters.tiny import BUNDLED_CORPUS
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools" / "mini"
 sys.path.insert(0, str(TOOLS))
 make_speech = importlib.import_module("make_speech")
 pretrain = importlib.import_module("pretrain")
+mini_model = importlib.import_module("mini_model")
+MINI_LANGUAGES, NEVER_HEARD_LANGUAGES = mini_model.MINI_LANGUAGES, mini_model.NEVER_HEARD_LANGUAGES
+PRETRAIN_SPEECH_LANGUAGES = mini_model.PRETRAIN_SPEECH_LANGUAGES
+build_mini_init, write_tokenizer_corpus = mini_model.build_mini_init, mini_model.write_tokenizer_corpus
 
 SENTENCES = 8  # fake FLORES dev size; sentences 5.. are held out
 
@@ -252,3 +249,10 @@ def test_make_speech_skips_a_script_the_voice_cannot_read(small_spec, tmp_path, 
     manifest = make_speech.make_speech(tmp_path / "out", small_spec, flores, ["hin"], limit=1)
     assert make_speech.read_manifest(manifest) == []
     assert "cannot read this script; skipped" in capsys.readouterr().err
+
+
+def test_the_mini_design_examples_run():
+    import doctest
+
+    result = doctest.testmod(mini_model)
+    assert result.attempted >= 2 and result.failed == 0

@@ -15,12 +15,12 @@ from speechbrain.utils.data_utils import batch_pad_right
 
 from speechbrain_m4t_adapters import SeamlessM4T
 from speechbrain_m4t_adapters.bundled import BUNDLED_MODELS
+from speechbrain_m4t_adapters.data.languages import FLORES_CODES
 from speechbrain_m4t_adapters.data.manifest import read_asr_manifest, read_text_manifest
 from speechbrain_m4t_adapters.data.synthetic import SPLITS, prepare_synthetic, read_flores_dev
 from speechbrain_m4t_adapters.data.text import flores_pairs
 from speechbrain_m4t_adapters.evaluation.metrics import compute_error_rates
 from speechbrain_m4t_adapters.evaluation.normalize import normalize_text
-from speechbrain_m4t_adapters.mini import MINI_LANGUAGES
 from speechbrain_m4t_adapters.model.decoding import transcribe
 from speechbrain_m4t_adapters.training import run_experiment
 from speechbrain_m4t_adapters.training.hparams import HparamsError, experiment_tree
@@ -39,7 +39,7 @@ def test_mini_model_is_a_small_plain_seamless_m4t_loaded_by_name(mini):
     assert size < 40e6, f"bundled mini model is {size / 1e6:.1f} MB (limit 40)"
     assert mini.source == str(MINI) and mini.version == "v2"
     assert mini.model.config.hidden_size == 144 and mini.model.config.adaptor_stride == 4
-    assert {f"__{lang}__" for lang in MINI_LANGUAGES} <= set(mini.tokenizer.get_vocab())
+    assert {f"__{lang}__" for lang in FLORES_CODES} <= set(mini.tokenizer.get_vocab())  # its 14 languages
     with safe_open(MINI / "model.safetensors", "pt") as weights:
         names = list(weights.keys())
         assert weights.get_tensor(names[0]).dtype == torch.float16

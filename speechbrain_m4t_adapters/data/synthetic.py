@@ -1,6 +1,6 @@
 """Synthetic speech of real text: espeak-ng reading FLORES-200 dev phrases.
 
-The mini SeamlessM4T (:mod:`speechbrain_m4t_adapters.mini`) was pretrained on such speech and its
+The mini SeamlessM4T (``tools/mini/mini_model.py``) was pretrained on such speech and its
 experiments adapt it with it. Text is real (FLORES-200 dev, bundled for eng, ben, ory, mai; CC BY-SA
 4.0); espeak-ng (PyPI ``espeakng-loader``, in-process through ``ctypes``) reads each phrase with a
 random voice variant, rate and pitch, silence around it and white noise at a random SNR

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import soundfile as sf
 import torch
+from mini_model import MINI_LANGUAGES, TARGET_LANGUAGES
 from speechbrain.utils.data_utils import batch_pad_right
 
 from speechbrain_m4t_adapters import SeamlessM4T
@@ -34,7 +35,6 @@ from speechbrain_m4t_adapters.bundled import record_checksums
 from speechbrain_m4t_adapters.data.manifest import read_asr_manifest
 from speechbrain_m4t_adapters.data.synthetic import prepare_synthetic
 from speechbrain_m4t_adapters.evaluation.metrics import compute_error_rates
-from speechbrain_m4t_adapters.mini import MINI_LANGUAGES, TARGET_LANGUAGES
 from speechbrain_m4t_adapters.model.decoding import transcribe
 
 REPO = Path(__file__).resolve().parents[2]

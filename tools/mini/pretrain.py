@@ -60,11 +60,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
 from make_speech import read_manifest, read_tsv  # noqa: E402
-
-from speechbrain_m4t_adapters import SeamlessM4T  # noqa: E402
-from speechbrain_m4t_adapters.evaluation.metrics import compute_error_rates  # noqa: E402
-from speechbrain_m4t_adapters.evaluation.normalize import normalize_text  # noqa: E402
-from speechbrain_m4t_adapters.mini import (  # noqa: E402
+from mini_model import (  # noqa: E402
     LOW_RESOURCE_LANGUAGES,
     MINI_LANGUAGES,
     NEVER_HEARD_LANGUAGES,
@@ -72,6 +68,10 @@ from speechbrain_m4t_adapters.mini import (  # noqa: E402
     build_mini_init,
     write_tokenizer_corpus,
 )
+
+from speechbrain_m4t_adapters import SeamlessM4T  # noqa: E402
+from speechbrain_m4t_adapters.evaluation.metrics import compute_error_rates  # noqa: E402
+from speechbrain_m4t_adapters.evaluation.normalize import normalize_text  # noqa: E402
 from speechbrain_m4t_adapters.model.features import SeamlessM4TFbank  # noqa: E402
 
 CONFIG = Path(__file__).with_name("pretrain.yaml")

@@ -1,4 +1,7 @@
-"""The mini SeamlessM4T: languages, tokenizer corpus and config (issue 9).
+"""The mini SeamlessM4T's design: languages, tokenizer corpus and config (issue 9).
+
+How the bundled model (``speechbrain_m4t_adapters/resources/mini_m4t``) was made, for
+``pretrain.py`` and ``model_card.py`` beside it; the package only loads the result.
 
 A small SeamlessM4T v2 with the real classes and layout (speech encoder with length adaptor, text
 encoder, ONE shared decoder, ``__xxx__`` language tokens), pretrained by ``tools/mini/pretrain.py`` on
@@ -14,9 +17,9 @@ from pathlib import Path
 
 from transformers import SeamlessM4Tv2Config
 
-from .data.languages import FLORES_CODES
-from .evaluation.normalize import normalize_text
-from .tiny import build_tiny_model, tiny_config
+from speechbrain_m4t_adapters.data.languages import FLORES_CODES
+from speechbrain_m4t_adapters.evaluation.normalize import normalize_text
+from speechbrain_m4t_adapters.tiny import build_tiny_model, tiny_config
 
 #: Every language of the mini model (ISO 639-3 code -> FLORES-200 file stem). Each gets a ``__code__`` token.
 MINI_LANGUAGES = FLORES_CODES
