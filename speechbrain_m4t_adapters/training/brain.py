@@ -226,9 +226,14 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
         self.check_replicas("start")
 
     def fit(self, *args, **kwargs):
-        """SpeechBrain's ``fit``, then a check that the replicas are still equal."""
+        """SpeechBrain's ``fit``, a check that the replicas are still equal, then the plain lobe again:
+        the DDP wrapper holds the process group, and SpeechBrain's checkpointer keeps this Brain (so
+        the wrapper) alive until exit, where a group still referenced dies with its gloo threads
+        running (SIGABRT after a finished run). Evaluation runs the plain lobe anyway."""
         super().fit(*args, **kwargs)
         self.check_replicas("end")
+        if isinstance(self.modules.m4t, DDP):
+            self.modules["m4t"] = self.modules.m4t.module
 
     def check_replicas(self, when: str) -> list[str]:
         """Checksums of every rank's trainable weights (logged); unequal replicas are an error."""
