@@ -173,7 +173,7 @@ def indicvoices_text(source: Path, experiment: str) -> str:
     model_adds, paper_row = INDICVOICES_EXPERIMENTS[experiment]
     fields = {
         "model_adds": model_adds,
-        "paper_row": f"{paper_row}, system A",
+        "paper_row": paper_row,
         "language_name": source.parent.name,
         "language_folder": source.parent.name.lower(),
         "train_hours": float(tree["datasets"]["train"]["hours"]),
