@@ -186,3 +186,27 @@ def test_repeated_audio_file_names_fall_back_to_row_ids(tmp_path):
     ids = [e.id for e in read_asr_manifest(tmp_path / "v.csv")]
     assert report.kept == 6 and ids == [f"valid-00000-of-00001_{i:07d}" for i in range(6)]
     assert {e.language for e in read_asr_manifest(tmp_path / "v.csv")} == {"hin"}
+
+
+def test_hub_held_out_set_stays_disjoint_when_duration_limits_drop_training_rows(hub, tmp_path):
+    """Training limits must not change the draw: the held-out set skips exactly the training draw."""
+    durations = sorted(r["duration"] for r in respin_rows("bn", "bn"))
+    limit, budget = durations[len(durations) // 2], sum(durations[:4]) / 3600  # half the rows too long
+    for seed in range(6):
+        kw = {"split": "train", "seed": seed}
+        train = prepare_indicvoices(
+            hub / "bengali", tmp_path / f"t{seed}.csv", hours=budget, max_duration=limit, **kw
+        )
+        drawn = prepare_indicvoices(hub / "bengali", tmp_path / f"d{seed}.csv", hours=budget, **kw)
+        held = prepare_indicvoices(
+            hub / "bengali", tmp_path / f"h{seed}.csv", hours=budget, skip_hours=budget, **kw
+        )
+        train_ids, drawn_ids, held_ids = (
+            {e.id for e in read_asr_manifest(tmp_path / f"{n}{seed}.csv")} for n in "tdh"
+        )
+        assert not train_ids & held_ids and held_ids, seed
+        too_long = set(train.ids("too_long"))
+        assert train_ids | too_long == drawn_ids and train.kept == len(train_ids), (
+            seed
+        )  # the draw, less the long rows
+        assert drawn.kept == len(drawn_ids) and held.kept == len(held_ids)

@@ -365,3 +365,31 @@ def test_nonfinite_and_truncated_audio_are_skipped_and_counted(tmp_path):
     # Truncation is seen from the header alone, without decoding.
     quick = prepare_generic(listing, tmp_path / "q.csv", language="ory")
     assert quick.counts == {"truncated_audio": 1} and quick.kept == 2
+
+
+def test_held_out_set_stays_disjoint_when_duration_limits_drop_training_rows(tmp_path):
+    """As the engine recipes prepare IndicVoices: train drawn with the training duration limits,
+    valid (no limits) skipping the same budget; long utterances must not shift the draw."""
+    root, rng = tmp_path / "odia", np.random.default_rng(0)
+    for r in range(6):
+        segments, t = [], 0.0
+        for k in range(8):
+            seconds = 25.0 if (r * 8 + k) % 4 == 0 else float(rng.uniform(2, 9))
+            segments.append({"start": t, "end": t + seconds, "text": f"ଶବ୍ଦ {r} {k}"})
+            t += seconds
+        (root / "train").mkdir(parents=True, exist_ok=True)
+        sf.write(root / "train" / f"rec{r}.wav", np.zeros(int(16000 * (t + 1)), "float32"), 16000)
+        (root / "train" / f"rec{r}.json").write_text(json.dumps({"verbatim": segments}), encoding="utf-8")
+    for seed in range(4):
+
+        def ids(name, seed=seed, **kw):
+            report = prepare_indicvoices(root, tmp_path / f"{name}{seed}.csv", split="train", seed=seed, **kw)
+            return {e.id for e in read_asr_manifest(tmp_path / f"{name}{seed}.csv")}, report
+
+        train, report = ids("train", hours=0.05, max_duration=20.0, min_duration=0.1)
+        held, _ = ids("valid", hours=0.02, skip_hours=0.05)
+        drawn, _ = ids("drawn", hours=0.05)
+        assert train and held and not train & held, seed
+        assert train | set(report.ids("too_long")) == drawn and report.counts["too_long"] > 0, seed
+        origins = {s.origin for s in read_skipped(skipped_path(tmp_path / f"train{seed}.csv"))}
+        assert all(":segment " in o for o in origins), origins  # the skipped rows name their file and segment

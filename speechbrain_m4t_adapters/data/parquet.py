@@ -6,7 +6,8 @@ files; pyarrow reads both a batch at a time, so a whole language never sits in m
 1. **Metadata pass**: only the small columns (id, text, language, duration, speaker, the audio
    struct's ``path``) are read and checked (``duplicate_id``, ``empty_transcript``, ``too_short``,
    ``too_long``); with ``hours`` a seeded subset is chosen (speaker-aware with a speaker column,
-   :func:`~.prepare.select_hours`). Without a duration column the audio is read too, for its header.
+   :func:`~.prepare.select_hours`) from every usable row, and the duration limits apply to it.
+   Without a duration column the audio is read too, for its header.
 2. **Audio pass**: only shards holding chosen rows are read, those rows' bytes decoded with soundfile
    to ``audio_folder/<ID>.wav`` (16-bit PCM unless the source is float). Undecodable rows are
    ``corrupt_audio``; with ``hours``, rows not tried yet (same seed) fill what they left.
@@ -32,7 +33,14 @@ from typing import Any
 import soundfile as sf
 
 from .manifest import PathLike, SkipReport
-from .prepare import Candidate, PrepareOptions, log_selection, prepare_manifest, select_hours
+from .prepare import (
+    Candidate,
+    PrepareOptions,
+    log_selection,
+    prepare_manifest,
+    select_hours,
+    without_limits,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +235,9 @@ def prepare_parquet(
         tables = _open_tables(root, split, dict(columns or {"audio": "audio", "text": "text"}), batch_rows)
         if language is None and "language" not in tables.wanted:
             raise ValueError(f"{name}: give language or map a 'language' column")
-        rows = _check_rows(_metadata_pass(tables, report, text_filter), tables, report, opts)
+        # A subset is drawn from every usable row; prepare_manifest applies the limits to it.
+        limits = opts if opts.hours is None else without_limits(opts)
+        rows = _check_rows(_metadata_pass(tables, report, text_filter), tables, report, limits)
         out_dir.mkdir(parents=True, exist_ok=True)
         return _audio_pass(tables, rows, out_dir, report, opts)
 

@@ -4,8 +4,8 @@ Every ``prepare_*`` function takes ``save_csv`` and one :class:`PrepareOptions` 
 fields as keywords: ``hours=5, seed=1``), lists the candidate utterances of its corpus layout and
 hands them to :func:`prepare_manifest`: an existing ``save_csv`` is reused (``overwrite=False``, as in
 SpeechBrain recipes), else each candidate is validated, the ``hours`` subset drawn (:func:`select_hours`;
-unselected entries are not errors) and the manifest (:mod:`.manifest`) and ``<stem>.skipped.tsv``
-written. It returns a :class:`~.manifest.SkipReport`.
+unselected entries are not errors; the duration limits apply to what it drew) and the manifest
+(:mod:`.manifest`) and ``<stem>.skipped.tsv`` written. It returns a :class:`~.manifest.SkipReport`.
 
 Checks, in order (the first failing one gives the reason): ``bad_row`` (malformed listing line,
 segment times invalid or outside the audio), ``duplicate_id``, ``missing_audio`` / ``corrupt_audio`` /
@@ -148,13 +148,34 @@ def _checked_entry(
     text = clean_transcript(cand.transcript)
     if not text:
         raise _Skip("empty_transcript")
-    if duration < options.min_duration:
-        raise _Skip("too_short", f"{duration:.3f} s")
-    if options.max_duration is not None and duration > options.max_duration:
-        raise _Skip("too_long", f"{duration:.3f} s > {options.max_duration} s")
+    if outside := outside_limits(duration, options):
+        raise _Skip(*outside)
     if not (language := language or cand.language):
         raise ValueError(f"{cand.origin}: no language given for {cand.id!r}")
     return AsrEntry(cand.id, duration, str(wav), to_iso639_3(language), text, start, stop)
+
+
+def outside_limits(duration: float, options: PrepareOptions) -> tuple[str, str] | None:
+    """``(reason, detail)`` when ``duration`` (s) is outside the options' limits, else None.
+
+    Example
+    -------
+    >>> outside_limits(25.0, PrepareOptions(max_duration=20.0))
+    ('too_long', '25.000 s > 20.0 s')
+    """
+    if duration < options.min_duration:
+        return "too_short", f"{duration:.3f} s"
+    if options.max_duration is not None and duration > options.max_duration:
+        return "too_long", f"{duration:.3f} s > {options.max_duration} s"
+    return None
+
+
+def without_limits(options: PrepareOptions) -> PrepareOptions:
+    """``options`` with no duration limits: an ``hours`` subset is drawn from every usable row and
+    the limits are applied to what it drew. Drawing from the rows within the limits instead would
+    make the visiting order depend on them, and a held-out set (``skip_hours``, drawn without the
+    training limits) would then overlap the training subset it is meant to skip."""
+    return dataclasses.replace(options, min_duration=0.0, max_duration=None)
 
 
 def validate(
@@ -162,9 +183,11 @@ def validate(
     language: str | None,
     report: SkipReport,
     options: PrepareOptions | None = None,
+    origins: dict[str, str] | None = None,
 ) -> list[AsrEntry]:
     """The entries that pass the checks of the module docstring; counts and skips go to ``report``;
-    ``language`` labels every row (else each ``Candidate.language``)."""
+    ``language`` labels every row (else each ``Candidate.language``); ``origins`` (if given)
+    receives each kept entry's ``file:line``."""
     options = options or PrepareOptions()
     kept: list[AsrEntry] = []
     seen: set[str] = set()
@@ -172,6 +195,8 @@ def validate(
     for cand in progress_bar(candidates, desc="preparing", unit="utt", leave=False):
         try:
             kept.append(_checked_entry(cand, language, seen, checked, options))
+            if origins is not None:
+                origins[cand.id] = cand.origin
             report.keep()
         except (_Skip, AudioError) as skip:
             report.skip(cand.id, skip.reason, cand.origin, str(skip))
@@ -263,12 +288,20 @@ def prepare_manifest(
     own (``missing_transcript``); ``language`` labels every row (else each candidate's own)."""
 
     def write(report: SkipReport) -> None:
-        """Validate, draw the subset, write the manifest."""
-        rows = validate(list_candidates(report), language, report, options)
-        if options.hours is not None:
-            chosen = select_hours(rows, options.hours, options.seed, skip_hours=options.skip_hours)
-            log_selection(name, chosen, len(rows), options)
-            rows, report.kept = chosen, len(chosen)
+        """Validate, draw the subset (then apply the duration limits to it), write the manifest."""
+        if options.hours is None:
+            rows = validate(list_candidates(report), language, report, options)
+        else:
+            origins: dict[str, str] = {}
+            usable = validate(list_candidates(report), language, report, without_limits(options), origins)
+            rows = []
+            for entry in select_hours(usable, options.hours, options.seed, skip_hours=options.skip_hours):
+                if outside := outside_limits(entry.duration, options):
+                    report.skip(entry.id, outside[0], origins[entry.id], outside[1])
+                else:
+                    rows.append(entry)
+            log_selection(name, rows, len(usable), options)
+            report.kept = len(rows)
         write_asr_manifest(rows, save_csv)
 
     return prepare_once(name, save_csv, options.overwrite, write)
