@@ -15,6 +15,7 @@ a full preparation (every row's audio decoded and written as WAV).
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,10 +23,13 @@ from pathlib import Path
 import soundfile as sf
 
 from speechbrain_m4t_adapters.data import read_asr_manifest
-from speechbrain_m4t_adapters.data.indicvoices import prepare_indicvoices, write_hub_shard
+from speechbrain_m4t_adapters.data.indicvoices import prepare_indicvoices
 from speechbrain_m4t_adapters.data.parquet import iter_table
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from hub_shard import write_hub_shard  # noqa: E402
+
 RESPIN = ROOT / "tests" / "fixtures" / "real" / "respin"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +11,13 @@ import pytest
 import soundfile as sf
 
 from speechbrain_m4t_adapters.data import read_asr_manifest, read_skipped, select_hours, skipped_path
-from speechbrain_m4t_adapters.data.indicvoices import prepare_indicvoices, write_hub_shard
+from speechbrain_m4t_adapters.data.indicvoices import prepare_indicvoices
 from speechbrain_m4t_adapters.data.manifest import AsrEntry
 from speechbrain_m4t_adapters.data.parquet import ColumnError, prepare_parquet
 from speechbrain_m4t_adapters.data.specs import prepare_asr_spec
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from hub_shard import write_hub_shard  # noqa: E402  (a fixture writer)
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 

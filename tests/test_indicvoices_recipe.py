@@ -19,6 +19,9 @@ RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "IndicVoices"
 sys.path.insert(0, str(RECIPE))
 from indicvoices_prepare import prepare_indicvoices  # noqa: E402
 
+sys.path.insert(0, str(RECIPE.parents[1] / "tools"))
+from hub_shard import write_hub_shard  # noqa: E402  (a fixture writer, not the recipe)
+
 
 def _wav(path: Path, seconds: float, seed: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +89,6 @@ def test_prepare_writes_disjoint_subsets_and_names_each_skipped_row(tmp_path, ca
 
 
 def test_prepare_reads_the_hub_release_and_writes_only_the_chosen_audio(tmp_path, caplog):
-    from speechbrain_m4t_adapters.data.indicvoices import write_hub_shard  # a fixture writer, not the recipe
 
     def row(i: int, seconds: float, **fields) -> dict:
         buffer = io.BytesIO()

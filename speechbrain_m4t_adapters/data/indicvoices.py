@@ -14,7 +14,8 @@
    snapshot's language folder (``<snapshot>/odia``: ``train-XXXXX-of-NNNNN.parquet``,
    ``valid-00000-of-00001.parquet``, no test split) streamed by :mod:`.parquet`, chosen rows' audio
    decoded to ``<manifest stem>_audio/<ID>.wav``. Columns (published ``dataset_info``):
-   ``audio_filepath`` (struct ``{bytes, path}``), ``duration`` (s), ``samples``, :data:`HUB_TEXT_COLUMNS`.
+   ``audio_filepath`` (struct ``{bytes, path}``), ``duration`` (s), ``samples``, string columns
+   (``text``, ``lang``, ``verbatim``, ``normalized``, ``speaker_id``, ...; ``tools/hub_shard.py``).
    ID: the struct's ``path`` stem (else ``<shard>_<row>``); the hours subset is speaker-aware
    (``speaker_id``) and unselected rows' audio is never read.
 
@@ -41,11 +42,6 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
 #: Column map of the hub release (layout 4); ``text`` is set from ``text_field``.
 HUB_COLUMNS = {"audio": "audio_filepath", "duration": "duration", "speaker": "speaker_id", "language": "lang"}
 _TAG = re.compile(r"\[[^\]]*\]")
-#: String columns of the hub schema besides the audio struct, ``duration`` and ``samples``.
-HUB_TEXT_COLUMNS = tuple(
-    "text lang verbatim normalized speaker_id scenario task_name gender age_group job_type qualification "
-    "area district state occupation verification_report unsanitized_verbatim unsanitized_normalized".split()
-)
 
 
 def _infer_language(path: Path) -> str | None:
@@ -189,39 +185,3 @@ def prepare_indicvoices(
             raise FileNotFoundError(f"no IndicVoices JSON or transcripts.tsv under {root}")
 
     return prepare_manifest(name, save_csv, opts, candidates, language)
-
-
-def write_hub_shard(rows: list[dict], path: PathLike, row_group_size: int = 64) -> Path:
-    """Write ``rows`` as one parquet shard in the hub release's schema (test fixtures, own data).
-
-    Each row has ``audio`` (encoded file bytes), ``path`` (file name), ``duration``, ``samples`` and
-    any of :data:`HUB_TEXT_COLUMNS` (missing ones are empty strings).
-
-    Example
-    -------
-    >>> import io, tempfile, numpy as np, soundfile as sf
-    >>> buf = io.BytesIO(); sf.write(buf, np.zeros(1600, "float32"), 16000, format="WAV")
-    >>> row = {"audio": buf.getvalue(), "path": "a.wav", "duration": 0.1, "samples": 1600, "text": "x"}
-    >>> out = write_hub_shard([row], tempfile.mkdtemp() + "/train-00000-of-00001.parquet")
-    >>> import pyarrow.parquet as pq
-    >>> pq.ParquetFile(out).schema_arrow.field("audio_filepath").type
-    StructType(struct<bytes: binary, path: string>)
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    audio_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-    # Column order as in the published dataset_info (see the module docstring).
-    strings = {col: pa.array([r.get(col, "") for r in rows], pa.string()) for col in HUB_TEXT_COLUMNS}
-    data = {
-        "audio_filepath": pa.array([{"bytes": r["audio"], "path": r["path"]} for r in rows], audio_type),
-        "text": strings.pop("text"),
-        "duration": pa.array([float(r["duration"]) for r in rows], pa.float64()),
-        "lang": strings.pop("lang"),
-        "samples": pa.array([int(r["samples"]) for r in rows], pa.int64()),
-        **strings,
-    }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table(data), path, row_group_size=row_group_size)
-    return path

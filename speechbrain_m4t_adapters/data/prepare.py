@@ -148,21 +148,15 @@ def _checked_entry(
     text = clean_transcript(cand.transcript)
     if not text:
         raise _Skip("empty_transcript")
-    if outside := outside_limits(duration, options):
+    if outside := _outside_limits(duration, options):
         raise _Skip(*outside)
     if not (language := language or cand.language):
         raise ValueError(f"{cand.origin}: no language given for {cand.id!r}")
     return AsrEntry(cand.id, duration, str(wav), to_iso639_3(language), text, start, stop)
 
 
-def outside_limits(duration: float, options: PrepareOptions) -> tuple[str, str] | None:
-    """``(reason, detail)`` when ``duration`` (s) is outside the options' limits, else None.
-
-    Example
-    -------
-    >>> outside_limits(25.0, PrepareOptions(max_duration=20.0))
-    ('too_long', '25.000 s > 20.0 s')
-    """
+def _outside_limits(duration: float, options: PrepareOptions) -> tuple[str, str] | None:
+    """``(reason, detail)`` when ``duration`` (s) is outside the options' limits, else None."""
     if duration < options.min_duration:
         return "too_short", f"{duration:.3f} s"
     if options.max_duration is not None and duration > options.max_duration:
@@ -171,10 +165,9 @@ def outside_limits(duration: float, options: PrepareOptions) -> tuple[str, str] 
 
 
 def without_limits(options: PrepareOptions) -> PrepareOptions:
-    """``options`` with no duration limits: an ``hours`` subset is drawn from every usable row and
-    the limits are applied to what it drew. Drawing from the rows within the limits instead would
-    make the visiting order depend on them, and a held-out set (``skip_hours``, drawn without the
-    training limits) would then overlap the training subset it is meant to skip."""
+    """``options`` without duration limits, to draw an ``hours`` subset from every usable row (the
+    limits then apply to what it drew): rows the limits drop must not change the visiting order, or
+    a held-out set (``skip_hours``, drawn without training limits) overlaps the training subset."""
     return dataclasses.replace(options, min_duration=0.0, max_duration=None)
 
 
@@ -296,7 +289,7 @@ def prepare_manifest(
             usable = validate(list_candidates(report), language, report, without_limits(options), origins)
             rows = []
             for entry in select_hours(usable, options.hours, options.seed, skip_hours=options.skip_hours):
-                if outside := outside_limits(entry.duration, options):
+                if outside := _outside_limits(entry.duration, options):
                     report.skip(entry.id, outside[0], origins[entry.id], outside[1])
                 else:
                     rows.append(entry)
