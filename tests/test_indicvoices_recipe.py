@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "IndicVoices"
@@ -120,6 +121,77 @@ def test_prepare_reads_the_hub_release_and_writes_only_the_chosen_audio(tmp_path
     shard = data / "train-00001-of-00002.parquet"
     assert any(f"{shard}:row 2: language 'bengali'" in m for m in messages), messages
     assert any(f"{shard}:row 3: empty transcript" in m for m in messages), messages
+
+
+def _engine_ids(data: Path, csv_path: Path, **spec) -> set[str]:
+    """IDs the engine recipes' ``indicvoices`` corpus keeps for ``spec`` (as in ``<language>_data.yaml``)."""
+    from speechbrain_m4t_adapters.data import read_asr_manifest
+    from speechbrain_m4t_adapters.data.specs import prepare_asr_spec
+
+    prepare_asr_spec({"corpus": "indicvoices", "data_folder": str(data), "language": "ory", **spec}, csv_path)
+    return {entry.id for entry in read_asr_manifest(csv_path)}
+
+
+def _long_corpus(root: Path, hub: bool) -> Path:
+    """60 utterances of 1-12 s (every 7th 25 s, past the training limit) by 8 speakers."""
+    rng, rows = np.random.default_rng(7), []
+    for i in range(60):
+        seconds = 25.0 if i % 7 == 0 else float(rng.integers(4, 48)) / 4  # whole samples
+        rows.append((f"u{i:02d}", seconds, f"ଶବ୍ଦ {i}", f"spk{i % 8}"))
+    if hub:
+        buffers = []
+        for utt, seconds, text, speaker in rows:
+            buffer = io.BytesIO()
+            sf.write(buffer, np.zeros(int(16000 * seconds), "float32"), 16000, format="WAV")
+            buffers.append(
+                {
+                    "audio": buffer.getvalue(),
+                    "path": f"{utt}.wav",
+                    "duration": seconds,
+                    "samples": int(16000 * seconds),
+                    "verbatim": text,
+                    "lang": "odia",
+                    "speaker_id": speaker,
+                }
+            )
+        write_hub_shard(buffers[:25], root / "train-00000-of-00002.parquet")
+        write_hub_shard(buffers[25:], root / "train-00001-of-00002.parquet")
+        write_hub_shard(buffers[:1], root / "valid-00000-of-00001.parquet")  # the test set
+        return root
+    for r in range(6):  # six recordings of ten segments
+        start, listed = 0.0, []
+        for _, seconds, text, _ in rows[10 * r : 10 * r + 10]:
+            listed.append({"start": start, "end": start + seconds, "text": text})
+            start += seconds
+        _wav(root / "train" / f"rec{r}.wav", start, r)
+        (root / "train" / f"rec{r}.json").write_text(json.dumps({"verbatim": listed}), encoding="utf-8")
+    _wav(root / "valid" / "rec9.wav", 2.0, 9)  # the test set
+    (root / "valid" / "rec9.json").write_text(json.dumps({"verbatim": [{"start": 0, "end": 2, "text": "x"}]}))
+    return root
+
+
+@pytest.mark.parametrize("hub", [False, True], ids=["json", "hub"])
+def test_recipe_and_engine_recipes_draw_the_same_training_and_validation_utterances(tmp_path, hub):
+    """The paper's subsets are the same whichever recipe prepares them: the recipe's draw (with the
+    duration limits train.py applies) and the engine's ``indicvoices`` corpus (as its data YAMLs
+    ask: train with the limits, valid skipping the training budget), with the recipe's settings."""
+    text = (RECIPE / "hparams" / "odia_encoder.yaml").read_text(encoding="utf-8")
+    seed, low, high = (float(_top_level(text, k)) for k in ("selection_seed", "min_duration", "max_duration"))
+    data = _long_corpus(tmp_path / "odia", hub)
+    train_hours, valid_hours = 150 / 3600, 60 / 3600
+    prepare_indicvoices(data, tmp_path / "recipe", "ory", train_hours, valid_hours, int(seed))
+    recipe_train = {
+        r["ID"] for r in _read(tmp_path / "recipe" / "train.csv") if low <= float(r["duration"]) <= high
+    }
+    recipe_valid = {r["ID"] for r in _read(tmp_path / "recipe" / "valid.csv")}
+    limits = {"split": "train", "seed": int(seed), "min_duration": low, "max_duration": high}
+    engine_train = _engine_ids(data, tmp_path / "train.csv", hours=train_hours, **limits)
+    engine_valid = _engine_ids(
+        data, tmp_path / "valid.csv", split="train", seed=int(seed), hours=valid_hours, skip_hours=train_hours
+    )
+    assert recipe_train and recipe_valid and not recipe_train & recipe_valid
+    assert len(recipe_train) < 30  # a subset, not the whole split
+    assert (recipe_train, recipe_valid) == (engine_train, engine_valid)
 
 
 def _train(tmp_path: Path, data: Path, epochs: int, *extra: str) -> subprocess.CompletedProcess:

@@ -4,7 +4,9 @@ Writes ``train.csv``, ``valid.csv`` and ``test.csv`` with the columns ``ID, dura
 start, stop, wrd`` (``start``/``stop`` in samples, both 0 for a whole file). As in the paper,
 ``train`` is a seeded subset of ``train_hours`` of the ``train`` split, ``valid`` a disjoint
 ``valid_hours`` of the same split and ``test`` the whole ``valid`` split (the corpus publishes
-no test transcripts). Three layouts are read:
+no test transcripts). The draw visits the rows in a seeded order, speakers taking turns where
+the release names them (``speaker_id`` of the hub release), and takes each row that still fits;
+training duration limits are applied afterwards (in ``train.py``), so they never move the draw. Three layouts are read:
 
 * per-recording JSON (the ai4bharat.iitm.ac.in download): ``<id>.json`` holding a ``verbatim``
   list of ``{"start", "end", "text"}`` segments (and a parallel ``normalized`` list) next to
@@ -300,10 +302,12 @@ def hub_rows(path: str, language: str, text_field: str = "verbatim") -> Iterator
     schema = pq.read_schema(path)
     column = text_field if text_field in schema.names else "text"
     # the audio's file name only: the audio bytes are read later, for the chosen rows
-    columns = [column, "duration", "lang", "audio_filepath.path"]
+    speaker = "speaker_id" if "speaker_id" in schema.names else None
+    columns = [column, "duration", "lang", "audio_filepath.path", *([speaker] if speaker else [])]
     table = pq.read_table(path, columns=columns).to_pydict()
-    values = zip(table[column], table["duration"], table["lang"], table["path"])
-    for number, (text, duration, lang, name) in enumerate(values):
+    speakers = table[speaker] if speaker else [None] * len(table["duration"])
+    values = zip(table[column], table["duration"], table["lang"], table["path"], speakers)
+    for number, (text, duration, lang, name, talker) in enumerate(values):
         where = f"{path}:row {number}"
         words = clean(text)
         if not same_language(lang, language):
@@ -316,7 +320,7 @@ def hub_rows(path: str, language: str, text_field: str = "verbatim") -> Iterator
             shard = os.path.splitext(os.path.basename(path))[0]
             name = os.path.basename(name) if name else f"{shard}_{number}.wav"
             found = row(os.path.splitext(name)[0], float(duration), name, 0, 0, words)
-            yield {**found, "shard": path, "row": number}
+            yield {**found, "shard": path, "row": number, **({"speaker": talker} if speaker else {})}
 
 
 def write_hub_audio(rows: list[dict], audio_folder: str) -> None:
@@ -368,10 +372,38 @@ def clean(text: object) -> str:
     return " ".join(TAG.sub(" ", text).split()) if isinstance(text, str) else ""
 
 
+def visiting_order(rows: list[dict], seed: int) -> list[int]:
+    """Seeded order of ``rows`` for :func:`draw_hours`: a shuffle, or where rows have a
+    ``speaker`` (unnamed: a speaker of its own) speakers taking turns in a seeded order, each
+    giving its next utterance, so that a budget spreads over as many speakers as possible.
+
+    Example
+    -------
+    >>> order = visiting_order([{"speaker": s} for s in "aaab"], seed=0)
+    >>> sorted(order), order.index(3) <= 1  # "b" has its turn in the first round
+    ([0, 1, 2, 3], True)
+    """
+    rng = random.Random(seed)
+    if not any("speaker" in r for r in rows):
+        order = list(range(len(rows)))
+        rng.shuffle(order)
+        return order
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        groups.setdefault(f"spk:{r['speaker']}" if r.get("speaker") else f"row:{i}", []).append(i)
+    keys = sorted(groups)
+    rng.shuffle(keys)
+    for key in keys:
+        rng.shuffle(groups[key])
+    rounds = itertools.zip_longest(*(groups[k] for k in keys))  # round r: each speaker's r-th row
+    return [i for turn in rounds for i in turn if i is not None]
+
+
 def draw_hours(rows: list[dict], budgets: list[float], seed: int) -> list[list[dict]]:
     """Disjoint seeded subsets of ``rows``, one per budget (hours), drawn in turn from the rest.
 
-    Rows are visited in a seeded order and taken while they fit; each subset keeps the input order.
+    Rows are visited in :func:`visiting_order` and taken while they fit; each subset keeps the
+    input order.
 
     Example
     -------
@@ -380,8 +412,7 @@ def draw_hours(rows: list[dict], budgets: list[float], seed: int) -> list[list[d
     >>> len(first), len(second), {r["ID"] for r in first} & {r["ID"] for r in second}
     (3, 3, set())
     """
-    order = list(range(len(rows)))
-    random.Random(seed).shuffle(order)
+    order = visiting_order(rows, seed)
     subsets = []
     for hours in budgets:
         taken, total = set(), 0.0
