@@ -245,6 +245,7 @@ SHARED += (
     "min_duration",
     "seed",
     "model_source",
+    "loss_on_language_token",
 )
 
 
@@ -281,3 +282,101 @@ def test_recipe_files_differ_by_language_names_only_and_keep_the_engine_recipes_
     assert sorted(p.name for p in (RECIPE / "hparams").glob("*.yaml")) == sorted(
         f"{folder}_{experiment}.yaml" for folder in LANGUAGES for experiment in EXPERIMENTS
     )
+
+
+def _recipe_module():
+    """recipes/IndicVoices/train.py as a module (its Brain), under a name of its own."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("indicvoices_train", RECIPE / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recipe_brain_and_engine_brain_compute_the_same_step(tmp_path):
+    """The two Brains (recipe's AdapterASR, engine's AdapterBrain), on one lobe built from the recipe's
+    hparams file and one batch, give the same training loss, optimizer groups, weights after one
+    clipped warmup step, validation loss and greedy hypotheses."""
+    import speechbrain as sb
+    import torch
+    from hyperpyyaml import load_hyperpyyaml
+
+    from speechbrain_m4t_adapters import SeamlessM4T
+    from speechbrain_m4t_adapters.tiny import build_tiny_once
+    from speechbrain_m4t_adapters.training import AdapterBrain
+
+    overrides = {
+        "data_folder": str(tmp_path),
+        "output_folder": str(tmp_path / "run"),
+        "model_source": "tiny-v1",
+    }
+    with open(RECIPE / "hparams" / "odia_encoder.yaml", encoding="utf-8") as stream:
+        hparams = load_hyperpyyaml(stream, overrides)
+    torch.manual_seed(0)
+    # the recipe's lobe arguments, the plugin's lobe (a subclass: the engine feeds it ``encoded=``)
+    m4t = SeamlessM4T(
+        **{**hparams["m4t"].keywords, "source": build_tiny_once("tiny-v1", tmp_path / "models")}
+    )
+    texts = ["ଆମେ ଘରକୁ ଯିବା", "ଭଲ ଅଛି"]
+    wavs = [0.1 * torch.randn(16000 * seconds) for seconds in (2, 3)]
+    common = [{"id": f"u{i}", "sig": wav} for i, wav in enumerate(wavs)]
+    recipe_batch = sb.dataio.batch.PaddedBatch(
+        [{**c, "wrd": t, "tokens": m4t.text_ids(t, "ory")} for c, t in zip(common, texts)]
+    )
+    engine_batch = sb.dataio.batch.PaddedBatch(
+        [
+            {**c, "target": torch.tensor(m4t.text_ids(t, "ory")), "transcript": t, "language": "ory"}
+            for c, t in zip(common, texts)
+        ]
+    )
+    keys = ("label_smoothing", "loss_on_language_token", "valid_search", "test_search", "warmup_steps")
+    run_opts = {"device": "cpu", "max_grad_norm": 1e-3}  # small: the clipping acts
+    recipe = _recipe_module().AdapterASR(
+        modules={"m4t": m4t},
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    engine = AdapterBrain(
+        modules={"m4t": m4t},
+        opt_class=hparams["opt_class"],
+        hparams={k: hparams[k] for k in keys},
+        run_opts=run_opts,
+    )
+    params = list(m4t.trainable_parameters())
+    start = [p.detach().clone() for p in params]
+    results = {}
+    for name, brain, batch in (("recipe", recipe, recipe_batch), ("engine", engine, engine_batch)):
+        for p, value in zip(params, start):
+            p.data.copy_(value)
+        brain.init_optimizers()
+        groups = {
+            id(p): (g["lr"], g["weight_decay"]) for g in brain.optimizer.param_groups for p in g["params"]
+        }
+        m4t.eval()  # no dropout: both see the same network
+        torch.manual_seed(1)
+        loss = brain.compute_objectives(brain.compute_forward(batch, sb.Stage.TRAIN), batch, sb.Stage.TRAIN)
+        brain.optimizer.zero_grad()
+        brain.fit_batch(batch)  # warmup, backward, clipping, AdamW step
+        stepped = [p.detach().clone() for p in params]
+        brain.on_stage_start(sb.Stage.VALID)
+        with torch.no_grad():
+            valid = brain.compute_objectives(
+                brain.compute_forward(batch, sb.Stage.VALID), batch, sb.Stage.VALID
+            )
+        hyps = (
+            [" ".join(s["hyp_tokens"]) for s in brain.wer_metric.scores]
+            if name == "recipe"
+            else brain.results["hyps"]
+        )
+        results[name] = (float(loss.detach()), groups, stepped, float(valid), hyps)
+    (r_loss, r_groups, r_step, r_valid, r_hyps), (e_loss, e_groups, e_step, e_valid, e_hyps) = (
+        results.values()
+    )
+    assert r_loss == pytest.approx(e_loss, rel=1e-6) and r_valid == pytest.approx(e_valid, rel=1e-6)
+    assert r_groups == e_groups and len({wd for _, wd in r_groups.values()}) == 2  # norms, biases: no decay
+    assert all(torch.equal(a, b) for a, b in zip(r_step, e_step))
+    assert not all(torch.equal(a, b) for a, b in zip(r_step, start))  # the step moved the weights
+    assert r_hyps == e_hyps and len(r_hyps) == 2

@@ -6,7 +6,8 @@ start, stop, wrd`` (``start``/``stop`` in samples, both 0 for a whole file). As 
 ``valid_hours`` of the same split and ``test`` the whole ``valid`` split (the corpus publishes
 no test transcripts). The draw visits the rows in a seeded order, speakers taking turns where
 the release names them (``speaker_id`` of the hub release), and takes each row that still fits;
-training duration limits are applied afterwards (in ``train.py``), so they never move the draw. Three layouts are read:
+training duration limits are applied afterwards (in ``train.py``), so they never move the draw.
+Three layouts are read:
 
 * per-recording JSON (the ai4bharat.iitm.ac.in download): ``<id>.json`` holding a ``verbatim``
   list of ``{"start", "end", "text"}`` segments (and a parallel ``normalized`` list) next to

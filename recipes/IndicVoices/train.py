@@ -49,12 +49,15 @@ class AdapterASR(sb.Brain):
         return self.modules.m4t(wavs, wav_lens, decoder_input_ids=inputs)
 
     def compute_objectives(self, predictions: tuple, batch: PaddedBatch, stage: sb.Stage) -> torch.Tensor:
-        """Cross-entropy (padding ignored); on validation/test also the error rates of decoding."""
+        """Cross-entropy (padding ignored, smoothed in training); off-train also the error rates."""
         logits, hidden, mask = predictions
+        labels = self.labels
+        if not self.hparams.loss_on_language_token:  # decoding forces it: nothing to learn
+            labels = labels.clone()
+            labels[:, 0] = -100
+        smoothing = self.hparams.label_smoothing if stage == sb.Stage.TRAIN else 0.0
         loss = torch.nn.functional.cross_entropy(
-            logits.transpose(1, 2).float(),
-            self.labels,
-            label_smoothing=self.hparams.label_smoothing,
+            logits.transpose(1, 2).float(), labels, label_smoothing=smoothing
         )
         if stage != sb.Stage.TRAIN:
             search = self.hparams.valid_search if stage == sb.Stage.VALID else self.hparams.test_search
@@ -66,25 +69,41 @@ class AdapterASR(sb.Brain):
         return loss
 
     def init_optimizers(self) -> None:
-        """One optimizer per trainable adapter set, over its parameters, at its own ``lr`` if it sets one.
+        """One optimizer per trainable adapter set, at its own ``lr`` if it sets one; its matrices
+        decay at its ``weight_decay`` (else the optimizer's), its norms and biases not at all.
 
-        SpeechBrain clips the gradient norm of each optimizer's first parameter group, so the
-        clipping is per set (global with the one set of each hparams file here).
+        The gradient norm is clipped per set (global with the one set of each hparams file here).
         """
         self.optimizers_dict = {}
         for name in self.m4t.adapters.active:
             adapter_set = self.m4t.adapters.sets[name]
             if not adapter_set.trainable:
                 continue
-            optimizer = self.opt_class(list(self.m4t.adapters.parameters(name)))
+            params, decay = list(self.m4t.adapters.parameters(name)), adapter_set.config.weight_decay
+            groups = [
+                {
+                    "params": [p for p in params if p.ndim >= 2],
+                    **({} if decay is None else {"weight_decay": decay}),
+                },
+                {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+            ]
+            optimizer = self.opt_class([group for group in groups if group["params"]])
             for group in optimizer.param_groups:
                 group["lr"] = adapter_set.config.lr or group["lr"]
-                if adapter_set.config.weight_decay is not None:
-                    group["weight_decay"] = adapter_set.config.weight_decay
                 group["peak_lr"] = group["lr"]  # warmup climbs to it, annealing scales it
             self.optimizers_dict[name] = optimizer
             self.checkpointer.add_recoverable(f"optimizer_{name}", optimizer)
         self.optimizer = next(iter(self.optimizers_dict.values()))
+
+    def optimizers_step(self) -> None:
+        """SpeechBrain's step, each set's gradient norm clipped over all its groups first (it clips
+        an optimizer's first group only: here the matrices). With fp16 the gradients are still
+        scaled at this point, so there SpeechBrain's clipping alone applies."""
+        if self.max_grad_norm > 0 and not self.scaler.is_enabled():
+            for optimizer in self.optimizers_dict.values():
+                params = [p for group in optimizer.param_groups for p in group["params"]]
+                torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+        super().optimizers_step()
 
     def on_fit_batch_start(self, batch: PaddedBatch, should_step: bool) -> None:
         """Linear warmup of every set's learning rate over the first ``warmup_steps`` steps."""
