@@ -11,6 +11,9 @@ encoder + shared decoder + embeddings; no speech-output towers).
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import torch
 
 from speechbrain_m4t_adapters.adapters import (
@@ -38,9 +41,9 @@ EXPERIMENTS = {
 
 def recipes_table() -> None:
     """Every recipe's parameters on v1 medium (what the run logs at start) beside the paper's budget."""
-    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from recipe_budgets import recipe_parameters, within_budget
 
-    from speechbrain_m4t_adapters.training.budget import recipe_parameters, within_budget
     from speechbrain_m4t_adapters.training.hparams import load_experiment
 
     print(f"{'recipe':60s} {'ours':>14s} {'paper':>8s} {'diff':>7s}")
@@ -86,6 +89,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
     recipes_table() if "--recipes" in sys.argv[1:] else main()

@@ -72,8 +72,11 @@ def test_hub_release_reads_every_row_and_decodes_audio(hub, tmp_path):
         source, _ = sf.read(REAL / "respin" / "bn" / "wav" / f"{e.id}.wav", dtype="int16")
         np.testing.assert_array_equal(written, source)
         assert Path(e.wav).parent == tmp_path / "train_audio"
+    # The valid shard holds Maithili rows: skipped as another language, not relabelled Bengali.
     valid = prepare_indicvoices(hub / "bengali", tmp_path / "valid.csv", split="valid")
-    assert valid.kept == 2
+    assert valid.kept == 0 and valid.counts == {"bad_row": 2}
+    assert all(item.detail == "language 'mai', not 'ben'" for item in valid.items)
+    assert prepare_indicvoices(hub / "bengali", tmp_path / "mai.csv", split="valid", language="mai").kept == 2
 
 
 def test_hub_hours_subset_is_seeded_speaker_aware_and_held_out_is_disjoint(hub, tmp_path):
@@ -103,7 +106,7 @@ def test_select_hours_speaker_aware_spreads_the_budget():
 
 
 def test_undecodable_rows_are_counted_skipped_and_the_budget_refilled(tmp_path):
-    rows = respin_rows("bn", "bn")
+    rows = respin_rows("bn", "or")  # Bengali clips standing in for Odia rows (labelled so)
     rows[1] = dict(rows[1], audio=b"RIFF not really audio", path="broken.wav")
     shard = write_hub_shard(rows, tmp_path / "odia" / "train-00000-of-00001.parquet", row_group_size=2)
     csv = tmp_path / "all.csv"
@@ -184,7 +187,7 @@ def test_generic_parquet_with_path_column(tmp_path):
 
 
 def test_repeated_audio_file_names_fall_back_to_row_ids(tmp_path):
-    rows = [dict(r, path="audio.wav") for r in respin_rows("bn", "bn")]
+    rows = [dict(r, path="audio.wav") for r in respin_rows("bn", "hi")]  # stand-ins, labelled Hindi
     shard = write_hub_shard(rows, tmp_path / "hindi" / "valid-00000-of-00001.parquet")
     report = prepare_indicvoices(shard.parent, tmp_path / "v.csv", split="valid")
     ids = [e.id for e in read_asr_manifest(tmp_path / "v.csv")]

@@ -194,6 +194,60 @@ def test_recipe_and_engine_recipes_draw_the_same_training_and_validation_utteran
     assert (recipe_train, recipe_valid) == (engine_train, engine_valid)
 
 
+def test_recipe_and_engine_read_the_json_layouts_alike(tmp_path):
+    """One reader (``indicvoices_layouts``) for both: the same utterances, bounds and words, with a
+    negative start (clamped), a stale absolute path (found by name in ``../audios``) and bad rows."""
+    from indicvoices_prepare import read_split
+
+    from speechbrain_m4t_adapters.data import read_asr_manifest
+    from speechbrain_m4t_adapters.data.specs import prepare_asr_spec
+
+    data = _corpus(tmp_path / "odia")
+    _wav(data / "train" / "audios" / "c.wav", 1.0, 3)
+    recording = json.loads((data / "train" / "rec1.json").read_text(encoding="utf-8"))
+    recording["verbatim"][0]["start"] = -0.3
+    (data / "train" / "rec1.json").write_text(json.dumps(recording), encoding="utf-8")
+    stale = {"audio_filepath": "/gone/c.wav", "text": "ଚାରି  [noise]", "lang": "ory"}
+    (data / "train" / "sub").mkdir()
+    (data / "train" / "sub" / "more.jsonl").write_text(json.dumps(stale) + "\n", encoding="utf-8")
+    recipe = {
+        r["ID"]: (round(r["start"] / 16000, 3), round(r["stop"] / 16000, 3), r["wrd"])
+        for r in read_split(str(data), "train", "ory")
+    }
+    spec = {"corpus": "indicvoices", "data_folder": str(data), "language": "ory", "split": "train"}
+    prepare_asr_spec(spec, tmp_path / "e.csv")
+    engine = {
+        e.id: (round(e.start or 0.0, 3), round(e.stop or 0.0, 3), e.transcript)
+        for e in read_asr_manifest(tmp_path / "e.csv")
+    }
+    assert recipe == engine and len(engine) == 6
+    assert engine["rec1_chunk_1"] == (0.0, 2.0, "ଆମେ ଯିବା") and engine["c"] == (0.0, 0.0, "ଚାରି")
+
+
+def test_engine_skips_hub_rows_of_another_language_as_the_recipe_does(tmp_path):
+    """The language given (or the folder's) no longer relabels rows whose ``lang`` names another."""
+    from indicvoices_prepare import read_split
+
+    from speechbrain_m4t_adapters.data import read_asr_manifest, read_skipped, skipped_path
+    from speechbrain_m4t_adapters.data.specs import prepare_asr_spec
+
+    def row(i: int, lang: str) -> dict:
+        buffer = io.BytesIO()
+        sf.write(buffer, np.zeros(16000, "float32"), 16000, format="WAV")
+        values = {"audio": buffer.getvalue(), "path": f"u{i}.wav", "duration": 1.0, "samples": 16000}
+        return {**values, "verbatim": f"ଶବ୍ଦ {i}", "lang": lang}
+
+    data = tmp_path / "odia"
+    write_hub_shard([row(0, "odia"), row(1, "bengali"), row(2, "ory")], data / "train-00000-of-00001.parquet")
+    spec = {"corpus": "indicvoices", "data_folder": str(data), "language": "ory", "split": "train"}
+    report = prepare_asr_spec(spec, tmp_path / "e.csv")
+    engine = {entry.id for entry in read_asr_manifest(tmp_path / "e.csv")}
+    assert engine == {r["ID"] for r in read_split(str(data), "train", "ory")} == {"u0", "u2"}
+    (skip,) = read_skipped(skipped_path(tmp_path / "e.csv"))
+    assert report.counts == {"bad_row": 1}
+    assert (skip.id, skip.detail) == ("u1", "language 'bengali', not 'ory'")
+
+
 def _train(tmp_path: Path, data: Path, epochs: int, *extra: str) -> subprocess.CompletedProcess:
     command = [
         sys.executable,

@@ -64,7 +64,7 @@ def test_layout_recipe_is_the_plugins_recipe_folder_and_needs_no_plugin(tmp_path
     files = (p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     names = sorted(str(p.relative_to(source)) for p in files)
     laid_out = sorted(str(p.relative_to(recipe)) for p in recipe.rglob("*") if p.is_file())
-    # plus the tiny offline model its test rows build (the plugin keeps it in the package)
+    # plus the tiny offline model its test rows build and the IndicVoices layouts (package files)
     assert laid_out == sorted([*names, "extra_requirements.txt", *RECIPE_FILES.values()])
     yamls = sorted(recipe.glob("hparams/*.yaml"))
     assert len(yamls) == 12  # 4 experiments x 3 languages
@@ -80,13 +80,14 @@ def test_layout_recipe_is_the_plugins_recipe_folder_and_needs_no_plugin(tmp_path
                 found = _module_file(tmp_path, module)
                 defined = re.search(rf"\b(class|def|import) {name}\b|import .*\b{name}\b", found.read_text())
                 assert defined, f"{yaml.name}: {tag}"
-    for script in ("train.py", "indicvoices_prepare.py", "tiny_seamless_m4t.py"):
+    for script in ("train.py", "indicvoices_prepare.py", "indicvoices_layouts.py", "tiny_seamless_m4t.py"):
         tree = ast.parse((recipe / script).read_text(encoding="utf-8"))
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         outside = {m.split(".")[0] for m in imported} - set(sys.stdlib_module_names)
         allowed = {"speechbrain", "torch", "torchaudio", "hyperpyyaml", "pyarrow", "indicvoices_prepare"}
-        allowed |= {"tiny_seamless_m4t", "transformers", "sentencepiece"}  # its own module; requirements
+        allowed |= {"tiny_seamless_m4t", "indicvoices_layouts"}  # its own modules
+        allowed |= {"transformers", "sentencepiece"}  # extra requirements
         assert outside <= allowed, script  # SpeechBrain's requirements and extra_requirements.txt
     requirements = (recipe / "extra_requirements.txt").read_text()
     assert "speechbrain-m4t-adapters" not in requirements and "transformers" in requirements

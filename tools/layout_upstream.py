@@ -39,7 +39,8 @@ RECIPE = Path("recipes/IndicVoices/ASR/seamless_m4t_adapters")
 MODULE_MAP = {
     f"{PACKAGE}.model": LOBE,
     f"{PACKAGE}.adapters": LOBE,
-    f"{PACKAGE}.tiny": "tiny_seamless_m4t",  # a module of the recipe folder (RECIPE_FILES)
+    f"{PACKAGE}.tiny": "tiny_seamless_m4t",  # modules of the recipe folder (RECIPE_FILES)
+    f"{PACKAGE}.data.indicvoices_layouts": "indicvoices_layouts",
 }
 #: The contributed core (relative to the package) -> path under the lobe folder. What is not listed
 #: stays in the plugin, which builds on it (docs/upstream.md); the core imports nothing else of ours.
@@ -49,8 +50,13 @@ MOVED_FILES = {
     **{f"model/{name}.py": f"{name}.py" for name in CORE_MODULES},
     **{f"adapters/{name}.py": f"{name}.py" for name in CORE_ADAPTERS},
 }
-#: Package files that go to the recipe folder: the tiny offline model its test rows build.
-RECIPE_FILES = {"tiny.py": "tiny_seamless_m4t.py", "resources/tiny_corpus.txt": "resources/tiny_corpus.txt"}
+#: Package files that go to the recipe folder: the tiny offline model its test rows build, and the
+#: IndicVoices layouts its ``indicvoices_prepare.py`` reads (the plugin's engine reads them too).
+RECIPE_FILES = {
+    "tiny.py": "tiny_seamless_m4t.py",
+    "resources/tiny_corpus.txt": "resources/tiny_corpus.txt",
+    "data/indicvoices_layouts.py": "indicvoices_layouts.py",
+}
 #: Paths named in the unit tests (which load the tiny model's builder from its file).
 TEST_PATHS = {f"{PACKAGE}/{ours}": f"{RECIPE}/{theirs}" for ours, theirs in RECIPE_FILES.items()}
 #: The plugin's SpeechBrain-shaped recipe, laid out verbatim (names rewritten) at ``RECIPE``.
@@ -107,8 +113,6 @@ def rewrite_names(text: str) -> str:
     def dotted(match: re.Match) -> str:
         """The upstream name of one dotted name (plugin names unchanged)."""
         name = match[0]
-        if re.match(rf"{PACKAGE}\.(training|inference|data|evaluation|cli)\b", name):
-            return name
         try:
             return upstream_module(name)
         except KeyError:

@@ -7,15 +7,17 @@ start, stop, wrd`` (``start``/``stop`` in samples, both 0 for a whole file). As 
 no test transcripts). The draw visits the rows in a seeded order, speakers taking turns where
 the release names them (``speaker_id`` of the hub release), and takes each row that still fits;
 training duration limits are applied afterwards (in ``train.py``), so they never move the draw.
-Three layouts are read:
+Three layouts are read (the two JSON ones by ``indicvoices_layouts.py``, which the plugin's
+engine reads them with too):
 
 * per-recording JSON (the ai4bharat.iitm.ac.in download): ``<id>.json`` holding a ``verbatim``
   list of ``{"start", "end", "text"}`` segments (and a parallel ``normalized`` list) next to
   ``<id>.wav`` (or ``.flac``, ``.mp3``, ``.ogg``): one row per segment, ID ``<id>_chunk_<k>``;
   below ``<data_folder>/<split>/`` (any depth);
 * JSON-lines manifests (AI4Bharat's segmentation script): one ``{"audio_filepath", "text",
-  "duration", "lang"}`` object per line, paths relative to the manifest, below
-  ``<data_folder>/<split>/`` or in a ``<split>.json[l]`` file in ``data_folder``;
+  "duration", "lang"}`` object per line, paths relative to the manifest (else looked up by name
+  in ``audios/`` beside it or above it), below ``<data_folder>/<split>/`` or in a
+  ``<split>.json[l]`` file in ``data_folder``;
 * the Hugging Face hub release (``ai4bharat/IndicVoices``, a snapshot's language folder holding
   ``<split>-XXXXX-of-NNNNN.parquet`` shards with the audio inside; needs ``pyarrow``): the audio
   of the chosen rows only is written to ``<save_folder>/audio/<train|valid|test>/``.
@@ -37,20 +39,23 @@ import json
 import logging
 import math
 import os
-import random
-import re
 from collections.abc import Iterator
 
 from speechbrain.dataio.dataio import read_audio_info
 
+from speechbrain_m4t_adapters.data.indicvoices_layouts import (  # read by the plugin too
+    SEGMENT_END_TOLERANCE,
+    TAG,
+    Segment,
+    draw_subsets,
+    read_listing,
+)
+
 logger = logging.getLogger(__name__)
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
 CSV_HEADER = ["ID", "duration", "wav", "start", "stop", "wrd"]
-TAG = re.compile(r"\[[^\]]*\]")  # [noise], [laughter], ...
 #: Other spellings of the three languages' codes in ``lang`` fields.
 LANGUAGE_NAMES = {"ory": ("odia", "oriya", "or"), "mai": ("maithili",), "ben": ("bengali", "bangla", "bn")}
-SEGMENT_END_TOLERANCE = 0.1  # s a segment may end past the end of its recording
 OPTIONS_FILE = "prepare_options.json"  # the settings the CSV files were prepared with
 
 
@@ -201,9 +206,9 @@ def read_json_file(path: str, language: str, text_field: str = "verbatim") -> It
     Arguments
     ---------
     path : str
-        The file.
+        The file (read by ``indicvoices_layouts.read_listing``).
     language : str
-        Expected language code (JSON lines).
+        Expected language code (``lang`` fields).
     text_field : str
         ``verbatim`` or ``normalized``.
 
@@ -212,73 +217,40 @@ def read_json_file(path: str, language: str, text_field: str = "verbatim") -> It
     dict or str
         A CSV row, or ``"<file>:<line or segment>: <reason>"``.
     """
-    with open(path, encoding="utf-8") as stream:
-        content = stream.read()
-    try:
-        recording = json.loads(content)
-    except ValueError:
-        recording = None
-    if isinstance(recording, dict) and isinstance(recording.get("verbatim"), list):
-        yield from segment_rows(path, recording, text_field)
-        return
-    for number, line in enumerate(content.splitlines(), start=1):
-        if line.strip():
-            yield line_row(path, number, line, language, text_field)
+    recordings: dict[str, object] = {}  # audio file -> its info, read once for all its segments
+    for found in read_listing(path, text_field):
+        if found.error:
+            yield f"{found.origin}: {found.error}"
+        else:
+            yield checked_row(found, language, recordings)
 
 
-def segment_rows(path: str, recording: dict, text_field: str) -> Iterator[dict | str]:
-    """Yield a row (or a bad-row message) per segment of a per-recording JSON file."""
-    stem = os.path.splitext(path)[0]
-    audio = next((stem + ext for ext in AUDIO_EXTENSIONS if os.path.isfile(stem + ext)), None)
-    if audio is None:
-        yield f"{path}: no audio file {os.path.basename(stem)}.wav/.flac/.mp3/.ogg next to it"
-        return
-    info = read_audio_info(audio)
-    length = info.num_frames / info.sample_rate
-    texts = recording.get(text_field, recording["verbatim"])
-    if not isinstance(texts, list) or len(texts) != len(recording["verbatim"]):
-        yield f"{path}: '{text_field}' is not a list parallel to 'verbatim'"
-        return
-    for k, (segment, text) in enumerate(zip(recording["verbatim"], texts), start=1):
-        try:
-            start, end = max(float(segment["start"]), 0.0), float(segment["end"])
-        except (KeyError, TypeError, ValueError):
-            yield f"{path}:segment {k}: no numeric start/end"
-            continue
-        if not start < end <= length + SEGMENT_END_TOLERANCE:
-            yield f"{path}:segment {k}: times {start}-{end} s outside the {length:.2f} s recording"
-            continue
-        words = clean(text.get("text") if isinstance(text, dict) else None)
-        if not words:
-            yield f"{path}:segment {k}: empty transcript"
-            continue
-        first, last = round(start * info.sample_rate), round(min(end, length) * info.sample_rate)
-        utterance = f"{os.path.basename(stem)}_chunk_{k}"
-        yield row(utterance, (last - first) / info.sample_rate, audio, first, last, words)
-
-
-def line_row(path: str, number: int, line: str, language: str, text_field: str) -> dict | str:
-    """The row of one JSON-lines entry, or a message saying why it is unusable."""
-    where = f"{path}:{number}"
-    try:
-        entry = json.loads(line)
-        audio = os.path.join(os.path.dirname(path), entry["audio_filepath"])
-    except (ValueError, KeyError, TypeError):
-        return f"{where}: not a JSON object with 'audio_filepath'"
-    if not same_language(entry.get("lang"), language):
-        return f"{where}: language {entry['lang']!r}, not {language!r}"
-    if not os.path.isfile(audio):
-        return f"{where}: audio file {audio} not found"
-    words = clean(entry.get(text_field, entry.get("text")))
+def checked_row(segment: Segment, language: str, recordings: dict) -> dict | str:
+    """The CSV row of a listed segment, or a message saying why it is unusable."""
+    where = segment.origin
+    if not same_language(segment.lang, language):
+        return f"{where}: language {segment.lang!r}, not {language!r}"
+    if not os.path.isfile(segment.audio):
+        return f"{where}: audio file {segment.audio} not found"
+    words = clean(segment.text)
     if not words:
         return f"{where}: empty transcript"
-    duration = entry.get("duration")
-    if not isinstance(duration, (int, float)):
-        info = read_audio_info(audio)
-        duration = info.num_frames / info.sample_rate
-    if not (math.isfinite(duration) and duration > 0):
-        return f"{where}: duration {duration!r} is not a positive number of seconds"
-    return row(os.path.splitext(os.path.basename(audio))[0], float(duration), audio, 0, 0, words)
+    duration = segment.duration
+    if segment.start is None and isinstance(duration, (int, float)):  # a whole file, listed length
+        if not (math.isfinite(duration) and duration > 0):
+            return f"{where}: duration {duration!r} is not a positive number of seconds"
+        return row(segment.utterance, float(duration), segment.audio, 0, 0, words)
+    if segment.audio not in recordings:
+        recordings[segment.audio] = read_audio_info(segment.audio)
+    info = recordings[segment.audio]
+    length = info.num_frames / info.sample_rate
+    if segment.start is None:
+        return row(segment.utterance, length, segment.audio, 0, 0, words)
+    start, end = segment.start, segment.end
+    if not start < end <= length + SEGMENT_END_TOLERANCE:
+        return f"{where}: times {start}-{end} s outside the {length:.2f} s recording"
+    first, last = round(start * info.sample_rate), round(min(end, length) * info.sample_rate)
+    return row(segment.utterance, (last - first) / info.sample_rate, segment.audio, first, last, words)
 
 
 def hub_rows(path: str, language: str, text_field: str = "verbatim") -> Iterator[dict | str]:
@@ -373,38 +345,10 @@ def clean(text: object) -> str:
     return " ".join(TAG.sub(" ", text).split()) if isinstance(text, str) else ""
 
 
-def visiting_order(rows: list[dict], seed: int) -> list[int]:
-    """Seeded order of ``rows`` for :func:`draw_hours`: a shuffle, or where rows have a
-    ``speaker`` (unnamed: a speaker of its own) speakers taking turns in a seeded order, each
-    giving its next utterance, so that a budget spreads over as many speakers as possible.
-
-    Example
-    -------
-    >>> order = visiting_order([{"speaker": s} for s in "aaab"], seed=0)
-    >>> sorted(order), order.index(3) <= 1  # "b" has its turn in the first round
-    ([0, 1, 2, 3], True)
-    """
-    rng = random.Random(seed)
-    if not any("speaker" in r for r in rows):
-        order = list(range(len(rows)))
-        rng.shuffle(order)
-        return order
-    groups: dict[str, list[int]] = {}
-    for i, r in enumerate(rows):
-        groups.setdefault(f"spk:{r['speaker']}" if r.get("speaker") else f"row:{i}", []).append(i)
-    keys = sorted(groups)
-    rng.shuffle(keys)
-    for key in keys:
-        rng.shuffle(groups[key])
-    rounds = itertools.zip_longest(*(groups[k] for k in keys))  # round r: each speaker's r-th row
-    return [i for turn in rounds for i in turn if i is not None]
-
-
 def draw_hours(rows: list[dict], budgets: list[float], seed: int) -> list[list[dict]]:
-    """Disjoint seeded subsets of ``rows``, one per budget (hours), drawn in turn from the rest.
-
-    Rows are visited in :func:`visiting_order` and taken while they fit; each subset keeps the
-    input order.
+    """Disjoint seeded subsets of ``rows``, one per budget (hours), drawn in turn from the rest
+    (``indicvoices_layouts.draw_subsets``: speakers take turns where rows have a ``speaker``);
+    each subset keeps the input order.
 
     Example
     -------
@@ -413,14 +357,6 @@ def draw_hours(rows: list[dict], budgets: list[float], seed: int) -> list[list[d
     >>> len(first), len(second), {r["ID"] for r in first} & {r["ID"] for r in second}
     (3, 3, set())
     """
-    order = visiting_order(rows, seed)
-    subsets = []
-    for hours in budgets:
-        taken, total = set(), 0.0
-        for i in order:
-            if total + rows[i]["duration"] <= hours * 3600:
-                taken.add(i)
-                total += rows[i]["duration"]
-        order = [i for i in order if i not in taken]
-        subsets.append([r for i, r in enumerate(rows) if i in taken])
-    return subsets
+    speakers = [r.get("speaker") for r in rows] if any("speaker" in r for r in rows) else None
+    subsets = draw_subsets([r["duration"] for r in rows], budgets, seed, speakers)
+    return [[rows[i] for i in subset] for subset in subsets]

@@ -7,21 +7,19 @@ SpeechBrain recipes), else each candidate is validated, the ``hours`` subset dra
 unselected entries are not errors; the duration limits apply to what it drew) and the manifest
 (:mod:`.manifest`) and ``<stem>.skipped.tsv`` written. It returns a :class:`~.manifest.SkipReport`.
 
-Checks, in order (the first failing one gives the reason): ``bad_row`` (malformed listing line,
-segment times invalid or outside the audio), ``duplicate_id``, ``missing_audio`` / ``corrupt_audio`` /
-``empty_audio`` / ``truncated_audio`` / ``nonfinite_audio`` (no file, unreadable header or with
-``verify_decode=True`` undecodable, 0 samples, a WAV shorter than its header declares, a NaN/inf
-sample with ``verify_decode``), ``empty_transcript`` (whitespace runs become one space) and
-``too_short`` / ``too_long`` (outside ``[min_duration, max_duration]``).
+Checks, in order (the first failing one gives the reason): ``bad_row`` (malformed listing line, a row
+labelled another language than the given one, segment times invalid or outside the audio),
+``duplicate_id``, ``missing_audio`` / ``corrupt_audio`` / ``empty_audio`` / ``truncated_audio`` /
+``nonfinite_audio`` (no file, unreadable header or with ``verify_decode=True`` undecodable, 0 samples, a
+WAV shorter than its header declares, a NaN/inf sample with ``verify_decode``), ``empty_transcript``
+(whitespace runs become one space) and ``too_short`` / ``too_long`` (outside the duration limits).
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
-import itertools
 import logging
-import random
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,13 +28,12 @@ from typing import Any
 
 from ..progress import progress_bar
 from .audio import AudioError, PathLike, audio_info, load_audio
-from .languages import to_iso639_3
+from .indicvoices_layouts import SEGMENT_END_TOLERANCE, draw_subsets  # shared with the IndicVoices recipe
+from .languages import lookup_language, to_iso639_3
 from .manifest import AsrEntry, SkipReport, prepare_once, write_asr_manifest
 
 logger = logging.getLogger(__name__)
 
-#: Tolerance (s) for segment ends slightly past the end of the file.
-SEGMENT_END_TOLERANCE = 0.1
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # what errors="surrogateescape" makes of a non-UTF-8 byte
 _RESPIN_FOLDERS = {"ben": "bn", "mai": "mt"}
 FLEURS_COLUMNS = tuple("id file_name raw_transcription transcription phonemes num_samples gender".split())
@@ -128,6 +125,9 @@ def _checked_entry(
     """The manifest row of a candidate that passes every check (``language``: else the candidate's)."""
     if cand.error:
         raise _Skip("bad_row", cand.error)
+    own, given = (lookup_language(x) if x else None for x in (cand.language, language))
+    if own and given and own != given:  # labelled another known language: skipped, not relabelled
+        raise _Skip("bad_row", f"language {cand.language!r}, not {language!r}")
     if cand.id in seen:
         raise _Skip("duplicate_id")
     seen.add(cand.id)
@@ -179,8 +179,8 @@ def validate(
     origins: dict[str, str] | None = None,
 ) -> list[AsrEntry]:
     """The entries that pass the checks of the module docstring; counts and skips go to ``report``;
-    ``language`` labels every row (else each ``Candidate.language``); ``origins`` (if given)
-    receives each kept entry's ``file:line``."""
+    ``language`` labels every row (else each ``Candidate.language``; one labelled another known
+    language is a ``bad_row``); ``origins`` (if given) receives each kept entry's ``file:line``."""
     options = options or PrepareOptions()
     kept: list[AsrEntry] = []
     seen: set[str] = set()
@@ -196,33 +196,6 @@ def validate(
     return kept
 
 
-def selection_order(n: int, seed: int = 1234, speakers: Sequence[str | None] | None = None) -> list[int]:
-    """Seeded visiting order of ``n`` rows for :func:`select_hours`: a seeded shuffle, or with ``speakers``
-    (unlabelled rows: one speaker each) speakers taking turns in a seeded order, each giving its next
-    utterance (seeded order): a budget spreads over as many speakers as possible.
-
-    Example
-    -------
-    >>> order = selection_order(4, seed=0, speakers=["a", "a", "a", "b"])
-    >>> sorted(order), order.index(3) <= 1      # "b" gets a turn in round one
-    ([0, 1, 2, 3], True)
-    """
-    rng = random.Random(seed)
-    if speakers is None:
-        order = list(range(n))
-        rng.shuffle(order)
-        return order
-    groups: dict[str, list[int]] = {}
-    for i, spk in enumerate(speakers):
-        groups.setdefault(f"spk:{spk}" if spk else f"row:{i}", []).append(i)
-    keys = sorted(groups)
-    rng.shuffle(keys)
-    for key in keys:
-        rng.shuffle(groups[key])
-    turns = itertools.zip_longest(*(groups[k] for k in keys))  # round r: each speaker's r-th utterance
-    return [i for turn in turns for i in turn if i is not None]
-
-
 def select_hours(
     rows: Sequence[AsrEntry],
     hours: float,
@@ -232,9 +205,8 @@ def select_hours(
 ) -> list[AsrEntry]:
     """Draw a seeded subset of ``rows`` (anything with a ``duration`` in s) of at most ``hours``.
 
-    Rows are visited in the order of :func:`selection_order` (private RNG) and added while they fit
-    (shorter rows may fill what a too long one left); the result keeps the input order. ``skip_hours``
-    first fills (and leaves out) that budget: ``skip_hours=5, hours=0.5`` is disjoint from ``hours=5``.
+    Drawn by :func:`~.indicvoices_layouts.draw_subsets` (in input order); ``skip_hours`` first fills
+    (and leaves out) that budget: ``skip_hours=5, hours=0.5`` is disjoint from ``hours=5``.
 
     Example
     -------
@@ -248,16 +220,8 @@ def select_hours(
     """
     if speakers is not None and len(speakers) != len(rows):
         raise ValueError(f"{len(speakers)} speaker labels for {len(rows)} rows")
-    order = selection_order(len(rows), seed, speakers)
-    taken: set[int] = set()
-    for budget in (skip_hours * 3600.0, hours * 3600.0):
-        order = [i for i in order if i not in taken]  # the skipped fill is left out
-        taken, total = set(), 0.0
-        for i in order:
-            if total + rows[i].duration <= budget:
-                taken.add(i)
-                total += rows[i].duration
-    return [row for i, row in enumerate(rows) if i in taken]
+    taken = draw_subsets([row.duration for row in rows], [skip_hours, hours], seed, speakers)[1]
+    return [rows[i] for i in taken]
 
 
 def log_selection(name: str, chosen: Sequence[AsrEntry], total: int, options: PrepareOptions) -> None:

@@ -2,36 +2,16 @@
 
 An experiment's *budget* is the number the paper's tables print beside it: its trainable
 parameters or, when evaluation-only (a cross-lingual pivot), those of the sets it loads.
-:func:`recipe_parameters` counts it on v1 medium built on the meta device (no download).
+``tools/recipe_budgets.py`` counts a recipe's on v1 medium built on the meta device (no download).
 """
 
 import dataclasses
 import functools
 import math
-from pathlib import Path
 
 import torch
 
 from ..adapters import SwitchableAdapterSets
-from ..adapters.io import parse_folder_entry
-from .hparams import load_experiment
-from .preflight import find_recipe
-
-#: Relative difference allowed between a recipe's count and the paper's budget ...
-BUDGET_TOLERANCE = 0.02
-#: ... or the rounding of the poster, which prints whole millions ("6M" is 6.33M: 12 x 527,616).
-POSTER_ROUNDING = 0.5e6
-
-
-def within_budget(ours: int, paper: float) -> bool:
-    """True when ``ours`` matches the paper's figure (2 %, or the poster's whole-million rounding).
-
-    Example
-    -------
-    >>> within_budget(6_331_392, 6e6), within_budget(311_277_888, 311e6), within_budget(52e6, 46e6)
-    (True, True, False)
-    """
-    return abs(ours - paper) <= max(BUDGET_TOLERANCE * paper, POSTER_ROUNDING)
 
 
 def experiment_parameters(report: dict) -> int:
@@ -71,39 +51,9 @@ def budget_line(ours: int, paper: float | None, base: int | None = None) -> str:
     return line + f"; the paper's budget: {paper / 1e6:.2f}M ({versus})"
 
 
-def _attach(sets: SwitchableAdapterSets, path: Path, trainable: bool, prefix: str = "") -> None:
-    hparams, _ = load_experiment(path, "data_folder: /data")
-    for entry in hparams.get("pretrained_adapters") or []:
-        folder, options = parse_folder_entry(entry)
-        producer = find_recipe(folder.parent.parent.name, path)  # <output_root>/<experiment>/<seed>/adapters
-        if producer is None:
-            raise FileNotFoundError(f"{path}: no recipe writes {folder}")
-        keep = hparams.get("train_pretrained_adapters", False)
-        _attach(sets, producer, trainable=keep, prefix=options.get("prefix", ""))
-    for name, config in (hparams.get("adapters") or {}).items():
-        sets.add(prefix + name, config, activate=True, trainable=trainable)
-
-
-def recipe_parameters(path: str | Path) -> int:
-    """Budget of a recipe YAML on v1 medium (meta device); the recipes writing its
-    ``pretrained_adapters`` are found beside it (:func:`~.preflight.recipe_folders`)."""
-    path = Path(path).resolve()
-    sets = _meta_v1_medium()
-    hparams, _ = load_experiment(path, "data_folder: /data")
-    if not hparams.get("freeze_base", True):
-        return sum(p.numel() for p in sets.model.parameters())
-    try:
-        # New sets train; sets of pretrained folders train only with train_pretrained_adapters.
-        _attach(sets, path, trainable=True)
-        trainable = sum(sets.num_parameters(n) for n in sets.sets if sets.sets[n].trainable)
-        return trainable or sum(sets.num_parameters(n) for n in sets.sets)  # as experiment_parameters
-    finally:
-        for name in list(sets.sets):
-            sets.remove(name)
-
-
 @functools.cache
-def _meta_v1_medium() -> SwitchableAdapterSets:
+def paper_model_sets() -> SwitchableAdapterSets:
+    """Adapter sets on v1 medium, the paper's model, on the meta device (cached)."""
     from ..model.reference_configs import reference_config
 
     return _meta_sets(reference_config("v1-medium"))
@@ -141,7 +91,7 @@ def scale_to_paper_fraction(adapters: dict, model_source: str) -> list[str]:
     from ..bundled import resolve_model_source
 
     base_config = AutoConfig.from_pretrained(resolve_model_source(model_source))
-    paper, ours = _meta_v1_medium(), _meta_sets(base_config)
+    paper, ours = paper_model_sets(), _meta_sets(base_config)
     our_base = sum(p.numel() for _, p in base_parameters(ours.model))
     lines = []
     for name, config in adapters.items():
