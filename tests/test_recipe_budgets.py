@@ -110,4 +110,5 @@ def test_budget_tool_examples_hold():
 
     import recipe_budgets
 
-    assert doctest.testmod(recipe_budgets).attempted >= 1 and doctest.testmod(recipe_budgets).failed == 0
+    results = doctest.testmod(recipe_budgets)
+    assert results.attempted >= 1 and results.failed == 0

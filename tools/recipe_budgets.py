@@ -46,7 +46,7 @@ def _attach(sets: SwitchableAdapterSets, path: Path, trainable: bool, prefix: st
 
 def recipe_parameters(path: str | Path) -> int:
     """Budget of a recipe YAML on v1 medium (meta device); the recipes writing its
-    ``pretrained_adapters`` are found beside it (:func:`~.preflight.recipe_folders`)."""
+    ``pretrained_adapters`` are found beside it (``training.preflight.recipe_folders``)."""
     path = Path(path).resolve()
     sets = paper_model_sets()
     hparams, _ = load_experiment(path, "data_folder: /data")

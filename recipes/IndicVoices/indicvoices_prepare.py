@@ -43,7 +43,7 @@ from collections.abc import Iterator
 
 from speechbrain.dataio.dataio import read_audio_info
 
-from speechbrain_m4t_adapters.data.indicvoices_layouts import (  # read by the plugin too
+from speechbrain_m4t_adapters.data.indicvoices_layouts import (  # the listings and the hours draw
     SEGMENT_END_TOLERANCE,
     TAG,
     Segment,

@@ -84,9 +84,10 @@ def prepare_indicvoices(
     if language is None and (hub or not root.is_file()):
         language = _infer_language(root.resolve())
     if hub:
-        cols, tags = dict(HUB_COLUMNS, text=text_field), (lambda t: _text(t, True)) if remove_tags else None
+        columns = dict(HUB_COLUMNS, text=text_field)
+        tags = (lambda t: _text(t, True)) if remove_tags else None
         return prepare_parquet(
-            root, save_csv, cols, split, language, audio_folder, tags, name=name, options=opts
+            root, save_csv, columns, split, language, audio_folder, tags, name=name, options=opts
         )
 
     def candidates(report: SkipReport) -> Iterator[Candidate]:

@@ -36,6 +36,7 @@ from .manifest import PathLike, SkipReport
 from .prepare import (
     Candidate,
     PrepareOptions,
+    _outside_limits,
     log_selection,
     prepare_manifest,
     select_hours,
@@ -301,7 +302,6 @@ def _header_duration(cell, kind: str, shard: Path, root: Path) -> float | None:
 def _check_rows(rows: list[_Row], tables: _Tables, report: SkipReport, options: PrepareOptions) -> list[_Row]:
     """The metadata checks of :func:`~.prepare.validate`, before any audio is decoded."""
     kept, seen = [], set()
-    max_duration = options.max_duration
     for row in rows:
         origin = tables.origin(row)
         if row.id in seen:
@@ -310,10 +310,8 @@ def _check_rows(rows: list[_Row], tables: _Tables, report: SkipReport, options: 
             report.skip(row.id, "empty_transcript", origin)
         elif row.duration is None:
             report.skip(row.id, "bad_row", origin, "no numeric duration")
-        elif row.duration < options.min_duration:
-            report.skip(row.id, "too_short", origin, f"{row.duration:.3f} s")
-        elif max_duration is not None and row.duration > max_duration:
-            report.skip(row.id, "too_long", origin, f"{row.duration:.3f} s > {max_duration} s")
+        elif outside := _outside_limits(row.duration, options):
+            report.skip(row.id, outside[0], origin, outside[1])
         else:
             kept.append(row)
         seen.add(row.id)
