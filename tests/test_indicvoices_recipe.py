@@ -224,6 +224,33 @@ def test_recipe_and_engine_read_the_json_layouts_alike(tmp_path):
     assert engine["rec1_chunk_1"] == (0.0, 2.0, "ଆମେ ଯିବା") and engine["c"] == (0.0, 0.0, "ଚାରି")
 
 
+def test_non_finite_segment_times_are_bad_rows_in_both_readers(tmp_path):
+    """JSON allows NaN and Infinity: such segments are reported, never written with a NaN duration."""
+    from indicvoices_prepare import read_split
+
+    from speechbrain_m4t_adapters.data import read_asr_manifest, read_skipped, skipped_path
+    from speechbrain_m4t_adapters.data.specs import prepare_asr_spec
+
+    _wav(tmp_path / "odia" / "train" / "rec.wav", 4.0, 0)
+    listed = [
+        {"start": float("nan"), "end": 1.0, "text": "ଏକ"},
+        {"start": 1.0, "end": float("inf"), "text": "ଦୁଇ"},
+    ]
+    listed.append({"start": 2.0, "end": 3.0, "text": "ତିନି"})
+    (tmp_path / "odia" / "train" / "rec.json").write_text(json.dumps({"verbatim": listed}), encoding="utf-8")
+    assert [r["ID"] for r in read_split(str(tmp_path / "odia"), "train", "ory")] == ["rec_chunk_3"]
+    spec = {
+        "corpus": "indicvoices",
+        "data_folder": str(tmp_path / "odia"),
+        "language": "ory",
+        "split": "train",
+    }
+    report = prepare_asr_spec(spec, tmp_path / "e.csv")
+    assert [e.id for e in read_asr_manifest(tmp_path / "e.csv")] == ["rec_chunk_3"]
+    assert report.counts == {"bad_row": 2}
+    assert [s.id for s in read_skipped(skipped_path(tmp_path / "e.csv"))] == ["rec_chunk_1", "rec_chunk_2"]
+
+
 def test_engine_skips_hub_rows_of_another_language_as_the_recipe_does(tmp_path):
     """The language given (or the folder's) no longer relabels rows whose ``lang`` names another."""
     from indicvoices_prepare import read_split

@@ -141,7 +141,7 @@ def _checked_entry(
     start, stop, duration = None, None, file_duration  # (None, None): the whole file
     if cand.start is not None or cand.stop is not None:
         start, stop = cand.start or 0.0, file_duration if cand.stop is None else cand.stop
-        if start < 0 or stop <= start or stop > file_duration + SEGMENT_END_TOLERANCE:
+        if not 0 <= start < stop <= file_duration + SEGMENT_END_TOLERANCE:  # also False for NaN
             raise _Skip("bad_row", f"segment [{start}, {stop}] s of a {file_duration:.3f} s file")
         stop = min(stop, file_duration)
         duration = stop - start
