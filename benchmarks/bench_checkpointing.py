@@ -25,7 +25,6 @@ import torch.nn.functional as F  # noqa: E402
 
 from speechbrain_m4t_adapters import SeamlessM4T  # noqa: E402
 from speechbrain_m4t_adapters.adapters import BottleneckConfig  # noqa: E402
-from speechbrain_m4t_adapters.training.optim import param_groups  # noqa: E402
 
 SETTINGS = {
     "off": False,
@@ -56,7 +55,7 @@ def main() -> None:
         lobe.model.load_state_dict(state)
         lobe.set_activation_checkpointing(SETTINGS[name])
         lobe.train()
-    optimizers = {n: torch.optim.AdamW(param_groups(lobe), lr=1e-4) for n, lobe in lobes.items()}
+    optimizers = {n: torch.optim.AdamW(lobe.param_groups(), lr=1e-4) for n, lobe in lobes.items()}
     wavs, lens = _common.pad([c[0] for c in clips])
     inputs, labels = lobes["off"].text_ids.batch_targets([c[1] for c in clips], [c[2] for c in clips])
     batch = (wavs, lens, inputs, labels)

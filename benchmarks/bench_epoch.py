@@ -49,7 +49,6 @@ from speechbrain_m4t_adapters.adapters import BottleneckConfig, FinetuneConfig  
 from speechbrain_m4t_adapters.adapters.base import LAYER_STACKS  # noqa: E402
 from speechbrain_m4t_adapters.adapters.sets import ADAPTERS_ATTR  # noqa: E402
 from speechbrain_m4t_adapters.training.frozen_cache import FrozenOutputs  # noqa: E402
-from speechbrain_m4t_adapters.training.optim import param_groups  # noqa: E402
 
 RATE = 16000
 MODES = {
@@ -174,7 +173,7 @@ def run_ours(folder: Path, mode: str, data: list[dict], args, reference: dict, l
     m4t = SeamlessM4T(folder, adapters={"a": MODES[mode]})
     m4t.model.load_state_dict(reference["state"])
     m4t.train()
-    optimizer = torch.optim.AdamW(param_groups(m4t), lr=args.lr, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(m4t.param_groups(), lr=args.lr, weight_decay=0.0)
     trainable = [p for p in m4t.parameters() if p.requires_grad]
     if loop == "ours+dynamic":
         epochs = [dynamic_batches(data, args.batch, epoch, args.buckets) for epoch in range(args.epochs)]

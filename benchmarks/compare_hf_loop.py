@@ -5,7 +5,7 @@ same adapters, same optimiser (AdamW):
 
 * OURS: ``SeamlessM4T`` with an adapter set; the training step is the one
   ``AdapterBrain`` runs: ``m4t(wavs, wav_lens, decoder_input_ids=...)`` (the
-  torch filterbank inside), cross-entropy, ``AdamW`` over ``param_groups``.
+  torch filterbank inside), cross-entropy, ``AdamW`` over ``m4t.param_groups()``.
 * HF: ``SeamlessM4Tv2ForSpeechToText`` (``ForTextToText`` for the text row),
   frozen, a hand-written bottleneck adapter attached to every layer with
   ``register_forward_hook`` (PEFT has no bottleneck adapter), PEFT LoRA for
@@ -49,7 +49,6 @@ from speechbrain_m4t_adapters import SeamlessM4T  # noqa: E402
 from speechbrain_m4t_adapters.adapters import BottleneckConfig, FinetuneConfig, LoRAConfig  # noqa: E402
 from speechbrain_m4t_adapters.adapters.base import LAYER_STACKS  # noqa: E402
 from speechbrain_m4t_adapters.adapters.sets import ADAPTERS_ATTR  # noqa: E402
-from speechbrain_m4t_adapters.training.optim import param_groups  # noqa: E402
 
 LORA_TARGETS = (
     r"(speech_encoder\.encoder\.layers\.\d+\.self_attn\.linear_[qv]"
@@ -241,7 +240,7 @@ class OurLoop:
                     p.copy_(torch.randn(p.shape, generator=gen) * 0.05)
         self.m4t.train()
         self.device = device
-        self.optimizer = torch.optim.AdamW(param_groups(self.m4t), lr=1e-4)
+        self.optimizer = torch.optim.AdamW(self.m4t.param_groups(), lr=1e-4)
 
     def loss(self, batch: dict, timings: dict | None = None) -> torch.Tensor:
         if self.kind == "speech":

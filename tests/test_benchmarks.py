@@ -1,4 +1,4 @@
-"""The GPU report runs end to end on CPU with the tiniest model and writes its table."""
+"""Benchmarks run end to end on CPU at the smallest sizes (the GPU report, the frozen-output cache)."""
 
 from __future__ import annotations
 
@@ -44,3 +44,30 @@ def test_gpu_report_runs_on_cpu(tmp_path):
     # decoder adapters need no backward through the speech encoder: fewer FLOPs than encoder adapters
     assert 0 < float(dec[8]) < float(enc[8])
     assert "RTF" in rows[-1]
+
+
+def test_frozen_cache_benchmark_runs_and_the_cache_changes_no_loss():
+    # The benchmarks call the library as users do (m4t.param_groups(), FrozenOutputs): this one ran
+    # into an attribute the cache no longer has; at the smallest size an API change now fails here.
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_frozen_cache.py"
+    command = [
+        sys.executable,
+        str(script),
+        "--hidden",
+        "64",
+        "--layers",
+        "2",
+        "--batch",
+        "4",
+        "--epochs",
+        "2",
+    ]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = [line.split("|") for line in run.stdout.splitlines() if line.startswith("| ") and "x |" in line]
+    assert {row[1].strip() for row in rows} == {"decoder adapters", "length adaptor"}
+    for row in rows:
+        assert float(row[6]) > 0  # cache MB written
+        assert float(row[7]) < 1e-5  # max loss difference, cached vs recomputed

@@ -9,7 +9,6 @@ from conftest import pad_batch
 from speechbrain_m4t_adapters import SeamlessM4T
 from speechbrain_m4t_adapters.adapters import BottleneckConfig, FinetuneConfig
 from speechbrain_m4t_adapters.training.frozen_cache import FrozenOutputs
-from speechbrain_m4t_adapters.training.optim import param_groups
 
 DECODER = {"dec": BottleneckConfig(bottleneck=8, targets=["text_decoder"])}
 LENGTH_ADAPTOR = {"la": FinetuneConfig(targets=["length_adaptor"])}
@@ -23,7 +22,7 @@ def _train(folder, adapters, clips, epochs=2, cache=None, text=False, max_gb=1.0
     if setup is not None:
         setup(m4t)
     m4t.train()
-    optimizer = torch.optim.AdamW(param_groups(m4t), lr=1e-2)
+    optimizer = torch.optim.AdamW(m4t.param_groups(), lr=1e-2)
     calls = []
     stack = m4t.model.text_encoder if text else m4t.model.speech_encoder.encoder
     stack.register_forward_hook(lambda *a: calls.append(1))

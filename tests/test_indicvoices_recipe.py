@@ -304,7 +304,7 @@ def test_train_prepares_trains_tests_and_resumes_from_its_checkpoint(tmp_path):
     train, valid = _read(run / "save" / "train.csv"), _read(run / "save" / "valid.csv")
     assert train and valid and not {r["ID"] for r in train} & {r["ID"] for r in valid}
     (checkpoint,) = (run / "save").glob("CKPT+*")
-    assert {"m4t.ckpt", "optimizer_encoder.ckpt", "counter.ckpt"} <= {p.name for p in checkpoint.iterdir()}
+    assert {"m4t.ckpt", "optimizer.ckpt", "counter.ckpt"} <= {p.name for p in checkpoint.iterdir()}
     assert "%WER" in (run / "wer_test.txt").read_text(encoding="utf-8")
     # the same folder, one more epoch (in shuffled order): recovers epoch 1 and goes on
     second = _train(tmp_path, data, 2, "--sorting=random")

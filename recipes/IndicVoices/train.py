@@ -69,49 +69,29 @@ class AdapterASR(sb.Brain):
         return loss
 
     def init_optimizers(self) -> None:
-        """One optimizer per trainable adapter set, at its own ``lr`` if it sets one; its matrices
-        decay at its ``weight_decay`` (else the optimizer's), its norms and biases not at all.
-
-        The gradient norm is clipped per set (global with the one set of each hparams file here).
-        """
-        self.optimizers_dict = {}
-        for name in self.m4t.adapters.active:
-            adapter_set = self.m4t.adapters.sets[name]
-            if not adapter_set.trainable:
-                continue
-            params, decay = list(self.m4t.adapters.parameters(name)), adapter_set.config.weight_decay
-            groups = [
-                {
-                    "params": [p for p in params if p.ndim >= 2],
-                    **({} if decay is None else {"weight_decay": decay}),
-                },
-                {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
-            ]
-            optimizer = self.opt_class([group for group in groups if group["params"]])
-            for group in optimizer.param_groups:
-                group["lr"] = adapter_set.config.lr or group["lr"]
-                group["peak_lr"] = group["lr"]  # warmup climbs to it, annealing scales it
-            self.optimizers_dict[name] = optimizer
-            self.checkpointer.add_recoverable(f"optimizer_{name}", optimizer)
-        self.optimizer = next(iter(self.optimizers_dict.values()))
+        """One optimizer over the lobe's parameter groups: each trainable adapter set at its
+        config's ``lr`` and ``weight_decay`` where it sets them, norms and biases undecayed."""
+        self.optimizer = self.opt_class(self.m4t.param_groups())
+        for group in self.optimizer.param_groups:
+            group["peak_lr"] = group["lr"]  # warmup climbs to it, annealing scales it
+        self.optimizers_dict = {"opt_class": self.optimizer}
+        self.checkpointer.add_recoverable("optimizer", self.optimizer)
 
     def optimizers_step(self) -> None:
-        """SpeechBrain's step, each set's gradient norm clipped over all its groups first (it clips
-        an optimizer's first group only: here the matrices). With fp16 the gradients are still
-        scaled at this point, so there SpeechBrain's clipping alone applies."""
+        """SpeechBrain's step, the gradient norm clipped over all groups first (it clips the
+        first group only: here the matrices). With fp16 the gradients are still scaled at this
+        point, so there SpeechBrain's clipping alone applies."""
         if self.max_grad_norm > 0 and not self.scaler.is_enabled():
-            for optimizer in self.optimizers_dict.values():
-                params = [p for group in optimizer.param_groups for p in group["params"]]
-                torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+            params = [p for group in self.optimizer.param_groups for p in group["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
         super().optimizers_step()
 
     def on_fit_batch_start(self, batch: PaddedBatch, should_step: bool) -> None:
-        """Linear warmup of every set's learning rate over the first ``warmup_steps`` steps."""
+        """Linear warmup of every group's learning rate over the first ``warmup_steps`` steps."""
         if should_step:
             factor = min(1.0, (self.optimizer_step + 1) / max(1, self.hparams.warmup_steps))
-            for optimizer in self.optimizers_dict.values():
-                for group in optimizer.param_groups:
-                    group["lr"] = group["peak_lr"] * factor
+            for group in self.optimizer.param_groups:
+                group["lr"] = group["peak_lr"] * factor
 
     def on_stage_start(self, stage: sb.Stage, epoch: int | None = None) -> None:
         """Fresh error-rate accumulators."""
@@ -130,10 +110,9 @@ class AdapterASR(sb.Brain):
         if stage == sb.Stage.VALID:
             lr = self.optimizer.param_groups[0]["peak_lr"]  # of the first set, before annealing
             old_lr, new_lr = self.hparams.lr_annealing(stats["WER"])
-            for optimizer in self.optimizers_dict.values():
-                for group in optimizer.param_groups:
-                    group["peak_lr"] *= new_lr / old_lr
-                    group["lr"] *= new_lr / old_lr
+            for group in self.optimizer.param_groups:
+                group["peak_lr"] *= new_lr / old_lr
+                group["lr"] *= new_lr / old_lr
             self.hparams.train_logger.log_stats(
                 stats_meta={"epoch": epoch, "lr": lr},
                 train_stats=self.train_stats,

@@ -367,6 +367,25 @@ class SeamlessM4T(nn.Module):
         """Every parameter that currently requires grad (what to optimise)."""
         return [p for p in self.parameters() if p.requires_grad]
 
+    def param_groups(self) -> list[dict]:
+        """``torch.optim`` groups of the trainable parameters: per active set (at its config's
+        ``lr`` and ``weight_decay`` where set), then the base's (``freeze=False``); norms and
+        biases (ndim < 2) never decay."""
+        groups, seen, adapters = [], set(), self.adapters
+        owners = [(n, adapters.sets[n].config) for n in adapters.active]
+        for name, config in [*owners, ("base model", None)]:
+            found = adapters.parameters(name) if config else self.parameters()
+            params = [p for p in found if p.requires_grad and id(p) not in seen]
+            seen.update(map(id, params))
+            decay = getattr(config, "weight_decay", None)
+            for part, matrices in ((name, True), (f"{name} (norms, biases)", False)):
+                group = {"lr": getattr(config, "lr", None), "name": part}
+                group["weight_decay"] = decay if matrices else 0.0
+                group = {k: v for k, v in group.items() if v is not None}
+                group["params"] = [p for p in params if (p.ndim >= 2) == matrices]
+                groups += [group] if group["params"] else []
+        return groups
+
     @mark_as_saver
     def _save(self, path: str | Path) -> None:
         # A frozen base is never written, only every set's weights (not which

@@ -25,7 +25,7 @@ from ..model.decoding import SAMPLE_RATE, split_audio, transcribe_chunks
 from ..model.languages import teacher_forcing
 from .frozen_cache import FrozenOutputs
 from .nonfinite import NonFiniteStepGuard
-from .optim import apply_warmup, log_param_groups, param_groups, scale_peak_lr
+from .optim import apply_warmup, log_param_groups, scale_peak_lr
 
 logger = logging.getLogger(__name__)
 _COLUMNS = ("ids", "refs", "hyps", "langs")
@@ -173,7 +173,7 @@ class AdapterBrain(NonFiniteStepGuard, sb.Brain):
 
     def init_optimizers(self):
         """One optimizer over parameter groups: per set ``lr``/``weight_decay``; norms/biases undecayed."""
-        groups = param_groups(self.m4t)
+        groups = self.m4t.param_groups()
         if not groups or self.opt_class is None:
             self.optimizer = self.optimizers_dict = None
             logger.info("no trainable parameters: evaluation only")

@@ -78,6 +78,33 @@ def test_bottleneck_adapters_start_as_identity_and_train_alone(tiny_source, devi
         assert not torch.allclose(m4t.eval()(wavs, wav_lens, decoder_input_ids=inputs)[0], before, atol=1e-5)
 
 
+def test_optimizer_groups_per_adapter_set(tiny_source, device):
+    configs = {
+        "enc": BottleneckConfig(bottleneck=4, targets=["speech_encoder"], lr=1e-4, weight_decay=0.1),
+        "dec": BottleneckConfig(bottleneck=4, targets=["text_decoder"]),
+        "off": BottleneckConfig(bottleneck=4, targets=["text_decoder"]),
+    }
+    m4t = SeamlessM4T(source=tiny_source, adapters=configs).to(device)
+    m4t.adapters.set_active(["enc", "dec"])  # "off" is attached but not active: not trained
+    groups = m4t.param_groups()
+    assert [g["name"] for g in groups] == ["enc", "enc (norms, biases)", "dec", "dec (norms, biases)"]
+    assert [(g.get("lr"), g.get("weight_decay")) for g in groups] == [
+        (1e-4, 0.1),
+        (1e-4, 0.0),
+        (None, None),  # the optimizer's defaults
+        (None, 0.0),
+    ]
+    grouped = [p for g in groups for p in g["params"]]
+    assert len(grouped) == len({id(p) for p in grouped}) == len(m4t.trainable_parameters())
+    assert all(p.ndim >= 2 for p in groups[0]["params"]) and all(p.ndim < 2 for p in groups[1]["params"])
+    full = SeamlessM4T(source=tiny_source, freeze=False)  # no sets: the whole base, in two groups
+    fine_tuned = full.param_groups()
+    assert [g["name"] for g in fine_tuned] == ["base model", "base model (norms, biases)"]
+    assert sum(p.numel() for g in fine_tuned for p in g["params"]) == sum(
+        p.numel() for p in full.parameters()
+    )
+
+
 def test_trainable_copy_of_the_length_adaptor(tiny_source, device):
     m4t = SeamlessM4T(source=tiny_source, adapters={"la": FinetuneConfig(targets=["length_adaptor"])})
     names = {n for n, p in m4t.named_parameters() if p.requires_grad}
