@@ -217,3 +217,19 @@ def test_hub_held_out_set_stays_disjoint_when_duration_limits_drop_training_rows
             seed
         )  # the draw, less the long rows
         assert drawn.kept == len(drawn_ids) and held.kept == len(held_ids)
+
+
+def test_non_finite_hub_durations_are_bad_rows_with_or_without_an_hours_budget(tmp_path):
+    # A NaN or infinite duration cell passed the metadata checks (NaN compares False with every
+    # limit): kept with its header duration without a budget, silently never drawn with one.
+    rows = respin_rows("bn", "or")
+    rows[0], rows[2] = dict(rows[0], duration=float("nan")), dict(rows[2], duration=float("inf"))
+    shard = write_hub_shard(rows, tmp_path / "odia" / "train-00000-of-00001.parquet")
+    bad = {rows[0]["path"][:-4], rows[2]["path"][:-4]}
+    total = sum(r["duration"] for i, r in enumerate(rows) if i not in (0, 2))
+    for name, budget in (("all", None), ("budget", total / 3600)):
+        report = prepare_indicvoices(shard.parent, tmp_path / f"{name}.csv", language="ory", hours=budget)
+        assert report.counts == {"bad_row": 2} and report.kept == 4, (name, report.counts)
+        assert {item.id for item in report.items} == bad
+        assert all("duration" in item.detail for item in report.items)
+        assert not bad & {e.id for e in read_asr_manifest(tmp_path / f"{name}.csv")}

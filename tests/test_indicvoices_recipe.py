@@ -275,6 +275,34 @@ def test_engine_skips_hub_rows_of_another_language_as_the_recipe_does(tmp_path):
     assert (skip.id, skip.detail) == ("u1", "language 'bengali', not 'ory'")
 
 
+def test_hub_rows_without_a_finite_duration_are_dropped_by_both_readers(tmp_path):
+    from indicvoices_prepare import read_split
+
+    from speechbrain_m4t_adapters.data import read_asr_manifest
+    from speechbrain_m4t_adapters.data.specs import prepare_asr_spec
+
+    buffer = io.BytesIO()
+    sf.write(buffer, np.zeros(16000, "float32"), 16000, format="WAV")
+    durations = [1.0, float("nan"), float("inf"), 1.0]
+    rows = [
+        {
+            "audio": buffer.getvalue(),
+            "path": f"u{i}.wav",
+            "duration": d,
+            "samples": 16000,
+            "verbatim": f"ଶବ୍ଦ {i}",
+        }
+        for i, d in enumerate(durations)
+    ]
+    data = tmp_path / "odia"
+    write_hub_shard(rows, data / "train-00000-of-00001.parquet")
+    spec = {"corpus": "indicvoices", "data_folder": str(data), "language": "ory", "split": "train"}
+    report = prepare_asr_spec(spec, tmp_path / "e.csv")
+    engine = {entry.id for entry in read_asr_manifest(tmp_path / "e.csv")}
+    assert engine == {r["ID"] for r in read_split(str(data), "train", "ory")} == {"u0", "u3"}
+    assert report.counts == {"bad_row": 2}
+
+
 def _train(tmp_path: Path, data: Path, epochs: int, *extra: str) -> subprocess.CompletedProcess:
     command = [
         sys.executable,

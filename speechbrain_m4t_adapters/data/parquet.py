@@ -24,6 +24,7 @@ then ``data_folder``).
 import dataclasses
 import io
 import logging
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -308,8 +309,8 @@ def _check_rows(rows: list[_Row], tables: _Tables, report: SkipReport, options: 
             report.skip(row.id, "duplicate_id", origin)
         elif not row.text.strip():
             report.skip(row.id, "empty_transcript", origin)
-        elif row.duration is None:
-            report.skip(row.id, "bad_row", origin, "no numeric duration")
+        elif row.duration is None or not math.isfinite(row.duration):  # NaN passes every limit
+            report.skip(row.id, "bad_row", origin, f"no finite duration ({row.duration})")
         elif outside := _outside_limits(row.duration, options):
             report.skip(row.id, outside[0], origin, outside[1])
         else:
