@@ -10,7 +10,8 @@ files; pyarrow reads both a batch at a time, so a whole language never sits in m
    Without a duration column the audio is read too, for its header.
 2. **Audio pass**: only shards holding chosen rows are read, those rows' bytes decoded with soundfile
    to ``audio_folder/<ID>.wav`` (16-bit PCM unless the source is float). Undecodable rows are
-   ``corrupt_audio``; with ``hours``, rows not tried yet (same seed) fill what they left.
+   ``corrupt_audio``; with ``hours``, rows not tried yet (same seed) fill what they left. Known limit:
+   a set prepared separately with ``skip_hours`` is disjoint from this first draw, not from its refill.
 
 The column map names the columns by role (YAML)::
 
