@@ -233,3 +233,41 @@ def test_non_finite_hub_durations_are_bad_rows_with_or_without_an_hours_budget(t
         assert {item.id for item in report.items} == bad
         assert all("duration" in item.detail for item in report.items)
         assert not bad & {e.id for e in read_asr_manifest(tmp_path / f"{name}.csv")}
+
+
+def test_held_out_set_stays_disjoint_from_the_training_refill_after_undecodable_audio(tmp_path):
+    # Train (hours) and valid (same split, skip_hours = the training budget) are prepared apart. A
+    # training row that does not decode is refilled from rows not tried yet; the valid set replays
+    # that draw, so the refill cannot take a validation row. Six clips, train 3 and valid 3 of them:
+    # every refill row is one that valid would otherwise take.
+    rows = respin_rows("bn", "or")
+    budget = 3.5 / 3600  # 3 clips of 1 s (a half-second margin: no rounding at the edge)
+    rows = [dict(r, duration=1.0) for r in rows]  # equal lengths: budgets count clips
+    for seed in range(6):
+        folder = tmp_path / f"s{seed}" / "odia"
+        first = select_hours(
+            [AsrEntry(r["path"][:-4], 1.0, "/x.wav", "ory", "t") for r in rows],
+            budget,
+            seed,
+            [r["speaker_id"] for r in rows],
+        )
+        broken = first[0].id  # a training clip whose audio is broken
+        damaged = [dict(r, audio=b"RIFF no audio") if r["path"][:-4] == broken else r for r in rows]
+        write_hub_shard(damaged, folder / "train-00000-of-00001.parquet")
+        train = prepare_indicvoices(
+            folder, folder.parent / "train.csv", language="ory", hours=budget, seed=seed
+        )
+        valid = prepare_indicvoices(
+            folder,
+            folder.parent / "valid.csv",
+            language="ory",
+            hours=budget,
+            skip_hours=budget,
+            seed=seed,
+        )
+        train_ids = {e.id for e in read_asr_manifest(folder.parent / "train.csv")}
+        valid_ids = {e.id for e in read_asr_manifest(folder.parent / "valid.csv")}
+        assert train.counts == {"corrupt_audio": 1} and len(train_ids) == 3, (seed, train.counts)
+        assert not train_ids & valid_ids, (seed, train_ids, valid_ids)
+        assert broken not in train_ids | valid_ids and len(valid_ids) == 2  # 5 usable clips in all
+        assert valid.counts == {}  # the replayed training draw reports nothing of its own

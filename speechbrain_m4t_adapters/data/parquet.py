@@ -10,8 +10,8 @@ files; pyarrow reads both a batch at a time, so a whole language never sits in m
    Without a duration column the audio is read too, for its header.
 2. **Audio pass**: only shards holding chosen rows are read, those rows' bytes decoded with soundfile
    to ``audio_folder/<ID>.wav`` (16-bit PCM unless the source is float). Undecodable rows are
-   ``corrupt_audio``; with ``hours``, rows not tried yet (same seed) fill what they left. Known limit:
-   a set prepared separately with ``skip_hours`` is disjoint from this first draw, not from its refill.
+   ``corrupt_audio``; with ``hours``, rows not tried yet (same seed) fill what they left. A set drawn
+   with ``skip_hours`` first replays the earlier set's draw (decoding only): disjoint from its refill too.
 
 The column map names the columns by role (YAML)::
 
@@ -321,7 +321,7 @@ def _check_rows(rows: list[_Row], tables: _Tables, report: SkipReport, options: 
 
 
 def _decode_rows(
-    tables: _Tables, todo: list[_Row], out_dir: Path, report: SkipReport
+    tables: _Tables, todo: list[_Row], out_dir: Path | None, report: SkipReport
 ) -> tuple[list[Candidate], list[_Row]]:
     """Candidates of the ``todo`` rows whose audio decodes, and the rows they came from."""
     by_shard: dict[int, dict[int, _Row]] = {}
@@ -342,45 +342,54 @@ def _decode_rows(
 def _audio_pass(
     tables: _Tables, rows: list[_Row], out_dir: Path, report: SkipReport, options: PrepareOptions
 ) -> list[Candidate]:
-    """Decode the chosen rows' audio; refill the budget when some fail to decode."""
-    hours, seed = options.hours, options.seed
-    speakers = (lambda some: [r.speaker for r in some]) if "speaker" in tables.wanted else (lambda some: None)
+    """Decode the chosen rows' audio; refill the budget from rows not tried when some fail. A set
+    drawn with ``skip_hours`` first replays the set drawn before it (``hours: skip_hours``, decoding
+    only) and leaves out every row that one tried, its refill included."""
+    hours, skip, seed = options.hours, options.skip_hours, options.seed
     if hours is None:
         return _decode_rows(tables, rows, out_dir, report)[0]
-    todo = select_hours(rows, hours, seed, speakers(rows), options.skip_hours)
-    held = select_hours(rows, options.skip_hours, seed, speakers(rows)) if options.skip_hours else []
-    tried = {r.id for r in held}
-    candidates: list[Candidate] = []
-    used: list[_Row] = []
-    while todo:
-        tried.update(r.id for r in todo)
-        found, decoded = _decode_rows(tables, todo, out_dir, report)
-        candidates += found
-        used += decoded
-        if len(decoded) == len(todo):
-            break
-        # Undecodable rows left part of the budget: fill it from the rows not tried yet.
-        rest = [r for r in rows if r.id not in tried]
-        todo = select_hours(rest, hours - sum(r.duration for r in used) / 3600.0, seed, speakers(rest))
-    log_selection(report.name, used, len(rows), options)
-    return candidates
+    speakers = (lambda some: [r.speaker for r in some]) if "speaker" in tables.wanted else (lambda some: None)
+    tried: set[str] = set()
+
+    def draw(todo: list[_Row], budget: float, out: Path | None, into: SkipReport) -> list[Candidate]:
+        """Decode ``todo`` (rows tried before count as failed), refill ``budget`` while some fail."""
+        candidates, used = [], []
+        while todo:
+            found, decoded = _decode_rows(tables, [r for r in todo if r.id not in tried], out, into)
+            tried.update(r.id for r in todo)
+            candidates, used = candidates + found, used + decoded
+            if len(decoded) == len(todo):
+                break
+            rest = [r for r in rows if r.id not in tried]
+            todo = select_hours(rest, budget - sum(r.duration for r in used) / 3600.0, seed, speakers(rest))
+        if out is not None:
+            log_selection(into.name, used, len(rows), options)
+        return candidates
+
+    if skip:
+        draw(select_hours(rows, skip, seed, speakers(rows)), skip, None, SkipReport())
+    return draw(select_hours(rows, hours, seed, speakers(rows), skip), hours, out_dir, report)
 
 
-def _materialise(row: _Row, cell, tables: _Tables, out_dir: Path, report: SkipReport) -> Candidate | None:
+def _materialise(
+    row: _Row, cell, tables: _Tables, out_dir: Path | None, report: SkipReport
+) -> Candidate | None:
+    """The row's audio decoded (written to ``out_dir`` as WAV unless None), or None (reported)."""
     origin = tables.origin(row)
     raw, file = _decode(cell, tables.kinds[row.shard], tables.files[row.shard], tables.root)
     if file is None:
         if raw is None:
             report.skip(row.id, "missing_audio", origin, "no audio bytes and no readable path")
             return None
-        file = out_dir / (_UNSAFE.sub("_", row.id) + ".wav")
+        file = (out_dir or Path()) / (_UNSAFE.sub("_", row.id) + ".wav")
         try:  # as WAV: 16-bit PCM unless the source is float
             with sf.SoundFile(io.BytesIO(raw)) as source:
                 data = source.read(dtype="float32", always_2d=True)
                 subtype = "FLOAT" if "FLOAT" in source.subtype or "DOUBLE" in source.subtype else "PCM_16"
             if data.shape[0] == 0:
                 raise ValueError("0 samples")
-            sf.write(str(file), data, source.samplerate, subtype=subtype, format="WAV")
+            if out_dir is not None:
+                sf.write(str(file), data, source.samplerate, subtype=subtype, format="WAV")
         except Exception as exc:  # soundfile raises several types for bad data
             report.skip(row.id, "corrupt_audio", origin, f"cannot decode audio bytes ({exc})")
             return None
