@@ -381,14 +381,14 @@ def _materialise(
         if raw is None:
             report.skip(row.id, "missing_audio", origin, "no audio bytes and no readable path")
             return None
-        file = (out_dir or Path()) / (_UNSAFE.sub("_", row.id) + ".wav")
         try:  # as WAV: 16-bit PCM unless the source is float
             with sf.SoundFile(io.BytesIO(raw)) as source:
                 data = source.read(dtype="float32", always_2d=True)
                 subtype = "FLOAT" if "FLOAT" in source.subtype or "DOUBLE" in source.subtype else "PCM_16"
             if data.shape[0] == 0:
                 raise ValueError("0 samples")
-            if out_dir is not None:
+            if out_dir is not None:  # None: only whether it decodes (a replayed draw)
+                file = out_dir / (_UNSAFE.sub("_", row.id) + ".wav")
                 sf.write(str(file), data, source.samplerate, subtype=subtype, format="WAV")
         except Exception as exc:  # soundfile raises several types for bad data
             report.skip(row.id, "corrupt_audio", origin, f"cannot decode audio bytes ({exc})")
